@@ -1,0 +1,184 @@
+#!/bin/bash
+# launch_bench.sh BUILD_DIR [RUNS]
+#
+# Wall time of starting a container that runs /bin/true and exits, in one run, on one
+# busybox rootfs (scripts/mkrootfs.sh):
+#   floor                     bench/floor.c: clone(namespaces) + tmpfs + one file + exec
+#   secret-launch             default security (caps, seccomp, no_new_privs, masked paths, devices cgroup)
+#   secret-launch +2 secrets  the same with two --secret files on the /run/secrets tmpfs
+#   secret-launch +2s +limits and --memory 256m --pids-limit 1024 --cpus 1
+#   crun                      `crun spec` bundle, args /bin/true
+#   crun equivalent           + Docker's seccomp profile (converted to OCI), Docker's caps,
+#                             Docker's masked/read-only paths, devices allow-list, same limits
+#   runc, runc equivalent     the same two bundles with runc
+# crun 1.8.1 refuses this host's hybrid cgroup layout unless cgroup2 is unmounted in a
+# private mount namespace, so EVERY command runs under the same wrapper:
+#   unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec "$@"' sh CMD
+# Floor and secret-launch are also timed bare (no wrapper) for reference.
+# Prints hyperfine medians and ratios to crun. Needs root, hyperfine, crun, runc, python3.
+# Takes about 1 minute with the default 40 runs per command.
+set -euo pipefail
+
+build=${1:?usage: $0 BUILD_DIR [RUNS]}
+runs=${2:-40}
+build=$(cd "$build" && pwd)
+src=$(cd "$(dirname "$0")/.." && pwd)
+launch=$build/runtime/secret-launch
+floor=$build/bench/launch_floor
+profile=${DOCKER_SECCOMP:-/work/shared/peers/docker-seccomp-default.json}
+for f in "$launch" "$floor"; do
+  [ -x "$f" ] || { echo "$0: $f not built (cmake --build $build --target secret-launch launch_floor)" >&2; exit 1; }
+done
+for t in hyperfine crun runc python3; do
+  command -v $t >/dev/null || { echo "$0: $t not installed" >&2; exit 1; }
+done
+[ -r "$profile" ] || { echo "$0: $profile missing (set DOCKER_SECCOMP)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/launch-bench.XXXXXX)
+cleanup() {
+  for id in "${ids[@]:-}"; do
+    [ -n "$id" ] && { crun delete -f "$id" 2>/dev/null; runc delete -f "$id" 2>/dev/null; } || true
+  done
+  rm -rf "$work"
+}
+ids=()
+trap cleanup EXIT
+
+sh "$src/scripts/mkrootfs.sh" "$work/rootfs" >/dev/null
+printf 'db-password-value' >"$work/s1"
+printf 'api-token-value' >"$work/s2"
+
+# OCI bundles: plain (crun spec, args /bin/true) and Docker-equivalent security.
+mkbundle() { # DIR MODE
+  mkdir -p "$1"
+  (cd "$1" && crun spec)
+  python3 - "$1/config.json" "$2" "$profile" "$work/rootfs" <<'PY'
+import json, sys
+path, mode, profile, rootfs = sys.argv[1:5]
+c = json.load(open(path))
+c["root"]["path"] = rootfs             # the same rootfs for every runtime
+p = c["process"]
+p["args"] = ["/bin/true"]
+p["terminal"] = False
+c["root"]["readonly"] = False          # secret-launch's default rootfs is writable too
+if mode == "equiv":
+    caps = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+            "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+            "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
+    p["capabilities"] = {"bounding": caps, "effective": caps, "permitted": caps,
+                         "inheritable": [], "ambient": []}
+    p["noNewPrivileges"] = True
+    p.pop("rlimits", None)
+    lx = c["linux"]
+    lx["maskedPaths"] = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
+                         "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                         "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+                         "/sys/devices/virtual/powercap"]
+    lx["readonlyPaths"] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                           "/proc/sysrq-trigger"]
+    dev = lambda t, ma, mi: {"allow": True, "type": t, "major": ma, "minor": mi, "access": "rwm"}
+    lx["resources"] = {
+        "memory": {"limit": 256 << 20, "swap": 256 << 20},
+        "cpu": {"quota": 100000, "period": 100000},
+        "pids": {"limit": 1024},
+        "devices": [{"allow": False, "access": "rwm"},
+                    {"allow": True, "type": "c", "access": "m"},
+                    {"allow": True, "type": "b", "access": "m"},
+                    dev("c", 1, 3), dev("c", 1, 5), dev("c", 1, 7), dev("c", 1, 8), dev("c", 1, 9),
+                    dev("c", 5, 0), dev("c", 5, 1), dev("c", 5, 2),
+                    {"allow": True, "type": "c", "major": 136, "access": "rwm"}]}
+    # Docker's seccomp profile, converted the way Docker does (includes/excludes by
+    # capability and architecture resolved for this container, amd64).
+    d = json.load(open(profile))
+    arches = []
+    for m in d.get("archMap", []):
+        if m["architecture"] == "SCMP_ARCH_X86_64":
+            arches = [m["architecture"]] + m.get("subArchitectures", [])
+    capset = set(caps)
+    out = []
+    for s in d["syscalls"]:
+        inc, exc = s.get("includes", {}), s.get("excludes", {})
+        if inc.get("arches") and "amd64" not in inc["arches"]: continue
+        if inc.get("caps") and not set(inc["caps"]) <= capset: continue
+        if exc.get("arches") and "amd64" in exc["arches"]: continue
+        if exc.get("caps") and set(exc["caps"]) & capset: continue
+        r = {"names": s.get("names") or [s["name"]], "action": s["action"]}
+        if s.get("args"): r["args"] = s["args"]
+        if "errnoRet" in s: r["errnoRet"] = s["errnoRet"]
+        out.append(r)
+    sc = {"defaultAction": d["defaultAction"], "architectures": arches, "syscalls": out}
+    if "defaultErrnoRet" in d: sc["defaultErrnoRet"] = d["defaultErrnoRet"]
+    lx["seccomp"] = sc
+json.dump(c, open(path, "w"), indent=1)
+PY
+}
+mkbundle "$work/plain" plain
+mkbundle "$work/equiv" equiv
+
+wrap="unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec \"\$@\"' sh"
+sl="$launch --rootfs $work/rootfs"
+secrets="--secret s1=$work/s1 --secret s2=$work/s2"
+limits="--memory 256m --pids-limit 1024 --cpus 1"
+ids=(bench-crun-plain-$$ bench-crun-equiv-$$ bench-runc-plain-$$ bench-runc-equiv-$$)
+
+names=(floor secret-launch "secret-launch +2 secrets" "secret-launch +2 secrets +limits"
+       crun "crun equivalent" runc "runc equivalent"
+       "floor (bare)" "secret-launch +2 secrets (bare)")
+cmds=("$wrap $floor $work/rootfs"
+      "$wrap $sl -- /bin/true"
+      "$wrap $sl $secrets -- /bin/true"
+      "$wrap $sl $secrets $limits -- /bin/true"
+      "$wrap crun run --bundle $work/plain ${ids[0]}"
+      "$wrap crun run --bundle $work/equiv ${ids[1]}"
+      "$wrap runc run --bundle $work/plain ${ids[2]}"
+      "$wrap runc run --bundle $work/equiv ${ids[3]}"
+      "$floor $work/rootfs"
+      "$sl $secrets -- /bin/true")
+
+# Every command must work before it is timed.
+for i in "${!cmds[@]}"; do
+  if ! out=$(eval "${cmds[$i]}" 2>&1 </dev/null); then
+    echo "$0: '${names[$i]}' fails: $out" >&2
+    exit 1
+  fi
+done
+
+args=()
+for i in "${!cmds[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
+hyperfine -N --style none --warmup 3 --runs "$runs" --export-json "$work/out.json" "${args[@]}" \
+  >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; exit 1; }
+
+# Cold starts: 50 ms of idle before each run. Moving a process into a cgroup v1 group
+# takes cgroup_threadgroup_rwsem for writing, which waits for an RCU grace period unless
+# another migration happened moments before; back-to-back runs hide that cost.
+cold_runs=$(( runs / 4 > 5 ? runs / 4 : 5 ))
+hyperfine -N --style none --prepare 'sleep 0.05' --runs "$cold_runs" --export-json "$work/cold.json" \
+  -n "floor" "${cmds[0]}" -n "secret-launch +2 secrets" "${cmds[2]}" \
+  -n "secret-launch +2 secrets +limits" "${cmds[3]}" \
+  -n "crun" "${cmds[4]}" -n "crun equivalent" "${cmds[5]}" \
+  >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; exit 1; }
+
+python3 - "$work/out.json" "$work/cold.json" <<'PY'
+import json, sys
+res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+med = {k: r["median"] * 1000 for k, r in res.items()}
+crun, crun_eq, floor = med["crun"], med["crun equivalent"], med["floor"]
+print(f"{'command (all under the unshare/umount wrapper unless bare)':<44} {'median ms':>9} {'min':>6} "
+      f"{'/crun':>6} {'/crun-eq':>8} {'/floor':>6}")
+for k, r in res.items():
+    print(f"{k:<44} {med[k]:9.2f} {r['min']*1000:6.2f} {med[k]/crun:6.2f} {med[k]/crun_eq:8.2f} "
+          f"{med[k]/floor:6.2f}")
+s2 = med["secret-launch +2 secrets"]
+print()
+print(f"goal 1: secret-launch +2 secrets <= 1.5 x floor:        {s2/floor:.2f} x "
+      f"({'met' if s2 <= 1.5 * floor else 'NOT met'})")
+print(f"goal 2: >= 2 x faster than crun with equivalent security: {crun_eq/s2:.2f} x "
+      f"({'met' if crun_eq >= 2 * s2 else 'NOT met'})")
+b = med["secret-launch +2 secrets (bare)"] / med["floor (bare)"]
+print(f"bare (no wrapper): secret-launch +2 secrets / floor = {b:.2f} x")
+cold = {r["command"]: r["median"] * 1000 for r in json.load(open(sys.argv[2]))["results"]}
+print()
+print("cold starts (50 ms idle before each run; includes the cgroup v1 migration's RCU wait):")
+for k, v in cold.items():
+    print(f"  {k:<42} {v:9.2f} ms  /crun-eq {v/cold['crun equivalent']:5.2f}  /floor {v/cold['floor']:5.2f}")
+PY

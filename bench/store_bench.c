@@ -1,0 +1,178 @@
+/*
+ * store_bench: throughput of the store itself (no daemon, no socket), 1 KiB
+ * values, on a real file system. Prints a table; not a test.
+ *
+ *   store_bench [--dir PARENT] [--seconds S]
+ *
+ * Figures: durable creates/s with one commit per op and with 8, 64 and 1000
+ * ops per commit (group commit), reads/s (store_secret_read = unwrap + AEAD
+ * decrypt), rotates/s with one commit per op and with 64 per commit.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/error.h"
+#include "store/store.h"
+
+#define VALUE_LEN 1024
+
+static double seconds = 2.0;
+static struct store_actor actor = {.uid = 0};
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f) {
+  (void)st, (void)flag, (void)f;
+  return remove(p);
+}
+
+static void die(const char *what, int r) {
+  fprintf(stderr, "store_bench: %s: %s\n", what, sd_strerror(r));
+  exit(1);
+}
+
+/* Create secrets named <prefix><n> in batches of `per` until the time is up. */
+static double bench_creates(struct store *s, const char *prefix, int per, struct secbuf *v,
+                            long *ret_n) {
+  char name[64];
+  long n = 0;
+  double t0 = now_s(), t;
+  do {
+    struct store_batch *b;
+    int r = store_batch_begin(s, &b);
+    if (r < 0)
+      die("batch", r);
+    for (int i = 0; i < per; i++) {
+      snprintf(name, sizeof(name), "%s%ld", prefix, n + i);
+      if ((r = store_secret_create(b, &actor, name, v, NULL, 0, NULL)) < 0)
+        die("create", r);
+    }
+    if ((r = store_batch_commit(b)) < 0)
+      die("commit", r);
+    n += per;
+    t = now_s() - t0;
+  } while (t < seconds);
+  *ret_n = n;
+  return (double)n / t;
+}
+
+static double bench_reads(struct store *s, const char *prefix, long count) {
+  char name[64];
+  long n = 0;
+  double t0 = now_s(), t;
+  do {
+    for (int i = 0; i < 256; i++, n++) {
+      struct secbuf *out;
+      snprintf(name, sizeof(name), "%s%ld", prefix, n % count);
+      int r = store_secret_read(s, name, 0, &out);
+      if (r < 0)
+        die("read", r);
+      secbuf_free(out);
+    }
+    t = now_s() - t0;
+  } while (t < seconds);
+  return (double)n / t;
+}
+
+static double bench_rotates(struct store *s, const char *prefix, long count, int per,
+                            struct secbuf *v) {
+  char name[64];
+  long n = 0;
+  double t0 = now_s(), t;
+  do {
+    struct store_batch *b;
+    int r = store_batch_begin(s, &b);
+    if (r < 0)
+      die("batch", r);
+    for (int i = 0; i < per; i++) {
+      snprintf(name, sizeof(name), "%s%ld", prefix, (n + i) % count);
+      if ((r = store_secret_rotate(b, &actor, name, v, NULL)) < 0)
+        die("rotate", r);
+    }
+    if ((r = store_batch_commit(b)) < 0)
+      die("commit", r);
+    n += per;
+    t = now_s() - t0;
+  } while (t < seconds);
+  return (double)n / t;
+}
+
+int main(int argc, char **argv) {
+  const char *parent = "/var/tmp";
+  static const struct option opts[] = {
+      {"dir", required_argument, NULL, 'd'}, {"seconds", required_argument, NULL, 's'},
+      {"help", no_argument, NULL, 'h'}, {0}};
+  int c;
+  while ((c = getopt_long(argc, argv, "d:s:h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'd':
+      parent = optarg;
+      break;
+    case 's':
+      seconds = atof(optarg);
+      if (seconds <= 0 || seconds > 60) {
+        fprintf(stderr, "store_bench: --seconds wants 0 < S <= 60\n");
+        return 2;
+      }
+      break;
+    default:
+      fprintf(stderr, "usage: store_bench [--dir PARENT] [--seconds S]\n");
+      return c == 'h' ? 0 : 2;
+    }
+  }
+  char dir[4096];
+  snprintf(dir, sizeof(dir), "%s/store_bench.XXXXXX", parent);
+  if (!mkdtemp(dir)) {
+    fprintf(stderr, "store_bench: mkdtemp %s: %s\n", dir, strerror(errno));
+    return 1;
+  }
+  struct sd_key *unlock;
+  struct store *s;
+  struct secbuf *v;
+  int r;
+  if ((r = sd_key_generate(&unlock)) < 0 || (r = store_init(dir, unlock, NULL)) < 0 ||
+      (r = store_open(dir, unlock, NULL, &s)) < 0)
+    die("init", r);
+  if ((r = secbuf_new(VALUE_LEN, &v)) < 0)
+    die("alloc", r);
+  randombytes_buf(secbuf_data(v), VALUE_LEN);
+
+  printf("command: ");
+  for (int i = 0; i < argc; i++)
+    printf("%s%s", argv[i], i + 1 < argc ? " " : "\n");
+  printf("store: %s (LMDB, durable commits), value size %d bytes, ~%.1f s per figure\n\n", dir,
+         VALUE_LEN, seconds);
+  printf("%-44s %12s %10s\n", "operation", "ops/s", "ops");
+  long n;
+  static const int pers[] = {1, 8, 64, 1000};
+  char prefix[16];
+  for (size_t i = 0; i < sizeof(pers) / sizeof(*pers); i++) {
+    snprintf(prefix, sizeof(prefix), "c%d_", pers[i]);
+    double rate = bench_creates(s, prefix, pers[i], v, &n);
+    char label[64];
+    snprintf(label, sizeof(label), "create, %d op%s per commit", pers[i], pers[i] > 1 ? "s" : "");
+    printf("%-44s %12.0f %10ld\n", label, rate, n);
+    fflush(stdout);
+  }
+  long base_n;
+  bench_creates(s, "r_", 1000, v, &base_n); /* a read/rotate working set */
+  printf("%-44s %12.0f %10s\n", "read latest (unwrap + decrypt)", bench_reads(s, "r_", base_n), "");
+  printf("%-44s %12.0f %10s\n", "rotate, 1 op per commit", bench_rotates(s, "r_", base_n, 1, v), "");
+  printf("%-44s %12.0f %10s\n", "rotate, 64 ops per commit", bench_rotates(s, "r_", base_n, 64, v),
+         "");
+  secbuf_free(v);
+  store_close(s);
+  sd_key_free(unlock);
+  nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+  return 0;
+}

@@ -1,0 +1,69 @@
+/*
+ * cgroup limits for one container, on cgroup v1 and v2 (and hybrid hosts).
+ *
+ * Each controller (memory, cpu, pids) is used on cgroup v2 where a v2 hierarchy
+ * (/sys/fs/cgroup itself, or /sys/fs/cgroup/unified on hybrid hosts) offers it in
+ * cgroup.controllers and it can be enabled in the parents' cgroup.subtree_control;
+ * otherwise on its v1 hierarchy /sys/fs/cgroup/<controller>. Devices are always
+ * restricted to Docker's allow-list: with the v1 devices controller when mounted,
+ * else with a BPF_PROG_TYPE_CGROUP_DEVICE program attached to the v2 cgroup.
+ *
+ * Every group is named "secretd/<name>" below the hierarchy's root. Parent side only;
+ * not thread-safe for one handle (distinct handles may be used from distinct threads,
+ * but rt_cgroup_last_error() is per thread).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct rt_limits {
+  int64_t memory_bytes;   /* 0 = unlimited */
+  int64_t cpu_quota_us;   /* 0 = unlimited; --cpus 1.5 => quota 150000, period 100000 */
+  int64_t cpu_period_us;
+  int64_t pids_max;       /* 0 = unlimited */
+};
+
+struct rt_cgroup;
+
+/*
+ * Create cgroup "secretd/<name>" on every controller needed: memory, cpu, pids on
+ * cgroup v2 where /sys/fs/cgroup(/unified) cgroup.controllers offers it, else on v1;
+ * devices always (v1 devices controller, or a v2 BPF_PROG_TYPE_CGROUP_DEVICE program)
+ * with Docker's allow-list. A limit that cannot be applied is an error (never silently
+ * skipped). Parent side, before the child runs.
+ * name: 1..64 characters of [A-Za-z0-9_.-], not "." or "..". lim: NULL = no limits.
+ * On success *ret owns the handle (rt_cgroup_destroy). On failure every directory
+ * created is removed again and *ret is untouched.
+ * Returns 0, -EINVAL (bad name or negative/incoherent limit), -EEXIST (a group of that
+ * name exists), -ENOMEM, -EOPNOTSUPP (a needed controller is mounted nowhere), or the
+ * negative errno of the write that failed; rt_cgroup_last_error() names the file.
+ */
+int  rt_cgroup_create(const char *name, const struct rt_limits *lim, struct rt_cgroup **ret);
+
+/* Parent, while the child waits: move pid into every group of cg.
+ * Returns 0 or the negative errno of the failed cgroup.procs write. */
+int  rt_cgroup_attach(struct rt_cgroup *cg, pid_t pid);
+
+/* After the container exited: true when the kernel's OOM killer killed a process of
+ * the group (v2 memory.events oom_kill, v1 memory.oom_control oom_kill). NULL: false. */
+bool rt_cgroup_oom_killed(struct rt_cgroup *cg);
+
+/* SIGKILL every process left in the groups (cgroup.kill on v2, else cgroup.procs),
+ * wait up to ~1 s for them to go, rmdir every group (which also drops the device
+ * program), free cg. The shared "secretd" parents stay (removing them would race with
+ * concurrent creates). NULL ok. Returns 0, or the first negative errno (cg is freed
+ * regardless). */
+int  rt_cgroup_destroy(struct rt_cgroup *cg);
+
+/* Static, per-thread text describing the last failure of this module (names the
+ * cgroup file or step); "" when none. Never contains secret data. */
+const char *rt_cgroup_last_error(void);
+
+/* Path of the group for controller ("memory", "cpu", "pids", "devices") copied into
+ * buf, and whether it is on v2 in *ret_v2 (may be NULL). For tests and diagnostics.
+ * Returns 0, -ENOENT (controller not used by cg), -ENAMETOOLONG. */
+int  rt_cgroup_path(const struct rt_cgroup *cg, const char *controller, char *buf, size_t len,
+                    bool *ret_v2);

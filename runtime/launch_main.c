@@ -1,0 +1,654 @@
+/*
+ * secret-launch --rootfs DIR [options] -- CMD [ARG...]
+ *
+ * Runs CMD as PID 1 of a new container (see secret-launch(1)) and exits with its
+ * status: 128+N when killed by signal N, 125 with one line on stderr when the
+ * launcher fails, 126/127 when CMD cannot be executed/found. SIGTERM, SIGINT (and
+ * HUP, QUIT, USR1, USR2, WINCH) are forwarded; after SIGTERM/SIGINT the container gets
+ * --stop-timeout seconds before SIGKILL.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "base/macro.h"
+#include "runtime/caps.h"
+#include "runtime/runtime.h"
+#include "runtime/secrets_fs.h"
+#include "runtime/userns.h"
+
+#define EXIT_LAUNCHER 125
+#define MAX_SECRET_BYTES (1024 * 1024)
+#define MAX_ITEMS 64
+
+static const char *prog = "secret-launch";
+
+static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int die(const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "%s: ", prog);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return -EINVAL;
+}
+
+/* One --secret: the bytes live in an anonymous mapping that is never dumped, is
+ * zero-filled in any fork/clone child (MADV_WIPEONFORK) and is wiped before unmap. */
+struct secret_buf {
+  void *mem;
+  size_t cap;
+};
+
+struct opts {
+  struct rt_spec spec;
+  char *env[MAX_ITEMS + 1];
+  size_t n_env;
+  struct rt_mount mounts[MAX_ITEMS];
+  struct rt_secret secrets[MAX_ITEMS];
+  struct secret_buf sbufs[MAX_ITEMS];
+  bool secret_uid_set[MAX_ITEMS], secret_gid_set[MAX_ITEMS];
+  struct rt_idmap uidmap[RT_MAX_IDMAPS], gidmap[RT_MAX_IDMAPS];
+  const char *landlock[MAX_ITEMS];
+  const char *cap_add[MAX_ITEMS], *cap_drop[MAX_ITEMS];
+  size_t n_cap_add, n_cap_drop;
+  unsigned stop_timeout_s;
+};
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: %s --rootfs DIR [options] -- CMD [ARG...]\n"
+          "  --hostname NAME        --name NAME (cgroup secretd/NAME)\n"
+          "  --env K=V              --workdir DIR (default /)\n"
+          "  --user UID[:GID]       --read-only            --init\n"
+          "  --userns               --uidmap C:H:N         --gidmap C:H:N\n"
+          "  --cgroupns             --cap-add CAP|ALL      --cap-drop CAP|ALL\n"
+          "  --mount SRC:DST[:ro]   --secret NAME=FILE[,target=PATH,uid=N,gid=N,mode=0400]\n"
+          "  --memory SIZE          --cpus N.N             --pids-limit N\n"
+          "  --seccomp-profile FILE|unconfined             --apparmor PROFILE\n"
+          "  --selinux-label LABEL  --landlock-rw PATH     --stop-timeout SECONDS\n"
+          "See secret-launch(1).\n",
+          prog);
+}
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *ret) {
+  if (!isdigit((unsigned char)*s))
+    return -EINVAL;
+  errno = 0;
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end || v > max)
+    return -EINVAL;
+  *ret = v;
+  return 0;
+}
+
+/* "64m", "1g", "512k", "1048576" (bytes, 1024-based suffixes as Docker). */
+static int parse_size(const char *s, int64_t *ret) {
+  char *end;
+  if (!isdigit((unsigned char)*s))
+    return -EINVAL;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno)
+    return -EINVAL;
+  unsigned shift = 0;
+  switch (tolower((unsigned char)*end)) {
+  case '\0': break;
+  case 'b': shift = 0; end++; break;
+  case 'k': shift = 10; end++; break;
+  case 'm': shift = 20; end++; break;
+  case 'g': shift = 30; end++; break;
+  default: return -EINVAL;
+  }
+  if (*end == 'b' || *end == 'B')
+    end++;
+  if (*end || v == 0 || v > (unsigned long long)(INT64_MAX >> shift))
+    return -EINVAL;
+  *ret = (int64_t)(v << shift);
+  return 0;
+}
+
+/* "0.5", "2", "1.25" -> quota in microseconds for a 100000 us period. */
+static int parse_cpus(const char *s, int64_t *ret_quota) {
+  uint64_t whole = 0, frac = 0, scale = 100000;
+  const char *p = s;
+  if (!isdigit((unsigned char)*p) && *p != '.')
+    return -EINVAL;
+  for (; isdigit((unsigned char)*p); p++) {
+    whole = whole * 10 + (uint64_t)(*p - '0');
+    if (whole > 4096)
+      return -EINVAL;
+  }
+  if (*p == '.') {
+    p++;
+    for (; isdigit((unsigned char)*p); p++) {
+      if (scale > 1) {
+        scale /= 10;
+        frac += (uint64_t)(*p - '0') * scale;
+      }
+    }
+  }
+  if (*p)
+    return -EINVAL;
+  uint64_t q = whole * 100000 + frac;
+  if (q < 1000) /* the kernel's minimum quota is 1 ms */
+    return -EINVAL;
+  *ret_quota = (int64_t)q;
+  return 0;
+}
+
+static int parse_user(const char *s, uid_t *uid, gid_t *gid) {
+  uint64_t u, g = 0;
+  char buf[64];
+  if (strlen(s) >= sizeof buf)
+    return -EINVAL;
+  strcpy(buf, s);
+  char *colon = strchr(buf, ':');
+  if (colon)
+    *colon = '\0';
+  if (parse_u64(buf, UINT32_MAX - 1, &u) < 0)
+    return -EINVAL;
+  if (colon && parse_u64(colon + 1, UINT32_MAX - 1, &g) < 0)
+    return -EINVAL;
+  *uid = (uid_t)u;
+  *gid = (gid_t)g; /* as Docker for a numeric user without passwd entry: gid 0 */
+  return 0;
+}
+
+static int parse_mount(char *s, struct rt_mount *m) {
+  /* SRC:DST[:ro|:rw]; SRC and DST must not contain ':' */
+  char *a = strchr(s, ':');
+  if (!a || a == s)
+    return -EINVAL;
+  *a = '\0';
+  char *dst = a + 1, *b = strchr(dst, ':');
+  bool ro = false;
+  if (b) {
+    *b = '\0';
+    if (strcmp(b + 1, "ro") == 0)
+      ro = true;
+    else if (strcmp(b + 1, "rw") != 0)
+      return -EINVAL;
+  }
+  if (dst[0] != '/')
+    return -EINVAL;
+  m->source = s;
+  m->target = dst;
+  m->readonly = ro;
+  return 0;
+}
+
+static int read_secret_file(const char *path, struct secret_buf *b, size_t *ret_len) {
+  _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return -errno;
+  struct stat st;
+  if (fstat(fd, &st) < 0)
+    return -errno;
+  if (!S_ISREG(st.st_mode))
+    return -EINVAL;
+  if (st.st_size > MAX_SECRET_BYTES)
+    return -EFBIG;
+  size_t cap = (size_t)st.st_size + 1;
+  size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+  cap = (cap + pg - 1) / pg * pg;
+  void *m = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED)
+    return -errno;
+  madvise(m, cap, MADV_DONTDUMP);
+  madvise(m, cap, MADV_WIPEONFORK);
+  mlock(m, cap); /* best effort: RLIMIT_MEMLOCK may forbid it */
+  b->mem = m;
+  b->cap = cap;
+  size_t len = 0;
+  for (;;) {
+    ssize_t n = read(fd, (char *)m + len, cap - len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return -errno;
+    if (n == 0)
+      break;
+    len += (size_t)n;
+    if (len == cap) /* grew while reading */
+      return -EFBIG;
+  }
+  *ret_len = len;
+  return 0;
+}
+
+static void wipe_secrets(struct opts *o) {
+  for (size_t i = 0; i < o->spec.n_secrets; i++) {
+    struct secret_buf *b = &o->sbufs[i];
+    if (!b->mem)
+      continue;
+    explicit_bzero(b->mem, b->cap);
+    munmap(b->mem, b->cap);
+    b->mem = NULL;
+  }
+}
+
+/* NAME=FILE[,target=PATH,uid=N,gid=N,mode=0400] */
+static int parse_secret(char *arg, struct opts *o) {
+  size_t i = o->spec.n_secrets;
+  struct rt_secret *s = &o->secrets[i];
+  char *eq = strchr(arg, '=');
+  if (!eq || eq == arg)
+    return die("--secret: expected NAME=FILE[,options]");
+  *eq = '\0';
+  const char *name = arg;
+  char *file = eq + 1, *opts = strchr(file, ',');
+  if (opts)
+    *opts++ = '\0';
+  if (!*file)
+    return die("--secret %s: no file given", name);
+  s->target = name;
+  s->mode = 0400;
+  while (opts && *opts) {
+    char *next = strchr(opts, ',');
+    if (next)
+      *next++ = '\0';
+    char *v = strchr(opts, '=');
+    if (!v)
+      return die("--secret %s: option \"%s\" needs a value", name, opts);
+    *v++ = '\0';
+    uint64_t n;
+    if (strcmp(opts, "target") == 0) {
+      s->target = v;
+    } else if (strcmp(opts, "uid") == 0 && parse_u64(v, UINT32_MAX - 1, &n) == 0) {
+      s->uid = (uid_t)n;
+      o->secret_uid_set[i] = true;
+    } else if (strcmp(opts, "gid") == 0 && parse_u64(v, UINT32_MAX - 1, &n) == 0) {
+      s->gid = (gid_t)n;
+      o->secret_gid_set[i] = true;
+    } else if (strcmp(opts, "mode") == 0) {
+      char *end;
+      errno = 0;
+      unsigned long m = strtoul(v, &end, 8);
+      if (!*v || *end || errno || m > 07777)
+        return die("--secret %s: invalid mode \"%s\" (octal, e.g. 0400)", name, v);
+      s->mode = (mode_t)m;
+    } else {
+      return die("--secret %s: invalid option %s=%s", name, opts, v);
+    }
+    opts = next;
+  }
+  if (!rt_secret_target_valid(s->target))
+    return die("--secret %s: invalid target \"%s\" (relative, <= 255 bytes, no \"..\")", name,
+               s->target);
+  for (size_t j = 0; j < i; j++)
+    if (strcmp(o->secrets[j].target, s->target) == 0)
+      return die("--secret %s: target \"%s\" given twice", name, s->target);
+  size_t len = 0;
+  o->spec.n_secrets++; /* so that wipe_secrets() sees the buffer even on failure */
+  int r = read_secret_file(file, &o->sbufs[i], &len);
+  if (r == -EFBIG)
+    return die("--secret %s: %s is larger than %d bytes", name, file, MAX_SECRET_BYTES);
+  if (r == -EINVAL)
+    return die("--secret %s: %s is not a regular file", name, file);
+  if (r < 0)
+    return die("--secret %s: reading %s: %s", name, file, strerror(-r));
+  s->data = o->sbufs[i].mem;
+  s->len = len;
+  return 0;
+}
+
+enum {
+  O_ROOTFS = 256, O_HOSTNAME, O_NAME, O_ENV, O_WORKDIR, O_USER, O_READONLY, O_INIT, O_USERNS,
+  O_UIDMAP, O_GIDMAP, O_CGROUPNS, O_CAPADD, O_CAPDROP, O_MOUNT, O_SECRET, O_MEMORY, O_CPUS,
+  O_PIDS, O_SECCOMP, O_APPARMOR, O_SELINUX, O_LANDLOCK, O_STOPTIMEOUT, O_HELP, O_VERSION,
+};
+
+static const struct option longopts[] = {
+    {"rootfs", required_argument, NULL, O_ROOTFS},
+    {"hostname", required_argument, NULL, O_HOSTNAME},
+    {"name", required_argument, NULL, O_NAME},
+    {"env", required_argument, NULL, O_ENV},
+    {"workdir", required_argument, NULL, O_WORKDIR},
+    {"user", required_argument, NULL, O_USER},
+    {"read-only", no_argument, NULL, O_READONLY},
+    {"init", no_argument, NULL, O_INIT},
+    {"userns", no_argument, NULL, O_USERNS},
+    {"uidmap", required_argument, NULL, O_UIDMAP},
+    {"gidmap", required_argument, NULL, O_GIDMAP},
+    {"cgroupns", no_argument, NULL, O_CGROUPNS},
+    {"cap-add", required_argument, NULL, O_CAPADD},
+    {"cap-drop", required_argument, NULL, O_CAPDROP},
+    {"mount", required_argument, NULL, O_MOUNT},
+    {"secret", required_argument, NULL, O_SECRET},
+    {"memory", required_argument, NULL, O_MEMORY},
+    {"cpus", required_argument, NULL, O_CPUS},
+    {"pids-limit", required_argument, NULL, O_PIDS},
+    {"seccomp-profile", required_argument, NULL, O_SECCOMP},
+    {"apparmor", required_argument, NULL, O_APPARMOR},
+    {"selinux-label", required_argument, NULL, O_SELINUX},
+    {"landlock-rw", required_argument, NULL, O_LANDLOCK},
+    {"stop-timeout", required_argument, NULL, O_STOPTIMEOUT},
+    {"help", no_argument, NULL, O_HELP},
+    {"version", no_argument, NULL, O_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static int too_many(const char *opt) { return die("too many %s options (max %d)", opt, MAX_ITEMS); }
+
+static int parse_caps(struct opts *o) {
+  uint64_t host, caps = rt_caps_docker_default();
+  int r = rt_caps_host_bounding(&host);
+  if (r < 0)
+    return die("reading the bounding set: %s", strerror(-r));
+  /* Docker's order: drops first, then adds; ALL means the host's bounding set. */
+  for (size_t i = 0; i < o->n_cap_drop; i++) {
+    if (strcasecmp(o->cap_drop[i], "ALL") == 0) {
+      caps = 0;
+      continue;
+    }
+    int c = rt_caps_from_name(o->cap_drop[i]);
+    if (c < 0)
+      return die("--cap-drop: unknown capability \"%s\"", o->cap_drop[i]);
+    caps &= ~(UINT64_C(1) << c);
+  }
+  for (size_t i = 0; i < o->n_cap_add; i++) {
+    if (strcasecmp(o->cap_add[i], "ALL") == 0) {
+      caps |= host;
+      continue;
+    }
+    int c = rt_caps_from_name(o->cap_add[i]);
+    if (c < 0)
+      return die("--cap-add: unknown capability \"%s\"", o->cap_add[i]);
+    if (!(host & (UINT64_C(1) << c)))
+      return die("--cap-add: %s is not in the host's bounding set", o->cap_add[i]);
+    caps |= UINT64_C(1) << c;
+  }
+  o->spec.caps = caps & host;
+  return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o) {
+  struct rt_spec *s = &o->spec;
+  int c, r;
+  uint64_t n;
+  o->stop_timeout_s = RT_DEFAULT_STOP_TIMEOUT_MS / 1000;
+  while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    switch (c) {
+    case O_ROOTFS: s->rootfs = optarg; break;
+    case O_HOSTNAME: s->hostname = optarg; break;
+    case O_NAME: s->name = optarg; break;
+    case O_ENV:
+      if (o->n_env == MAX_ITEMS)
+        return too_many("--env");
+      if (!strchr(optarg, '=') || optarg[0] == '=')
+        return die("--env: expected K=V, got \"%s\"", optarg);
+      o->env[o->n_env++] = optarg;
+      break;
+    case O_WORKDIR:
+      if (optarg[0] != '/')
+        return die("--workdir must be an absolute path");
+      s->cwd = optarg;
+      break;
+    case O_USER:
+      if (parse_user(optarg, &s->uid, &s->gid) < 0)
+        return die("--user: expected UID[:GID] (numbers), got \"%s\"", optarg);
+      break;
+    case O_READONLY: s->readonly_rootfs = true; break;
+    case O_INIT: s->init = true; break;
+    case O_USERNS: s->userns = true; break;
+    case O_UIDMAP:
+    case O_GIDMAP: {
+      size_t *cnt = c == O_UIDMAP ? &s->n_uidmap : &s->n_gidmap;
+      struct rt_idmap *m = c == O_UIDMAP ? o->uidmap : o->gidmap;
+      if (*cnt == RT_MAX_IDMAPS)
+        return die("at most %d --uidmap/--gidmap ranges", RT_MAX_IDMAPS);
+      if (rt_idmap_parse(optarg, &m[*cnt]) < 0)
+        return die("%s: expected CONTAINER:HOST:COUNT, got \"%s\"",
+                   c == O_UIDMAP ? "--uidmap" : "--gidmap", optarg);
+      (*cnt)++;
+      s->userns = true;
+      break;
+    }
+    case O_CGROUPNS: s->cgroupns = true; break;
+    case O_CAPADD:
+      if (o->n_cap_add == MAX_ITEMS)
+        return too_many("--cap-add");
+      o->cap_add[o->n_cap_add++] = optarg;
+      break;
+    case O_CAPDROP:
+      if (o->n_cap_drop == MAX_ITEMS)
+        return too_many("--cap-drop");
+      o->cap_drop[o->n_cap_drop++] = optarg;
+      break;
+    case O_MOUNT:
+      if (s->n_mounts == MAX_ITEMS)
+        return too_many("--mount");
+      if (parse_mount(optarg, &o->mounts[s->n_mounts]) < 0)
+        return die("--mount: expected SRC:/DST[:ro]");
+      s->n_mounts++;
+      break;
+    case O_SECRET:
+      if (s->n_secrets == MAX_ITEMS)
+        return too_many("--secret");
+      if ((r = parse_secret(optarg, o)) < 0)
+        return r;
+      break;
+    case O_MEMORY:
+      if (parse_size(optarg, &s->limits.memory_bytes) < 0)
+        return die("--memory: expected a size such as 64m or 1g, got \"%s\"", optarg);
+      break;
+    case O_CPUS:
+      if (parse_cpus(optarg, &s->limits.cpu_quota_us) < 0)
+        return die("--cpus: expected a number such as 0.5 (>= 0.01), got \"%s\"", optarg);
+      s->limits.cpu_period_us = 100000;
+      break;
+    case O_PIDS:
+      if (parse_u64(optarg, INT64_MAX, &n) < 0 || n == 0)
+        return die("--pids-limit: expected a positive number, got \"%s\"", optarg);
+      s->limits.pids_max = (int64_t)n;
+      break;
+    case O_SECCOMP: s->seccomp_profile = optarg; break;
+    case O_APPARMOR: s->apparmor = optarg; break;
+    case O_SELINUX: s->selinux_label = optarg; break;
+    case O_LANDLOCK:
+      if (s->n_landlock_rw == MAX_ITEMS)
+        return too_many("--landlock-rw");
+      if (optarg[0] != '/')
+        return die("--landlock-rw must be an absolute container path");
+      o->landlock[s->n_landlock_rw++] = optarg;
+      break;
+    case O_STOPTIMEOUT:
+      if (parse_u64(optarg, 86400, &n) < 0)
+        return die("--stop-timeout: expected seconds (0..86400), got \"%s\"", optarg);
+      o->stop_timeout_s = (unsigned)n;
+      break;
+    case 'h':
+    case O_HELP: usage(stdout); exit(0);
+    case O_VERSION: printf("secret-launch 0.1.0\n"); exit(0);
+    default: usage(stderr); return -EINVAL;
+    }
+  }
+  if (!s->rootfs)
+    return die("--rootfs DIR is required");
+  if (optind >= argc)
+    return die("no command given (secret-launch --rootfs DIR [options] -- CMD [ARG...])");
+  s->argv = argv + optind;
+  o->env[o->n_env] = NULL;
+  s->env = o->env;
+  s->mounts = o->mounts;
+  s->secrets = o->secrets;
+  s->landlock_rw = o->landlock;
+  s->uidmap = o->uidmap;
+  s->gidmap = o->gidmap;
+  s->stop_timeout_ms = o->stop_timeout_s * 1000;
+  /* Secret files belong to the container's user unless given. */
+  for (size_t i = 0; i < s->n_secrets; i++) {
+    if (!o->secret_uid_set[i])
+      o->secrets[i].uid = s->uid;
+    if (!o->secret_gid_set[i])
+      o->secrets[i].gid = s->gid;
+  }
+  return parse_caps(o);
+}
+
+/* The secrets tmpfs lacks noswap (kernel < 6.4) and swap is on: say so once. */
+static void warn_swap(struct rt_container *c) {
+  struct rt_secrets_fs *fs = rt_container_secrets(c);
+  if (!fs || rt_secrets_fs_noswap(fs))
+    return;
+  FILE *f = fopen("/proc/swaps", "re");
+  if (!f)
+    return;
+  char line[256];
+  int lines = 0;
+  while (fgets(line, sizeof line, f))
+    lines++;
+  fclose(f);
+  if (lines > 1)
+    fprintf(stderr, "%s: warning: swap is on and this kernel's tmpfs lacks noswap: "
+                    "secrets may be swapped out\n", prog);
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Forward signals, enforce the stop timeout, return the exit code to use. */
+static int supervise(struct rt_container *c, int sfd, unsigned stop_timeout_s) {
+  int64_t deadline = -1;
+  struct rt_exit ex;
+  for (;;) {
+    struct pollfd p[2] = {{.fd = sfd, .events = POLLIN},
+                          {.fd = rt_container_pidfd(c), .events = POLLIN}};
+    int timeout = -1;
+    if (deadline >= 0) {
+      int64_t left = deadline - now_ms();
+      timeout = left < 0 ? 0 : (int)left;
+    }
+    int n = poll(p, 2, timeout);
+    if (n < 0 && errno != EINTR)
+      return (void)die("poll: %s", strerror(errno)), EXIT_LAUNCHER;
+    if (n == 0 && deadline >= 0) {
+      fprintf(stderr, "%s: stop timeout (%u s) expired: killing the container\n", prog,
+              stop_timeout_s);
+      rt_container_kill(c, SIGKILL);
+      deadline = -1;
+      continue;
+    }
+    if (n > 0 && (p[0].revents & POLLIN)) {
+      struct signalfd_siginfo si;
+      if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        rt_container_kill(c, (int)si.ssi_signo);
+        if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) && deadline < 0)
+          deadline = now_ms() + (int64_t)stop_timeout_s * 1000;
+      }
+    }
+    if (n > 0 && (p[1].revents & POLLIN)) {
+      int r = rt_container_wait(c, false, &ex);
+      if (r == -EAGAIN)
+        continue;
+      if (r < 0)
+        return (void)die("waiting for the container: %s", strerror(-r)), EXIT_LAUNCHER;
+      break;
+    }
+  }
+  if (ex.oom_killed)
+    fprintf(stderr, "%s: the container was killed by the OOM killer (memory limit reached)\n",
+            prog);
+  if (ex.signal) {
+    if (ex.oom_killed && ex.signal == SIGKILL)
+      return 137;
+    return 128 + ex.signal;
+  }
+  return ex.code;
+}
+
+/* fds 0-2 must be open: otherwise our own pipes could take their numbers and reach
+ * the container as its stdio. */
+static int ensure_stdio(void) {
+  for (int fd = 0; fd < 3; fd++) {
+    if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+      continue;
+    int n = open("/dev/null", O_RDWR);
+    if (n != fd) {
+      if (n >= 0)
+        close(n);
+      return -EBADF;
+    }
+  }
+  return 0;
+}
+
+int main(int argc, char **argv, char **envp) {
+  struct opts o = {0};
+  bool protected;
+  int r;
+
+  if (ensure_stdio() < 0)
+    return EXIT_LAUNCHER;
+
+  /* Run from a read-only mount of ourselves (see rt_exe_protect). */
+  r = rt_exe_protect(argv, envp, &protected);
+  if (r < 0) {
+    fprintf(stderr, "%s: protecting the launcher image: %s\n", prog, strerror(-r));
+    return EXIT_LAUNCHER;
+  }
+  /* Secrets will be in our memory: no core dumps, no ptrace by other users. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  struct rlimit nocore = {0, 0};
+  setrlimit(RLIMIT_CORE, &nocore);
+
+  if (parse_args(argc, argv, &o) < 0) {
+    wipe_secrets(&o);
+    return EXIT_LAUNCHER;
+  }
+
+  /* Block the forwarded signals before the child exists, so that none is lost; the
+   * child resets its mask before exec. */
+  sigset_t fwd;
+  sigemptyset(&fwd);
+  int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+  for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+    sigaddset(&fwd, sigs[i]);
+  sigprocmask(SIG_BLOCK, &fwd, NULL);
+  _cleanup_close_ int sfd = signalfd(-1, &fwd, SFD_CLOEXEC);
+  if (sfd < 0) {
+    wipe_secrets(&o);
+    fprintf(stderr, "%s: signalfd: %s\n", prog, strerror(errno));
+    return EXIT_LAUNCHER;
+  }
+
+  struct rt_container *c = NULL;
+  struct rt_error err;
+  r = rt_container_start(&o.spec, &c, &err);
+  wipe_secrets(&o); /* the bytes now live only in the container's tmpfs */
+  if (r < 0) {
+    fprintf(stderr, "%s: %s\n", prog, err.msg[0] ? err.msg : sd_strerror(r));
+    if (err.exec_errno == ENOENT)
+      return 127;
+    if (err.exec_errno)
+      return 126;
+    return EXIT_LAUNCHER;
+  }
+  warn_swap(c);
+  int code = supervise(c, sfd, o.stop_timeout_s);
+  rt_container_free(c);
+  return code;
+}

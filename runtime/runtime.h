@@ -1,0 +1,158 @@
+/*
+ * The container launcher: a spec describing one container and its lifecycle
+ * (start, signal, wait, free). Used by secret-launch and by the node agent.
+ *
+ * rt_container_start() does, in this order (see runtime/container.c):
+ *   parent: seccomp compile, MAC check, cgroup create, secrets tmpfs + files,
+ *           one clone() with every namespace flag, uid/gid maps, cgroup attach,
+ *           release of the child;
+ *   child:  private propagation, rootfs bind, /run/secrets, --mount binds, /proc,
+ *           /dev, /sys, masked and read-only paths, pivot_root + detach of the old
+ *           root, read-only rootfs, hostname, lo up, cwd, MAC exec label, Landlock,
+ *           groups/gid/uid, capabilities, no_new_privs, fds > 2 close-on-exec,
+ *           seccomp, execve.
+ * It returns once the command has been exec'd (or setup failed), so a failure of
+ * any step is reported by rt_container_start() itself with a message.
+ *
+ * The container's PID 1 gets PR_SET_PDEATHSIG SIGKILL: it dies with the THREAD that
+ * called rt_container_start() (start containers from a long-lived thread). With
+ * --userns, secret owners are container ids; they are mapped to host ids here.
+ *
+ * x86_64 Linux >= 5.12 (open_tree, move_mount, mount_setattr, openat2, close_range).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "runtime/cgroup.h"
+
+/* Docker's default PATH, used to find the command and set in its environment. */
+#define RT_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define RT_DEFAULT_STOP_TIMEOUT_MS 10000u
+/* Default --userns range: container ids 0..65535 are host ids 100000..165535. */
+#define RT_DEFAULT_IDMAP_OUTSIDE 100000u
+#define RT_DEFAULT_IDMAP_COUNT 65536u
+#define RT_MAX_IDMAPS 5 /* what the kernel accepts without CAP_SYS_ADMIN games */
+
+/* One line of /proc/PID/uid_map or gid_map. */
+struct rt_idmap {
+  uint32_t inside;
+  uint32_t outside;
+  uint32_t count;
+};
+
+/* --mount SRC:DST[:ro]: source is a host path, target a path inside the container. */
+struct rt_mount {
+  const char *source;
+  const char *target;
+  bool readonly;
+};
+
+/* One file of /run/secrets. data is only read (the caller owns and wipes it). */
+struct rt_secret {
+  const char *target; /* relative to /run/secrets, validated by rt_secret_target_valid */
+  const void *data;
+  size_t len;
+  uid_t uid;
+  gid_t gid;
+  mode_t mode;
+};
+
+struct rt_spec {
+  const char *rootfs;        /* host path of the root filesystem (required) */
+  char *const *argv;         /* command, NULL-terminated, argv[0] required */
+  char *const *env;          /* NULL-terminated K=V list (only --env); PATH added if absent */
+  const char *cwd;           /* absolute container path; NULL = "/" */
+  const char *hostname;      /* NULL = name */
+  const char *name;          /* cgroup name "secretd/<name>"; NULL = "launch-<pid>" */
+  bool readonly_rootfs;
+  bool init;                 /* minimal init as PID 1 (reaps, forwards signals) */
+  bool userns;               /* new user namespace with uidmap/gidmap */
+  bool cgroupns;
+  const struct rt_idmap *uidmap; /* n == 0 with userns: 0:100000:65536 */
+  size_t n_uidmap;
+  const struct rt_idmap *gidmap;
+  size_t n_gidmap;
+  uid_t uid;                 /* --user, container ids */
+  gid_t gid;
+  uint64_t caps;             /* bit N = capability N (for uid 0; none for other uids) */
+  const char *seccomp_profile; /* NULL = built-in default, "unconfined", or a JSON path */
+  const char *apparmor;
+  const char *selinux_label;
+  const char *const *landlock_rw; /* container paths writable under Landlock */
+  size_t n_landlock_rw;
+  struct rt_limits limits;
+  const struct rt_mount *mounts;
+  size_t n_mounts;
+  const struct rt_secret *secrets;
+  size_t n_secrets;
+  unsigned stop_timeout_ms;  /* used by callers' stop logic; 0 = default */
+};
+
+/* A human message about a failed rt_container_start() step; never holds secret data. */
+struct rt_error {
+  char msg[320];
+  int exec_errno; /* non-zero when the command itself could not be found/exec'd */
+};
+
+/* How the container ended. */
+struct rt_exit {
+  int code;        /* exit status when !signaled */
+  int signal;      /* terminating signal, 0 if exited */
+  bool oom_killed; /* the cgroup's OOM killer killed a process */
+};
+
+struct rt_container;
+
+/* Docker's default capability set as a mask. */
+uint64_t rt_default_caps(void);
+
+/* Whether target is a valid /run/secrets file name: relative, 1..255 bytes, no "..",
+ * "." or empty component, no leading '/', no NUL (len includes no NUL). */
+bool rt_secret_target_valid(const char *target);
+
+/*
+ * Start a container. On success *ret owns it (rt_container_free) and the command has
+ * been exec'd. On failure *ret is untouched, everything created is removed and, if err
+ * is not NULL, err->msg says which step failed. Returns 0, -EINVAL (bad spec),
+ * -ENOENT (rootfs or command missing), -EACCES (command not executable), or the
+ * negative errno of the step that failed. Not thread-safe (the caller serialises
+ * starts); the process must not rely on any fd above 2 being inherited.
+ */
+int rt_container_start(const struct rt_spec *spec, struct rt_container **ret,
+                       struct rt_error *err);
+
+/* The container's PID 1 as seen from the caller's pid namespace. */
+pid_t rt_container_pid(const struct rt_container *c);
+
+/* A pidfd for the container's PID 1 (owned by c; poll it for exit). */
+int rt_container_pidfd(const struct rt_container *c);
+
+/* The writable handle on the container's /run/secrets (owned by c; NULL if none). */
+struct rt_secrets_fs *rt_container_secrets(struct rt_container *c);
+
+/* Send sig to the container's PID 1. Returns 0, -ESRCH once it has been reaped. */
+int rt_container_kill(struct rt_container *c, int sig);
+
+/*
+ * Reap PID 1 and fill *ret_exit. block: wait; otherwise return -EAGAIN when still
+ * running. Returns 0, -EAGAIN, -ECHILD (already reaped). After it returns 0 the
+ * cgroup is removed (any leftover process killed).
+ */
+int rt_container_wait(struct rt_container *c, bool block, struct rt_exit *ret_exit);
+
+/* Kill (SIGKILL) a still running container, reap it, remove its cgroup, free. NULL ok. */
+void rt_container_free(struct rt_container *c);
+
+/*
+ * Protection against the /proc/self/exe class of attacks (CVE-2019-5736): if the
+ * running binary is not on a read-only mount, re-exec it from a detached read-only
+ * bind mount of itself (open_tree + mount_setattr + execveat), so that no process can
+ * ever open the launcher's image for writing through /proc/PID/exe. Call first thing
+ * in main(). Returns 0 when already protected or when protection is impossible
+ * (no privilege: *ret_protected false); does not return on success of the re-exec.
+ */
+int rt_exe_protect(char **argv, char **envp, bool *ret_protected);

@@ -1,0 +1,87 @@
+/*
+ * Admin API requests inside secretd. A request is checked against the
+ * handler table {op, prepare, run, pack, flags}; writes run in the group
+ * commit queue, reads run on the loop thread and their audit record goes
+ * through the queue; the reply is sent only after the batch that holds the
+ * request's audit record committed.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "secretd/commit_queue.h"
+#include "store/store.h"
+
+struct server;
+struct admin_conn;
+struct secbuf;
+
+#define ADMIN_REF_MAX 128
+#define ADMIN_NAME_MAX 65
+#define ADMIN_TARGET_MAX 300
+#define ADMIN_SERVICE_MAX 128
+
+/* One admin request from decoding until its reply. */
+struct admin_req {
+  struct cq_item item;        /* first: the queue links items */
+  struct server *server;
+  struct admin_conn *conn;    /* holds a reference; may be closed meanwhile */
+  uint64_t id;
+  const struct admin_op *op;
+  char op_name[40];           /* for audit records of refused requests */
+  struct store_actor actor;
+  int code;                   /* outcome of prepare (read result, arg errors) */
+  const char *errmsg;         /* static message for !ok replies, or NULL */
+  /* arguments */
+  char name[ADMIN_NAME_MAX + 1], ref[ADMIN_REF_MAX + 1];
+  char service[ADMIN_SERVICE_MAX + 1], target[ADMIN_TARGET_MAX + 1];
+  bool force, has_target;
+  uint32_t uid, gid, mode;
+  struct secbuf *value;
+  struct store_label *labels;
+  size_t n_labels;
+  uint64_t after_seq, since_ns, limit;
+  bool has_expect;
+  uint64_t expect_seq;
+  uint8_t expect_hash[32];
+  /* results */
+  char ret_id[33];
+  uint32_t version;
+  struct store_secret_info *info;
+  size_t n_info;
+  struct store_audit_rec *recs;
+  size_t n_recs;
+  bool more;
+  struct store_audit_verdict verdict;
+};
+
+enum {
+  ADMIN_WRITE = 1 << 0, /* a store write op, run inside a batch (audited by the store) */
+  ADMIN_READ = 1 << 1,  /* read on the loop thread; an audit note goes through a batch */
+};
+
+struct admin_op {
+  const char *op;
+  /* Loop thread: decode args (args may be NULL) into rq; for reads also do
+   * the read. Returns 0 or an error that becomes the reply (and is audited). */
+  int (*prepare)(struct admin_req *rq, const msgpack_object *args);
+  /* Worker thread, inside a batch: the store op with its audit record. */
+  int (*run)(struct store_batch *b, struct admin_req *rq);
+  /* Loop thread: pack the "result" map of a successful reply. */
+  void (*pack)(msgpack_packer *pk, const struct admin_req *rq);
+  unsigned flags;
+  const char *object_prefix; /* audit object for notes: "<prefix><ref or name>" */
+};
+
+/* admin_ops.c: the handler table lookup. NULL if unknown. */
+const struct admin_op *admin_op_find(const char *op);
+/* admin_ops.c: audit object of a request ("secret:<ref>", "audit", ...). */
+void admin_req_object(const struct admin_req *rq, char *buf, size_t len);
+/* admin_ops.c: release arguments and results (the value is wiped). */
+void admin_req_clear(struct admin_req *rq);
+
+/* admin.c: hand a decoded request to its handler and reply when done. */
+void admin_submit(struct admin_req *rq, const msgpack_object *args);

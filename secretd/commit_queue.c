@@ -1,0 +1,146 @@
+/* Group commit over uv_queue_work: one batch in flight at a time. */
+#include "secretd/commit_queue.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "store/store.h"
+
+struct commit_queue {
+  uv_loop_t *loop;
+  struct store *store;
+  size_t max_batch;
+  /* pending items, FIFO */
+  struct cq_item *head, **tail;
+  size_t n_pending;
+  /* the batch in flight */
+  uv_work_t work;
+  struct cq_item *batch;
+  int batch_error;
+  bool busy, stopping;
+  void (*on_idle)(void *);
+  void *on_idle_ud;
+  struct cq_stats stats;
+};
+
+int cq_new(uv_loop_t *loop, struct store *store, size_t max_batch, struct commit_queue **ret) {
+  struct commit_queue *q = calloc(1, sizeof(*q));
+  if (!q)
+    return -ENOMEM;
+  q->loop = loop;
+  q->store = store;
+  q->max_batch = max_batch ? max_batch : 1024;
+  q->tail = &q->head;
+  q->work.data = q;
+  *ret = q;
+  return 0;
+}
+
+/* Worker thread: begin, run every item, commit; all in this one thread. */
+static void batch_work(uv_work_t *w) {
+  struct commit_queue *q = w->data;
+  struct store_batch *b = NULL;
+  int r = store_batch_begin(q->store, &b);
+  q->batch_error = 0;
+  if (r < 0) {
+    q->batch_error = r;
+    return;
+  }
+  for (struct cq_item *it = q->batch; it; it = it->next)
+    it->result = it->run(b, it);
+  r = store_batch_commit(b);
+  if (r < 0)
+    q->batch_error = r;
+}
+
+static void start_batch(struct commit_queue *q);
+
+static void batch_done(uv_work_t *w, int status) {
+  struct commit_queue *q = w->data;
+  struct cq_item *it = q->batch;
+  int err = status < 0 ? status : q->batch_error;
+  q->batch = NULL;
+  q->busy = false;
+  while (it) {
+    struct cq_item *next = it->next;
+    it->next = NULL;
+    it->done(it, err < 0 ? err : it->result);
+    it = next;
+  }
+  if (q->stopping) {
+    if (q->on_idle)
+      q->on_idle(q->on_idle_ud);
+    return;
+  }
+  start_batch(q);
+}
+
+static void start_batch(struct commit_queue *q) {
+  if (q->busy || !q->head || q->stopping)
+    return;
+  struct cq_item *first = q->head, *last = first;
+  size_t n = 1;
+  while (last->next && n < q->max_batch) {
+    last = last->next;
+    n++;
+  }
+  q->head = last->next;
+  if (!q->head)
+    q->tail = &q->head;
+  last->next = NULL;
+  q->n_pending -= n;
+  q->batch = first;
+  q->busy = true;
+  q->stats.batches++;
+  q->stats.items += n;
+  if (n > q->stats.max_batch_seen)
+    q->stats.max_batch_seen = n;
+  int r = uv_queue_work(q->loop, &q->work, batch_work, batch_done);
+  if (r < 0) {
+    /* Cannot happen with a valid loop; fail the batch rather than hang. */
+    q->batch_error = r;
+    q->busy = false;
+    q->batch = NULL;
+    for (struct cq_item *it = first, *next; it; it = next) {
+      next = it->next;
+      it->next = NULL;
+      it->done(it, r);
+    }
+  }
+}
+
+void cq_submit(struct commit_queue *q, struct cq_item *it) {
+  it->next = NULL;
+  it->result = 0;
+  if (q->stopping) {
+    it->done(it, -ECANCELED);
+    return;
+  }
+  *q->tail = it;
+  q->tail = &it->next;
+  q->n_pending++;
+  start_batch(q);
+}
+
+void cq_shutdown(struct commit_queue *q, void (*on_idle)(void *ud), void *ud) {
+  q->stopping = true;
+  q->on_idle = on_idle;
+  q->on_idle_ud = ud;
+  struct cq_item *it = q->head;
+  q->head = NULL;
+  q->tail = &q->head;
+  q->n_pending = 0;
+  while (it) {
+    struct cq_item *next = it->next;
+    it->next = NULL;
+    it->done(it, -ECANCELED);
+    it = next;
+  }
+  if (!q->busy && on_idle)
+    on_idle(ud);
+}
+
+void cq_get_stats(const struct commit_queue *q, struct cq_stats *ret) { *ret = q->stats; }
+
+void cq_free(struct commit_queue *q) { free(q); }

@@ -1,0 +1,24 @@
+/*
+ * Process hardening, done first thing in main(): no core dumps (RLIMIT_CORE 0)
+ * and not dumpable, which also makes the kernel refuse ptrace attach by
+ * non-root (same-uid) processes and makes /proc/PID/{mem,environ,...}
+ * root-only. Secret pages are locked by sodium_malloc, not mlockall (root
+ * lacks CAP_SYS_RESOURCE to raise RLIMIT_MEMLOCK on these hosts).
+ */
+#include "secretd/secretd.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+int harden_process(void) {
+  struct rlimit rl = {0, 0};
+  if (setrlimit(RLIMIT_CORE, &rl) < 0)
+    return -errno;
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+    return -errno;
+  /* A peer that goes away mid-reply must give EPIPE, not kill us. */
+  signal(SIGPIPE, SIG_IGN);
+  return 0;
+}

@@ -1,0 +1,311 @@
+/*
+ * secretd serve: foreground daemon. Locks the data dir, opens the store with
+ * the unlock key (stdin or a key file, never argv), binds the admin socket
+ * (0660, --admin-group), runs the libuv loop until SIGTERM/SIGINT, then
+ * finishes the running batch, closes the store and removes the socket.
+ */
+#include "secretd/serve.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "base/macro.h"
+#include "secretd/commit_queue.h"
+#include "secretd/log.h"
+#include "secretd/secretd.h"
+#include "store/store.h"
+
+struct serve_opts {
+  const char *dir, *socket, *group, *key_file, *audit_file;
+  size_t map_size;
+  unsigned keep_versions;
+};
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *ret) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 0);
+  if (errno || end == s || *end || s[0] == '-' || v > max)
+    return -EINVAL;
+  *ret = v;
+  return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct serve_opts *o) {
+  static const struct option opts[] = {
+      {"data", required_argument, NULL, 'd'},
+      {"admin-socket", required_argument, NULL, 's'},
+      {"admin-group", required_argument, NULL, 'g'},
+      {"unlock-key-file", required_argument, NULL, 'u'},
+      {"audit-file", required_argument, NULL, 'a'},
+      {"map-size", required_argument, NULL, 'm'},
+      {"keep-versions", required_argument, NULL, 'k'},
+      {"help", no_argument, NULL, 'h'},
+      {0},
+  };
+  uint64_t v;
+  int c;
+  *o = (struct serve_opts){.socket = SECRETD_DEFAULT_SOCKET};
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (c) {
+    case 'd': o->dir = optarg; break;
+    case 's': o->socket = optarg; break;
+    case 'g': o->group = optarg; break;
+    case 'u': o->key_file = optarg; break;
+    case 'a': o->audit_file = optarg; break;
+    case 'm':
+      if (parse_u64(optarg, SIZE_MAX, &v) < 0 || v < (1u << 20)) {
+        log_err("--map-size wants a byte count of at least 1048576");
+        return -EINVAL;
+      }
+      o->map_size = (size_t)v;
+      break;
+    case 'k':
+      if (parse_u64(optarg, 1000, &v) < 0 || v == 0) {
+        log_err("--keep-versions wants a number from 1 to 1000");
+        return -EINVAL;
+      }
+      o->keep_versions = (unsigned)v;
+      break;
+    case 'h': return 1;
+    default: return -EINVAL;
+    }
+  }
+  if (!o->dir || optind != argc) {
+    log_err("usage: secretd serve --data DIR [--admin-socket PATH] [--admin-group GROUP] "
+            "[--unlock-key-file PATH] [--audit-file PATH] [--map-size BYTES] [--keep-versions N]");
+    return -EINVAL;
+  }
+  return 0;
+}
+
+/* mkdir -p of the socket's directory (0755: the socket's own mode guards it). */
+static int make_socket_dir(const char *path) {
+  char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
+  if (strlen(path) >= sizeof(buf))
+    return -ENAMETOOLONG;
+  strcpy(buf, path);
+  char *dir = dirname(buf);
+  for (char *p = dir + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = 0;
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+      return -errno;
+    *p = '/';
+  }
+  if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+    return -errno;
+  return 0;
+}
+
+/* Something at the socket path: remove a stale socket; refuse a live one or a
+ * non-socket. 0 (path free), -EADDRINUSE (live secretd), -EEXIST (not a socket). */
+static int clear_stale_socket(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) < 0)
+    return errno == ENOENT ? 0 : -errno;
+  if (!S_ISSOCK(st.st_mode))
+    return -EEXIST;
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  strncpy(sa.sun_path, path, sizeof(sa.sun_path) - 1);
+  _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -errno;
+  if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+    return -EADDRINUSE;
+  if (errno != ECONNREFUSED && errno != ENOENT)
+    return -errno;
+  if (unlink(path) < 0 && errno != ENOENT)
+    return -errno;
+  log_info("removed stale socket %s", path);
+  return 0;
+}
+
+static void on_connection(uv_stream_t *server, int status) {
+  struct server *s = server->data;
+  if (status < 0) {
+    log_warn("accept: %s", uv_strerror(status));
+    return;
+  }
+  admin_accept(s);
+}
+
+static int listen_socket(struct server *s, const struct serve_opts *o) {
+  int r;
+  if ((r = make_socket_dir(o->socket)) < 0)
+    return log_errno(r, "cannot create the socket directory");
+  r = clear_stale_socket(o->socket);
+  if (r == -EADDRINUSE) {
+    log_err("another secretd is listening on %s", o->socket);
+    return r;
+  }
+  if (r == -EEXIST) {
+    log_err("%s exists and is not a socket; refusing to replace it", o->socket);
+    return r;
+  }
+  if (r < 0)
+    return log_errno(r, o->socket);
+  if ((r = uv_pipe_init(s->loop, &s->listener, 0)) < 0)
+    return log_errno(r, "uv_pipe_init");
+  s->listener.data = s;
+  /* Created 0600 by the umask, widened to 0660 with the group only after the
+   * chown, so no moment exists where another group can connect. */
+  mode_t old = umask(0177);
+  r = uv_pipe_bind(&s->listener, o->socket);
+  umask(old);
+  if (r < 0)
+    return log_err("cannot bind %s: %s", o->socket, uv_strerror(r)), r;
+  if (s->have_group && chown(o->socket, (uid_t)-1, s->admin_gid) < 0)
+    return log_errno(-errno, "cannot set the socket's group");
+  if (chmod(o->socket, 0660) < 0)
+    return log_errno(-errno, "cannot set the socket's mode");
+  if ((r = uv_listen((uv_stream_t *)&s->listener, 128, on_connection)) < 0)
+    return log_err("cannot listen on %s: %s", o->socket, uv_strerror(r)), r;
+  return 0;
+}
+
+static void on_cq_idle(void *ud) {
+  struct server *s = ud;
+  /* The running batch is done: nothing holds the store now. */
+  uv_stop(s->loop);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  struct server *s = h->data;
+  if (s->stopping)
+    return;
+  s->stopping = true;
+  log_info("received %s, stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  uv_close((uv_handle_t *)&s->listener, NULL);
+  admin_close_all(s);
+  cq_shutdown(s->cq, on_cq_idle, s);
+}
+
+static void close_walk(uv_handle_t *h, void *arg) {
+  if (!uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
+static int resolve_group(const char *name, gid_t *ret) {
+  struct group *g = getgrnam(name);
+  if (!g) {
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(name, &end, 10);
+    if (*name && !*end && !errno) {
+      *ret = (gid_t)v;
+      return 0;
+    }
+    return -ENOENT;
+  }
+  *ret = g->gr_gid;
+  return 0;
+}
+
+static int open_store(const struct serve_opts *o, struct store **ret) {
+  struct store_opts so = {
+      .map_size = o->map_size, .keep_versions = o->keep_versions, .audit_file = o->audit_file};
+  int r = unlock_open_store(o->dir, o->key_file, &so, ret);
+  switch (r) {
+  case 0: return 0;
+  case SD_E_BADKEY: log_err("wrong unlock key"); break;
+  case -EINVAL: log_err("the unlock key is not a valid SDUNLOCK-1 token"); break;
+  case -ENODATA: log_err("no unlock key given (expected a token line on stdin)"); break;
+  case -ENOENT:
+    if (o->key_file) {
+      log_err("cannot read the unlock key file %s: %s", o->key_file, sd_strerror(r));
+      break;
+    }
+    /* fallthrough */
+  default: log_err("cannot open the store in %s: %s", o->dir, sd_strerror(r)); break;
+  }
+  return r;
+}
+
+static int serve_run(const struct serve_opts *o) {
+  _cleanup_close_ int lock_fd = -1;
+  struct server s = {.max_conns = 4096};
+  uv_loop_t loop;
+  pid_t holder = 0;
+  int r;
+
+  if (o->group) {
+    if (resolve_group(o->group, &s.admin_gid) < 0) {
+      log_err("unknown group '%s'", o->group);
+      return -ENOENT;
+    }
+    s.have_group = true;
+  }
+  r = serve_lock_acquire(o->dir, &lock_fd, &holder);
+  if (r == SD_E_LOCKED) {
+    log_err("store is in use by another secretd (pid %d)", (int)holder);
+    return r;
+  }
+  if (r == SD_E_NOSTORE) {
+    log_err("%s: no such directory (create a store with `secretd init --data %s`)", o->dir, o->dir);
+    return r;
+  }
+  if (r < 0)
+    return log_errno(r, o->dir);
+  if ((r = open_store(o, &s.store)) < 0)
+    return r;
+  if ((r = uv_loop_init(&loop)) < 0) {
+    store_close(s.store);
+    return log_errno(r, "uv_loop_init");
+  }
+  s.loop = &loop;
+  if ((r = cq_new(&loop, s.store, 1024, &s.cq)) < 0)
+    goto out_loop;
+  if ((r = listen_socket(&s, o)) < 0)
+    goto out_cq;
+  uv_signal_init(&loop, &s.sig_term);
+  uv_signal_init(&loop, &s.sig_int);
+  s.sig_term.data = s.sig_int.data = &s;
+  uv_signal_start(&s.sig_term, on_signal, SIGTERM);
+  uv_signal_start(&s.sig_int, on_signal, SIGINT);
+  log_info("serving %s on %s (pid %d)", o->dir, o->socket, (int)getpid());
+
+  uv_run(&loop, UV_RUN_DEFAULT);
+
+  struct cq_stats st;
+  cq_get_stats(s.cq, &st);
+  log_info("stopped: %llu write batches, %llu requests, largest batch %llu",
+           (unsigned long long)st.batches, (unsigned long long)st.items,
+           (unsigned long long)st.max_batch_seen);
+  r = 0;
+  if (unlink(o->socket) < 0 && errno != ENOENT)
+    log_warn("cannot remove %s: %s", o->socket, strerror(errno));
+out_cq:
+  uv_walk(&loop, close_walk, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cq_free(s.cq);
+out_loop:
+  uv_loop_close(&loop);
+  store_close(s.store);
+  return r;
+}
+
+int verb_serve(int argc, char **argv) {
+  struct serve_opts o;
+  int r = parse_opts(argc, argv, &o);
+  if (r == 1) {
+    puts("Usage: secretd serve --data DIR [--admin-socket PATH] [--admin-group GROUP]\n"
+         "       [--unlock-key-file PATH] [--audit-file PATH] [--map-size BYTES] [--keep-versions N]");
+    return 0;
+  }
+  if (r < 0)
+    return 2;
+  return serve_run(&o) < 0 ? 1 : 0;
+}

@@ -1,0 +1,36 @@
+/*
+ * The serving state shared by serve.c (process, socket, signals), admin.c
+ * (connections and request dispatch) and admin_ops.c (one handler per op).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <uv.h>
+
+struct store;
+struct commit_queue;
+struct admin_conn;
+
+struct server {
+  uv_loop_t *loop;
+  uv_pipe_t listener;
+  uv_signal_t sig_term, sig_int;
+  struct store *store;
+  struct commit_queue *cq;
+  bool have_group;
+  gid_t admin_gid;
+  bool stopping;
+  struct admin_conn *conns; /* live connections (doubly linked) */
+  unsigned n_conns;
+  unsigned max_conns;
+};
+
+/* admin.c: accept one connection on s->listener, check the peer, and serve
+ * it. A refused peer is audited (action "connect", outcome denied) and
+ * closed. Never fails the server; errors are logged. */
+void admin_accept(struct server *s);
+/* admin.c: close every connection (at shutdown). */
+void admin_close_all(struct server *s);

@@ -1,0 +1,144 @@
+/* Group commit: a batch is one LMDB write txn; each op is a nested txn that
+ * commits into it together with its audit record. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "store/internal.h"
+
+int store_batch_begin(struct store *s, struct store_batch **ret) {
+  int r;
+  if (!s || !ret)
+    return -EINVAL;
+  struct store_batch *b = calloc(1, sizeof(*b));
+  if (!b)
+    return -ENOMEM;
+  b->s = s;
+  pthread_rwlock_rdlock(&s->key_lock);
+  if ((r = store_mdb_err(mdb_txn_begin(s->env, NULL, 0, &b->txn))) < 0)
+    goto fail;
+  if ((r = store_master_for_txn(s, b->txn, &b->tmp_master, &b->master)) < 0 ||
+      (r = audit_head_load(b->txn, s->dbi[DBI_AUDIT], &b->head)) < 0)
+    goto fail;
+  /* Keep both keys mapped while the batch is open: one mprotect pair per
+   * batch instead of several per op (acquire is reference counted). */
+  sd_key_acquire(b->master);
+  sd_key_acquire(s->audit_key);
+  b->keys_held = true;
+  *ret = b;
+  return 0;
+fail:
+  store_batch_abort(b);
+  return r;
+}
+
+static void batch_free(struct store_batch *b) {
+  if (b->keys_held) {
+    sd_key_release(b->s->audit_key);
+    sd_key_release(b->master);
+  }
+  pthread_rwlock_unlock(&b->s->key_lock);
+  sd_key_free(b->tmp_master);
+  free(b->recs);
+  free(b);
+}
+
+void store_batch_abort(struct store_batch *b) {
+  if (!b)
+    return;
+  if (b->txn)
+    mdb_txn_abort(b->txn);
+  batch_free(b);
+}
+
+int store_batch_commit(struct store_batch *b) {
+  if (!b)
+    return -EINVAL;
+  struct store *s = b->s;
+  int r = store_commit_err(s->env, mdb_txn_commit(b->txn));
+  b->txn = NULL; /* committed or aborted by LMDB either way */
+  if (r == 0)
+    audit_file_append(s, b->recs, b->n_recs);
+  batch_free(b);
+  return r;
+}
+
+size_t store_batch_size(const struct store_batch *b) { return b ? b->n_recs : 0; }
+
+static int batch_push_rec(struct store_batch *b, const struct store_audit_rec *rec) {
+  if (b->n_recs == b->cap_recs) {
+    size_t ncap = b->cap_recs ? b->cap_recs * 2 : 16;
+    struct store_audit_rec *n = realloc(b->recs, ncap * sizeof(*n));
+    if (!n)
+      return -ENOMEM;
+    b->recs = n;
+    b->cap_recs = ncap;
+  }
+  b->recs[b->n_recs++] = *rec;
+  b->head.seq = rec->seq;
+  memcpy(b->head.hash, rec->hash, 32);
+  return 0;
+}
+
+int op_begin(struct store_batch *b, struct store_op *op) {
+  memset(op, 0, sizeof(*op));
+  op->b = b;
+  return store_mdb_err(mdb_txn_begin(b->s->env, b->txn, 0, &op->txn));
+}
+
+void op_set_object(struct store_op *op, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(op->object, sizeof(op->object), fmt, ap);
+  va_end(ap);
+}
+
+/* Append a record in a fresh nested txn and commit it into the batch. */
+static int write_record(struct store_batch *b, MDB_txn *txn, const char *actor,
+                        const char *action, const char *object, const char *outcome) {
+  struct store_audit_rec rec;
+  bool own = txn == NULL;
+  int r;
+  if (own && (r = store_mdb_err(mdb_txn_begin(b->s->env, b->txn, 0, &txn))) < 0)
+    return r;
+  r = audit_append(txn, b->s->dbi[DBI_AUDIT], b->s->audit_key, &b->head, actor, action, object,
+                   outcome, &rec);
+  if (r < 0) {
+    mdb_txn_abort(txn);
+    return r;
+  }
+  if ((r = store_mdb_err(mdb_txn_commit(txn))) < 0)
+    return r;
+  /* The record is in the batch now; the file copy is best effort. */
+  (void)batch_push_rec(b, &rec);
+  return 0;
+}
+
+int op_finish(struct store_op *op, const struct store_actor *a, const char *action, int r) {
+  struct store_batch *b = op->b;
+  char actor[80], obuf[80];
+  audit_render_actor(a, actor);
+  if (r == 0 && op->txn) {
+    r = write_record(b, op->txn, actor, action, op->object, "ok");
+    op->txn = NULL; /* committed or aborted */
+    if (r == 0)
+      return 0;
+  }
+  if (op->txn) {
+    mdb_txn_abort(op->txn);
+    op->txn = NULL;
+  }
+  int w = write_record(b, NULL, actor, action, op->object, audit_outcome_text(r, obuf));
+  return w < 0 && r >= 0 ? w : r;
+}
+
+int store_audit_note(struct store_batch *b, const struct store_actor *a, const char *action,
+                     const char *object, int outcome) {
+  char actor[80], obuf[80];
+  if (!b || !action)
+    return -EINVAL;
+  audit_render_actor(a, actor);
+  return write_record(b, NULL, actor, action, object, audit_outcome_text(outcome, obuf));
+}

@@ -1,0 +1,384 @@
+/* The LMDB environment: init, open, close, schema and key loading. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "base/error.h"
+#include "crypto/envelope.h"
+#include "store/internal.h"
+
+const char *const store_db_names[DBI_N] = {
+    [DBI_SECRETS] = "secrets", [DBI_NAMES] = "names", [DBI_VERSIONS] = "versions",
+    [DBI_GRANTS] = "grants",   [DBI_SERVICES] = "services", [DBI_TASKS] = "tasks",
+    [DBI_NODES] = "nodes",     [DBI_TOKENS] = "tokens",     [DBI_AUDIT] = "audit",
+    [DBI_META] = "meta",
+};
+
+int store_mdb_err(int rc) {
+  switch (rc) {
+  case MDB_SUCCESS:
+    return 0;
+  case MDB_MAP_FULL:
+    return SD_E_MAPFULL;
+  case MDB_NOTFOUND:
+    return -ENOENT;
+  case MDB_KEYEXIST:
+    return -EEXIST;
+  case MDB_READERS_FULL:
+  case MDB_MAP_RESIZED:
+    return -EAGAIN;
+  case MDB_TXN_FULL:
+  case MDB_BAD_VALSIZE:
+    return -E2BIG;
+  case MDB_DBS_FULL:
+    return -EMFILE;
+  default:
+    if (rc > 0 && rc < 4096)
+      return -rc; /* errno from the OS, e.g. ENOSPC, EIO */
+    return -EIO;  /* MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_INVALID, ... */
+  }
+}
+
+int store_commit_err(MDB_env *env, int rc) {
+  int r = store_mdb_err(rc);
+  int fd;
+  struct statvfs st;
+  /* LMDB reports a short write (the disk filled up during the write) as EIO:
+   * call it what it is when the file system is (nearly) out of space. */
+  if (r == -EIO && mdb_env_get_fd(env, &fd) == 0 && fstatvfs(fd, &st) == 0 &&
+      (uint64_t)st.f_bavail * st.f_frsize < (1u << 20))
+    r = -ENOSPC;
+  return r;
+}
+
+uint64_t store_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int path_in(char *buf, size_t len, const char *dir, const char *file) {
+  return snprintf(buf, len, "%s/%s", dir, file) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+int store_env_open(const char *dir, size_t map_size, unsigned flags, MDB_env **ret) {
+  MDB_env *env = NULL;
+  char p[PATH_MAX];
+  int r = store_mdb_err(mdb_env_create(&env));
+  if (r < 0)
+    return r;
+  if ((r = store_mdb_err(mdb_env_set_maxdbs(env, 16))) < 0 ||
+      (r = store_mdb_err(mdb_env_set_mapsize(env, map_size ? map_size : STORE_DEFAULT_MAP_SIZE))) < 0)
+    goto fail;
+  /* Never MDB_NOSYNC, MDB_WRITEMAP or MDB_NOMEMINIT: durability and no stale
+   * heap bytes in the file. MDB_NOTLS: read txns are not bound to a thread. */
+  if ((r = store_mdb_err(mdb_env_open(env, dir, flags | MDB_NOTLS, 0600))) < 0)
+    goto fail;
+  if (!(flags & MDB_RDONLY)) {
+    /* mode 0600 regardless of the umask that created them or older modes */
+    if (path_in(p, sizeof(p), dir, STORE_DATA_FILE) == 0 && chmod(p, 0600) < 0) {
+      r = -errno;
+      goto fail;
+    }
+    if (path_in(p, sizeof(p), dir, STORE_LOCK_FILE) == 0 && chmod(p, 0600) < 0) {
+      r = -errno;
+      goto fail;
+    }
+  }
+  *ret = env;
+  return 0;
+fail:
+  mdb_env_close(env);
+  return r;
+}
+
+int store_dbis_open(MDB_txn *txn, bool create, MDB_dbi dbi[DBI_N]) {
+  for (int i = 0; i < DBI_N; i++) {
+    int rc = mdb_dbi_open(txn, store_db_names[i], create ? MDB_CREATE : 0, &dbi[i]);
+    if (rc == MDB_NOTFOUND && !create && i != DBI_META)
+      rc = mdb_dbi_open(txn, store_db_names[i], MDB_CREATE, &dbi[i]); /* added later */
+    if (rc == MDB_NOTFOUND)
+      return SD_E_NOSTORE;
+    if (rc != 0)
+      return store_mdb_err(rc);
+  }
+  return 0;
+}
+
+static int meta_get(MDB_txn *txn, MDB_dbi meta, const char *key, MDB_val *v) {
+  MDB_val k = {strlen(key), (void *)key};
+  return store_mdb_err(mdb_get(txn, meta, &k, v));
+}
+
+static int meta_put(MDB_txn *txn, MDB_dbi meta, const char *key, const void *data, size_t len) {
+  MDB_val k = {strlen(key), (void *)key}, v = {len, (void *)data};
+  return store_mdb_err(mdb_put(txn, meta, &k, &v, 0));
+}
+
+static int check_schema(MDB_txn *txn, MDB_dbi meta) {
+  MDB_val v;
+  int r = meta_get(txn, meta, META_SCHEMA, &v);
+  if (r == -ENOENT)
+    return SD_E_NOSTORE;
+  if (r < 0)
+    return r;
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  size_t off = 0;
+  r = SD_E_SCHEMA;
+  if (msgpack_unpack_next(&u, v.mv_data, v.mv_size, &off) == MSGPACK_UNPACK_SUCCESS &&
+      off == v.mv_size && u.data.type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+      u.data.via.u64 == STORE_SCHEMA_VERSION)
+    r = 0;
+  msgpack_unpacked_destroy(&u);
+  return r;
+}
+
+int store_load_master(MDB_txn *txn, MDB_dbi meta, const struct sd_key *unlock,
+                      uint8_t cluster_id[16], struct sd_key **ret_master, bool *ret_used_prev) {
+  MDB_val v;
+  int r = check_schema(txn, meta);
+  if (r < 0)
+    return r;
+  if ((r = meta_get(txn, meta, META_CLUSTER, &v)) < 0)
+    return r == -ENOENT ? SD_E_NOSTORE : r;
+  if (v.mv_size != 16)
+    return -EIO;
+  memcpy(cluster_id, v.mv_data, 16);
+  const char *which[2] = {META_MASTER, META_MASTER_PREV};
+  for (int i = 0; i < 2; i++) {
+    if ((r = meta_get(txn, meta, which[i], &v)) == -ENOENT)
+      continue;
+    if (r < 0)
+      return r;
+    if (v.mv_size != SD_WRAPPED_KEY_LEN)
+      return -EIO;
+    r = sd_key_unwrap(unlock, SD_WRAP_MASTER, cluster_id, 16, v.mv_data, ret_master);
+    if (r == 0) {
+      if (ret_used_prev)
+        *ret_used_prev = i == 1;
+      return 0;
+    }
+    if (r != SD_E_DECRYPT)
+      return r;
+  }
+  return SD_E_BADKEY;
+}
+
+int store_master_for_txn(struct store *s, MDB_txn *txn, struct sd_key **tmp,
+                         const struct sd_key **ret) {
+  MDB_val v;
+  int r = meta_get(txn, s->dbi[DBI_META], META_MASTER, &v);
+  if (r < 0)
+    return r;
+  if (v.mv_size == SD_WRAPPED_KEY_LEN && memcmp(v.mv_data, s->master_wrapped, v.mv_size) == 0) {
+    *ret = s->master;
+    return 0;
+  }
+  /* Rotated by another process since we loaded it. */
+  uint8_t cid[16];
+  if ((r = store_load_master(txn, s->dbi[DBI_META], s->unlock, cid, tmp, NULL)) < 0)
+    return r;
+  *ret = *tmp;
+  return 0;
+}
+
+static int key_dup(const struct sd_key *k, struct sd_key **ret) {
+  const uint8_t *b = sd_key_acquire(k);
+  int r = sd_key_from_bytes(b, SD_KEY_LEN, ret);
+  sd_key_release(k);
+  return r;
+}
+
+static int init_txn(MDB_txn *txn, const struct sd_key *unlock) {
+  MDB_dbi dbi[DBI_N];
+  _cleanup_(sd_key_freep) struct sd_key *master = NULL, *akey = NULL;
+  uint8_t cid[16], wm[SD_WRAPPED_KEY_LEN], wa[SD_WRAPPED_KEY_LEN], schema[8];
+  int r;
+  if ((r = store_dbis_open(txn, true, dbi)) < 0)
+    return r;
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_uint32(&pk, STORE_SCHEMA_VERSION);
+  size_t slen = sb.size < sizeof(schema) ? sb.size : sizeof(schema);
+  memcpy(schema, sb.data, slen);
+  msgpack_sbuffer_destroy(&sb);
+
+  randombytes_buf(cid, sizeof(cid));
+  if ((r = sd_key_generate(&master)) < 0 || (r = sd_key_generate(&akey)) < 0)
+    return r;
+  if ((r = sd_key_wrap(unlock, SD_WRAP_MASTER, cid, 16, master, wm)) < 0 ||
+      (r = sd_key_wrap(master, SD_WRAP_AUDIT, cid, 16, akey, wa)) < 0)
+    return r;
+  if ((r = meta_put(txn, dbi[DBI_META], META_SCHEMA, schema, slen)) < 0 ||
+      (r = meta_put(txn, dbi[DBI_META], META_CLUSTER, cid, 16)) < 0 ||
+      (r = meta_put(txn, dbi[DBI_META], META_MASTER, wm, sizeof(wm))) < 0 ||
+      (r = meta_put(txn, dbi[DBI_META], META_AUDIT_KEY, wa, sizeof(wa))) < 0)
+    return r;
+  struct audit_head head = {0};
+  struct store_audit_rec rec;
+  char actor[80];
+  audit_render_actor(&(struct store_actor){.uid = (uint32_t)geteuid()}, actor);
+  return audit_append(txn, dbi[DBI_AUDIT], akey, &head, actor, "store.init", "store", "ok", &rec);
+}
+
+/* True when txn's environment already holds a store (the meta DB exists). */
+static bool holds_store(MDB_txn *txn) {
+  MDB_dbi meta;
+  return mdb_dbi_open(txn, store_db_names[DBI_META], 0, &meta) != MDB_NOTFOUND;
+}
+
+int store_init(const char *dir, const struct sd_key *unlock, const struct store_opts *o) {
+  char p[PATH_MAX];
+  MDB_env *env = NULL;
+  MDB_txn *txn = NULL;
+  int r;
+  if (!dir || !unlock)
+    return -EINVAL;
+  if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+    return -errno;
+  if ((r = path_in(p, sizeof(p), dir, STORE_DATA_FILE)) < 0)
+    return r;
+  bool existed = access(p, F_OK) == 0;
+  if ((r = store_env_open(dir, o ? o->map_size : 0, 0, &env)) < 0)
+    return r;
+  if ((r = store_mdb_err(mdb_txn_begin(env, NULL, 0, &txn))) < 0)
+    goto out;
+  /* A data.mdb without a meta DB is left by an init that crashed before its
+   * one commit: initialise it. Anything else is a store: refuse. */
+  if (existed && holds_store(txn)) {
+    mdb_txn_abort(txn);
+    r = SD_E_EXISTS;
+    goto out;
+  }
+  if ((r = init_txn(txn, unlock)) < 0) {
+    mdb_txn_abort(txn);
+    goto out;
+  }
+  r = store_commit_err(env, mdb_txn_commit(txn));
+out:
+  mdb_env_close(env);
+  return r;
+}
+
+static int audit_file_open(const char *path, int *ret_fd) {
+  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+  if (fd < 0)
+    return -errno;
+  *ret_fd = fd;
+  return 0;
+}
+
+static int open_txn(struct store *s, const struct sd_key *unlock) {
+  MDB_txn *txn;
+  MDB_val v;
+  int r = store_mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn));
+  if (r < 0)
+    return r;
+  if ((r = store_dbis_open(txn, false, s->dbi)) < 0 ||
+      (r = store_load_master(txn, s->dbi[DBI_META], unlock, s->cluster_id, &s->master, NULL)) < 0)
+    goto fail;
+  if ((r = meta_get(txn, s->dbi[DBI_META], META_MASTER, &v)) < 0)
+    goto fail;
+  if (v.mv_size != SD_WRAPPED_KEY_LEN) {
+    r = -EIO;
+    goto fail;
+  }
+  memcpy(s->master_wrapped, v.mv_data, SD_WRAPPED_KEY_LEN);
+  if ((r = meta_get(txn, s->dbi[DBI_META], META_AUDIT_KEY, &v)) < 0)
+    goto fail;
+  if (v.mv_size != SD_WRAPPED_KEY_LEN) {
+    r = -EIO;
+    goto fail;
+  }
+  if ((r = sd_key_unwrap(s->master, SD_WRAP_AUDIT, s->cluster_id, 16, v.mv_data, &s->audit_key)) < 0)
+    goto fail;
+  return store_commit_err(s->env, mdb_txn_commit(txn));
+fail:
+  mdb_txn_abort(txn);
+  return r;
+}
+
+int store_open(const char *dir, const struct sd_key *unlock, const struct store_opts *o,
+               struct store **ret) {
+  char p[PATH_MAX];
+  int r;
+  if (!dir || !unlock || !ret)
+    return -EINVAL;
+  if ((r = path_in(p, sizeof(p), dir, STORE_DATA_FILE)) < 0)
+    return r;
+  if (access(p, F_OK) < 0)
+    return errno == ENOENT ? SD_E_NOSTORE : -errno;
+  _cleanup_(store_closep) struct store *s = calloc(1, sizeof(*s));
+  if (!s)
+    return -ENOMEM;
+  s->audit_fd = -1;
+  pthread_rwlock_init(&s->key_lock, NULL);
+  pthread_mutex_init(&s->audit_file_mu, NULL);
+  s->keep_versions = o && o->keep_versions ? o->keep_versions : STORE_DEFAULT_KEEP_VERSIONS;
+  if ((r = store_env_open(dir, o ? o->map_size : 0, 0, &s->env)) < 0)
+    return r;
+  if ((r = key_dup(unlock, &s->unlock)) < 0 || (r = open_txn(s, unlock)) < 0)
+    return r;
+  if (o && o->audit_file && (r = audit_file_open(o->audit_file, &s->audit_fd)) < 0)
+    return r;
+  *ret = TAKE_PTR(s);
+  return 0;
+}
+
+void store_close(struct store *s) {
+  if (!s)
+    return;
+  if (s->env)
+    mdb_env_close(s->env);
+  sd_key_free(s->unlock);
+  sd_key_free(s->master);
+  sd_key_free(s->audit_key);
+  if (s->audit_fd >= 0)
+    close(s->audit_fd);
+  pthread_rwlock_destroy(&s->key_lock);
+  pthread_mutex_destroy(&s->audit_file_mu);
+  free(s);
+}
+
+int store_backup(const char *dir, const char *dest_file) {
+  char p[PATH_MAX];
+  MDB_env *env = NULL;
+  int r;
+  if (!dir || !dest_file)
+    return -EINVAL;
+  if ((r = path_in(p, sizeof(p), dir, STORE_DATA_FILE)) < 0)
+    return r;
+  if (access(p, F_OK) < 0)
+    return errno == ENOENT ? SD_E_NOSTORE : -errno;
+  _cleanup_close_ int fd = open(dest_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return -errno;
+  if (fchmod(fd, 0600) < 0) {
+    r = -errno;
+    goto fail;
+  }
+  if ((r = store_env_open(dir, 0, MDB_RDONLY, &env)) < 0)
+    goto fail;
+  r = store_mdb_err(mdb_env_copyfd2(env, fd, MDB_CP_COMPACT));
+  mdb_env_close(env);
+  if (r < 0)
+    goto fail;
+  if (fsync(fd) < 0) {
+    r = -errno;
+    goto fail;
+  }
+  return 0;
+fail:
+  (void)unlink(dest_file);
+  return r;
+}

@@ -1,0 +1,160 @@
+/*
+ * Private to store/: the handle, the batch, DB indices, record codecs and
+ * the audit-chain helpers shared by the store's .c files. Tests may include
+ * it (tests/test_store_*.c) to tamper with raw records.
+ */
+#pragma once
+
+#include <lmdb.h>
+#include <msgpack.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "crypto/envelope.h"
+#include "crypto/keys.h"
+#include "store/store.h"
+
+enum store_dbi {
+  DBI_SECRETS,  /* id(16) -> [name, created_ns, updated_ns, latest, {labels}] */
+  DBI_NAMES,    /* name -> id(16) */
+  DBI_VERSIONS, /* id(16) || version(4 BE) -> [created_ns, wrapped_dk, nonce, ct] */
+  DBI_GRANTS,   /* id(16) || service -> [target, uid, gid, mode, created_ns] */
+  DBI_SERVICES, /* later work */
+  DBI_TASKS,
+  DBI_NODES,
+  DBI_TOKENS,
+  DBI_AUDIT, /* seq(8 BE) -> [seq, time_ns, actor, action, object, outcome, prev, hash] */
+  DBI_META,  /* see META_* */
+  DBI_N,
+};
+extern const char *const store_db_names[DBI_N];
+
+#define META_SCHEMA "schema"         /* msgpack uint */
+#define META_CLUSTER "cluster_id"    /* 16 raw bytes */
+#define META_MASTER "master"         /* master key wrapped by the unlock key (72) */
+#define META_MASTER_PREV "master_prev" /* wrap by the previous unlock key during rotation */
+#define META_AUDIT_KEY "audit_key"   /* audit key wrapped by the master key (72) */
+
+#define STORE_DATA_FILE "data.mdb"
+#define STORE_LOCK_FILE "lock.mdb"
+
+struct audit_head {
+  uint64_t seq; /* 0: empty chain */
+  uint8_t hash[32];
+};
+
+struct store {
+  MDB_env *env;
+  MDB_dbi dbi[DBI_N];
+  uint8_t cluster_id[16];
+  struct sd_key *unlock; /* copy, to rewrap the master key on rotation */
+  struct sd_key *master;
+  uint8_t master_wrapped[SD_WRAPPED_KEY_LEN]; /* META_MASTER as loaded */
+  struct sd_key *audit_key;
+  pthread_rwlock_t key_lock; /* guards master/master_wrapped swaps */
+  unsigned keep_versions;
+  int audit_fd; /* -1: no audit file */
+  pthread_mutex_t audit_file_mu;
+  int audit_file_err;
+};
+
+struct store_batch {
+  struct store *s;
+  MDB_txn *txn;
+  struct sd_key *tmp_master; /* set when the store was rotated by another process */
+  const struct sd_key *master;
+  bool keys_held; /* master and audit key acquired for the batch's life */
+  struct audit_head head;
+  struct store_audit_rec *recs; /* records written in this batch (for the audit file) */
+  size_t n_recs, cap_recs;
+};
+
+/* One operation inside a batch: a nested txn plus its audit record. */
+struct store_op {
+  struct store_batch *b;
+  MDB_txn *txn;
+  char object[300];
+};
+
+/* errors */
+int store_mdb_err(int rc);
+/* For the result of mdb_txn_commit: also maps a short write on a full disk to -ENOSPC. */
+int store_commit_err(MDB_env *env, int rc);
+
+/* env.c */
+int store_env_open(const char *dir, size_t map_size, unsigned flags, MDB_env **ret);
+int store_dbis_open(MDB_txn *txn, bool create, MDB_dbi dbi[DBI_N]);
+/* Load cluster id and unwrap the master key (trying META_MASTER then
+ * META_MASTER_PREV). ret_wrapped may be NULL. SD_E_NOSTORE, SD_E_BADKEY. */
+int store_load_master(MDB_txn *txn, MDB_dbi meta, const struct sd_key *unlock,
+                      uint8_t cluster_id[16], struct sd_key **ret_master, bool *ret_used_prev);
+/* The master key valid in txn's snapshot: s->master when META_MASTER equals
+ * the cached wrap, else a key unwrapped into *tmp. Call with key_lock held. */
+int store_master_for_txn(struct store *s, MDB_txn *txn, struct sd_key **tmp,
+                         const struct sd_key **ret);
+uint64_t store_now_ns(void);
+
+/* audit.c */
+int audit_head_load(MDB_txn *txn, MDB_dbi audit, struct audit_head *ret);
+void audit_render_actor(const struct store_actor *a, char out[80]);
+const char *audit_outcome_text(int outcome, char buf[80]);
+/* Append one record after head (not advanced). out receives the record. */
+int audit_append(MDB_txn *txn, MDB_dbi audit, const struct sd_key *key,
+                 const struct audit_head *head, const char *actor, const char *action,
+                 const char *object, const char *outcome, struct store_audit_rec *out);
+/* Encode the MAC'ed part of a record (fields other than prev/hash). */
+int audit_encode_body(msgpack_sbuffer *sb, const struct store_audit_rec *r);
+int audit_decode(const void *data, size_t len, struct store_audit_rec *out);
+void audit_file_append(struct store *s, const struct store_audit_rec *recs, size_t n);
+
+/* batch.c */
+int op_begin(struct store_batch *b, struct store_op *op);
+/* Finish op with result r: on success append "ok" and commit the nested txn;
+ * on failure roll back and write the failure record. Returns r, or the error
+ * writing the audit record. */
+int op_finish(struct store_op *op, const struct store_actor *a, const char *action, int r);
+void op_set_object(struct store_op *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* records.c: decoders keep pointers into the LMDB value (valid in the txn). */
+struct secret_rec {
+  const char *name;
+  size_t name_len;
+  uint64_t created_ns, updated_ns;
+  uint32_t latest;
+  msgpack_object labels; /* map str -> str */
+};
+struct version_rec {
+  uint64_t created_ns;
+  const uint8_t *wrapped_dk; /* SD_WRAPPED_KEY_LEN */
+  const uint8_t *nonce;      /* SD_NONCE_LEN */
+  const uint8_t *ct;
+  size_t ct_len;
+};
+struct grant_rec {
+  const char *target;
+  size_t target_len;
+  uint32_t uid, gid, mode;
+  uint64_t created_ns;
+};
+int rec_unpack(const MDB_val *v, msgpack_unpacked *u, msgpack_object **ret_items, uint32_t n);
+int rec_secret_decode(const MDB_val *v, msgpack_unpacked *u, struct secret_rec *out);
+int rec_secret_encode(msgpack_sbuffer *sb, const char *name, uint64_t created_ns,
+                      uint64_t updated_ns, uint32_t latest, const struct store_label *labels,
+                      size_t n_labels, const msgpack_object *labels_obj);
+int rec_version_decode(const MDB_val *v, msgpack_unpacked *u, struct version_rec *out);
+int rec_version_encode(msgpack_sbuffer *sb, uint64_t created_ns, const uint8_t *wrapped_dk,
+                       const uint8_t *nonce, const uint8_t *ct, size_t ct_len);
+int rec_grant_decode(const MDB_val *v, msgpack_unpacked *u, struct grant_rec *out);
+int rec_grant_encode(msgpack_sbuffer *sb, const char *target, uint32_t uid, uint32_t gid,
+                     uint32_t mode, uint64_t created_ns);
+void be32_put(uint8_t *p, uint32_t v);
+uint32_t be32_get(const uint8_t *p);
+void be64_put(uint8_t *p, uint64_t v);
+uint64_t be64_get(const uint8_t *p);
+void id_to_hex(const uint8_t id[16], char out[33]);
+int id_from_hex(const char *hex, uint8_t out[16]);
+
+/* secrets.c */
+/* Resolve ref (name wins, else full hex id). -ENOENT. */
+int secret_resolve(struct store *s, MDB_txn *txn, const char *ref, uint8_t id[16]);

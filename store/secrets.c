@@ -1,0 +1,528 @@
+/* Secret operations: create, rotate, remove (writes, inside a batch) and
+ * list, inspect, read (own read txn). */
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "store/internal.h"
+#include "store/validate.h"
+
+int secret_resolve(struct store *s, MDB_txn *txn, const char *ref, uint8_t id[16]) {
+  MDB_val k, v;
+  if (!ref)
+    return -EINVAL;
+  if (sd_validate_name(ref) == 0) { /* the name wins */
+    k = (MDB_val){strlen(ref), (void *)ref};
+    int rc = mdb_get(txn, s->dbi[DBI_NAMES], &k, &v);
+    if (rc == 0 && v.mv_size == 16) {
+      memcpy(id, v.mv_data, 16);
+      return 0;
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+      return store_mdb_err(rc);
+  }
+  if (sd_is_hex_id(ref) && id_from_hex(ref, id) == 0) {
+    k = (MDB_val){16, id};
+    int rc = mdb_get(txn, s->dbi[DBI_SECRETS], &k, &v);
+    return rc == MDB_NOTFOUND ? -ENOENT : store_mdb_err(rc);
+  }
+  return -ENOENT;
+}
+
+/* Visit (and optionally delete) every key in dbi starting with prefix.
+ * max_version: for the versions DB, delete only versions <= it (0 = all). */
+static int prefix_sweep(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
+                        bool del, uint32_t max_version, size_t *ret_count) {
+  MDB_cursor *c;
+  MDB_val k = {plen, (void *)prefix}, v;
+  size_t n = 0;
+  int r = store_mdb_err(mdb_cursor_open(txn, dbi, &c));
+  if (r < 0)
+    return r;
+  int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+  while (rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
+    bool hit = true;
+    if (max_version && k.mv_size == plen + 4)
+      hit = be32_get((const uint8_t *)k.mv_data + plen) <= max_version;
+    if (hit) {
+      n++;
+      if (del && (rc = mdb_cursor_del(c, 0)) != 0)
+        break;
+    }
+    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+  }
+  mdb_cursor_close(c);
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return store_mdb_err(rc);
+  if (ret_count)
+    *ret_count = n;
+  return 0;
+}
+
+static int check_labels(const struct store_label *labels, size_t n) {
+  if (n > SD_LABELS_MAX || (n && !labels))
+    return -EINVAL;
+  for (size_t i = 0; i < n; i++) {
+    if (sd_validate_name(labels[i].key) < 0 || !labels[i].value ||
+        sd_validate_label_value(labels[i].value, strlen(labels[i].value)) < 0)
+      return -EINVAL;
+    for (size_t j = 0; j < i; j++)
+      if (strcmp(labels[i].key, labels[j].key) == 0)
+        return -EINVAL;
+  }
+  return 0;
+}
+
+static int put_version(struct store_op *op, const uint8_t id[16], uint32_t version,
+                       const struct secbuf *value, uint64_t now) {
+  struct store *s = op->b->s;
+  struct sd_envelope env;
+  uint8_t kb[20];
+  int r = sd_envelope_seal(op->b->master, id, version, value, &env);
+  if (r < 0)
+    return r;
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  if ((r = rec_version_encode(&sb, now, env.wrapped_dk, env.nonce, env.ct, env.ct_len)) == 0) {
+    memcpy(kb, id, 16);
+    be32_put(kb + 16, version);
+    MDB_val k = {20, kb}, v = {sb.size, sb.data};
+    r = store_mdb_err(mdb_put(op->txn, s->dbi[DBI_VERSIONS], &k, &v, 0));
+  }
+  msgpack_sbuffer_destroy(&sb);
+  sd_envelope_clear(&env);
+  return r;
+}
+
+static int put_secret(struct store_op *op, const uint8_t id[16], const char *name, uint64_t created,
+                      uint64_t updated, uint32_t latest, const struct store_label *labels,
+                      size_t n_labels, const msgpack_object *labels_obj) {
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  int r = rec_secret_encode(&sb, name, created, updated, latest, labels, n_labels, labels_obj);
+  if (r == 0) {
+    MDB_val k = {16, (void *)id}, v = {sb.size, sb.data};
+    r = store_mdb_err(mdb_put(op->txn, op->b->s->dbi[DBI_SECRETS], &k, &v, 0));
+  }
+  msgpack_sbuffer_destroy(&sb);
+  return r;
+}
+
+static int do_create(struct store_op *op, const char *name, const struct secbuf *value,
+                     const struct store_label *labels, size_t n_labels, char ret_id[33]) {
+  struct store *s = op->b->s;
+  uint8_t id[16];
+  MDB_val k, v;
+  int r;
+  if ((r = sd_validate_name(name)) < 0)
+    return r;
+  if (!value || (r = sd_validate_value_len(secbuf_len(value))) < 0)
+    return SD_E_VALUE;
+  if ((r = check_labels(labels, n_labels)) < 0)
+    return r;
+  if (r < 0)
+    return r;
+  k = (MDB_val){strlen(name), (void *)name};
+  int rc = mdb_get(op->txn, s->dbi[DBI_NAMES], &k, &v);
+  if (rc == 0)
+    return -EEXIST;
+  if (rc != MDB_NOTFOUND)
+    return store_mdb_err(rc);
+  randombytes_buf(id, sizeof(id));
+  uint64_t now = store_now_ns();
+  if ((r = put_version(op, id, 1, value, now)) < 0 ||
+      (r = put_secret(op, id, name, now, now, 1, labels, n_labels, NULL)) < 0)
+    return r;
+  v = (MDB_val){16, id};
+  if ((r = store_mdb_err(mdb_put(op->txn, s->dbi[DBI_NAMES], &k, &v, MDB_NOOVERWRITE))) < 0)
+    return r;
+  char hex[33];
+  id_to_hex(id, hex);
+  op_set_object(op, "secret:%s id:%s", name, hex);
+  if (ret_id)
+    memcpy(ret_id, hex, 33);
+  return 0;
+}
+
+int store_secret_create(struct store_batch *b, const struct store_actor *a, const char *name,
+                        const struct secbuf *value, const struct store_label *labels,
+                        size_t n_labels, char ret_id[33]) {
+  struct store_op op;
+  if (!b)
+    return -EINVAL;
+  int r = op_begin(b, &op);
+  op_set_object(&op, "secret:%.200s", name ? name : "");
+  if (r == 0)
+    r = do_create(&op, name, value, labels, n_labels, ret_id);
+  return op_finish(&op, a, "secret.create", r);
+}
+
+/* Load and decode the secret record of id; name copied to name_out. */
+static int get_secret(MDB_txn *txn, struct store *s, const uint8_t id[16], msgpack_unpacked *u,
+                      struct secret_rec *rec, char name_out[65]) {
+  MDB_val k = {16, (void *)id}, v;
+  int r = store_mdb_err(mdb_get(txn, s->dbi[DBI_SECRETS], &k, &v));
+  if (r < 0)
+    return r;
+  if ((r = rec_secret_decode(&v, u, rec)) < 0)
+    return r;
+  memcpy(name_out, rec->name, rec->name_len);
+  name_out[rec->name_len] = '\0';
+  return 0;
+}
+
+static int do_rotate(struct store_op *op, const char *ref, const struct secbuf *value,
+                     uint32_t *ret_version) {
+  struct store *s = op->b->s;
+  uint8_t id[16];
+  char name[65], hex[33];
+  struct secret_rec rec;
+  msgpack_unpacked u;
+  int r;
+  if ((r = secret_resolve(s, op->txn, ref, id)) < 0)
+    return r;
+  if (!value || sd_validate_value_len(secbuf_len(value)) < 0)
+    return SD_E_VALUE;
+  msgpack_unpacked_init(&u);
+  if ((r = get_secret(op->txn, s, id, &u, &rec, name)) < 0)
+    goto out;
+  id_to_hex(id, hex);
+  op_set_object(op, "secret:%s id:%s", name, hex);
+  if (rec.latest == UINT32_MAX) {
+    r = -EOVERFLOW;
+    goto out;
+  }
+  uint32_t ver = rec.latest + 1;
+  uint64_t now = store_now_ns();
+  if ((r = put_version(op, id, ver, value, now)) < 0)
+    goto out;
+  if (ver > s->keep_versions &&
+      (r = prefix_sweep(op->txn, s->dbi[DBI_VERSIONS], id, 16, true, ver - s->keep_versions, NULL)) < 0)
+    goto out;
+  if ((r = put_secret(op, id, name, rec.created_ns, now, ver, NULL, 0, &rec.labels)) < 0)
+    goto out;
+  op_set_object(op, "secret:%s id:%s version:%u", name, hex, ver);
+  if (ret_version)
+    *ret_version = ver;
+out:
+  msgpack_unpacked_destroy(&u);
+  return r;
+}
+
+int store_secret_rotate(struct store_batch *b, const struct store_actor *a, const char *ref,
+                        const struct secbuf *value, uint32_t *ret_version) {
+  struct store_op op;
+  if (!b)
+    return -EINVAL;
+  int r = op_begin(b, &op);
+  op_set_object(&op, "secret:%.200s", ref ? ref : "");
+  if (r == 0)
+    r = do_rotate(&op, ref, value, ret_version);
+  return op_finish(&op, a, "secret.rotate", r);
+}
+
+static int do_remove(struct store_op *op, const char *ref, bool force) {
+  struct store *s = op->b->s;
+  uint8_t id[16];
+  char name[65], hex[33];
+  struct secret_rec rec;
+  msgpack_unpacked u;
+  size_t n_grants = 0;
+  int r;
+  if ((r = secret_resolve(s, op->txn, ref, id)) < 0)
+    return r;
+  msgpack_unpacked_init(&u);
+  r = get_secret(op->txn, s, id, &u, &rec, name);
+  msgpack_unpacked_destroy(&u);
+  if (r < 0)
+    return r;
+  id_to_hex(id, hex);
+  op_set_object(op, "secret:%s id:%s", name, hex);
+  if ((r = prefix_sweep(op->txn, s->dbi[DBI_GRANTS], id, 16, false, 0, &n_grants)) < 0)
+    return r;
+  if (n_grants && !force)
+    return SD_E_GRANTED;
+  if (n_grants)
+    op_set_object(op, "secret:%s id:%s grants:%zu", name, hex, n_grants);
+  MDB_val k = {strlen(name), name}, ki = {16, id};
+  if ((r = prefix_sweep(op->txn, s->dbi[DBI_GRANTS], id, 16, true, 0, NULL)) < 0 ||
+      (r = prefix_sweep(op->txn, s->dbi[DBI_VERSIONS], id, 16, true, 0, NULL)) < 0 ||
+      (r = store_mdb_err(mdb_del(op->txn, s->dbi[DBI_NAMES], &k, NULL))) < 0 ||
+      (r = store_mdb_err(mdb_del(op->txn, s->dbi[DBI_SECRETS], &ki, NULL))) < 0)
+    return r;
+  return 0;
+}
+
+int store_secret_remove(struct store_batch *b, const struct store_actor *a, const char *ref,
+                        bool force) {
+  struct store_op op;
+  if (!b)
+    return -EINVAL;
+  int r = op_begin(b, &op);
+  op_set_object(&op, "secret:%.200s", ref ? ref : "");
+  if (r == 0)
+    r = do_remove(&op, ref, force);
+  return op_finish(&op, a, "secret.rm", r);
+}
+
+/* ---- reads ---- */
+
+static char *strndup_or(const char *p, size_t n, int *r) {
+  char *s = strndup(p, n);
+  if (!s)
+    *r = -ENOMEM;
+  return s;
+}
+
+static int fill_versions(struct store *s, MDB_txn *txn, const uint8_t id[16],
+                         struct store_secret_info *info) {
+  MDB_cursor *c;
+  MDB_val k = {16, (void *)id}, v;
+  size_t cap = 0;
+  int r = store_mdb_err(mdb_cursor_open(txn, s->dbi[DBI_VERSIONS], &c));
+  if (r < 0)
+    return r;
+  int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+  for (; rc == 0 && k.mv_size == 20 && memcmp(k.mv_data, id, 16) == 0;
+       rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    struct version_rec vr;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    r = rec_version_decode(&v, &u, &vr);
+    msgpack_unpacked_destroy(&u);
+    if (r < 0)
+      break;
+    if (info->n_versions == cap) {
+      cap = cap ? cap * 2 : 8;
+      void *n = realloc(info->versions, cap * sizeof(*info->versions));
+      if (!n) {
+        r = -ENOMEM;
+        break;
+      }
+      info->versions = n;
+    }
+    info->versions[info->n_versions++] =
+        (struct store_version_info){be32_get((const uint8_t *)k.mv_data + 16), vr.created_ns};
+  }
+  mdb_cursor_close(c);
+  if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
+    r = store_mdb_err(rc);
+  return r;
+}
+
+static int fill_grants(struct store *s, MDB_txn *txn, const uint8_t id[16],
+                       struct store_secret_info *info) {
+  MDB_cursor *c;
+  MDB_val k = {16, (void *)id}, v;
+  size_t cap = 0;
+  int r = store_mdb_err(mdb_cursor_open(txn, s->dbi[DBI_GRANTS], &c));
+  if (r < 0)
+    return r;
+  int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+  for (; rc == 0 && k.mv_size > 16 && memcmp(k.mv_data, id, 16) == 0;
+       rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    struct grant_rec gr;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    r = rec_grant_decode(&v, &u, &gr);
+    if (r == 0 && info->n_grants == cap) {
+      cap = cap ? cap * 2 : 4;
+      void *n = realloc(info->grants, cap * sizeof(*info->grants));
+      if (n)
+        info->grants = n;
+      else
+        r = -ENOMEM;
+    }
+    if (r == 0) {
+      struct store_grant *g = &info->grants[info->n_grants++];
+      memset(g, 0, sizeof(*g));
+      g->service = strndup_or((const char *)k.mv_data + 16, k.mv_size - 16, &r);
+      g->target = strndup_or(gr.target, gr.target_len, &r);
+      g->uid = gr.uid;
+      g->gid = gr.gid;
+      g->mode = gr.mode;
+      g->created_ns = gr.created_ns;
+    }
+    msgpack_unpacked_destroy(&u);
+    if (r < 0)
+      break;
+  }
+  mdb_cursor_close(c);
+  if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
+    r = store_mdb_err(rc);
+  return r;
+}
+
+static int fill_info(struct store *s, MDB_txn *txn, const uint8_t id[16],
+                     struct store_secret_info *info) {
+  struct secret_rec rec;
+  msgpack_unpacked u;
+  int r;
+  memset(info, 0, sizeof(*info));
+  msgpack_unpacked_init(&u);
+  if ((r = get_secret(txn, s, id, &u, &rec, info->name)) < 0)
+    goto out;
+  id_to_hex(id, info->id);
+  info->created_ns = rec.created_ns;
+  info->updated_ns = rec.updated_ns;
+  info->latest = rec.latest;
+  uint32_t nl = rec.labels.via.map.size;
+  if (nl) {
+    info->labels = calloc(nl, sizeof(*info->labels));
+    if (!info->labels) {
+      r = -ENOMEM;
+      goto out;
+    }
+    for (uint32_t i = 0; i < nl && r == 0; i++) {
+      const msgpack_object_kv *kv = &rec.labels.via.map.ptr[i];
+      info->labels[i].key = strndup_or(kv->key.via.str.ptr, kv->key.via.str.size, &r);
+      info->labels[i].value = strndup_or(kv->val.via.str.ptr, kv->val.via.str.size, &r);
+      info->n_labels = i + 1;
+    }
+    if (r < 0)
+      goto out;
+  }
+  if ((r = fill_versions(s, txn, id, info)) < 0)
+    goto out;
+  r = fill_grants(s, txn, id, info);
+out:
+  msgpack_unpacked_destroy(&u);
+  return r;
+}
+
+static void info_clear(struct store_secret_info *i) {
+  for (size_t j = 0; j < i->n_labels; j++) {
+    free((char *)i->labels[j].key);
+    free((char *)i->labels[j].value);
+  }
+  for (size_t j = 0; j < i->n_grants; j++) {
+    free((char *)i->grants[j].service);
+    free((char *)i->grants[j].target);
+  }
+  free(i->labels);
+  free(i->grants);
+  free(i->versions);
+}
+
+void store_secret_info_free(struct store_secret_info *v, size_t n) {
+  if (!v)
+    return;
+  for (size_t i = 0; i < n; i++)
+    info_clear(&v[i]);
+  free(v);
+}
+
+int store_secret_inspect(struct store *s, const char *ref, struct store_secret_info **ret) {
+  MDB_txn *txn;
+  uint8_t id[16];
+  if (!s || !ret)
+    return -EINVAL;
+  int r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
+  if (r < 0)
+    return r;
+  struct store_secret_info *info = calloc(1, sizeof(*info));
+  if (!info)
+    r = -ENOMEM;
+  if (r == 0 && (r = secret_resolve(s, txn, ref, id)) == 0)
+    r = fill_info(s, txn, id, info);
+  mdb_txn_abort(txn);
+  if (r < 0) {
+    store_secret_info_free(info, info ? 1 : 0);
+    return r;
+  }
+  *ret = info;
+  return 0;
+}
+
+int store_secret_list(struct store *s, struct store_secret_info **ret, size_t *ret_n) {
+  MDB_txn *txn;
+  MDB_cursor *c = NULL;
+  MDB_val k, v;
+  struct store_secret_info *arr = NULL;
+  size_t n = 0, cap = 0;
+  if (!s || !ret || !ret_n)
+    return -EINVAL;
+  int r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
+  if (r < 0)
+    return r;
+  if ((r = store_mdb_err(mdb_cursor_open(txn, s->dbi[DBI_NAMES], &c))) < 0)
+    goto out;
+  int rc;
+  for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    if (v.mv_size != 16) {
+      r = -EIO;
+      goto out;
+    }
+    if (n == cap) {
+      cap = cap ? cap * 2 : 16;
+      void *p = realloc(arr, cap * sizeof(*arr));
+      if (!p) {
+        r = -ENOMEM;
+        goto out;
+      }
+      arr = p;
+    }
+    r = fill_info(s, txn, v.mv_data, &arr[n]);
+    n++;
+    if (r < 0)
+      goto out;
+  }
+  if (rc != MDB_NOTFOUND) {
+    r = store_mdb_err(rc);
+    goto out;
+  }
+  *ret = TAKE_PTR(arr);
+  *ret_n = n;
+  n = 0;
+  r = 0;
+out:
+  store_secret_info_free(arr, n);
+  if (c)
+    mdb_cursor_close(c);
+  mdb_txn_abort(txn);
+  return r;
+}
+
+int store_secret_read(struct store *s, const char *ref, uint32_t version, struct secbuf **ret) {
+  MDB_txn *txn;
+  uint8_t id[16], kb[20];
+  struct sd_key *tmp = NULL;
+  const struct sd_key *master;
+  struct secret_rec rec;
+  struct version_rec vr;
+  msgpack_unpacked u;
+  char name[65];
+  if (!s || !ret)
+    return -EINVAL;
+  msgpack_unpacked_init(&u);
+  pthread_rwlock_rdlock(&s->key_lock);
+  int r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
+  if (r < 0)
+    goto unlock;
+  if ((r = secret_resolve(s, txn, ref, id)) < 0)
+    goto out;
+  if (version == 0) {
+    if ((r = get_secret(txn, s, id, &u, &rec, name)) < 0)
+      goto out;
+    version = rec.latest;
+  }
+  memcpy(kb, id, 16);
+  be32_put(kb + 16, version);
+  MDB_val k = {20, kb}, v;
+  if ((r = store_mdb_err(mdb_get(txn, s->dbi[DBI_VERSIONS], &k, &v))) < 0)
+    goto out;
+  msgpack_unpacked_destroy(&u);
+  msgpack_unpacked_init(&u);
+  if ((r = rec_version_decode(&v, &u, &vr)) < 0 ||
+      (r = store_master_for_txn(s, txn, &tmp, &master)) < 0)
+    goto out;
+  r = sd_envelope_open(master, id, version, vr.wrapped_dk, vr.nonce, vr.ct, vr.ct_len, ret);
+out:
+  mdb_txn_abort(txn);
+unlock:
+  pthread_rwlock_unlock(&s->key_lock);
+  sd_key_free(tmp);
+  msgpack_unpacked_destroy(&u);
+  return r;
+}

@@ -1,0 +1,25 @@
+# Integration tests of secretd through the real `secretd` and `secret`
+# binaries (owner: secretd/). Each script runs in its own temp dir and kills
+# the secretd it started on exit, also when it fails. They need root (tmpfs
+# mounts, temporary users) and are skipped as a group when either binary is
+# not part of this build.
+if(TARGET secretd AND TARGET secret)
+  set(daemon_tests cycle marker crash peer malformed fulldisk lock autolock backup)
+  foreach(t IN LISTS daemon_tests)
+    add_test(NAME daemon_${t}
+             COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/daemon_${t}.sh
+                     $<TARGET_FILE:secretd> $<TARGET_FILE:secret>)
+    set_tests_properties(daemon_${t} PROPERTIES TIMEOUT 180 LABELS "integration;daemon")
+  endforeach()
+  # The crash test kills secretd hundreds of times; keep others off the CPU.
+  set_tests_properties(daemon_crash PROPERTIES RUN_SERIAL TRUE)
+endif()
+
+# Unit tests of secretd's wire-independent core (real store, real sockets).
+if(TARGET secretd_core)
+  foreach(t test_secretd_commit_queue test_secretd_peer)
+    if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c)
+      secretd_unit_test(${t} LIBS secretd_core)
+    endif()
+  endforeach()
+endif()

@@ -1,0 +1,68 @@
+#!/bin/bash
+# The full create, inspect, rotate, grant, revoke, rm cycle through `secret`
+# against a real secretd; then a clean SIGTERM stop and a restart that still
+# has the data; the audit chain verifies.
+source "$(dirname "$0")/daemon_lib.sh" "$@"
+
+init_store
+[ -f "$DATA/unlock.key" ] || fail "init did not write DATA/unlock.key"
+[ "$(stat -c %a "$DATA/unlock.key")" = 600 ] || fail "key file is not 0600"
+grep -qi "backup" "$T/init.err" || fail "init did not warn that a backup carries the key"
+"$SECRETD" init --data "$DATA" >/dev/null 2>"$T/init2.err" && fail "second init on a store succeeded"
+ok "init creates the store and refuses an existing one"
+
+start_daemon
+printf 'hunter2-%s' "$(random_hex)" | S create db_password - --label env=prod >/dev/null ||
+  fail "create failed"
+printf 'x' >"$T/v2"
+S create other "$T/v2" >/dev/null || fail "create from a file failed"
+S create db_password - </dev/null >/dev/null 2>&1 && fail "create of an existing name (or empty value) succeeded"
+S ls --json | json_names | sort | tr '\n' ' ' | grep -qx "db_password other " || fail "ls lists $(S ls --json)"
+S ls | grep -q db_password || fail "human ls lacks db_password"
+ok "create and ls"
+
+S inspect db_password --json >"$T/insp.json" || fail "inspect failed"
+ID=$(json_get 'd["id"]' <"$T/insp.json")
+[[ "$ID" =~ ^[0-9a-f]{32}$ ]] || fail "id '$ID' is not 32 hex chars"
+[ "$(json_get 'd["labels"]["env"]' <"$T/insp.json")" = prod ] || fail "label env=prod missing"
+[ "$(json_get 'len(d["versions"])' <"$T/insp.json")" = 1 ] || fail "expected 1 version"
+S inspect "$ID" --json | json_get 'd["name"]' | grep -qx db_password || fail "inspect by id failed"
+S inspect nosuch >/dev/null 2>&1 && fail "inspect of a missing secret succeeded"
+ok "inspect by name and id"
+
+printf 'v2-%s' "$(random_hex)" | S rotate db_password - >/dev/null || fail "rotate failed"
+S inspect db_password --json >"$T/insp.json"
+[ "$(json_get 'd["latest"]' <"$T/insp.json")" = 2 ] || fail "latest is not 2 after rotate"
+ok "rotate"
+
+S grant db_password --service web --target db/pw --uid 1000 --gid 1000 --mode 0440 >/dev/null ||
+  fail "grant failed"
+S grant db_password --service web2 --target ../x >/dev/null 2>&1 && fail "grant with .. target succeeded"
+S inspect db_password --json >"$T/insp.json"
+[ "$(json_get 'd["grants"][0]["service"]' <"$T/insp.json")" = web ] || fail "grant not shown"
+[ "$(json_get 'd["grants"][0]["mode"]' <"$T/insp.json")" = 288 ] || fail "grant mode is not 0440"
+S rm db_password >/dev/null 2>&1 && fail "rm of a granted secret succeeded without --force"
+ok "grant, and rm refused while granted"
+
+S revoke db_password --service web >/dev/null || fail "revoke failed"
+S revoke db_password --service web >/dev/null 2>&1 && fail "second revoke succeeded"
+[ "$(S inspect db_password --json | json_get 'len(d["grants"])')" = 0 ] || fail "grant still there"
+S rm db_password >/dev/null || fail "rm failed"
+S ls --json | json_names | grep -qx db_password && fail "db_password still listed after rm"
+ok "revoke and rm"
+
+stop_daemon
+ok "SIGTERM stops cleanly and removes the socket"
+start_daemon
+S ls --json | json_names | grep -qx other || fail "'other' lost across restart"
+S audit --verify >"$T/verify.out" || fail "audit --verify failed: $(cat "$T/verify.out")"
+S audit --json >"$T/audit.json"
+for a in secret.create secret.rotate grant.add grant.rm secret.rm; do
+  grep -q "\"action\":\"$a\"" "$T/audit.json" || fail "no $a record in the audit chain"
+done
+grep -q '"outcome":"ok"' "$T/audit.json" || fail "no ok outcome"
+grep -qv '"outcome":"ok"' "$T/audit.json" || fail "refused requests were not audited"
+[ -s "$AUDIT" ] || fail "audit file is empty"
+grep -q '"action":"secret.create"' "$AUDIT" || fail "audit file lacks creates"
+stop_daemon
+ok "restart keeps data; audit chain and file record every request"

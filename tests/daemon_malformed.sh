@@ -1,0 +1,182 @@
+#!/bin/bash
+# Malformed frames on the admin socket (truncated, length 0, 0xFFFFFFFF, over
+# the maximum, deep nesting, wrong types, unknown op/keys, random bytes) get an
+# error reply or a closed connection, while the daemon keeps serving: a
+# concurrent `secret ls` succeeds, and a slow truncated frame does not block
+# other clients. Requests that decode an op are audited even when refused.
+source "$(dirname "$0")/daemon_lib.sh" "$@"
+
+init_store
+start_daemon
+printf 'v' | S create keep - >/dev/null || fail "create failed"
+
+python3 - "$SOCK" "$SECRET" <<'PY' || fail "malformed-frame checks failed"
+import os, socket, struct, subprocess, sys, time, random
+
+sock_path, secret = sys.argv[1], sys.argv[2]
+
+# --- a tiny msgpack encoder/decoder (python3-msgpack is not installed) ---
+def enc(v):
+    if v is None: return b"\xc0"
+    if v is True: return b"\xc3"
+    if v is False: return b"\xc2"
+    if isinstance(v, int):
+        if 0 <= v < 128: return bytes([v])
+        if 0 <= v < 2**32: return b"\xce" + struct.pack(">I", v)
+        if -32 <= v < 0: return struct.pack("b", v)
+        return b"\xd3" + struct.pack(">q", v)
+    if isinstance(v, str):
+        b = v.encode()
+        return (bytes([0xa0 | len(b)]) if len(b) < 32 else b"\xd9" + bytes([len(b)])) + b
+    if isinstance(v, bytes):
+        return b"\xc4" + bytes([len(v)]) + v
+    if isinstance(v, list):
+        return bytes([0x90 | len(v)]) + b"".join(enc(x) for x in v)
+    if isinstance(v, dict):
+        return bytes([0x80 | len(v)]) + b"".join(enc(k) + enc(x) for k, x in v.items())
+    raise TypeError(v)
+
+def dec(b, i=0):
+    t = b[i]
+    if t < 0x80: return t, i + 1
+    if 0x80 <= t <= 0x8f:
+        n, i, d = t & 15, i + 1, {}
+        for _ in range(n):
+            k, i = dec(b, i); v, i = dec(b, i); d[k] = v
+        return d, i
+    if 0x90 <= t <= 0x9f:
+        n, i, l = t & 15, i + 1, []
+        for _ in range(n):
+            v, i = dec(b, i); l.append(v)
+        return l, i
+    if 0xa0 <= t <= 0xbf:
+        n = t & 31; return b[i+1:i+1+n].decode(), i + 1 + n
+    if t >= 0xe0: return t - 256, i + 1
+    if t == 0xc0: return None, i + 1
+    if t == 0xc2: return False, i + 1
+    if t == 0xc3: return True, i + 1
+    if t == 0xcc: return b[i+1], i + 2
+    if t == 0xcd: return struct.unpack(">H", b[i+1:i+3])[0], i + 3
+    if t == 0xce: return struct.unpack(">I", b[i+1:i+5])[0], i + 5
+    if t == 0xcf: return struct.unpack(">Q", b[i+1:i+9])[0], i + 9
+    if t == 0xd0: return struct.unpack(">b", b[i+1:i+2])[0], i + 2
+    if t == 0xd1: return struct.unpack(">h", b[i+1:i+3])[0], i + 3
+    if t == 0xd2: return struct.unpack(">i", b[i+1:i+5])[0], i + 5
+    if t == 0xd3: return struct.unpack(">q", b[i+1:i+9])[0], i + 9
+    if t == 0xd9: n = b[i+1]; return b[i+2:i+2+n].decode(), i + 2 + n
+    if t == 0xda: n = struct.unpack(">H", b[i+1:i+3])[0]; return b[i+3:i+3+n].decode(), i + 3 + n
+    if t == 0xdc:
+        n, i, l = struct.unpack(">H", b[i+1:i+3])[0], i + 3, []
+        for _ in range(n):
+            v, i = dec(b, i); l.append(v)
+        return l, i
+    if t == 0xde:
+        n, i, d = struct.unpack(">H", b[i+1:i+3])[0], i + 3, {}
+        for _ in range(n):
+            k, i = dec(b, i); v, i = dec(b, i); d[k] = v
+        return d, i
+    if t == 0xc4: n = b[i+1]; return b[i+2:i+2+n], i + 2 + n
+    raise ValueError("unsupported msgpack byte %#x" % t)
+
+def connect():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(sock_path)
+    return s
+
+def read_reply(s):
+    """Return the decoded reply map, or None when the daemon closed the connection."""
+    buf = b""
+    try:
+        while len(buf) < 4:
+            c = s.recv(4096)
+            if not c: return None
+            buf += c
+        n = struct.unpack(">I", buf[:4])[0]
+        while len(buf) < 4 + n:
+            c = s.recv(65536)
+            if not c: return None
+            buf += c
+    except ConnectionResetError:
+        return None
+    v, _ = dec(buf[4:4 + n])
+    return v
+
+def frame(body): return struct.pack(">I", len(body)) + body
+
+def expect_refused(name, data, close_write=False):
+    s = connect()
+    try:
+        s.sendall(data)
+    except (BrokenPipeError, ConnectionResetError):
+        s.close(); print("ok - %s: connection closed" % name); return
+    if close_write: s.shutdown(socket.SHUT_WR)
+    try:
+        r = read_reply(s)
+    except socket.timeout:
+        raise SystemExit("FAIL: %s: no reply and connection left open" % name)
+    if r is not None:
+        assert isinstance(r, dict) and r.get("ok") is False, (name, r)
+        assert isinstance(r.get("code"), int) and r["code"] < 0, (name, r)
+        assert isinstance(r.get("error"), str) and r["error"], (name, r)
+        # a broken frame stream must not be used further
+        print("ok - %s: error reply: %s" % (name, r["error"]))
+    else:
+        print("ok - %s: connection closed" % name)
+    s.close()
+
+def ls_works():
+    p = subprocess.run([secret, "ls"], capture_output=True, timeout=10)
+    assert p.returncode == 0, p.stderr
+
+# A slow client holding a truncated frame must not block anyone.
+slow = connect()
+slow.sendall(struct.pack(">I", 100) + b"\x84\xa1v")
+ls_works()
+
+good = {"v": 1, "id": 7, "op": "secret.ls", "args": {}}
+s = connect(); s.sendall(frame(enc(good))); r = read_reply(s); s.close()
+assert r and r["ok"] is True and r["id"] == 7, r
+
+expect_refused("length 0", struct.pack(">I", 0))
+expect_refused("length 0xFFFFFFFF", struct.pack(">I", 0xFFFFFFFF) + b"\x80" * 64)
+expect_refused("over the maximum", struct.pack(">I", 2 * 1024 * 1024) + b"\x80" * 1024)
+expect_refused("truncated then EOF", struct.pack(">I", 50) + b"\x84\xa1v\x01", close_write=True)
+deep = b"\x91" * 100 + b"\xc0"
+expect_refused("deep nesting", frame(deep))
+expect_refused("deep nesting in args",
+               frame(b"\x84" + enc("v") + enc(1) + enc("id") + enc(2) + enc("op") + enc("secret.ls")
+                     + enc("args") + b"\x81\xa1a" * 40 + b"\xc0"))
+expect_refused("wrong types", frame(enc({"v": 1, "id": "x", "op": 5, "args": []})))
+expect_refused("value of wrong type", frame(enc({"v": 1, "id": 3, "op": "secret.create",
+                                                  "args": {"name": "bad", "value": "text-not-bin"}})))
+expect_refused("missing args", frame(enc({"v": 1, "id": 4, "op": "secret.create", "args": {}})))
+expect_refused("unknown arg", frame(enc({"v": 1, "id": 5, "op": "secret.ls", "args": {"x": 1}})))
+expect_refused("unknown op", frame(enc({"v": 1, "id": 6, "op": "secret.steal", "args": {}})))
+expect_refused("wrong version", frame(enc({"v": 9, "id": 6, "op": "secret.ls", "args": {}})))
+expect_refused("not a map", frame(enc([1, 2, 3])))
+expect_refused("str length beyond frame", frame(b"\xdb\xff\xff\xff\xf0abc"))
+expect_refused("array length beyond frame", frame(b"\xdd\xff\xff\xff\xf0\xc0"))
+expect_refused("trailing bytes", frame(enc(good) + b"\xc0"))
+rnd = random.Random(1234)
+for i in range(40):
+    body = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(1, 300)))
+    expect_refused("random bytes %d" % i, frame(body))
+    if i % 10 == 0: ls_works()
+for i in range(10):
+    expect_refused("random stream %d" % i, os.urandom(rnd.randint(1, 200)), close_write=True)
+
+ls_works()
+slow.close()
+ls_works()
+print("ok - daemon kept serving through malformed frames")
+PY
+kill -0 "$PID" || fail "secretd died"
+S ls --json | json_names | grep -qx keep || fail "stored secret lost"
+S audit --json >"$T/audit.json"
+grep -q '"action":"secret.create".*"outcome":"error' "$T/audit.json" ||
+  grep -q '"action":"secret.create".*"outcome":"[^o]' "$T/audit.json" ||
+  fail "refused malformed secret.create was not audited"
+S audit --verify >/dev/null || fail "audit does not verify"
+stop_daemon
+ok "malformed frames refused, daemon kept serving"

@@ -1,0 +1,55 @@
+#!/bin/bash
+# Admin-socket access control: a user neither root nor in the admin group
+# cannot use the socket (mode 0660); with the socket widened to 0666 secretd
+# itself refuses that peer by SO_PEERCRED and audits a denied "connect". A
+# member of --admin-group is allowed.
+source "$(dirname "$0")/daemon_lib.sh" "$@"
+
+U=sdtu$$
+G=sdtg$$
+M=sdtm$$
+groupadd -r "$G" || fail "groupadd failed"
+CLEANUP_HOOKS+=("groupdel $G 2>/dev/null")
+useradd -M -r -N -g nogroup -s /usr/sbin/nologin "$U" || fail "useradd failed"
+CLEANUP_HOOKS+=("userdel $U 2>/dev/null")
+useradd -M -r -N -g nogroup -G "$G" -s /usr/sbin/nologin "$M" || fail "useradd member failed"
+CLEANUP_HOOKS+=("userdel $M 2>/dev/null")
+chmod 0711 "$T"
+
+as_user() { # USER cmd...: run with that user's uid, gid and supplementary groups
+  local u=$1
+  shift
+  setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups "$@"
+}
+
+init_store
+start_daemon --admin-group "$G"
+[ "$(stat -c %a "$SOCK")" = 660 ] || fail "socket mode is $(stat -c %a "$SOCK"), want 660"
+[ "$(stat -c %G "$SOCK")" = "$G" ] || fail "socket group is $(stat -c %G "$SOCK"), want $G"
+
+as_user "$U" "$SECRET" ls >/dev/null 2>"$T/u.err" && fail "outsider could list through the 0660 socket"
+ok "outsider cannot use the 0660 socket"
+
+as_user "$M" "$SECRET" ls >/dev/null 2>"$T/m.err" || fail "group member refused: $(cat "$T/m.err")"
+printf 'v' | as_user "$M" "$SECRET" create by_member - >/dev/null || fail "group member cannot create"
+ok "member of --admin-group may use the API"
+
+chmod 0666 "$SOCK"
+as_user "$U" "$SECRET" ls >/dev/null 2>"$T/u2.err" && fail "outsider could list through a 0666 socket"
+printf 'v' | as_user "$U" "$SECRET" create by_outsider - >/dev/null 2>&1 &&
+  fail "outsider could create through a 0666 socket"
+S ls --json | json_names | grep -qx by_outsider && fail "outsider's secret exists"
+UID_U=$(id -u "$U")
+S audit --json >"$T/audit.json"
+python3 - "$T/audit.json" "$UID_U" <<'PY' || fail "no denied connect audited for uid $UID_U: $(grep connect "$T/audit.json")"
+import json, sys
+uid = sys.argv[2]
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+hits = [r for r in recs if r["action"] == "connect" and r["actor"] == "uid:" + uid
+        and "denied" in r["outcome"]]
+assert len(hits) >= 2, hits
+PY
+S ls >/dev/null || fail "root cannot list after denied peers"
+S audit --verify >/dev/null || fail "audit does not verify"
+stop_daemon
+ok "secretd refuses a peer on a 0666 socket by its credentials and audits the denial"

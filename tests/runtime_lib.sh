@@ -1,0 +1,61 @@
+# Sourced by tests/runtime_*.sh. Usage: runtime_X.sh SECRET_LAUNCH MKROOTFS
+# Builds a busybox rootfs in a temp dir (removed on exit, even on failure) and
+# offers small assertion helpers. Every check can fail; the first failure ends the test.
+set -u
+LAUNCH=${1:?usage: $0 SECRET_LAUNCH MKROOTFS}
+MKROOTFS=${2:?usage: $0 SECRET_LAUNCH MKROOTFS}
+[ -x "$LAUNCH" ] || { echo "FAIL: $LAUNCH is not executable"; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+
+TMP=$(mktemp -d /tmp/rt-test.XXXXXX)
+ROOTFS=$TMP/rootfs
+BG_PIDS=""
+cleanup() {
+  for p in $BG_PIDS; do kill -KILL "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  # A failed test may leave mounts under TMP on the host only if the launcher leaked
+  # them (it must not): detach anything there before removing.
+  grep -o " $TMP[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do
+    umount -l "$m" 2>/dev/null; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+"$MKROOTFS" "$ROOTFS" || { echo "FAIL: mkrootfs"; exit 1; }
+
+FAILS=0
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); exit 1; }
+pass() { echo "ok: $*"; }
+
+# expect_eq NAME ACTUAL EXPECTED
+expect_eq() {
+  if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got [$2] expected [$3]"; fi
+}
+# expect_match NAME ACTUAL REGEX
+expect_match() {
+  if printf '%s' "$2" | grep -Eq -- "$3"; then pass "$1"; else fail "$1: [$2] does not match /$3/"; fi
+}
+expect_nomatch() {
+  if printf '%s' "$2" | grep -Eq -- "$3"; then fail "$1: [$2] matches /$3/"; else pass "$1"; fi
+}
+
+# run ARGS...: runs the launcher with a 20 s guard; sets OUT (stdout), ERR, RC.
+run() {
+  OUT=$(timeout -s KILL 20 "$LAUNCH" "$@" 2>"$TMP/stderr")
+  RC=$?
+  ERR=$(cat "$TMP/stderr")
+}
+
+# status_field FIELD TEXT: value of "Field:\tvalue" in /proc/PID/status text.
+status_field() { printf '%s\n' "$2" | sed -n "s/^$1:[[:space:]]*//p"; }
+
+# The expected capability masks (Docker's default set), computed here from
+# capability numbers so that the test does not just echo the implementation.
+# CHOWN 0, DAC_OVERRIDE 1, FOWNER 3, FSETID 4, KILL 5, SETGID 6, SETUID 7, SETPCAP 8,
+# NET_BIND_SERVICE 10, NET_RAW 13, SYS_CHROOT 18, MKNOD 27, AUDIT_WRITE 29, SETFCAP 31
+capmask() {
+  m=0
+  for c in "$@"; do m=$((m | (1 << c))); done
+  printf '%016x' "$m"
+}
+DOCKER_CAPS=$(capmask 0 1 3 4 5 6 7 8 10 13 18 27 29 31)
