@@ -6,11 +6,15 @@
  *
  * Figures: durable creates/s with one commit per op and with 8, 64 and 1000
  * ops per commit (group commit), reads/s (store_secret_read = unwrap + AEAD
- * decrypt), rotates/s with one commit per op and with 64 per commit.
+ * decrypt), rotates/s with one commit per op and with 64 per commit, and a
+ * raw-LMDB baseline (same value size + the envelope's overhead, no crypto, no
+ * audit record, no nested txn) for comparison.
  */
 #include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
+#include <lmdb.h>
+#include <sys/stat.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +111,36 @@ static double bench_rotates(struct store *s, const char *prefix, long count, int
   return (double)n / t;
 }
 
+/* Baseline: raw LMDB puts of the same size, `per` per durable commit. */
+static double bench_raw_lmdb(const char *dir, int per) {
+  MDB_env *env;
+  MDB_txn *txn;
+  MDB_dbi dbi;
+  uint8_t val[VALUE_LEN + 128];
+  char key[32];
+  long n = 0;
+  randombytes_buf(val, sizeof(val));
+  if (mdb_env_create(&env) || mdb_env_set_mapsize(env, (size_t)4 << 30) ||
+      mdb_env_open(env, dir, 0, 0600))
+    die("raw lmdb", -EIO);
+  double t0 = now_s(), t;
+  do {
+    if (mdb_txn_begin(env, NULL, 0, &txn) || mdb_dbi_open(txn, NULL, 0, &dbi))
+      die("raw lmdb txn", -EIO);
+    for (int i = 0; i < per; i++, n++) {
+      snprintf(key, sizeof(key), "k%d_%ld", per, n);
+      MDB_val k = {strlen(key), key}, v = {sizeof(val), val};
+      if (mdb_put(txn, dbi, &k, &v, 0))
+        die("raw lmdb put", -EIO);
+    }
+    if (mdb_txn_commit(txn))
+      die("raw lmdb commit", -EIO);
+    t = now_s() - t0;
+  } while (t < seconds);
+  mdb_env_close(env);
+  return (double)n / t;
+}
+
 int main(int argc, char **argv) {
   const char *parent = "/var/tmp";
   static const struct option opts[] = {
@@ -170,6 +204,12 @@ int main(int argc, char **argv) {
   printf("%-44s %12.0f %10s\n", "rotate, 1 op per commit", bench_rotates(s, "r_", base_n, 1, v), "");
   printf("%-44s %12.0f %10s\n", "rotate, 64 ops per commit", bench_rotates(s, "r_", base_n, 64, v),
          "");
+  char raw[4200];
+  snprintf(raw, sizeof(raw), "%s/raw", dir);
+  if (mkdir(raw, 0700) < 0)
+    die("mkdir", -errno);
+  printf("%-44s %12.0f %10s\n", "baseline: raw LMDB put, 1 per commit", bench_raw_lmdb(raw, 1), "");
+  printf("%-44s %12.0f %10s\n", "baseline: raw LMDB put, 1000 per commit", bench_raw_lmdb(raw, 1000), "");
   secbuf_free(v);
   store_close(s);
   sd_key_free(unlock);

@@ -274,7 +274,9 @@ int store_audit_verify(struct store *s, const uint64_t *expect_seq, const uint8_
   int r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
   if (r < 0)
     return r;
+  sd_key_acquire(s->audit_key); /* once for the walk, not per record */
   r = verify_walk(s, txn, &vd);
+  sd_key_release(s->audit_key);
   mdb_txn_abort(txn);
   if (r < 0)
     return r;

@@ -350,6 +350,28 @@ void store_close(struct store *s) {
   free(s);
 }
 
+/* Copy env into a new 0600 file; removes it on failure. */
+static int backup_env(MDB_env *env, const char *dest_file) {
+  int r;
+  _cleanup_close_ int fd = open(dest_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return -errno;
+  if (fchmod(fd, 0600) < 0) {
+    r = -errno;
+    goto fail;
+  }
+  if ((r = store_mdb_err(mdb_env_copyfd2(env, fd, MDB_CP_COMPACT))) < 0)
+    goto fail;
+  if (fsync(fd) < 0) {
+    r = -errno;
+    goto fail;
+  }
+  return 0;
+fail:
+  (void)unlink(dest_file);
+  return r;
+}
+
 int store_backup(const char *dir, const char *dest_file) {
   char p[PATH_MAX];
   MDB_env *env = NULL;
@@ -360,25 +382,17 @@ int store_backup(const char *dir, const char *dest_file) {
     return r;
   if (access(p, F_OK) < 0)
     return errno == ENOENT ? SD_E_NOSTORE : -errno;
-  _cleanup_close_ int fd = open(dest_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return -errno;
-  if (fchmod(fd, 0600) < 0) {
-    r = -errno;
-    goto fail;
-  }
+  if (access(dest_file, F_OK) == 0)
+    return -EEXIST;
   if ((r = store_env_open(dir, 0, MDB_RDONLY, &env)) < 0)
-    goto fail;
-  r = store_mdb_err(mdb_env_copyfd2(env, fd, MDB_CP_COMPACT));
+    return r;
+  r = backup_env(env, dest_file);
   mdb_env_close(env);
-  if (r < 0)
-    goto fail;
-  if (fsync(fd) < 0) {
-    r = -errno;
-    goto fail;
-  }
-  return 0;
-fail:
-  (void)unlink(dest_file);
   return r;
+}
+
+int store_backup_to(struct store *s, const char *dest_file) {
+  if (!s || !dest_file)
+    return -EINVAL;
+  return backup_env(s->env, dest_file);
 }

@@ -109,6 +109,17 @@ static int put_secret(struct store_op *op, const uint8_t id[16], const char *nam
   return r;
 }
 
+/* A new id: 48-bit milliseconds (big endian) then 80 random bits, like a
+ * UUIDv7. Time-ordered ids make creates append to the secrets and versions
+ * B-trees instead of dirtying a random leaf each, which halves the pages a
+ * group commit writes. The time is no secret: created_ns is metadata too. */
+static void new_secret_id(uint8_t id[16], uint64_t now_ns) {
+  uint64_t ms = now_ns / 1000000u;
+  for (int i = 5; i >= 0; i--, ms >>= 8)
+    id[i] = (uint8_t)ms;
+  randombytes_buf(id + 6, 10);
+}
+
 static int do_create(struct store_op *op, const char *name, const struct secbuf *value,
                      const struct store_label *labels, size_t n_labels, char ret_id[33]) {
   struct store *s = op->b->s;
@@ -117,11 +128,9 @@ static int do_create(struct store_op *op, const char *name, const struct secbuf 
   int r;
   if ((r = sd_validate_name(name)) < 0)
     return r;
-  if (!value || (r = sd_validate_value_len(secbuf_len(value))) < 0)
+  if (!value || sd_validate_value_len(secbuf_len(value)) < 0)
     return SD_E_VALUE;
   if ((r = check_labels(labels, n_labels)) < 0)
-    return r;
-  if (r < 0)
     return r;
   k = (MDB_val){strlen(name), (void *)name};
   int rc = mdb_get(op->txn, s->dbi[DBI_NAMES], &k, &v);
@@ -129,8 +138,8 @@ static int do_create(struct store_op *op, const char *name, const struct secbuf 
     return -EEXIST;
   if (rc != MDB_NOTFOUND)
     return store_mdb_err(rc);
-  randombytes_buf(id, sizeof(id));
   uint64_t now = store_now_ns();
+  new_secret_id(id, now);
   if ((r = put_version(op, id, 1, value, now)) < 0 ||
       (r = put_secret(op, id, name, now, now, 1, labels, n_labels, NULL)) < 0)
     return r;

@@ -58,8 +58,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct store *, store_close)
 
 /* Consistent, compacted copy of the store in dir to dest_file (created O_EXCL,
  * mode 0600; ciphertext only, no key). Opens the environment read-only, so it
- * works while a secretd serves it. Returns 0, SD_E_NOSTORE, -EEXIST, -errno. */
+ * works while another process (secretd serve) has it open. Never call it in a
+ * process that has the same store open (LMDB forbids two handles of one
+ * environment in a process): use store_backup_to() there.
+ * Returns 0, SD_E_NOSTORE, -EEXIST, -errno; dest_file is removed on failure. */
 int store_backup(const char *dir, const char *dest_file);
+/* The same from an open handle (e.g. inside secretd serve). */
+int store_backup_to(struct store *s, const char *dest_file);
 
 /*
  * Unlock-key rotation, two phases, each one LMDB txn (see the docs):
@@ -83,6 +88,7 @@ bool store_unlock_rotation_pending(struct store *s);
  * this handle for its duration. Returns 0, -EBUSY (an unlock-key rotation is
  * half done: finish it first), -ESTALE (another process changed the master
  * wrap since this handle opened: reopen), SD_E_MAPFULL, -ENOSPC, -errno.
+ * Never call it from a thread that has a batch open (it waits for batches).
  * A handle whose store was rotated by another process keeps working: reads
  * and batches unwrap the current master key with the unlock key it kept. */
 int store_rotate_master_key(struct store *s, const struct store_actor *a);

@@ -101,6 +101,7 @@ static void test_map_full_inside_a_batch_keeps_the_batch(void **state) {
   /* the ops before the failing one commit (their records fit) */
   r = store_batch_commit(b);
   secbuf_free(v);
+  print_message("batch of %d ops after a full map: commit %s\n", n, sd_strerror(r));
   if (r == 0) {
     check_all(f, n, 1024);
   } else {

@@ -454,12 +454,19 @@ static void test_backup_is_consistent_0600_and_opens(void **state) {
   char dest[128], rdir[128], rdata[160];
   assert_int_equal(put1(f, "b", "backed-up", NULL), 0);
   snprintf(dest, sizeof(dest), "%s/backup.mdb", f->dir);
-  /* while the store is open in this process (as while secretd serves) */
-  assert_int_equal(store_backup(f->dir, dest), 0);
+  /* from another process while this one has the store open (secretd serves) */
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0)
+    _exit(store_backup(f->dir, dest) == 0 ? 0 : 1);
+  int wst;
+  assert_int_equal(waitpid(pid, &wst, 0), pid);
+  assert_true(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
   struct stat st;
   assert_int_equal(stat(dest, &st), 0);
   assert_int_equal(st.st_mode & 07777, 0600);
-  assert_int_equal(store_backup(f->dir, dest), -EEXIST);
+  assert_int_equal(store_backup_to(f->s, dest), -EEXIST);
+  assert_int_equal(access(dest, F_OK), 0); /* an existing file is never clobbered */
   snprintf(rdir, sizeof(rdir), "%s/restore", f->dir);
   assert_int_equal(mkdir(rdir, 0700), 0);
   snprintf(rdata, sizeof(rdata), "%s/data.mdb", rdir);
@@ -471,6 +478,10 @@ static void test_backup_is_consistent_0600_and_opens(void **state) {
   assert_int_equal(secbuf_len(out), 9);
   secbuf_free(out);
   store_close(r);
+  /* in-process backup from the open handle */
+  assert_int_equal(store_backup_to(f->s, dest), 0);
+  assert_int_equal(stat(dest, &st), 0);
+  assert_int_equal(st.st_mode & 07777, 0600);
   snprintf(rdir, sizeof(rdir), "%s/none", f->dir);
   assert_int_equal(store_backup(rdir, dest), SD_E_NOSTORE);
 }
@@ -621,6 +632,36 @@ static void test_master_rotated_by_another_process(void **state) {
   assert_int_equal(read_eq(f, "x", 0, "before"), 0);
 }
 
+static void test_null_arguments_are_refused(void **state) {
+  struct sfx *f = *state;
+  struct store_batch *b;
+  struct secbuf *v;
+  assert_int_equal(secbuf_from("v", 1, &v), 0);
+  assert_int_equal(store_batch_begin(f->s, &b), 0);
+  assert_int_equal(store_secret_create(b, &f->actor, NULL, v, NULL, 0, NULL), SD_E_NAME);
+  assert_int_equal(store_secret_create(b, NULL, "noactor", v, NULL, 0, NULL), 0);
+  assert_int_equal(store_secret_rotate(b, &f->actor, NULL, v, NULL), -EINVAL);
+  assert_int_equal(store_secret_remove(b, &f->actor, NULL, false), -EINVAL);
+  assert_int_equal(store_grant_add(b, &f->actor, "noactor", NULL), -EINVAL);
+  assert_int_equal(store_grant_remove(b, &f->actor, "noactor", NULL), SD_E_NAME);
+  assert_int_equal(store_audit_note(b, &f->actor, NULL, NULL, 0), -EINVAL);
+  assert_int_equal(store_audit_note(b, &f->actor, "ping", NULL, 0), 0);
+  assert_int_equal(store_batch_commit(b), 0);
+  assert_int_equal(store_secret_create(NULL, &f->actor, "x", v, NULL, 0, NULL), -EINVAL);
+  assert_int_equal(store_batch_commit(NULL), -EINVAL);
+  secbuf_free(v);
+  struct secbuf *out = NULL;
+  assert_int_equal(store_secret_read(f->s, NULL, 0, &out), -EINVAL);
+  struct store_secret_info *info = NULL;
+  assert_int_equal(store_secret_inspect(f->s, NULL, &info), -EINVAL);
+  store_secret_info_free(NULL, 0);
+  struct store_audit_rec last;
+  audit_last(f, &last);
+  assert_string_equal(last.action, "ping");
+  assert_string_equal(last.object, "");
+  assert_int_equal(read_eq(f, "noactor", 0, "v"), 0);
+}
+
 int main(void) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -641,6 +682,7 @@ int main(void) {
       T(test_init_after_crashed_init_and_empty_env),
       T(test_reads_from_many_threads_during_writes),
       T(test_master_rotated_by_another_process),
+      T(test_null_arguments_are_refused),
       T(test_schema_mismatch_is_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,390 @@
+/* The schema: request/response round trips and every refusal of the decoder. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/error.h"
+#include "wire/proto.h"
+
+static void pack_valid(msgpack_packer *pk, enum wire_type t) {
+  switch (t) {
+  case WIRE_T_STR: wire_pack_str(pk, "x"); break;
+  case WIRE_T_BIN: msgpack_pack_bin(pk, 1); msgpack_pack_bin_body(pk, "\x00", 1); break;
+  case WIRE_T_UINT: msgpack_pack_uint64(pk, 1); break;
+  case WIRE_T_BOOL: msgpack_pack_true(pk); break;
+  case WIRE_T_STRMAP: msgpack_pack_map(pk, 1); wire_pack_kv_str(pk, "k", "v"); break;
+  case WIRE_T_HEX32:
+    wire_pack_str(pk, "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF");
+    break;
+  }
+}
+
+static void pack_wrong(msgpack_packer *pk, enum wire_type t) {
+  switch (t) {
+  case WIRE_T_STR: msgpack_pack_uint64(pk, 5); break;
+  case WIRE_T_BIN: wire_pack_str(pk, "not bin"); break;
+  case WIRE_T_UINT: msgpack_pack_int64(pk, -5); break;
+  case WIRE_T_BOOL: msgpack_pack_uint64(pk, 1); break;
+  case WIRE_T_STRMAP: msgpack_pack_array(pk, 0); break;
+  case WIRE_T_HEX32: wire_pack_str(pk, "xyz"); break;
+  }
+}
+
+/* Which args to pack: all, only required, or all with one of them wrong/missing. */
+struct argset {
+  enum wire_op op;
+  bool optional;
+  int wrong;   /* index of an arg packed with a wrong type, or -1 */
+  int missing; /* index of an arg left out, or -1 */
+  const char *extra; /* an unknown arg to add, or NULL */
+};
+
+static void pack_args(msgpack_packer *pk, void *ud) {
+  const struct argset *s = ud;
+  const struct wire_arg_spec *a = wire_op_args(s->op);
+  uint32_t n = 0;
+  for (int i = 0; a[i].key; i++)
+    if ((a[i].required || s->optional || i == s->wrong) && i != s->missing)
+      n++;
+  msgpack_pack_map(pk, n + (s->extra ? 1 : 0));
+  for (int i = 0; a[i].key; i++) {
+    if (!((a[i].required || s->optional || i == s->wrong) && i != s->missing))
+      continue;
+    wire_pack_str(pk, a[i].key);
+    if (i == s->wrong)
+      pack_wrong(pk, a[i].type);
+    else
+      pack_valid(pk, a[i].type);
+  }
+  if (s->extra)
+    wire_pack_kv_str(pk, s->extra, "x");
+}
+
+/* Encode s as request id 42 into b (kept by the caller: the tree points into it) and decode. */
+static int roundtrip(struct wire_buf *b, const struct argset *s, struct wire_request *req,
+                     struct wire_error *err, struct wire_value **val) {
+  *b = (struct wire_buf){0};
+  int n = wire_request_encode(b, 42, s->op, pack_args, (void *)s);
+  assert_true(n > 4);
+  uint32_t len = (uint32_t)b->data[0] << 24 | (uint32_t)b->data[1] << 16 |
+                 (uint32_t)b->data[2] << 8 | b->data[3];
+  assert_int_equal(len, (uint32_t)n - 4);
+  *val = NULL;
+  return wire_request_decode(b->data + 4, (size_t)n - 4, val, req, err);
+}
+
+static void test_every_op_round_trips_with_all_and_only_required_args(void **state) {
+  for (int op = 0; op < WIRE_OP__COUNT; op++) {
+    for (int opt = 0; opt < 2; opt++) {
+      struct argset s = {.op = op, .optional = opt, .wrong = -1, .missing = -1};
+      struct wire_buf b;
+      struct wire_request req;
+      struct wire_error err;
+      struct wire_value *val;
+      int r = roundtrip(&b, &s, &req, &err, &val);
+      if (r < 0)
+        fail_msg("%s: %s", wire_op_name(op), err.msg);
+      assert_int_equal(req.id, 42);
+      assert_int_equal(req.opcode, op);
+      assert_string_equal(req.op, wire_op_name(op));
+      assert_int_equal(req.args->type, MSGPACK_OBJECT_MAP);
+      const struct wire_arg_spec *a = wire_op_args(op);
+      for (int i = 0; a[i].key; i++)
+        if (a[i].required || opt)
+          assert_non_null(wire_map_get(req.args, a[i].key));
+      assert_int_equal(wire_op_lookup(req.op, strlen(req.op)), op);
+      wire_value_free(val);
+      wire_buf_release(&b);
+    }
+  }
+}
+
+static void test_wrong_type_of_each_arg_is_refused_naming_it(void **state) {
+  int checked = 0;
+  for (int op = 0; op < WIRE_OP__COUNT; op++) {
+    const struct wire_arg_spec *a = wire_op_args(op);
+    for (int i = 0; a[i].key; i++) {
+      struct argset s = {.op = op, .optional = false, .wrong = i, .missing = -1};
+      struct wire_buf b;
+      struct wire_request req;
+      struct wire_error err;
+      struct wire_value *val;
+      assert_int_equal(roundtrip(&b, &s, &req, &err, &val), SD_E_PROTO);
+      assert_null(val);
+      char want[64];
+      snprintf(want, sizeof(want), "argument '%s'", a[i].key);
+      if (!strstr(err.msg, want))
+        fail_msg("%s/%s: message '%s'", wire_op_name(op), a[i].key, err.msg);
+      assert_int_equal(err.id, 42);
+      assert_string_equal(err.op, wire_op_name(op));
+      wire_buf_release(&b);
+      checked++;
+    }
+  }
+  assert_true(checked >= 20);
+}
+
+static void test_missing_required_arg_is_refused(void **state) {
+  for (int op = 0; op < WIRE_OP__COUNT; op++) {
+    const struct wire_arg_spec *a = wire_op_args(op);
+    for (int i = 0; a[i].key; i++) {
+      if (!a[i].required)
+        continue;
+      struct argset s = {.op = op, .wrong = -1, .missing = i};
+      struct wire_buf b;
+      struct wire_request req;
+      struct wire_error err;
+      struct wire_value *val;
+      assert_int_equal(roundtrip(&b, &s, &req, &err, &val), SD_E_PROTO);
+      assert_non_null(strstr(err.msg, "missing argument"));
+      assert_non_null(strstr(err.msg, a[i].key));
+      wire_buf_release(&b);
+    }
+  }
+}
+
+static void test_unknown_arg_is_refused(void **state) {
+  struct argset s = {.op = WIRE_OP_SECRET_INSPECT, .wrong = -1, .missing = -1, .extra = "bogus"};
+  struct wire_buf b;
+  struct wire_request req;
+  struct wire_error err;
+  struct wire_value *val;
+  assert_int_equal(roundtrip(&b, &s, &req, &err, &val), SD_E_PROTO);
+  assert_non_null(strstr(err.msg, "unknown argument 'bogus'"));
+  wire_buf_release(&b);
+}
+
+/* A hand-built request map with the given top-level entries. */
+struct top {
+  bool v, id, op, args;
+  uint64_t version;
+  const char *opname;
+  const char *extra_key;
+  bool args_not_map, id_negative, dup_id;
+};
+
+static int decode_top(const struct top *t, struct wire_error *err) {
+  struct wire_buf b;
+  msgpack_packer pk;
+  struct wire_value *val = NULL;
+  struct wire_request req;
+  wire_buf_init(&b, &pk);
+  msgpack_pack_map(&pk, t->v + t->id + t->op + t->args + (t->extra_key != NULL) + t->dup_id);
+  if (t->v)
+    wire_pack_kv_uint(&pk, "v", t->version);
+  if (t->id) {
+    wire_pack_str(&pk, "id");
+    if (t->id_negative)
+      msgpack_pack_int64(&pk, -1);
+    else
+      msgpack_pack_uint64(&pk, 7);
+  }
+  if (t->dup_id)
+    wire_pack_kv_uint(&pk, "id", 8);
+  if (t->op)
+    wire_pack_kv_str(&pk, "op", t->opname);
+  if (t->args) {
+    wire_pack_str(&pk, "args");
+    if (t->args_not_map)
+      msgpack_pack_array(&pk, 0);
+    else
+      msgpack_pack_map(&pk, 0);
+  }
+  if (t->extra_key)
+    wire_pack_kv_uint(&pk, t->extra_key, 1);
+  int n = wire_buf_finish(&b);
+  assert_true(n > 4);
+  int r = wire_request_decode(b.data + 4, (size_t)n - 4, &val, &req, err);
+  wire_value_free(val);
+  wire_buf_release(&b);
+  return r;
+}
+
+static void test_top_level_refusals(void **state) {
+  struct wire_error err;
+  const struct top ok = {true, true, true, true, 1, "ping", NULL, false, false, false};
+  struct top t;
+  assert_int_equal(decode_top(&ok, &err), 0);
+
+  t = ok; t.opname = "secret.explode";
+  assert_int_equal(decode_top(&t, &err), SD_E_PROTO);
+  assert_string_equal(err.msg, "unknown op");
+  assert_string_equal(err.op, "secret.explode"); /* named for the audit record */
+  assert_int_equal(err.id, 7);
+
+  t = ok; t.opname = "bad op\n";
+  assert_int_equal(decode_top(&t, &err), SD_E_PROTO);
+  assert_string_equal(err.op, "malformed"); /* not echoed into audit records */
+
+  t = ok; t.version = 2;
+  assert_int_equal(decode_top(&t, &err), SD_E_PROTO);
+  assert_non_null(strstr(err.msg, "version"));
+  t = ok; t.v = false;
+  assert_int_equal(decode_top(&t, &err), SD_E_PROTO);
+  t = ok; t.id = false;
+  assert_int_equal(decode_top(&t, &err), SD_E_PROTO);
+  assert_string_equal(err.msg, "missing key 'id'");
+  t = ok; t.id_negative = true;
+  assert_int_equal(decode_top(&t, &err), SD_E_PROTO);
+  t = ok; t.op = false;
+  assert_int_equal(decode_top(&t, &err), SD_E_PROTO);
+  assert_string_equal(err.msg, "missing key 'op'");
+  t = ok; t.args = false;
+  assert_int_equal(decode_top(&t, &err), SD_E_PROTO);
+  assert_string_equal(err.msg, "missing key 'args'");
+  t = ok; t.args_not_map = true;
+  assert_int_equal(decode_top(&t, &err), SD_E_PROTO);
+  t = ok; t.extra_key = "x";
+  assert_int_equal(decode_top(&t, &err), SD_E_PROTO);
+  t = ok; t.dup_id = true;
+  assert_int_equal(decode_top(&t, &err), SD_E_PROTO);
+}
+
+static void test_non_map_request_and_garbage_are_refused(void **state) {
+  static const uint8_t arr[] = {0x90};
+  static const uint8_t junk[] = {0xc1, 0x00};
+  struct wire_value *val = NULL;
+  struct wire_request req;
+  struct wire_error err;
+  assert_int_equal(wire_request_decode(arr, sizeof(arr), &val, &req, &err), SD_E_PROTO);
+  assert_null(val);
+  assert_int_equal(wire_request_decode(junk, sizeof(junk), &val, &req, &err), SD_E_PROTO);
+  assert_string_equal(err.op, "malformed");
+  assert_int_equal(err.id, 0);
+}
+
+static void test_limits_in_the_schema(void **state) {
+  /* audit.ls limit above 1000 and labels that are not str->str */
+  struct wire_buf b;
+  msgpack_packer pk;
+  struct wire_value *val = NULL;
+  struct wire_request req;
+  struct wire_error err;
+  wire_buf_init(&b, &pk);
+  msgpack_pack_map(&pk, 4);
+  wire_pack_kv_uint(&pk, "v", 1);
+  wire_pack_kv_uint(&pk, "id", 1);
+  wire_pack_kv_str(&pk, "op", "audit.ls");
+  wire_pack_str(&pk, "args");
+  msgpack_pack_map(&pk, 1);
+  wire_pack_kv_uint(&pk, "limit", WIRE_AUDIT_LS_MAX + 1);
+  int n = wire_buf_finish(&b);
+  assert_int_equal(wire_request_decode(b.data + 4, (size_t)n - 4, &val, &req, &err), SD_E_PROTO);
+  assert_non_null(strstr(err.msg, "'limit' is out of range"));
+  wire_buf_release(&b);
+
+  wire_buf_init(&b, &pk);
+  msgpack_pack_map(&pk, 4);
+  wire_pack_kv_uint(&pk, "v", 1);
+  wire_pack_kv_uint(&pk, "id", 1);
+  wire_pack_kv_str(&pk, "op", "secret.create");
+  wire_pack_str(&pk, "args");
+  msgpack_pack_map(&pk, 3);
+  wire_pack_kv_str(&pk, "name", "n");
+  wire_pack_str(&pk, "value");
+  msgpack_pack_bin(&pk, 1);
+  msgpack_pack_bin_body(&pk, "v", 1);
+  wire_pack_str(&pk, "labels");
+  msgpack_pack_map(&pk, 1);
+  wire_pack_str(&pk, "k");
+  msgpack_pack_uint64(&pk, 3);
+  n = wire_buf_finish(&b);
+  assert_int_equal(wire_request_decode(b.data + 4, (size_t)n - 4, &val, &req, &err), SD_E_PROTO);
+  assert_non_null(strstr(err.msg, "'labels'"));
+  wire_buf_release(&b);
+}
+
+static void pack_result(msgpack_packer *pk, void *ud) {
+  msgpack_pack_map(pk, 1);
+  wire_pack_kv_str(pk, "version", "0.1.0");
+}
+
+static void test_responses_round_trip(void **state) {
+  struct wire_buf b = {0};
+  struct wire_value *val = NULL;
+  struct wire_response resp;
+  struct wire_error err;
+  char s[16];
+
+  int n = wire_response_encode_ok(&b, 9, pack_result, NULL);
+  assert_true(n > 4);
+  assert_int_equal(wire_response_decode(b.data + 4, (size_t)n - 4, &val, &resp, &err), 0);
+  assert_true(resp.ok);
+  assert_int_equal(resp.id, 9);
+  assert_int_equal(resp.code, 0);
+  assert_int_equal(wire_get_str(resp.result, "version", s, sizeof(s)), 0);
+  assert_string_equal(s, "0.1.0");
+  wire_value_free(val);
+  wire_buf_release(&b);
+
+  n = wire_response_encode_error(&b, 10, SD_E_GRANTED, NULL);
+  assert_true(n > 4);
+  assert_int_equal(wire_response_decode(b.data + 4, (size_t)n - 4, &val, &resp, &err), 0);
+  assert_false(resp.ok);
+  assert_int_equal(resp.code, SD_E_GRANTED);
+  assert_string_equal(resp.error, sd_strerror(SD_E_GRANTED));
+  assert_int_equal(resp.result->type, MSGPACK_OBJECT_MAP);
+  wire_value_free(val);
+  wire_buf_release(&b);
+
+  /* a positive code is never sent as success */
+  n = wire_response_encode_error(&b, 11, 5, "odd");
+  assert_int_equal(wire_response_decode(b.data + 4, (size_t)n - 4, &val, &resp, &err), 0);
+  assert_false(resp.ok);
+  assert_int_equal(resp.code, -EIO);
+  assert_string_equal(resp.error, "odd");
+  wire_value_free(val);
+  wire_buf_release(&b);
+}
+
+static void test_inconsistent_response_is_refused(void **state) {
+  struct wire_buf b;
+  msgpack_packer pk;
+  struct wire_value *val = NULL;
+  struct wire_response resp;
+  struct wire_error err;
+  wire_buf_init(&b, &pk);
+  msgpack_pack_map(&pk, 4);
+  wire_pack_kv_uint(&pk, "v", 1);
+  wire_pack_kv_uint(&pk, "id", 1);
+  wire_pack_kv_bool(&pk, "ok", false);
+  wire_pack_kv_uint(&pk, "code", 0); /* !ok needs a negative code */
+  int n = wire_buf_finish(&b);
+  assert_int_equal(wire_response_decode(b.data + 4, (size_t)n - 4, &val, &resp, &err),
+                   SD_E_PROTO);
+  assert_null(val);
+  wire_buf_release(&b);
+}
+
+static void test_op_names_and_lookup(void **state) {
+  assert_null(wire_op_name(WIRE_OP__COUNT));
+  assert_null(wire_op_args(WIRE_OP__COUNT));
+  assert_int_equal(wire_op_lookup("secret", 6), -ENOENT);
+  assert_int_equal(wire_op_lookup("grant.add", 9), WIRE_OP_GRANT_ADD);
+  struct wire_buf b = {0};
+  assert_int_equal(wire_request_encode(&b, 1, WIRE_OP__COUNT, NULL, NULL), -EINVAL);
+  wire_buf_release(&b);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_every_op_round_trips_with_all_and_only_required_args),
+      cmocka_unit_test(test_wrong_type_of_each_arg_is_refused_naming_it),
+      cmocka_unit_test(test_missing_required_arg_is_refused),
+      cmocka_unit_test(test_unknown_arg_is_refused),
+      cmocka_unit_test(test_top_level_refusals),
+      cmocka_unit_test(test_non_map_request_and_garbage_are_refused),
+      cmocka_unit_test(test_limits_in_the_schema),
+      cmocka_unit_test(test_responses_round_trip),
+      cmocka_unit_test(test_inconsistent_response_is_refused),
+      cmocka_unit_test(test_op_names_and_lookup),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

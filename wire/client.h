@@ -1,0 +1,57 @@
+/*
+ * A blocking protocol client over a Unix socket, for the CLI, tests and
+ * benchmarks. One client is one connection. A client has no shared state:
+ * use one client per thread, or share one between threads (every call takes
+ * the client's lock, so calls are serialised). Requests get increasing ids;
+ * the answer with the matching id is returned. SIGPIPE is never raised.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "wire/proto.h"
+
+struct wire_client;
+
+#define WIRE_CLIENT_TIMEOUT_MS 60000
+
+/*
+ * Connect to the Unix socket at path. timeout_ms bounds every later call
+ * (0 = WIRE_CLIENT_TIMEOUT_MS). Fails at once when nothing listens: returns
+ * 0, -ENOENT (no socket), -ECONNREFUSED (nobody listens), -EACCES,
+ * -ENAMETOOLONG, -ENOMEM or another negative errno from socket/connect.
+ */
+int wire_client_connect(const char *path, int timeout_ms, struct wire_client **ret);
+/* Close and free (wipes the buffers). NULL ok. */
+void wire_client_free(struct wire_client *c);
+
+/*
+ * A decoded reply that owns its memory (frame and tree): free with
+ * wire_reply_free(). r.result points into it.
+ */
+struct wire_reply {
+  struct wire_response r;
+  struct wire_value *val; /* private */
+  uint8_t *frame;         /* private */
+  size_t frame_len;       /* private */
+};
+void wire_reply_free(struct wire_reply *rep); /* NULL ok */
+
+/*
+ * Send one request of op with an args map packed by pack_args(pk, ud)
+ * (NULL: empty map) and wait for its reply. The request bytes are wiped after
+ * sending. On success *ret is the reply (which may carry ok == false: the
+ * daemon's error is in ret->r.code/error). Returns 0, -ETIMEDOUT,
+ * -ECONNRESET (daemon closed the connection), -EMSGSIZE (request too large),
+ * SD_E_PROTO (malformed reply), -ENOMEM or another negative errno. After a
+ * transport error the client is unusable (every later call fails -ENOTCONN).
+ */
+int wire_client_call(struct wire_client *c, enum wire_op op, wire_pack_fn pack_args, void *ud,
+                     struct wire_reply **ret);
+
+/* Send raw bytes (tests: malformed frames). Returns 0 or a negative errno. */
+int wire_client_send_raw(struct wire_client *c, const void *p, size_t n);
+/* Read the next frame whatever its id (tests). Returns like wire_client_call. */
+int wire_client_read_reply(struct wire_client *c, struct wire_reply **ret);
+/* The socket fd (poll, tests). */
+int wire_client_fd(const struct wire_client *c);

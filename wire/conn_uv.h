@@ -1,0 +1,106 @@
+/*
+ * A server-side protocol connection over any libuv stream (a Unix socket
+ * now, a TLS stream later). It reads frames, decodes and validates requests
+ * against the schema (wire/proto.h), hands each valid one to on_request, and
+ * sends replies, possibly much later (e.g. after a group commit), always
+ * from the loop thread. Invalid requests get an error reply from the wire
+ * layer itself; a broken frame (bad length, undecodable message) gets an
+ * error reply with id 0 and then the connection is closed.
+ *
+ * Ownership and lifetime:
+ * - The caller owns the stream: it initialises and accepts it, and closes it
+ *   (uv_close) itself, normally from on_close. The wire layer sets
+ *   stream->data to the connection and starts/stops reading; it never closes
+ *   or frees the stream.
+ * - on_close(conn, ud) is called exactly once when the connection ends by
+ *   itself: peer EOF (after every request in flight was answered and the
+ *   replies flushed), read or write error, or a protocol error (after the
+ *   error reply was flushed). It is never called from inside a wire_conn_*
+ *   call made by the owner. When on_close returns the wire layer releases the
+ *   connection: the owner must drop its pointer there and must not call
+ *   wire_conn_free() or anything else on it.
+ * - wire_conn_free(conn) ends a connection early (server shutdown); on_close
+ *   is then not called. Replies still being written are cancelled safely
+ *   when the owner closes the stream.
+ * - A reply for a connection that already ended is the owner's to drop: keep
+ *   a flag/NULL pointer set in on_close (see secretd/admin.c). Internally the
+ *   connection is reference counted, so write completions arriving after
+ *   on_close or wire_conn_free never touch freed memory.
+ *
+ * Limits: at most WIRE_CONN_MAX_INFLIGHT requests handed to on_request and
+ * not yet answered (more are refused with -EBUSY); reading pauses while more
+ * than WIRE_CONN_MAX_QUEUED bytes of replies wait to be written.
+ *
+ * Not thread-safe: every call from the loop thread.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include <msgpack.h>
+#include <uv.h>
+
+#include "wire/proto.h"
+
+#define WIRE_CONN_MAX_INFLIGHT 64
+#define WIRE_CONN_MAX_QUEUED (8u * 1024u * 1024u)
+
+struct wire_conn;
+
+struct wire_conn_cbs {
+  /*
+   * A valid request. req and everything it points to (args, bin values in
+   * the frame) are valid only during the call: copy what you keep (secret
+   * values into guarded memory). Answer exactly once, now or later, with
+   * wire_conn_reply_ok() or wire_conn_reply_error() using req->id.
+   */
+  void (*on_request)(struct wire_conn *conn, const struct wire_request *req, void *ud);
+  /*
+   * Optional: a request that the wire layer refused and already answered
+   * (unknown op, bad args, too many in flight, malformed frame). op is the op
+   * name if one could be read, else "malformed"; code is the error sent.
+   * For audit records. Do not reply.
+   */
+  void (*on_refused)(struct wire_conn *conn, const char *op, int code, void *ud);
+  /* The connection ended (see above). Required. */
+  void (*on_close)(struct wire_conn *conn, void *ud);
+};
+
+/*
+ * Start serving requests on an accepted stream. cbs must outlive the
+ * connection (use a static const table). On success *ret is the connection
+ * and reading has started. Returns 0, -ENOMEM or a libuv error (negative
+ * errno) from uv_read_start; on failure nothing was started and the stream is
+ * untouched (still the caller's to close).
+ */
+int wire_conn_new(uv_stream_t *stream, const struct wire_conn_cbs *cbs, void *ud,
+                  struct wire_conn **ret);
+
+/* End the connection without calling on_close; see above. NULL ok. */
+void wire_conn_free(struct wire_conn *conn);
+
+/*
+ * Reply ok to request id with a "result" map packed by pack_result(pk, ud)
+ * (NULL: an empty map). pack_result runs synchronously. Returns 0, -ENOMEM,
+ * -EMSGSIZE (result too large: an error reply is sent instead), -EPIPE if the
+ * connection can no longer send, or a libuv error.
+ */
+int wire_conn_reply_ok(struct wire_conn *conn, uint64_t id, wire_pack_fn pack_result, void *ud);
+
+/* Reply with an error: code (negative errno or SD_E_*), msg a human line
+ * without secrets (NULL: sd_strerror(code)). Returns like wire_conn_reply_ok. */
+int wire_conn_reply_error(struct wire_conn *conn, uint64_t id, int code, const char *msg);
+/* Alias kept for readers of the first draft of the contract. */
+#define wire_conn_reply_err wire_conn_reply_error
+
+/*
+ * Send already encoded frames (e.g. built with wire_response_encode_ok into
+ * a wire_buf): takes the bytes out of b (b is empty afterwards). Counts as
+ * one reply for the in-flight limit. Returns like wire_conn_reply_ok.
+ */
+int wire_conn_send(struct wire_conn *conn, struct wire_buf *b);
+
+/* The stream's file descriptor (for SO_PEERCRED): 0 or a negative errno. */
+int wire_conn_fileno(const struct wire_conn *conn, int *ret_fd);
+/* The owner's ud given to wire_conn_new. */
+void *wire_conn_userdata(const struct wire_conn *conn);
