@@ -1,5 +1,5 @@
 #!/bin/bash
-# launch_bench.sh BUILD_DIR [RUNS]
+# launch_bench.sh BUILD_DIR [RUNS]      (LAUNCH=/path/to/secret-launch to time another binary)
 #
 # Wall time of starting a container that runs /bin/true and exits, in one run, on one
 # busybox rootfs (scripts/mkrootfs.sh):
@@ -23,9 +23,9 @@ build=${1:?usage: $0 BUILD_DIR [RUNS]}
 runs=${2:-40}
 build=$(cd "$build" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
-launch=$build/runtime/secret-launch
+launch=${LAUNCH:-$build/runtime/secret-launch}   # LAUNCH=path to time another build
 floor=$build/bench/launch_floor
-profile=${DOCKER_SECCOMP:-/work/shared/peers/docker-seccomp-default.json}
+profile=${DOCKER_SECCOMP:-$src/../shared/peers/docker-seccomp-default.json}
 for f in "$launch" "$floor"; do
   [ -x "$f" ] || { echo "$0: $f not built (cmake --build $build --target secret-launch launch_floor)" >&2; exit 1; }
 done

@@ -40,6 +40,7 @@ struct cg_dir {
 
 struct rt_cgroup {
   struct cg_dir dirs[CG_MAX_DIRS];
+  int join_fd[CG_MAX_DIRS]; /* rt_cgroup_prepare_join: v1 tasks / v2 cgroup.procs, or -1 */
   int n_dirs;
   int ctrl_dir[CG_N]; /* index in dirs, -1 = controller not used */
 };
@@ -347,6 +348,8 @@ int rt_cgroup_create(const char *name, const struct rt_limits *lim, struct rt_cg
     return -ENOMEM;
   for (int i = 0; i < CG_N; i++)
     cg->ctrl_dir[i] = -1;
+  for (int i = 0; i < CG_MAX_DIRS; i++)
+    cg->join_fd[i] = -1;
   r = setup(cg, name, lim ? lim : &none);
   if (r < 0) {
     remove_dirs(cg);
@@ -367,6 +370,52 @@ int rt_cgroup_attach(struct rt_cgroup *cg, pid_t pid) {
     if ((r = write_or_fail(cg->dirs[i].path, "cgroup.procs", v)) < 0)
       return r;
   return 0;
+}
+
+int rt_cgroup_prepare_join(struct rt_cgroup *cg) {
+  char path[PATH_MAX + 32];
+  if (!cg)
+    return -EINVAL;
+  for (int i = 0; i < cg->n_dirs; i++) {
+    const char *file = cg->dirs[i].v2 ? "cgroup.procs" : "tasks";
+    if (cg->join_fd[i] >= 0)
+      continue;
+    snprintf(path, sizeof(path), "%s/%s", cg->dirs[i].path, file);
+    cg->join_fd[i] = open(path, O_WRONLY | O_CLOEXEC);
+    if (cg->join_fd[i] < 0) {
+      int r = fail(-errno, "cannot open", cg->dirs[i].path, file);
+      rt_cgroup_join_close(cg);
+      return r;
+    }
+  }
+  return 0;
+}
+
+int rt_cgroup_join_self(struct rt_cgroup *cg) {
+  int r = 0;
+  if (!cg)
+    return -EINVAL;
+  for (int i = 0; i < cg->n_dirs; i++) {
+    if (cg->join_fd[i] < 0) {
+      r = r ? r : -EBADF;
+      continue;
+    }
+    if (r == 0 && write(cg->join_fd[i], "0", 1) != 1)
+      r = -errno;
+    close(cg->join_fd[i]);
+    cg->join_fd[i] = -1;
+  }
+  return r;
+}
+
+void rt_cgroup_join_close(struct rt_cgroup *cg) {
+  if (!cg)
+    return;
+  for (int i = 0; i < CG_MAX_DIRS; i++)
+    if (cg->join_fd[i] >= 0) {
+      close(cg->join_fd[i]);
+      cg->join_fd[i] = -1;
+    }
 }
 
 bool rt_cgroup_oom_killed(struct rt_cgroup *cg) {
@@ -459,6 +508,7 @@ int rt_cgroup_destroy(struct rt_cgroup *cg) {
   int r = 0;
   if (!cg)
     return 0;
+  rt_cgroup_join_close(cg);
   for (int i = 0; i < cg->n_dirs; i++)
     kill_all(&cg->dirs[i]);
   for (int i = 0; i < cg->n_dirs; i++) {

@@ -1,18 +1,5 @@
 # R3: cgroups, the secrets tmpfs, their unit and integration tests.
-# Unit tests link sdruntime (runtime/CMakeLists.txt). While that target is missing (or
-# with -DSECRETD_R3_PRIVATE_RUNTIME=ON in a private build dir) a small stand-in library
-# of R3's own sources is used instead, so this fragment always configures.
-option(SECRETD_R3_PRIVATE_RUNTIME "Build R3 tests against R3's runtime sources only" OFF)
-if(TARGET sdruntime AND NOT SECRETD_R3_PRIVATE_RUNTIME)
-  set(R3_RUNTIME_LIB sdruntime)
-else()
-  add_library(sdruntime_r3 STATIC
-    ${CMAKE_SOURCE_DIR}/runtime/cgroup.c
-    ${CMAKE_SOURCE_DIR}/runtime/cgroup_devices.c
-    ${CMAKE_SOURCE_DIR}/runtime/secrets_fs.c)
-  target_include_directories(sdruntime_r3 PUBLIC ${CMAKE_SOURCE_DIR})
-  set(R3_RUNTIME_LIB sdruntime_r3)
-endif()
+set(R3_RUNTIME_LIB sdruntime)
 
 foreach(t test_runtime_secrets_fs test_runtime_cgroup)
   if(EXISTS ${CMAKE_SOURCE_DIR}/tests/${t}.c)

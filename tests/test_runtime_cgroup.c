@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <linux/magic.h>
 #include <signal.h>
 #include <stdio.h>
@@ -333,6 +334,73 @@ static void test_devices_bpf_program_on_cgroup2(void **state) {
   assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* The child joins by itself (v1 "tasks" + "0"), also from a new user namespace, and the
+ * limits then apply to it. */
+static struct rt_cgroup *join_cg;
+static bool join_in_userns;
+static int join_then_eat(void) {
+  if (join_in_userns && unshare(CLONE_NEWUSER) < 0)
+    return 20;
+  if (rt_cgroup_join_self(join_cg) < 0)
+    return 21;
+  return eat_100mb();
+}
+
+static void test_join_self_moves_child_and_limits_apply(void **state) {
+  struct rt_limits lim = {.memory_bytes = 32 << 20, .pids_max = 20, .cpu_quota_us = 100000};
+  const char *ctrls[] = {"memory", "cpu", "pids", "devices"};
+  char dir[PATH_MAX];
+
+  for (int userns = 0; userns < 2; userns++) {
+    struct rt_cgroup *cg = NULL;
+    struct waiter w;
+    bool v2;
+    int status, p[2];
+    char c;
+
+    setup_name(state);
+    assert_int_equal(rt_cgroup_create(name, &lim, &cg), 0);
+    assert_int_equal(rt_cgroup_prepare_join(cg), 0);
+    assert_int_equal(pipe(p), 0);
+    /* First child: joins, reports, waits to be killed. */
+    w.pid = fork();
+    assert_true(w.pid >= 0);
+    if (w.pid == 0) {
+      if (userns && unshare(CLONE_NEWUSER) < 0)
+        _exit(20);
+      c = rt_cgroup_join_self(cg) == 0 ? 'j' : 'x';
+      if (write(p[1], &c, 1) != 1)
+        _exit(22);
+      pause();
+      _exit(0);
+    }
+    assert_int_equal(read(p[0], &c, 1), 1);
+    assert_int_equal(c, 'j');
+    for (int i = 0; i < 4; i++) {
+      assert_int_equal(rt_cgroup_path(cg, ctrls[i], dir, sizeof(dir), &v2), 0);
+      assert_true(proc_in_group(w.pid, ctrls[i], v2));
+    }
+    rt_cgroup_join_close(cg);
+    close(p[0]);
+    close(p[1]);
+    /* Second child: joins and allocates 100 MB: OOM-killed. */
+    assert_int_equal(rt_cgroup_prepare_join(cg), 0);
+    join_cg = cg;
+    join_in_userns = userns;
+    w = spawn(join_then_eat);
+    status = release_and_wait(&w);
+    rt_cgroup_join_close(cg);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+    assert_true(rt_cgroup_oom_killed(cg));
+    assert_int_equal(rt_cgroup_destroy(cg), 0); /* kills the first child */
+    assert_int_equal(waitpid(-1, &status, 0) > 0, 1);
+  }
+  assert_int_equal(rt_cgroup_join_self(NULL), -EINVAL);
+  assert_int_equal(rt_cgroup_prepare_join(NULL), -EINVAL);
+  rt_cgroup_join_close(NULL);
+}
+
 static void test_bad_input_is_refused_with_message(void **state) {
   struct rt_cgroup *cg = NULL, *dup = NULL;
   char longname[80];
@@ -372,6 +440,7 @@ int main(void) {
       cmocka_unit_test_setup(test_pids_limit_10_stops_fork_loop, setup_name),
       cmocka_unit_test_setup(test_devices_deny_block_device_open, setup_name),
       cmocka_unit_test_setup(test_devices_bpf_program_on_cgroup2, setup_name),
+      cmocka_unit_test_setup(test_join_self_moves_child_and_limits_apply, setup_name),
       cmocka_unit_test_setup(test_bad_input_is_refused_with_message, setup_name),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

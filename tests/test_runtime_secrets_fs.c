@@ -279,7 +279,7 @@ static bool mount_opts(const char *path, char *opts, size_t sz) {
     return false;
   while (fgets(line, sizeof(line), f)) {
     char mnt[PATH_MAX], o[512];
-    if (sscanf(line, "%*d %*d %*s %*s %4095s %511s", mnt, o) == 2 && strcmp(mnt, path) == 0) {
+    if (sscanf(line, "%*d %*d %*s %*s %1023s %511s", mnt, o) == 2 && strcmp(mnt, path) == 0) {
       snprintf(opts, sz, "%s", o);
       found = true;
     }
@@ -337,7 +337,12 @@ static void test_ro_clone_refuses_writes_while_handle_writes(void **state) {
     CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
     _exit(child_ro_clone(fs, rootfs, up[1] | (down[0] << 16)));
   }
-  assert_int_equal(read(up[0], &c, 1), 1);
+  close(up[1]);
+  close(down[0]);
+  if (read(up[0], &c, 1) != 1) { /* the child failed before the handshake */
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    fail_msg("child exited early with status 0x%x", status);
+  }
   assert_int_equal(rt_secrets_fs_put(fs, "a", "two", 3, 0, 0, 0444), 0);
   assert_int_equal(rt_secrets_fs_put(fs, "b", "added", 5, 0, 0, 0444), 0);
   assert_int_equal(write(down[1], "y", 1), 1);
@@ -347,7 +352,7 @@ static void test_ro_clone_refuses_writes_while_handle_writes(void **state) {
   /* The host's view of the rootfs never had the mount. */
   snprintf(rootfs, sizeof(rootfs), "%s/rootfs/run/secrets", tmpdir);
   assert_int_equal(count_entries(AT_FDCWD, rootfs), 0);
-  close(up[0]), close(up[1]), close(down[0]), close(down[1]);
+  close(up[0]), close(down[1]);
   rt_secrets_fs_free(fs);
 }
 

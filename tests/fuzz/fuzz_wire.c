@@ -1,0 +1,109 @@
+/*
+ * libFuzzer harness for the wire protocol: bytes go through the frame reader
+ * (fed in chunks whose size the first input byte chooses), and every frame
+ * through the validating decoder and the request and response schema checks.
+ * The rest of the input is also decoded directly as one frame payload. A
+ * decoded request must satisfy the schema it was checked against, or the
+ * harness aborts.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "wire/frame.h"
+#include "wire/proto.h"
+
+static void check_request_invariants(const struct wire_request *req) {
+  if (wire_op_name(req->opcode) == NULL || strcmp(wire_op_name(req->opcode), req->op) != 0 ||
+      req->args == NULL || req->args->type != MSGPACK_OBJECT_MAP)
+    abort();
+  for (const struct wire_arg_spec *a = wire_op_args(req->opcode); a->key; a++) {
+    const msgpack_object *o = wire_map_get(req->args, a->key);
+    if (!o) {
+      if (a->required)
+        abort();
+      continue;
+    }
+    char buf[1100];
+    uint64_t u;
+    bool b;
+    const uint8_t *p;
+    size_t n;
+    const msgpack_object *m;
+    int r = 0;
+    switch (a->type) {
+    case WIRE_T_STR: r = wire_get_str(req->args, a->key, buf, sizeof(buf)); break;
+    case WIRE_T_HEX32: r = wire_get_str(req->args, a->key, buf, sizeof(buf)); break;
+    case WIRE_T_BIN: r = wire_get_bin(req->args, a->key, &p, &n); break;
+    case WIRE_T_UINT:
+      r = wire_get_uint(req->args, a->key, &u);
+      if (r == 0 && u > a->max)
+        abort();
+      break;
+    case WIRE_T_BOOL: r = wire_get_bool(req->args, a->key, &b); break;
+    case WIRE_T_STRMAP:
+      r = wire_get_map(req->args, a->key, &m);
+      for (uint32_t i = 0; r == 0 && i < m->via.map.size; i++)
+        r = wire_obj_str(&m->via.map.ptr[i].val, buf, sizeof(buf));
+      break;
+    }
+    if (r != 0)
+      abort();
+  }
+}
+
+static void exercise(const uint8_t *p, size_t n) {
+  struct wire_value *val = NULL;
+  struct wire_request req;
+  struct wire_response resp;
+  struct wire_error err;
+
+  if (wire_request_decode(p, n, &val, &req, &err) == 0) {
+    check_request_invariants(&req);
+    wire_value_free(val);
+  } else if (err.msg[0] == 0 || val != NULL) {
+    abort(); /* every refusal explains itself and leaves nothing behind */
+  }
+  val = NULL;
+  if (wire_response_decode(p, n, &val, &resp, &err) == 0) {
+    if ((resp.ok && resp.code != 0) || (!resp.ok && resp.code >= 0) || !resp.result ||
+        resp.result->type != MSGPACK_OBJECT_MAP || memchr(resp.error, 0, sizeof(resp.error)) == NULL)
+      abort();
+    wire_value_free(val);
+  }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  struct wire_reader *r;
+  if (size == 0 || wire_reader_new(0, &r) < 0)
+    return 0;
+  size_t chunk = (data[0] & 0x80) ? size : 1 + (size_t)(data[0] & 0x3f);
+  const uint8_t *p = data + 1;
+  size_t left = size - 1;
+  while (left) {
+    size_t k = left < chunk ? left : chunk, used = 0;
+    int st = wire_reader_feed(r, p, k, &used);
+    if (used > k)
+      abort();
+    p += used;
+    left -= used;
+    if (st < 0)
+      break;
+    if (st == 1) {
+      const uint8_t *f;
+      size_t fl;
+      wire_reader_frame(r, &f, &fl);
+      if (fl == 0 || fl > WIRE_MAX_FRAME)
+        abort();
+      exercise(f, fl);
+      wire_reader_consume(r);
+    } else if (used == 0) {
+      abort(); /* no progress without a complete frame */
+    }
+  }
+  wire_reader_free(r);
+  if (size > 1)
+    exercise(data + 1, size - 1);
+  return 0;
+}

@@ -1,0 +1,134 @@
+/*
+ * Writes the seed corpus of fuzz_wire (tests/fuzz/corpus/wire/): for every op
+ * a valid request with all its args, responses, and broken variants
+ * (truncated, bad lengths, deep nesting, wrong types). Each file is one
+ * selector byte (0x80: feed at once; else chunk size) and a byte stream of
+ * frames. Usage: gen_wire_corpus DIR
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire/proto.h"
+
+static const char *dir;
+
+static void put(const char *name, uint8_t sel, const uint8_t *p, size_t n) {
+  char path[512];
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  FILE *f = fopen(path, "wb");
+  if (!f) {
+    perror(path);
+    exit(1);
+  }
+  fputc(sel, f);
+  fwrite(p, 1, n, f);
+  fclose(f);
+}
+
+static void pack_valid(msgpack_packer *pk, enum wire_type t, const char *key) {
+  switch (t) {
+  case WIRE_T_STR: wire_pack_str(pk, key[0] == 't' ? "db/password" : "db_password"); break;
+  case WIRE_T_BIN: msgpack_pack_bin(pk, 8); msgpack_pack_bin_body(pk, "s3cr3t!!", 8); break;
+  case WIRE_T_UINT: msgpack_pack_uint64(pk, 0400); break;
+  case WIRE_T_BOOL: msgpack_pack_true(pk); break;
+  case WIRE_T_STRMAP: msgpack_pack_map(pk, 1); wire_pack_kv_str(pk, "env", "prod"); break;
+  case WIRE_T_HEX32:
+    wire_pack_str(pk, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+    break;
+  }
+}
+
+static enum wire_op cur_op;
+static int wrong = -1;
+
+static void pack_args(msgpack_packer *pk, void *ud) {
+  const struct wire_arg_spec *a = wire_op_args(cur_op);
+  uint32_t n = 0;
+  while (a[n].key)
+    n++;
+  msgpack_pack_map(pk, n);
+  for (uint32_t i = 0; i < n; i++) {
+    wire_pack_str(pk, a[i].key);
+    if ((int)i == wrong)
+      msgpack_pack_array(pk, 0);
+    else
+      pack_valid(pk, a[i].type, a[i].key);
+  }
+}
+
+static void pack_ls(msgpack_packer *pk, void *ud) {
+  msgpack_pack_map(pk, 1);
+  wire_pack_str(pk, "secrets");
+  msgpack_pack_array(pk, 1);
+  msgpack_pack_map(pk, 3);
+  wire_pack_kv_str(pk, "id", "0123456789abcdef0123456789abcdef");
+  wire_pack_kv_str(pk, "name", "db_password");
+  wire_pack_kv_uint(pk, "latest", 2);
+}
+
+int main(int argc, char **argv) {
+  struct wire_buf b = {0};
+  char name[128];
+  int n;
+  if (argc != 2)
+    return 2;
+  dir = argv[1];
+  for (int op = 0; op < WIRE_OP__COUNT; op++) {
+    cur_op = op;
+    wrong = -1;
+    n = wire_request_encode(&b, (uint64_t)op + 1, op, pack_args, NULL);
+    snprintf(name, sizeof(name), "req_%s", wire_op_name(op));
+    put(name, 0x80, b.data, (size_t)n);
+    snprintf(name, sizeof(name), "req_%s_split3", wire_op_name(op));
+    put(name, 3, b.data, (size_t)n);
+    snprintf(name, sizeof(name), "req_%s_truncated", wire_op_name(op));
+    put(name, 0x80, b.data, (size_t)n - 2);
+    if (wire_op_args(op)[0].key) {
+      wrong = 0;
+      wire_buf_release(&b);
+      n = wire_request_encode(&b, 9, op, pack_args, NULL);
+      snprintf(name, sizeof(name), "req_%s_wrongtype", wire_op_name(op));
+      put(name, 0x80, b.data, (size_t)n);
+    }
+    wire_buf_release(&b);
+  }
+  /* two requests back to back */
+  {
+    struct wire_buf b2 = {0};
+    cur_op = WIRE_OP_PING;
+    wrong = -1;
+    int n1 = wire_request_encode(&b, 1, WIRE_OP_PING, NULL, NULL);
+    int n2 = wire_request_encode(&b2, 2, WIRE_OP_SECRET_LS, NULL, NULL);
+    uint8_t *both = malloc((size_t)n1 + (size_t)n2);
+    memcpy(both, b.data, (size_t)n1);
+    memcpy(both + n1, b2.data, (size_t)n2);
+    put("req_pipelined", 5, both, (size_t)n1 + (size_t)n2);
+    free(both);
+    wire_buf_release(&b);
+    wire_buf_release(&b2);
+  }
+  n = wire_response_encode_ok(&b, 3, pack_ls, NULL);
+  put("resp_ok_ls", 0x80, b.data, (size_t)n);
+  wire_buf_release(&b);
+  n = wire_response_encode_error(&b, 4, -2, "no such secret");
+  put("resp_error", 0x80, b.data, (size_t)n);
+  wire_buf_release(&b);
+  static const uint8_t len_ff[] = {0xff, 0xff, 0xff, 0xff, 0x80};
+  static const uint8_t len_0[] = {0, 0, 0, 0};
+  static const uint8_t len_over[] = {0x00, 0x11, 0x00, 0x01, 0x80};
+  put("frame_len_ffffffff", 0x80, len_ff, sizeof(len_ff));
+  put("frame_len_zero", 0x80, len_0, sizeof(len_0));
+  put("frame_len_over_max", 0x80, len_over, sizeof(len_over));
+  uint8_t deep[4 + 40];
+  deep[0] = deep[1] = deep[2] = 0;
+  deep[3] = 40;
+  memset(deep + 4, 0x91, 39);
+  deep[43] = 0x01;
+  put("deep_nesting", 0x80, deep, sizeof(deep));
+  static const uint8_t lie[] = {0, 0, 0, 6, 0xdd, 0xff, 0xff, 0xff, 0xff, 0x01};
+  put("array_length_lie", 0x80, lie, sizeof(lie));
+  static const uint8_t trailing[] = {0, 0, 0, 3, 0x80, 0x01, 0x02};
+  put("trailing_bytes", 0x80, trailing, sizeof(trailing));
+  return 0;
+}
