@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "base/error.h"
 #include "secretd/log.h"
 #include "secretd/peer.h"
@@ -25,7 +27,11 @@ struct admin_conn {
   uv_pipe_t pipe;
   struct wire_conn *wc; /* NULL once closed */
   struct peer_cred cred;
-  unsigned refs;        /* the link itself + one per request in flight */
+  unsigned refs;        /* the link itself + one per request in flight (+ the linger timer) */
+  /* A refused peer lingers: see refuse_with(). */
+  uv_timer_t linger;
+  bool lingering;
+  struct admin_conn *lnext;
 };
 
 static void conn_unref(struct admin_conn *c) {
@@ -203,6 +209,77 @@ static void refuse(struct admin_conn *c) {
   uv_close((uv_handle_t *)&c->pipe, pipe_closed);
 }
 
+/*
+ * A refused peer is told why in one error response with id 0 (which the
+ * client takes as the answer to whatever it sent). The connection then
+ * lingers, reading and discarding (and wiping: a create carries a value),
+ * until the peer closes or REFUSE_LINGER_MS pass: closing at once would let a
+ * peer whose request is still on its way get a broken pipe instead of the
+ * reason. At most REFUSE_MAX peers linger; beyond that they are just closed.
+ */
+#define REFUSE_LINGER_MS 500
+#define REFUSE_MAX 64
+
+static struct admin_conn *lingering; /* the loop thread's list */
+static unsigned n_lingering;
+
+static void linger_timer_closed(uv_handle_t *h) {
+  conn_unref((struct admin_conn *)((char *)h - offsetof(struct admin_conn, linger)));
+}
+
+static void linger_end(struct admin_conn *c) {
+  if (!c->lingering)
+    return;
+  c->lingering = false;
+  for (struct admin_conn **p = &lingering; *p; p = &(*p)->lnext)
+    if (*p == c) {
+      *p = c->lnext;
+      break;
+    }
+  n_lingering--;
+  uv_close((uv_handle_t *)&c->linger, linger_timer_closed);
+  refuse(c);
+}
+
+static void linger_timeout(uv_timer_t *t) {
+  linger_end((struct admin_conn *)((char *)t - offsetof(struct admin_conn, linger)));
+}
+
+static void discard_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  static char sink[16384];
+  *buf = uv_buf_init(sink, sizeof(sink));
+}
+
+static void discard_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+  if (nread > 0)
+    sodium_memzero(buf->base, (size_t)nread);
+  if (nread < 0)
+    linger_end((struct admin_conn *)((char *)st - offsetof(struct admin_conn, pipe)));
+}
+
+static void refuse_with(struct admin_conn *c, int code, const char *msg) {
+  struct wire_buf b = {0};
+  int n = wire_response_encode_error(&b, 0, code, msg);
+  if (n > 0) {
+    uv_buf_t buf = uv_buf_init((char *)b.data, (unsigned)n);
+    (void)uv_try_write((uv_stream_t *)&c->pipe, &buf, 1);
+  }
+  wire_buf_release(&b);
+  if (c->server->stopping || n_lingering >= REFUSE_MAX ||
+      uv_timer_init(c->server->loop, &c->linger) < 0) {
+    refuse(c);
+    return;
+  }
+  c->refs++; /* the timer's */
+  c->lingering = true;
+  c->lnext = lingering;
+  lingering = c;
+  n_lingering++;
+  uv_timer_start(&c->linger, linger_timeout, REFUSE_LINGER_MS, 0);
+  if (uv_read_start((uv_stream_t *)&c->pipe, discard_alloc, discard_read) < 0)
+    linger_end(c);
+}
+
 void admin_accept(struct server *s) {
   struct admin_conn *c = calloc(1, sizeof(*c));
   uv_os_fd_t fd;
@@ -229,13 +306,16 @@ void admin_accept(struct server *s) {
     log_warn("refused admin connection from uid %u gid %u pid %d", (unsigned)c->cred.uid,
              (unsigned)c->cred.gid, (int)c->cred.pid);
     audit_denied_peer(s, &c->cred);
-    refuse(c);
+    char why[120];
+    snprintf(why, sizeof(why), "permission denied: uid %u is neither root nor in the admin group",
+             (unsigned)c->cred.uid);
+    refuse_with(c, SD_E_DENIED, why);
     return;
   }
   if (s->stopping || s->n_conns >= s->max_conns) {
     log_warn("too many admin connections (%u); refusing uid %u", s->n_conns,
              (unsigned)c->cred.uid);
-    refuse(c);
+    refuse_with(c, -EBUSY, s->stopping ? "secretd is stopping" : "too many admin connections");
     return;
   }
   static const struct wire_conn_cbs cbs = {
@@ -256,6 +336,8 @@ void admin_accept(struct server *s) {
 }
 
 void admin_close_all(struct server *s) {
+  while (lingering)
+    linger_end(lingering);
   while (s->conns) {
     struct admin_conn *c = s->conns;
     struct wire_conn *wc = c->wc;

@@ -228,7 +228,7 @@ static int open_store(const struct serve_opts *o, struct store **ret) {
       log_err("cannot read the unlock key file %s: %s", o->key_file, sd_strerror(r));
       break;
     }
-    /* fallthrough */
+    __attribute__((fallthrough));
   default: log_err("cannot open the store in %s: %s", o->dir, sd_strerror(r)); break;
   }
   return r;

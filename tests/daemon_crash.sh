@@ -15,8 +15,12 @@ creator() { # worker index: creates k<w>_<i>, appends reported successes to done
   local w=$1 i
   for ((i = w; i < TOTAL; i += WORKERS)); do
     [ -e "$T/stop" ] && break
-    if S create "k$i" "$T/value" >/dev/null 2>>"$T/cli.err"; then
+    rc=0
+    S create "k$i" "$T/value" >/dev/null 2>>"$T/cli.err" || rc=$?
+    if [ $rc = 0 ]; then
       echo "k$i" >>"$T/done.$w"
+    else
+      echo "$rc" >>"$T/rc.$w"
     fi
   done
 }
@@ -35,13 +39,20 @@ while :; do
   for p in "${CPIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
   [ $alive = 1 ] || break
   [ $SECONDS -lt $deadline ] || { touch "$T/stop"; fail "creates did not finish within 90 s"; }
-  sleep "0.$((RANDOM % 8 + 2))"
+  sleep "$(printf '0.%03d' $((RANDOM % 200 + 20)))"
   kill_daemon
   kills=$((kills + 1))
   # the socket file of the killed daemon stays behind: serve must replace it
   start_daemon
 done
 for p in "${CPIDS[@]}"; do wait "$p" || true; done
+# every failed create said why in "secret: ..." lines and exited 3 (no daemon
+# or connection lost), never 1 (a create the daemon refused) nor a crash
+if [ -s "$T/cli.err" ]; then
+  grep -qv "^secret: " "$T/cli.err" && fail "CLI error lines not in the secret: form: $(grep -v "^secret: " "$T/cli.err" | head -3)"
+fi
+bad_rc=$( (cat "$T"/rc.* 2>/dev/null || true) | (grep -vx 3 || true) | sort | uniq -c | tr "\n" " ")
+[ -z "$bad_rc" ] || fail "failed creates exited with unexpected statuses (count status): $bad_rc; $(grep -v 'cannot reach\|lost' "$T/cli.err" | head -3)"
 kill_daemon
 start_daemon
 

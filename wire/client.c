@@ -31,6 +31,12 @@ struct wire_client {
   size_t rpos, rlen; /* unread bytes in rbuf */
 };
 
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int wire_client_connect(const char *path, int timeout_ms, struct wire_client **ret) {
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
   _cleanup_close_ int fd = -1;
@@ -48,9 +54,18 @@ int wire_client_connect(const char *path, int timeout_ms, struct wire_client **r
   fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
     return -errno;
-  /* A Unix socket connects at once or fails at once (EAGAIN: backlog full). */
-  if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-    return errno == EAGAIN ? -ECONNREFUSED : -errno;
+  /* A Unix socket connects at once or fails at once; EAGAIN means the
+   * listener's backlog is full: retry until the timeout. */
+  int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : WIRE_CLIENT_TIMEOUT_MS);
+  while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    if (errno == EINTR)
+      continue;
+    if (errno != EAGAIN)
+      return -errno;
+    if (now_ms() >= deadline)
+      return -ETIMEDOUT;
+    usleep(5000);
+  }
   if (!(c = calloc(1, sizeof(*c))))
     return -ENOMEM;
   if (wire_reader_new(0, &c->reader) < 0) {
@@ -86,12 +101,6 @@ void wire_reply_free(struct wire_reply *rep) {
     free(rep->frame);
   }
   free(rep);
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Wait for events on the socket until the deadline: 0, -ETIMEDOUT or -errno. */
@@ -142,8 +151,9 @@ static int read_frame(struct wire_client *c, int64_t deadline, struct wire_reply
       if (r == 1) {
         const uint8_t *f;
         size_t fl;
+        wire_reader_frame(c->reader, &f, &fl);
         struct wire_reply *rep = calloc(1, sizeof(*rep));
-        if (!rep || !(rep->frame = malloc(fl = (wire_reader_frame(c->reader, &f, &fl), fl)))) {
+        if (!rep || !(rep->frame = malloc(fl))) {
           free(rep);
           return -ENOMEM;
         }

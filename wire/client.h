@@ -17,9 +17,10 @@ struct wire_client;
 
 /*
  * Connect to the Unix socket at path. timeout_ms bounds every later call
- * (0 = WIRE_CLIENT_TIMEOUT_MS). Fails at once when nothing listens: returns
- * 0, -ENOENT (no socket), -ECONNREFUSED (nobody listens), -EACCES,
- * -ENAMETOOLONG, -ENOMEM or another negative errno from socket/connect.
+ * (0 = WIRE_CLIENT_TIMEOUT_MS), and the wait while the listener's backlog is
+ * full. Fails at once when nothing listens: returns 0, -ENOENT (no socket),
+ * -ECONNREFUSED (nobody listens), -EACCES, -ENAMETOOLONG, -ETIMEDOUT, -ENOMEM
+ * or another negative errno from socket/connect.
  */
 int wire_client_connect(const char *path, int timeout_ms, struct wire_client **ret);
 /* Close and free (wipes the buffers). NULL ok. */

@@ -31,7 +31,9 @@
  * not yet answered (more are refused with -EBUSY); reading pauses while more
  * than WIRE_CONN_MAX_QUEUED bytes of replies wait to be written.
  *
- * Not thread-safe: every call from the loop thread.
+ * Not thread-safe: every call from the loop thread. libuv writes with
+ * write(2): the process must ignore SIGPIPE (secretd does, in harden.c), or a
+ * peer that leaves before its reply kills it.
  */
 #pragma once
 

@@ -1,0 +1,74 @@
+/* The verb table of `secret` and its help texts. */
+#include <string.h>
+
+#include "base/macro.h"
+#include "cli/cli.h"
+
+static const struct cli_verb verbs[] = {
+    {"create", verb_create, "NAME [FILE|-] [--label K=V]...",
+     "create a secret; its value comes from FILE or standard input, never the command line",
+     "  --label K=V     attach a label (repeatable, at most 64)\n"
+     "Reads the value to end of file (1 byte to 500 KiB). Without FILE, or with '-',\n"
+     "the value is read from standard input, which must not be a terminal.\n"},
+    {"ls", verb_ls, "[--json]", "list secrets (never their values)",
+     "  --json          print a JSON array of objects\n"},
+    {"inspect", verb_inspect, "NAME|ID [--json]",
+     "show a secret's id, versions, labels and grants (never its value)",
+     "  --json          print one JSON object\n"},
+    {"rotate", verb_rotate, "NAME|ID [FILE|-]",
+     "add a new version of a secret (value from FILE or standard input)",
+     "Keeps the newest versions (5 by default); the value is read as for create.\n"},
+    {"rm", verb_rm, "NAME|ID [--force]", "remove a secret and all its versions",
+     "  --force         remove even while the secret is granted to services\n"},
+    {"grant", verb_grant,
+     "NAME|ID --service SVC [--target PATH] [--uid N] [--gid N] [--mode 0400]",
+     "let a service's containers read a secret as a file",
+     "  --service SVC   the service (it may not exist yet)\n"
+     "  --target PATH   file path below /run/secrets (default: the secret's name)\n"
+     "  --uid N         owner uid of the file (default 0)\n"
+     "  --gid N         group gid of the file (default 0)\n"
+     "  --mode MODE     octal file mode, at most 0777 (default 0400)\n"},
+    {"revoke", verb_revoke, "NAME|ID --service SVC", "take a grant away from a service",
+     "  --service SVC   the service whose grant is removed\n"},
+    {"audit", verb_audit, "[--since TIME] [--json] | --verify [--expect-head SEQ:HASH]",
+     "list or verify the audit chain",
+     "  --since TIME    records since an RFC 3339 time (2026-11-29T01:00:00Z,\n"
+     "                  2026-11-29T02:00:00+01:00) or a duration ago (90s, 15m, 1h, 2d)\n"
+     "  --json          one JSON object per line, the shape of the audit file\n"
+     "  --verify        verify the whole chain and print its head SEQ:HASH;\n"
+     "                  exit status 1 naming the first bad record if it does not verify\n"
+     "  --expect-head SEQ:HASH\n"
+     "                  with --verify: also fail if records were cut off the end after\n"
+     "                  this head was saved\n"},
+};
+
+const struct cli_verb *cli_verb_find(const char *name) {
+  for (size_t i = 0; name && i < ARRAY_SIZE(verbs); i++)
+    if (!strcmp(verbs[i].name, name))
+      return &verbs[i];
+  return NULL;
+}
+
+void cli_verb_usage(const struct cli_verb *v, FILE *f) {
+  if (!v)
+    return;
+  fprintf(f, "Usage: secret %s %s\n\n%s.\n\n", v->name, v->synopsis, v->summary);
+  if (*v->help)
+    fprintf(f, "%s", v->help);
+  fprintf(f, "  --socket PATH   secretd's admin socket (default: $%s, else %s)\n"
+             "  -h, --help      show this help\n",
+          CLI_SOCKET_ENV, CLI_DEFAULT_SOCKET);
+}
+
+void cli_usage(FILE *f) {
+  fprintf(f, "Usage: secret [--socket PATH] VERB [ARGS...]\n\n"
+             "Manage the secrets, grants and audit log of secretd.\n\nVerbs:\n");
+  for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+    fprintf(f, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
+  fprintf(f, "\nOptions:\n"
+             "  --socket PATH   secretd's admin socket (default: $%s, else %s)\n"
+             "  -h, --help      show this help; 'secret VERB --help' shows a verb's\n\n"
+             "Exit status: 0 ok, 1 error (reported by secretd or local), 2 usage,\n"
+             "3 cannot reach secretd or the connection was lost.\n",
+          CLI_SOCKET_ENV, CLI_DEFAULT_SOCKET);
+}
