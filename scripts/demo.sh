@@ -41,7 +41,8 @@ step "create, grant, rotate, revoke"
 head -c 24 /dev/urandom | base64 > "$work/pw"           # the value never touches argv
 secret create db_password "$work/pw" --label team=payments
 secret grant db_password --service web --target db/password --uid 1000 --mode 0400
-head -c 24 /dev/urandom | base64 | "$bin/cli/secret" rotate db_password - && echo "\$ secret rotate db_password -  (from stdin)"
+echo "\$ head -c 24 /dev/urandom | base64 | secret rotate db_password -"
+head -c 24 /dev/urandom | base64 | "$bin/cli/secret" rotate db_password -
 secret ls
 secret inspect db_password
 secret revoke db_password --service web

@@ -233,6 +233,16 @@ static int call_locked(struct wire_client *c, enum wire_op op, wire_pack_fn pack
   wire_buf_release(&b); /* wipes the value, if the request carried one */
   if (r < 0) {
     c->broken = true;
+    /* A server that refuses the connection answers with an id-0 error and
+     * closes; our send may then fail first. Read that reason if it is there. */
+    struct wire_reply *rep = NULL;
+    if (r == -ECONNRESET && read_reply(c, now_ms() + 200, &rep) == 0) {
+      if (rep->r.id == 0 && !rep->r.ok) {
+        *ret = rep;
+        return 0;
+      }
+      wire_reply_free(rep);
+    }
     return r;
   }
   for (;;) {
