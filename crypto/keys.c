@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/io.h"
 #include "crypto/internal.h"
 
 struct sd_key {
@@ -166,20 +167,6 @@ static int fsync_parent(const char *path) {
   return fsync(dfd) < 0 ? -errno : 0;
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      return -errno;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 int sd_key_write_file(const char *path, const struct sd_key *k) {
   char tmp[4096];
   char tok[SD_KEY_TOKEN_LEN + 2];
@@ -194,7 +181,7 @@ int sd_key_write_file(const char *path, const struct sd_key *k) {
     goto fail;
   size_t n = strlen(tok);
   tok[n++] = '\n';
-  r = write_all(fd, tok, n);
+  r = sd_write_all(fd, tok, n);
   sodium_memzero(tok, sizeof(tok));
   if (r < 0)
     goto fail;

@@ -23,7 +23,7 @@
 
 
 /* Print the token once; the stack copy is wiped right after. */
-static int print_token(const struct sd_key *key) {
+int print_token(const struct sd_key *key) {
   char token[128];
   int r = sd_key_to_token(key, token, sizeof(token));
   if (r == 0) {

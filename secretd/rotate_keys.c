@@ -47,18 +47,6 @@ static int drop_stale_pending(const char *path) {
   return 0;
 }
 
-static int print_token(const struct sd_key *key) {
-  char token[128];
-  int r = sd_key_to_token(key, token, sizeof(token));
-  if (r == 0) {
-    printf("%s\n", token);
-    if (fflush(stdout) != 0)
-      r = -EIO;
-  }
-  sodium_memzero(token, sizeof(token));
-  return r;
-}
-
 static int rotate_unlock(const char *dir, const char *old_file, const char *key_file, bool autolock) {
   char def[4096], pending[4096];
   _cleanup_(sd_key_freep) struct sd_key *old = NULL, *fresh = NULL;

@@ -26,6 +26,11 @@ int verb_rotate_master_key(int argc, char **argv);
 /* harden.c: RLIMIT_CORE 0, PR_SET_DUMPABLE 0, SIGPIPE ignored. 0 or -errno. */
 int harden_process(void);
 
+/* Print an unlock key as a token line on stdout (--autolock); the stack copy
+ * is wiped. Returns 0 or a negative errno. */
+struct sd_key;
+int print_token(const struct sd_key *key);
+
 /* unlock.c -- unlock-key input, never from argv.
  * Fill buf with "<dir>/unlock.key". 0 or -ENAMETOOLONG. */
 int unlock_key_default_path(const char *dir, char *buf, size_t len);

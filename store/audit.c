@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/io.h"
 #include "base/audit_json.h"
 #include "base/error.h"
 #include "crypto/audit_mac.h"
@@ -301,20 +302,6 @@ int store_audit_verify(struct store *s, const uint64_t *expect_seq, const uint8_
   return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      return -errno;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 void audit_file_append(struct store *s, const struct store_audit_rec *recs, size_t n) {
   if (s->audit_fd < 0 || n == 0)
     return;
@@ -338,7 +325,7 @@ void audit_file_append(struct store *s, const struct store_audit_rec *recs, size
   }
   pthread_mutex_lock(&s->audit_file_mu);
   if (r == 0)
-    r = write_all(s->audit_fd, buf, used);
+    r = sd_write_all(s->audit_fd, buf, used);
   if (r == 0 && fdatasync(s->audit_fd) < 0)
     r = -errno;
   if (r < 0)
