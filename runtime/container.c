@@ -26,6 +26,7 @@
 #include <grp.h>
 #include <linux/sched.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -35,11 +36,13 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/error.h"
@@ -308,6 +311,14 @@ _Noreturn static void child_main(const struct child_args *a) {
     child_fail(a, ST_CAPS, r, NULL);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     child_fail(a, ST_NNP, errno, NULL);
+  /* The kernel clears the parent-death signal on every credential change
+   * (becoming root of a user namespace, setresuid to --user): arm it again,
+   * then make sure the launcher did not die in between. Its end of the error
+   * pipe is open until our exec, so a closed read end means it is gone. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  struct pollfd parent_alive = {.fd = a->err_fd, .events = 0};
+  if (poll(&parent_alive, 1, 0) > 0 && (parent_alive.revents & POLLERR))
+    _exit(125);
   umask(022);
   /* Every fd but 0-2 (and our error pipe until exec) is gone at execve. */
   if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
@@ -528,9 +539,15 @@ static int prepare(const struct rt_spec *s, struct start *st, struct rt_error *e
     set_err(err, 0, "MAC: %s", *rt_mac_last_error() ? rt_mac_last_error() : sd_strerror(r));
     return r;
   }
-  char name[32];
-  if (!s->name)
-    snprintf(name, sizeof name, "launch-%d", (int)getpid());
+  /* The pid alone is not unique over time: a launcher killed with SIGKILL
+   * leaves its (empty) group behind, and pids are reused. */
+  char name[48];
+  if (!s->name) {
+    uint32_t nonce = 0;
+    if (getrandom(&nonce, sizeof nonce, GRND_NONBLOCK) != sizeof nonce)
+      nonce = (uint32_t)time(NULL) ^ (uint32_t)getpid();
+    snprintf(name, sizeof name, "launch-%d-%08x", (int)getpid(), nonce);
+  }
   r = rt_cgroup_create(s->name ? s->name : name, &s->limits, &st->cg);
   if (r < 0) {
     set_err(err, 0, "cgroup: %s%s%s", sd_strerror(r), *rt_cgroup_last_error() ? ": " : "",

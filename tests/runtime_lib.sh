@@ -13,6 +13,14 @@ BG_PIDS=""
 cleanup() {
   for p in $BG_PIDS; do kill -KILL "$p" 2>/dev/null; done
   wait 2>/dev/null
+  # A launcher killed with SIGKILL cannot remove its cgroups; they empty once
+  # the container (killed by its parent-death signal) has been reaped.
+  for p in $BG_PIDS; do
+    for d in /sys/fs/cgroup/*/secretd/launch-"$p"-*; do
+      [ -d "$d" ] || continue
+      for _ in $(seq 40); do rmdir "$d" 2>/dev/null && break; sleep 0.05; done
+    done
+  done
   # A failed test may leave mounts under TMP on the host only if the launcher leaked
   # them (it must not): detach anything there before removing.
   grep -o " $TMP[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do
@@ -24,7 +32,11 @@ trap 'exit 1' INT TERM
 "$MKROOTFS" "$ROOTFS" || { echo "FAIL: mkrootfs"; exit 1; }
 
 FAILS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); exit 1; }
+fail() {
+  echo "FAIL: $*"
+  [ -z "${ERR:-}" ] || echo "  (last launcher exit ${RC:-?}, stderr: $ERR)"
+  FAILS=$((FAILS + 1)); exit 1
+}
 pass() { echo "ok: $*"; }
 
 # expect_eq NAME ACTUAL EXPECTED

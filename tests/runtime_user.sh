@@ -36,6 +36,11 @@ expect_eq "host view: uid" "$(status_field Uid "$(cat /proc/$child/status)" | aw
   "100000 100000 100000 100000"
 expect_eq "host view: gid" "$(status_field Gid "$(cat /proc/$child/status)" | awk '{print $1}')" 100000
 kill -KILL $lp; wait $lp 2>/dev/null
+# The container dies with its launcher, even though becoming root of the user
+# namespace cleared the parent-death signal once.
+for _ in $(seq 40); do kill -0 "$child" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$child" 2>/dev/null && fail "container outlived its SIGKILLed launcher"
+pass "container dies with its launcher"
 # Custom maps, and a --user inside them.
 run --rootfs "$ROOTFS" --uidmap 0:200000:2000 --gidmap 0:200000:2000 --user 1000:1000 -- /bin/sh -c 'id -u; cat /proc/self/uid_map'
 expect_eq "custom map: uid" "$(echo "$OUT" | sed -n 1p)" 1000
