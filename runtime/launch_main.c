@@ -284,8 +284,9 @@ static int parse_secret(char *arg, struct opts *o) {
       char *end;
       errno = 0;
       unsigned long m = strtoul(v, &end, 8);
-      if (!*v || *end || errno || m > 07777)
-        return die("--secret %s: invalid mode \"%s\" (octal, e.g. 0400)", name, v);
+      if (!*v || *end || errno || m > 0777)
+        return die("--secret %s: invalid mode \"%s\" (octal, at most 0777: no setuid, setgid "
+                   "or sticky bits)", name, v);
       s->mode = (mode_t)m;
     } else {
       return die("--secret %s: invalid option %s=%s", name, opts, v);

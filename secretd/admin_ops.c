@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "base/str.h"
 #include "base/error.h"
 #include "base/macro.h"
 #include "crypto/secbuf.h"
@@ -168,8 +169,8 @@ static int prep_labels(struct admin_req *rq, const msgpack_object *args) {
       rq->errmsg = "label key or value too long";
       return -E2BIG;
     }
-    char *ks = strndup(k->via.str.ptr, k->via.str.size);
-    char *vs = strndup(v->via.str.ptr, v->via.str.size);
+    char *ks = sd_strdup_n(k->via.str.ptr, k->via.str.size);
+    char *vs = sd_strdup_n(v->via.str.ptr, v->via.str.size);
     if (!ks || !vs) {
       free(ks);
       free(vs);

@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "base/str.h"
 #include "base/error.h"
 #include "store/internal.h"
 #include "store/validate.h"
@@ -278,7 +279,7 @@ int store_secret_remove(struct store_batch *b, const struct store_actor *a, cons
 /* ---- reads ---- */
 
 static char *strndup_or(const char *p, size_t n, int *r) {
-  char *s = strndup(p, n);
+  char *s = sd_strdup_n(p, n);
   if (!s)
     *r = -ENOMEM;
   return s;
