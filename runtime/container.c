@@ -100,6 +100,7 @@ struct child_err {
 struct child_args {
   const struct rt_spec *spec;
   int sync_fd, err_fd;
+  int parent_sync_fd, parent_err_fd; /* the parent's pipe ends, closed at once */
   const int *src_fds;
   struct rt_secrets_fs *sfs;
   struct rt_cgroup *cg;
@@ -224,7 +225,15 @@ _Noreturn static void child_main(const struct child_args *a) {
   char cmd[4096];
   char c;
 
+  /* The clone copied the parent's fds: drop its pipe ends first, so that EOF on
+   * the sync pipe and POLLERR on the error pipe mean the launcher is gone. */
+  close(a->parent_sync_fd);
+  close(a->parent_err_fd);
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  /* A session of our own: no controlling terminal, so nothing inside can push
+   * input into the operator's terminal (TIOCSTI) or get its signals. */
+  if (setsid() < 0)
+    _exit(125);
   /* Wait for the id maps and the cgroup; EOF means the parent gave up. */
   if (read(a->sync_fd, &c, 1) != 1)
     _exit(125);
@@ -320,8 +329,13 @@ _Noreturn static void child_main(const struct child_args *a) {
   if (poll(&parent_alive, 1, 0) > 0 && (parent_alive.revents & POLLERR))
     _exit(125);
   umask(022);
-  /* Every fd but 0-2 (and our error pipe until exec) is gone at execve. */
+  /* Every fd but 0-2 (and our error pipe until exec) is gone at execve. --init
+   * never execs in PID 1, so there every other fd is closed now, before the
+   * seccomp filter (which may not allow close_range) is loaded. */
   if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+    child_fail(a, ST_FDS, errno, NULL);
+  if (s->init && ((a->err_fd > 3 && close_range(3, (unsigned)a->err_fd - 1, 0) < 0) ||
+                  close_range((unsigned)a->err_fd + 1, ~0U, 0) < 0))
     child_fail(a, ST_FDS, errno, NULL);
   reset_signals();
   if (a->seccomp && (r = rt_seccomp_load(a->seccomp)) < 0)
@@ -621,6 +635,8 @@ int rt_container_start(const struct rt_spec *s, struct rt_container **ret, struc
   a.spec = s;
   a.sync_fd = st.sync[0];
   a.err_fd = st.errp[1];
+  a.parent_sync_fd = st.sync[1];
+  a.parent_err_fd = st.errp[0];
   a.src_fds = st.src_fds;
   a.sfs = st.sfs;
   a.cg = st.cg;

@@ -325,6 +325,10 @@ static int mount_run_tmpfs(int run_fd) {
     return r;
   if (mkdirat(tfd, "secrets", 0755) < 0 || fchmodat(tfd, "secrets", 0755, 0) < 0)
     return -errno;
+  /* It only holds the mount point: read-only like the rootfs it stands in for. */
+  struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+  if (mount_setattr(tfd, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
+    return -errno;
   if (move_mount(tfd, "", run_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
     return -errno;
   return 0;

@@ -14,6 +14,14 @@ n=$(echo "$OUT" | sed -n 3p)
 run --rootfs "$ROOTFS" -- /bin/sh -c "test -e /proc/$$/status && echo visible || echo hidden"
 [ "$$" -gt 3 ] && expect_eq "host pid $$ hidden" "$OUT" hidden
 
+# A session of its own and no controlling terminal, even when the launcher has
+# one (script(1) gives it a pty): nothing inside can inject keystrokes (TIOCSTI)
+# into the operator's terminal. /proc/1/stat fields 6 and 7: session, tty_nr.
+if command -v script >/dev/null; then
+  OUT=$(script -qec "$LAUNCH --rootfs $ROOTFS -- /bin/sh -c 'cut -d\" \" -f6,7 /proc/1/stat'" /dev/null | tr -d '\r')
+  expect_eq "own session, no controlling tty" "$OUT" "1 0"
+fi
+
 # Hostname.
 run --rootfs "$ROOTFS" --hostname box42 -- /bin/hostname
 expect_eq "hostname" "$OUT" box42
