@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "base/error.h"
+#include "secretd/log.h"
 #include "store/store.h"
 
 struct commit_queue {
@@ -62,6 +64,11 @@ static void batch_done(uv_work_t *w, int status) {
   int err = status < 0 ? status : q->batch_error;
   q->batch = NULL;
   q->busy = false;
+  /* The JSON-lines mirror is best effort (the chain in the store is the
+   * record), but a gap in what log shippers see must not go unnoticed. */
+  int fe = store_audit_file_error(q->store);
+  if (fe < 0)
+    log_err("the audit file is missing records: %s", sd_strerror(fe));
   while (it) {
     struct cq_item *next = it->next;
     it->next = NULL;

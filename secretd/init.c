@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "base/io.h"
 #include "base/error.h"
 #include "base/macro.h"
 #include "crypto/keys.h"
@@ -25,11 +26,13 @@
 /* Print the token once; the stack copy is wiped right after. */
 int print_token(const struct sd_key *key) {
   char token[128];
-  int r = sd_key_to_token(key, token, sizeof(token));
+  int r = sd_key_to_token(key, token, sizeof(token) - 1);
   if (r == 0) {
-    printf("%s\n", token);
-    if (fflush(stdout) != 0)
-      r = -EIO;
+    /* write(2), not stdio: no copy of the token in stdout's heap buffer. */
+    size_t n = strlen(token);
+    token[n++] = '\n';
+    fflush(stdout);
+    r = sd_write_all(STDOUT_FILENO, token, n);
   }
   sodium_memzero(token, sizeof(token));
   return r;

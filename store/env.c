@@ -182,7 +182,18 @@ int store_master_for_txn(struct store *s, MDB_txn *txn, struct sd_key **tmp,
     *ret = s->master;
     return 0;
   }
-  /* Rotated by another process since we loaded it. */
+  /* The wrap changed. If our master key still opens the audit key (whose wrap
+   * changes only with the master key), only the unlock key was rotated by
+   * another process (`secretd rotate-unlock-key` while serving): keep ours. */
+  MDB_val a;
+  struct sd_key *ak = NULL;
+  if (meta_get(txn, s->dbi[DBI_META], META_AUDIT_KEY, &a) == 0 && a.mv_size == SD_WRAPPED_KEY_LEN &&
+      sd_key_unwrap(s->master, SD_WRAP_AUDIT, s->cluster_id, 16, a.mv_data, &ak) == 0) {
+    sd_key_free(ak);
+    *ret = s->master;
+    return 0;
+  }
+  /* The master key was rotated by another process since we loaded it. */
   uint8_t cid[16];
   if ((r = store_load_master(txn, s->dbi[DBI_META], s->unlock, cid, tmp, NULL)) < 0)
     return r;

@@ -55,6 +55,14 @@ start_daemon --unlock-key-file "$T/new.key"
 S ls --json | json_names | grep -qx s1 || fail "s1 lost after unlock-key rotation"
 ok "rotate-unlock-key: new key works, old key refused"
 
+# rotate-unlock-key while serving: the running daemon keeps working.
+"$SECRETD" rotate-unlock-key --data "$DATA" --unlock-key-file "$T/new.key" --key-file "$T/new2.key" \
+  >/dev/null 2>"$T/rot2.err" || fail "rotate-unlock-key while serving failed: $(cat "$T/rot2.err")"
+printf 'v2' | S create s2 - >/dev/null || fail "create after an online unlock-key rotation failed"
+S audit --verify >/dev/null || fail "audit does not verify after an online unlock-key rotation"
+mv "$T/new2.key" "$T/new.key"
+ok "rotate-unlock-key while serving: the daemon keeps serving"
+
 # rotate-master-key: refused while serving, works when stopped
 "$SECRETD" rotate-master-key --data "$DATA" --unlock-key-file "$T/new.key" 2>"$T/rmk.err" &&
   fail "master-key rotation ran while serving"
