@@ -74,6 +74,8 @@ start_daemon --unlock-key-file "$T/new.key"
 printf 'v2' | S rotate s1 - >/dev/null || fail "rotate after master-key rotation failed"
 S inspect s1 --json | json_get 'd["latest"]' | grep -qx 2 || fail "rotate did not add version 2"
 S audit --verify >/dev/null || fail "audit does not verify after master-key rotation"
-S audit --json | grep -q 'master' || fail "master-key rotation not audited"
+# (into a variable first: with pipefail, grep -q exiting early would SIGPIPE the CLI)
+AUDIT_JSON=$(S audit --json)
+grep -q 'master' <<<"$AUDIT_JSON" || fail "master-key rotation not audited"
 stop_daemon
 ok "rotate-master-key: store usable, audit verifies"
