@@ -2,6 +2,7 @@
 #include "secretd/peer.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +28,32 @@ int peer_cred_get(int fd, struct peer_cred *ret) {
   return 0;
 }
 
-/* Supplementary groups as of connect(): 1 member, 0 not, -errno unsupported. */
+/* Supplementary groups as of connect(): 1 member, 0 not, -errno unsupported.
+ * A peer in more groups than fit the stack buffer gets the size the kernel
+ * asks for (ERANGE sets len), bounded by NGROUPS_MAX. */
 static int groups_from_socket(int fd, gid_t want) {
-  gid_t groups[256];
-  socklen_t len = sizeof(groups);
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-    return -errno;
+  gid_t stack_groups[256], *groups = stack_groups;
+  socklen_t len = sizeof(stack_groups);
+  int r = 0;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+    if (errno != ERANGE || len == 0 || len > NGROUPS_MAX * sizeof(gid_t))
+      return -errno;
+    if (!(groups = malloc(len)))
+      return -ENOMEM;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+      r = -errno;
+      goto out;
+    }
+  }
   for (size_t i = 0; i < len / sizeof(gid_t); i++)
-    if (groups[i] == want)
-      return 1;
-  return 0;
+    if (groups[i] == want) {
+      r = 1;
+      break;
+    }
+out:
+  if (groups != stack_groups)
+    free(groups);
+  return r;
 }
 
 /* Fallback: the Groups: line of /proc/<pid>/status. 1, 0 or -errno. */

@@ -79,6 +79,24 @@ static void test_supplementary_group_from_proc_fallback(void **state) {
   assert_int_equal(peer_authorized(-1, &c, true, 4444), 0);
 }
 
+static void test_peer_with_300_groups_is_read_from_the_socket(void **state) {
+  if (geteuid() != 0)
+    skip();
+  gid_t many[300], two[] = {4242, 4343};
+  for (int i = 0; i < 300; i++)
+    many[i] = (gid_t)(10000 + i);
+  assert_int_equal(setgroups(300, many), 0);
+  int sp[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+  assert_int_equal(setgroups(2, two), 0);
+  /* A pid that cannot exist: only the socket's own group list can answer. */
+  struct peer_cred c = {.pid = 0x3fffffff, .uid = 54321, .gid = 54321};
+  assert_int_equal(peer_authorized(sp[0], &c, true, 10299), 1);
+  assert_int_equal(peer_authorized(sp[0], &c, true, 4242), 0);
+  close(sp[0]);
+  close(sp[1]);
+}
+
 static void test_vanished_peer_pid_is_an_error_not_an_allow(void **state) {
   struct peer_cred c = {.pid = 999999999, .uid = 54321, .gid = 54321};
   assert_true(peer_authorized(-1, &c, true, 4242) < 0);
@@ -93,6 +111,7 @@ int main(void) {
       cmocka_unit_test(test_primary_gid_in_admin_group_is_allowed),
       cmocka_unit_test(test_supplementary_group_from_socket_is_allowed),
       cmocka_unit_test(test_supplementary_group_from_proc_fallback),
+      cmocka_unit_test(test_peer_with_300_groups_is_read_from_the_socket),
       cmocka_unit_test(test_vanished_peer_pid_is_an_error_not_an_allow),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
