@@ -24,6 +24,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "base/io.h"
 #include "base/macro.h"
 #include "runtime/seccomp_default.h"
 #include "runtime/seccomp_profile.h"
@@ -176,20 +177,6 @@ static bool read_full(int fd, void *buf, size_t n) {
   return true;
 }
 
-static bool write_full(int fd, const void *buf, size_t n) {
-  const char *p = buf;
-  while (n) {
-    ssize_t r = write(fd, p, n);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      return false;
-    p += r;
-    n -= (size_t)r;
-  }
-  return true;
-}
-
 /* A cached filter for k, or NULL (miss, or anything suspicious). */
 static struct rt_seccomp *cache_lookup(const struct cache_key *k) {
   _cleanup_close_ int dfd = cache_dir_open(false), fd = -1;
@@ -242,9 +229,10 @@ static void cache_store(const struct cache_key *k, const struct rt_seccomp *f) {
   fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
     return;
-  ok = write_full(fd, &h, sizeof(h)) && write_full(fd, &k->fixed, sizeof(k->fixed)) &&
-       write_full(fd, k->profile, k->profile_len) &&
-       write_full(fd, f->insns, h.bpf_len) && fchmod(fd, 0600) == 0;
+  ok = sd_write_all(fd, &h, sizeof(h)) == 0 &&
+       sd_write_all(fd, &k->fixed, sizeof(k->fixed)) == 0 &&
+       sd_write_all(fd, k->profile, k->profile_len) == 0 &&
+       sd_write_all(fd, f->insns, h.bpf_len) == 0 && fchmod(fd, 0600) == 0;
   if (!ok || renameat(dfd, tmp, dfd, name) < 0)
     (void)unlinkat(dfd, tmp, 0);
 }

@@ -13,12 +13,13 @@
 
 #include <sodium.h>
 
-#include "base/str.h"
 #include "base/error.h"
 #include "base/macro.h"
+#include "base/str.h"
 #include "crypto/secbuf.h"
 #include "secretd/secretd.h"
 #include "secretd/serve.h"
+#include "wire/msg.h"
 
 /* ---- argument getters over a msgpack map ---- */
 
@@ -104,32 +105,16 @@ static void resolve_id(struct admin_req *rq) {
   }
 }
 
-static void pack_str(msgpack_packer *pk, const char *s) {
-  size_t n = strlen(s);
-  msgpack_pack_str(pk, n);
-  msgpack_pack_str_body(pk, s, n);
-}
-
-static void pack_kv_str(msgpack_packer *pk, const char *k, const char *v) {
-  pack_str(pk, k);
-  pack_str(pk, v);
-}
-
-static void pack_kv_u64(msgpack_packer *pk, const char *k, uint64_t v) {
-  pack_str(pk, k);
-  msgpack_pack_uint64(pk, v);
-}
-
 static void pack_hex(msgpack_packer *pk, const uint8_t *b, size_t n) {
   char hex[2 * 64 + 1];
   sodium_bin2hex(hex, sizeof(hex), b, n);
-  pack_str(pk, hex);
+  wire_pack_str(pk, hex);
 }
 
 static void pack_labels(msgpack_packer *pk, const struct store_secret_info *i) {
   msgpack_pack_map(pk, i->n_labels);
   for (size_t k = 0; k < i->n_labels; k++)
-    pack_kv_str(pk, i->labels[k].key, i->labels[k].value);
+    wire_pack_kv_str(pk, i->labels[k].key, i->labels[k].value);
 }
 
 /* ---- ping ---- */
@@ -138,7 +123,7 @@ static int prep_none(struct admin_req *rq, const msgpack_object *args) { return 
 
 static void pack_ping(msgpack_packer *pk, const struct admin_req *rq) {
   msgpack_pack_map(pk, 1);
-  pack_kv_str(pk, "version", SECRETD_VERSION);
+  wire_pack_kv_str(pk, "version", SECRETD_VERSION);
 }
 
 /* ---- secret.create ---- */
@@ -202,9 +187,9 @@ static int run_create(struct store_batch *b, struct admin_req *rq) {
 
 static void pack_create(msgpack_packer *pk, const struct admin_req *rq) {
   msgpack_pack_map(pk, 3);
-  pack_kv_str(pk, "id", rq->ret_id);
-  pack_kv_str(pk, "name", rq->name);
-  pack_kv_u64(pk, "version", 1);
+  wire_pack_kv_str(pk, "id", rq->ret_id);
+  wire_pack_kv_str(pk, "name", rq->name);
+  wire_pack_kv_uint(pk, "version", 1);
 }
 
 /* ---- secret.rotate ---- */
@@ -223,8 +208,8 @@ static int run_rotate(struct store_batch *b, struct admin_req *rq) {
 
 static void pack_rotate(msgpack_packer *pk, const struct admin_req *rq) {
   msgpack_pack_map(pk, 2);
-  pack_kv_str(pk, "id", rq->ret_id[0] ? rq->ret_id : rq->ref);
-  pack_kv_u64(pk, "version", rq->version);
+  wire_pack_kv_str(pk, "id", rq->ret_id[0] ? rq->ret_id : rq->ref);
+  wire_pack_kv_uint(pk, "version", rq->version);
 }
 
 /* ---- secret.rm ---- */
@@ -251,7 +236,7 @@ static int run_rm(struct store_batch *b, struct admin_req *rq) {
 
 static void pack_id(msgpack_packer *pk, const struct admin_req *rq) {
   msgpack_pack_map(pk, 1);
-  pack_kv_str(pk, "id", rq->ret_id[0] ? rq->ret_id : rq->ref);
+  wire_pack_kv_str(pk, "id", rq->ret_id[0] ? rq->ret_id : rq->ref);
 }
 
 /* ---- grant.add / grant.rm ---- */
@@ -330,20 +315,20 @@ static int prep_ls(struct admin_req *rq, const msgpack_object *args) {
 
 static void pack_ls(msgpack_packer *pk, const struct admin_req *rq) {
   msgpack_pack_map(pk, 1);
-  pack_str(pk, "secrets");
+  wire_pack_str(pk, "secrets");
   msgpack_pack_array(pk, rq->n_info);
   for (size_t i = 0; i < rq->n_info; i++) {
     const struct store_secret_info *s = &rq->info[i];
     msgpack_pack_map(pk, 8);
-    pack_kv_str(pk, "id", s->id);
-    pack_kv_str(pk, "name", s->name);
-    pack_kv_u64(pk, "created_ns", s->created_ns);
-    pack_kv_u64(pk, "updated_ns", s->updated_ns);
-    pack_kv_u64(pk, "latest", s->latest);
-    pack_kv_u64(pk, "versions", s->n_versions);
-    pack_str(pk, "labels");
+    wire_pack_kv_str(pk, "id", s->id);
+    wire_pack_kv_str(pk, "name", s->name);
+    wire_pack_kv_uint(pk, "created_ns", s->created_ns);
+    wire_pack_kv_uint(pk, "updated_ns", s->updated_ns);
+    wire_pack_kv_uint(pk, "latest", s->latest);
+    wire_pack_kv_uint(pk, "versions", s->n_versions);
+    wire_pack_str(pk, "labels");
     pack_labels(pk, s);
-    pack_kv_u64(pk, "grants", s->n_grants);
+    wire_pack_kv_uint(pk, "grants", s->n_grants);
   }
 }
 
@@ -360,31 +345,31 @@ static int prep_inspect(struct admin_req *rq, const msgpack_object *args) {
 static void pack_inspect(msgpack_packer *pk, const struct admin_req *rq) {
   const struct store_secret_info *s = rq->info;
   msgpack_pack_map(pk, 8);
-  pack_kv_str(pk, "id", s->id);
-  pack_kv_str(pk, "name", s->name);
-  pack_kv_u64(pk, "created_ns", s->created_ns);
-  pack_kv_u64(pk, "updated_ns", s->updated_ns);
-  pack_kv_u64(pk, "latest", s->latest);
-  pack_str(pk, "labels");
+  wire_pack_kv_str(pk, "id", s->id);
+  wire_pack_kv_str(pk, "name", s->name);
+  wire_pack_kv_uint(pk, "created_ns", s->created_ns);
+  wire_pack_kv_uint(pk, "updated_ns", s->updated_ns);
+  wire_pack_kv_uint(pk, "latest", s->latest);
+  wire_pack_str(pk, "labels");
   pack_labels(pk, s);
-  pack_str(pk, "versions");
+  wire_pack_str(pk, "versions");
   msgpack_pack_array(pk, s->n_versions);
   for (size_t i = 0; i < s->n_versions; i++) {
     msgpack_pack_map(pk, 2);
-    pack_kv_u64(pk, "version", s->versions[i].version);
-    pack_kv_u64(pk, "created_ns", s->versions[i].created_ns);
+    wire_pack_kv_uint(pk, "version", s->versions[i].version);
+    wire_pack_kv_uint(pk, "created_ns", s->versions[i].created_ns);
   }
-  pack_str(pk, "grants");
+  wire_pack_str(pk, "grants");
   msgpack_pack_array(pk, s->n_grants);
   for (size_t i = 0; i < s->n_grants; i++) {
     const struct store_grant *g = &s->grants[i];
     msgpack_pack_map(pk, 6);
-    pack_kv_str(pk, "service", g->service ? g->service : "");
-    pack_kv_str(pk, "target", g->target ? g->target : s->name);
-    pack_kv_u64(pk, "uid", g->uid);
-    pack_kv_u64(pk, "gid", g->gid);
-    pack_kv_u64(pk, "mode", g->mode);
-    pack_kv_u64(pk, "created_ns", g->created_ns);
+    wire_pack_kv_str(pk, "service", g->service ? g->service : "");
+    wire_pack_kv_str(pk, "target", g->target ? g->target : s->name);
+    wire_pack_kv_uint(pk, "uid", g->uid);
+    wire_pack_kv_uint(pk, "gid", g->gid);
+    wire_pack_kv_uint(pk, "mode", g->mode);
+    wire_pack_kv_uint(pk, "created_ns", g->created_ns);
   }
 }
 
@@ -411,23 +396,23 @@ static int prep_audit_ls(struct admin_req *rq, const msgpack_object *args) {
 
 static void pack_audit_ls(msgpack_packer *pk, const struct admin_req *rq) {
   msgpack_pack_map(pk, 2);
-  pack_str(pk, "records");
+  wire_pack_str(pk, "records");
   msgpack_pack_array(pk, rq->n_recs);
   for (size_t i = 0; i < rq->n_recs; i++) {
     const struct store_audit_rec *a = &rq->recs[i];
     msgpack_pack_map(pk, 8);
-    pack_kv_u64(pk, "seq", a->seq);
-    pack_kv_u64(pk, "time_ns", a->time_ns);
-    pack_kv_str(pk, "actor", a->actor);
-    pack_kv_str(pk, "action", a->action);
-    pack_kv_str(pk, "object", a->object);
-    pack_kv_str(pk, "outcome", a->outcome);
-    pack_str(pk, "prev");
+    wire_pack_kv_uint(pk, "seq", a->seq);
+    wire_pack_kv_uint(pk, "time_ns", a->time_ns);
+    wire_pack_kv_str(pk, "actor", a->actor);
+    wire_pack_kv_str(pk, "action", a->action);
+    wire_pack_kv_str(pk, "object", a->object);
+    wire_pack_kv_str(pk, "outcome", a->outcome);
+    wire_pack_str(pk, "prev");
     pack_hex(pk, a->prev, sizeof(a->prev));
-    pack_str(pk, "hash");
+    wire_pack_str(pk, "hash");
     pack_hex(pk, a->hash, sizeof(a->hash));
   }
-  pack_str(pk, "more");
+  wire_pack_str(pk, "more");
   if (rq->more)
     msgpack_pack_true(pk);
   else
@@ -465,17 +450,17 @@ static int prep_audit_verify(struct admin_req *rq, const msgpack_object *args) {
 static void pack_audit_verify(msgpack_packer *pk, const struct admin_req *rq) {
   const struct store_audit_verdict *v = &rq->verdict;
   msgpack_pack_map(pk, v->ok ? 3 : 5);
-  pack_str(pk, "ok");
+  wire_pack_str(pk, "ok");
   if (v->ok)
     msgpack_pack_true(pk);
   else
     msgpack_pack_false(pk);
-  pack_kv_u64(pk, "head_seq", v->head_seq);
-  pack_str(pk, "head_hash");
+  wire_pack_kv_uint(pk, "head_seq", v->head_seq);
+  wire_pack_str(pk, "head_hash");
   pack_hex(pk, v->head_hash, sizeof(v->head_hash));
   if (!v->ok) {
-    pack_kv_u64(pk, "first_bad_seq", v->first_bad_seq);
-    pack_kv_str(pk, "reason", v->reason);
+    wire_pack_kv_uint(pk, "first_bad_seq", v->first_bad_seq);
+    wire_pack_kv_str(pk, "reason", v->reason);
   }
 }
 

@@ -38,29 +38,29 @@ static void copy_field(char *dst, size_t cap, const char *src, size_t n) {
   dst[n] = '\0';
 }
 
+/* The fields the chain hash covers, after an array header of n entries. */
+static int pack_fields(msgpack_packer *pk, const struct store_audit_rec *r, size_t n) {
+  int e = msgpack_pack_array(pk, n);
+  e |= msgpack_pack_uint64(pk, r->seq);
+  e |= msgpack_pack_uint64(pk, r->time_ns);
+  e |= msgpack_pack_str_with_body(pk, r->actor, strlen(r->actor));
+  e |= msgpack_pack_str_with_body(pk, r->action, strlen(r->action));
+  e |= msgpack_pack_str_with_body(pk, r->object, strlen(r->object));
+  e |= msgpack_pack_str_with_body(pk, r->outcome, strlen(r->outcome));
+  return e;
+}
+
 int audit_encode_body(msgpack_sbuffer *sb, const struct store_audit_rec *r) {
   msgpack_packer pk;
   msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-  int e = msgpack_pack_array(&pk, 6);
-  e |= msgpack_pack_uint64(&pk, r->seq);
-  e |= msgpack_pack_uint64(&pk, r->time_ns);
-  e |= msgpack_pack_str_with_body(&pk, r->actor, strlen(r->actor));
-  e |= msgpack_pack_str_with_body(&pk, r->action, strlen(r->action));
-  e |= msgpack_pack_str_with_body(&pk, r->object, strlen(r->object));
-  e |= msgpack_pack_str_with_body(&pk, r->outcome, strlen(r->outcome));
-  return e == 0 ? 0 : -ENOMEM;
+  return pack_fields(&pk, r, 6) == 0 ? 0 : -ENOMEM;
 }
 
+/* The stored record: the same fields, then prev and hash. */
 static int audit_encode_full(msgpack_sbuffer *sb, const struct store_audit_rec *r) {
   msgpack_packer pk;
   msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-  int e = msgpack_pack_array(&pk, 8);
-  e |= msgpack_pack_uint64(&pk, r->seq);
-  e |= msgpack_pack_uint64(&pk, r->time_ns);
-  e |= msgpack_pack_str_with_body(&pk, r->actor, strlen(r->actor));
-  e |= msgpack_pack_str_with_body(&pk, r->action, strlen(r->action));
-  e |= msgpack_pack_str_with_body(&pk, r->object, strlen(r->object));
-  e |= msgpack_pack_str_with_body(&pk, r->outcome, strlen(r->outcome));
+  int e = pack_fields(&pk, r, 8);
   e |= msgpack_pack_bin_with_body(&pk, r->prev, 32);
   e |= msgpack_pack_bin_with_body(&pk, r->hash, 32);
   return e == 0 ? 0 : -ENOMEM;
