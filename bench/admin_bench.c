@@ -260,6 +260,15 @@ static int run_point(enum kind kind, unsigned n, double seconds, struct point *r
   return 0;
 }
 
+/* "OP (1 KiB, durable)", or the size in bytes when it is not 1 KiB. */
+static const char *with_size(const char *op, char *buf, size_t cap) {
+  if (value_size == 1024)
+    snprintf(buf, cap, "%s (1 KiB, durable)", op);
+  else
+    snprintf(buf, cap, "%s (%zu B, durable)", op, value_size);
+  return buf;
+}
+
 static void print_row(const char *label, unsigned clients, const struct point *p) {
   double per = p->ops ? 1e6 / (double)p->ops : 0;
   printf("%-40s %7u %10.0f %9.2f %8.1f", label, clients, p->rate, p->client_cpu,
@@ -319,6 +328,7 @@ int main(int argc, char **argv) {
     printf(" %9s %8s", "serverCPU", "us/op");
   printf("\n");
   struct point pt;
+  char label[64];
   for (char *save = NULL, *tok = strtok_r(clients_buf, ",", &save); tok;
        tok = strtok_r(NULL, ",", &save)) {
     unsigned n = (unsigned)strtoul(tok, NULL, 10);
@@ -326,7 +336,7 @@ int main(int argc, char **argv) {
       continue;
     if (run_point(CREATE, n, seconds, &pt) < 0)
       return 1;
-    print_row("secret.create (1 KiB, durable)", n, &pt);
+    print_row(with_size("secret.create", label, sizeof(label)), n, &pt);
   }
   if (seed() < 0) {
     fprintf(stderr, "admin_bench: cannot create the seed secrets\n");
@@ -337,7 +347,7 @@ int main(int argc, char **argv) {
   print_row("secret.inspect (audited, durable commit)", 8, &pt);
   if (run_point(ROTATE, 8, seconds, &pt) < 0)
     return 1;
-  print_row("secret.rotate (1 KiB, durable)", 8, &pt);
+  print_row(with_size("secret.rotate", label, sizeof(label)), 8, &pt);
   free(value);
   return 0;
 }

@@ -45,7 +45,7 @@ static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f) 
 
 static char dir[4096];
 
-static void die(const char *what, int r) {
+static _Noreturn void die(const char *what, int r) {
   fprintf(stderr, "audit_verify_bench: %s: %s\n", what, sd_strerror(r));
   if (dir[0])
     nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);

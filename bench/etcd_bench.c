@@ -30,11 +30,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/http_reply.h"
 #include "bench/measure.h"
 
 #define IN_CAP 16384
@@ -121,79 +121,6 @@ static int conn_write(struct conn *c) {
   return 0;
 }
 
-/* Header lookup in [h, end): value start of "name:" or NULL. */
-static const char *header_value(const char *h, const char *end, const char *name) {
-  size_t n = strlen(name);
-  for (const char *p = h; p && p < end;) {
-    const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
-    if (!eol)
-      break;
-    if ((size_t)(eol - p) > n && p[n] == ':' && strncasecmp(p, name, n) == 0) {
-      p += n + 1;
-      while (*p == ' ' || *p == '\t')
-        p++;
-      return p;
-    }
-    p = eol + 2;
-  }
-  return NULL;
-}
-
-/*
- * Parse one HTTP/1.1 response in buf. Returns 1 when complete (*ret_status,
- * body copied to body/body_cap NUL-terminated), 0 when more bytes are needed,
- * -EPROTO when malformed or when the server will close the connection.
- * Handles Content-Length and chunked bodies.
- */
-static int http_parse(const char *buf, size_t len, int *ret_status, char *body, size_t body_cap) {
-  const char *hend = memmem(buf, len, "\r\n\r\n", 4);
-  if (!hend)
-    return len >= IN_CAP ? -EPROTO : 0;
-  int status;
-  if (sscanf(buf, "HTTP/1.1 %3d", &status) != 1)
-    return -EPROTO;
-  const char *first = memmem(buf, len, "\r\n", 2) + 2;
-  const char *end = hend + 2, *p = hend + 4, *lim = buf + len;
-  const char *v = header_value(first, end, "Connection");
-  if (v && strncasecmp(v, "close", 5) == 0)
-    return -EPROTO;
-  size_t bl = 0;
-  if ((v = header_value(first, end, "Content-Length"))) {
-    size_t cl = strtoul(v, NULL, 10);
-    if ((size_t)(lim - p) < cl)
-      return 0;
-    bl = cl < body_cap - 1 ? cl : body_cap - 1;
-    memcpy(body, p, bl);
-  } else if ((v = header_value(first, end, "Transfer-Encoding")) && !strncasecmp(v, "chunked", 7)) {
-    for (;;) {
-      const char *eol = memmem(p, (size_t)(lim - p), "\r\n", 2);
-      if (!eol)
-        return 0;
-      char *e;
-      size_t cs = strtoul(p, &e, 16);
-      if (e == p)
-        return -EPROTO;
-      p = eol + 2;
-      if (cs == 0) { /* no trailers expected: the final CRLF */
-        if (lim - p < 2)
-          return 0;
-        break;
-      }
-      if ((size_t)(lim - p) < cs + 2)
-        return 0;
-      size_t take = cs < body_cap - 1 - bl ? cs : body_cap - 1 - bl;
-      memcpy(body + bl, p, take);
-      bl += take;
-      p += cs + 2;
-    }
-  } else {
-    return -EPROTO; /* a keep-alive reply needs a length */
-  }
-  body[bl] = '\0';
-  *ret_status = status;
-  return 1;
-}
-
 /* Read and, when a reply is complete, check it. 1 = reply ok, 0 = need more, <0 error. */
 static int conn_read(struct conn *c) {
   for (;;) {
@@ -212,17 +139,23 @@ static int conn_read(struct conn *c) {
     if (c->in_len == IN_CAP)
       break;
   }
-  int status;
+  struct http_reply rep;
   char body[512];
-  int r = http_parse(c->in, c->in_len, &status, body, sizeof(body));
-  if (r <= 0) {
-    if (r < 0)
-      snprintf(last_error, sizeof(last_error), "malformed or closing HTTP reply");
+  int r = http_reply_parse(c->in, c->in_len, body, sizeof(body), &rep);
+  if (r == 0 && c->in_len == IN_CAP)
+    r = -EPROTO;
+  if (r < 0)
+    snprintf(last_error, sizeof(last_error), "malformed HTTP reply");
+  if (r <= 0)
     return r;
+  if (rep.msg_len != c->in_len || !rep.keep_alive) {
+    snprintf(last_error, sizeof(last_error), "%s", rep.keep_alive ? "bytes after the reply"
+                                                                   : "etcd closes the connection");
+    return -EPROTO;
   }
   /* A successful put's reply carries the response header with the new revision. */
-  if (status != 200 || !strstr(body, "\"header\"")) {
-    snprintf(last_error, sizeof(last_error), "put refused: HTTP %d %.300s", status, body);
+  if (rep.status != 200 || !strstr(body, "\"header\"")) {
+    snprintf(last_error, sizeof(last_error), "put refused: HTTP %d %.300s", rep.status, body);
     return -EPROTO;
   }
   c->busy = false;
@@ -348,7 +281,12 @@ static int probe(double wait_s) {
 
 static void print_row(unsigned clients, const struct point *p) {
   double per = p->ops ? 1e6 / (double)p->ops : 0;
-  printf("%-40s %7u %10.0f %9.2f %8.1f", "etcd put (1 KiB, durable)", clients, p->rate,
+  char label[64];
+  if (value_size == 1024)
+    snprintf(label, sizeof(label), "etcd put (1 KiB, durable)");
+  else
+    snprintf(label, sizeof(label), "etcd put (%zu B, durable)", value_size);
+  printf("%-40s %7u %10.0f %9.2f %8.1f", label, clients, p->rate,
          p->client_cpu, p->client_cpu * per);
   if (p->server_cpu >= 0)
     printf(" %9.2f %8.1f", p->server_cpu, p->server_cpu * per);

@@ -37,6 +37,22 @@ static void unescape(char *s) {
   *w = '\0';
 }
 
+int bench_mountinfo_line(const char *line, unsigned *ret_major, unsigned *ret_minor,
+                         char ret_mountpoint[1024], char ret_type[64], char ret_source[512]) {
+  unsigned maj, min;
+  /* id parent maj:min root mountpoint options [optional...] - type source superopts */
+  if (sscanf(line, "%*u %*u %u:%u %*s %1023s", &maj, &min, ret_mountpoint) != 3)
+    return -EINVAL;
+  const char *sep = strstr(line, " - ");
+  if (!sep || sscanf(sep + 3, "%63s %511s", ret_type, ret_source) != 2)
+    return -EINVAL;
+  unescape(ret_mountpoint);
+  unescape(ret_source);
+  *ret_major = maj;
+  *ret_minor = min;
+  return 0;
+}
+
 static size_t prefix_len(const char *mnt, const char *path) {
   size_t n = strlen(mnt);
   if (n == 1 && mnt[0] == '/')
@@ -71,13 +87,8 @@ int bench_fs_of(const char *path, struct bench_fs *ret) {
     while (getline(&line, &cap, f) > 0) {
       unsigned maj, min;
       char mnt[1024], type[64], src[512];
-      /* id parent maj:min root mountpoint options [optional...] - type source superopts */
-      if (sscanf(line, "%*u %*u %u:%u %*s %1023s", &maj, &min, mnt) != 3)
+      if (bench_mountinfo_line(line, &maj, &min, mnt, type, src) < 0)
         continue;
-      char *sep = strstr(line, " - ");
-      if (!sep || sscanf(sep + 3, "%63s %511s", type, src) != 2)
-        continue;
-      unescape(mnt);
       size_t n = prefix_len(mnt, real);
       bool dev = st.st_dev == makedev(maj, min);
       /* A mount with path's device beats any without; then the longest prefix;
@@ -86,7 +97,6 @@ int bench_fs_of(const char *path, struct bench_fs *ret) {
         continue;
       best = n;
       best_dev = dev;
-      unescape(src);
       snprintf(fs.type, sizeof(fs.type), "%s", type);
       snprintf(fs.source, sizeof(fs.source), "%s", src);
       snprintf(fs.mountpoint, sizeof(fs.mountpoint), "%s", mnt);

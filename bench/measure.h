@@ -25,6 +25,12 @@ struct bench_fs {
  * a missing mountinfo entry is not an error (fields are "?"). */
 int bench_fs_of(const char *path, struct bench_fs *ret);
 
+/* Parse one line of /proc/self/mountinfo (NUL-terminated): device numbers,
+ * mount point and source with octal escapes undone, fstype. Fields longer
+ * than the buffers are cut. Returns 0 or -EINVAL (not a mountinfo line). */
+int bench_mountinfo_line(const char *line, unsigned *ret_major, unsigned *ret_minor,
+                         char ret_mountpoint[1024], char ret_type[64], char ret_source[512]);
+
 /* Print "fs: ext4 (statfs 0xef53 ext2/3/4), /dev/vda mounted at /" for path,
  * followed by a newline, prefixed by `prefix`. Returns 0 or -errno. */
 int bench_fs_print(FILE *f, const char *prefix, const char *path);
