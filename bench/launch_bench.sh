@@ -14,10 +14,12 @@
 #   runc, runc equivalent     the same two bundles with runc
 # Rows are compared only with rows that set the same limits: "crun/runc equivalent" with
 # "secret-launch +2 secrets +limits"; plain crun/runc and the floor with the rows without.
-# The seccomp profile is Podman's default (/usr/share/containers/seccomp.json, Debian
-# package golang-github-containers-common, installed with podman), which follows Moby's
-# default profile; DOCKER_SECCOMP=FILE uses another profile in the same format (e.g.
-# Docker's profiles/seccomp/default.json). Its path is printed with the figures.
+# The seccomp profile of the equivalent bundles is Docker 20.10's default when
+# scripts/deps.sh has unpacked it from Debian's golang-github-docker-docker-dev
+# ($SECRETD_PEERS_CACHE, default /var/cache/secretd-peers), else Podman's default
+# (/usr/share/containers/seccomp.json from golang-github-containers-common, installed with
+# podman by scripts/deps.sh --bench), which follows Moby's; DOCKER_SECCOMP=FILE picks
+# another profile in the same format. The one used is printed with the figures.
 # crun 1.8.1 refuses this host's hybrid cgroup layout unless cgroup2 is unmounted in a
 # private mount namespace, so EVERY command runs under the same wrapper:
 #   unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec "$@"' sh CMD
@@ -33,7 +35,8 @@ build=$(cd "$build" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
 launch=${LAUNCH:-$build/runtime/secret-launch}   # LAUNCH=path to time another build
 floor=$build/bench/launch_floor
-profile=${DOCKER_SECCOMP:-/usr/share/containers/seccomp.json}
+profile=${DOCKER_SECCOMP:-${SECRETD_PEERS_CACHE:-/var/cache/secretd-peers}/docker-seccomp-default.json}
+[ -n "${DOCKER_SECCOMP:-}" ] || [ -r "$profile" ] || profile=/usr/share/containers/seccomp.json
 for f in "$launch" "$floor"; do
   [ -x "$f" ] || { echo "$0: $f not built (cmake --build $build --target secret-launch launch_floor)" >&2; exit 1; }
 done
@@ -41,7 +44,7 @@ for t in hyperfine crun runc python3; do
   command -v $t >/dev/null || { echo "$0: $t (a peer) is not installed: run scripts/deps.sh --bench" >&2; exit 1; }
 done
 [ -r "$profile" ] || {
-  echo "$0: seccomp profile $profile missing: run scripts/deps.sh --bench (podman) or set DOCKER_SECCOMP" >&2
+  echo "$0: seccomp profile $profile missing: run scripts/deps.sh --bench or set DOCKER_SECCOMP" >&2
   exit 1
 }
 
@@ -84,7 +87,7 @@ if mode == "equiv":
     lx["maskedPaths"] = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
                          "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
                          "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-                         "/sys/devices/virtual/powercap"]
+                         "/sys/devices/virtual/powercap", "/proc/interrupts"]
     lx["readonlyPaths"] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
                            "/proc/sysrq-trigger"]
     dev = lambda t, ma, mi: {"allow": True, "type": t, "major": ma, "minor": mi, "access": "rwm"}
