@@ -157,6 +157,7 @@ for i in "${!cmds[@]}"; do
   fi
 done
 
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 args=()
 for i in "${!cmds[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
 hyperfine -N --style none --warmup 3 --runs "$runs" --export-json "$work/out.json" "${args[@]}" \
@@ -173,6 +174,7 @@ hyperfine -N --style none --prepare 'sleep 0.05' --runs "$cold_runs" --export-js
   >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; exit 1; }
 
 echo "# command: $0 $*"
+echo "# machine: $(nproc) cores, $(uname -r), load before the runs: $load0, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $(crun --version | head -n1), $(runc --version | head -n1), $(hyperfine --version)"
 echo "# seccomp profile of the equivalent bundles: $profile${DOCKER_SECCOMP:+ (DOCKER_SECCOMP)}"
 python3 - "$work/out.json" "$work/cold.json" <<'PY'
