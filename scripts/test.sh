@@ -35,8 +35,10 @@ case "$mode" in
   *) echo "usage: scripts/test.sh [--sanitize]" >&2; exit 2 ;;
 esac
 
-tally=$(mktemp /tmp/secretd-tally.XXXXXX)
-trap 'rm -f "$tally"' EXIT
+# Counts of each suite; SECRETD_TALLY (.ci/run) collects several runs in one file.
+own_tally=$(mktemp /tmp/secretd-tally.XXXXXX)
+trap 'rm -f "$own_tally"' EXIT
+tally=$own_tally
 status=0
 suite() {  # suite BUILD CTEST_ARGS...: run and judge one ctest suite (tests/harness/suite.py)
   local b=$1; shift
@@ -59,4 +61,5 @@ fi
 
 # The last line: the whole run's counts (skips are listed above with their reasons).
 python3 tests/harness/suite.py --total "$tally" || status=1
+[[ -z "${SECRETD_TALLY:-}" ]] || cat "$tally" >> "$SECRETD_TALLY"
 exit $status

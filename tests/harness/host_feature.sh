@@ -42,6 +42,8 @@ PY
                    # shadow memory makes secret-memory locking a no-op
     [[ -n "$build" && -f "$build/CMakeCache.txt" ]] || exit 1
     ! grep -Eq '^SECRETD_(SANITIZE:STRING=.*address|FUZZ:BOOL=ON)' "$build/CMakeCache.txt" ;;
+  selftest-absent) exit 1 ;;   # for tests/harness_selftest.sh only
+  selftest-present) exit 0 ;;
   *)
     echo "host_feature.sh: unknown feature '$feature'" >&2
     exit 2 ;;

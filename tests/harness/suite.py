@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run one ctest suite and judge it: counts, skips that show, none that vanish.
 
-usage: suite.py --build DIR [--tally FILE] -- CTEST_ARGS...
+usage: suite.py --build DIR [--tally FILE] [--skips FILE] -- CTEST_ARGS...
        suite.py --total FILE
 
 Runs `ctest --test-dir DIR CTEST_ARGS --output-junit ...`, then
@@ -45,16 +45,16 @@ def total(path):
     return 1 if f else 0
 
 
-def allowed_skips():
+def allowed_skips(path):
     rules = []
-    with open(SKIPS) as fh:
+    with open(path) as fh:
         for n, row in enumerate(fh, 1):
             row = row.strip()
             if not row or row.startswith("#"):
                 continue
             parts = row.split(None, 2)
             if len(parts) < 3:
-                sys.exit("%s:%d: want TEST[/CASE] FEATURE REASON" % (SKIPS, n))
+                sys.exit("%s:%d: want TEST[/CASE] FEATURE REASON" % (path, n))
             rules.append(tuple(parts))
     return rules
 
@@ -121,13 +121,15 @@ def judge_skip(test, output, rules, build, cache):
 def main(argv):
     if len(argv) == 3 and argv[1] == "--total":
         return total(argv[2])
-    build, tally, rest = None, None, []
+    build, tally, skips, rest = None, None, SKIPS, []
     i = 1
     while i < len(argv):
         if argv[i] == "--build":
             build, i = argv[i + 1], i + 2
         elif argv[i] == "--tally":
             tally, i = argv[i + 1], i + 2
+        elif argv[i] == "--skips":
+            skips, i = argv[i + 1], i + 2
         elif argv[i] == "--":
             rest, i = argv[i + 1:], len(argv)
         else:
@@ -157,7 +159,11 @@ def main(argv):
                 out = tc.findtext("system-out") or ""
                 results[tc.get("name")] = (tc.get("status"), tc, out)
 
-    rules, cache = allowed_skips(), {}
+    rules, cache = allowed_skips(skips), {}
+    for r in rules:   # every listed feature must be one the probe knows
+        if probe(r[1], build, cache) == "unknown":
+            print("FAILED %s: feature %s unknown to tests/harness/host_feature.sh" % (skips, r[1]))
+            return 1
     passed = failed = skipped = 0
     problems = []
     print()
