@@ -1,7 +1,8 @@
 /*
  * The built-in default filter against Debian 12's Docker 20.10 default profile
  * (golang-github-docker-docker-dev, unpacked by scripts/deps.sh into PEERS_DIR), for the
- * capability sets none, Docker's default and Docker's default + CAP_SYS_ADMIN:
+ * capability sets none, Docker's default, Docker's default + CAP_SYS_ADMIN and
+ * CAP_SYS_ADMIN alone:
  *   - it denies everything 20.10 denies, and allows everything 20.10 allows, except
  *     exactly the lines of runtime/seccomp_default_since_20.10.txt (CHANGES_FILE);
  * proven twice:
@@ -410,7 +411,7 @@ static bool compare_names(uint64_t caps) {
   return ok;
 }
 
-static uint64_t cap_sets[3];
+static uint64_t cap_sets[4];
 
 static void test_no_capabilities(void **state) {
   assert_true(compare_bpf(cap_sets[0]));
@@ -427,6 +428,11 @@ static void test_docker_default_capabilities_and_sys_admin(void **state) {
   assert_true(compare_names(cap_sets[2]));
 }
 
+static void test_sys_admin_alone(void **state) {
+  assert_true(compare_bpf(cap_sets[3]));
+  assert_true(compare_names(cap_sets[3]));
+}
+
 static struct row *find_row(const char *name) {
   for (size_t k = 0; k < nrows; k++)
     if (!strcmp(rows[k].name, name))
@@ -439,7 +445,7 @@ static struct row *find_row(const char *name) {
 static void test_every_line_is_a_difference(void **state) {
   for (size_t k = 0; k < nrows; k++) {
     bool used = false;
-    for (int c = 0; c < 3; c++)
+    for (int c = 0; c < 4; c++)
       used |= expected(&rows[k], cap_sets[c], rows[k].change != ALLOWED);
     if (!used)
       fail_msg("%s: %s is not a difference for none, Docker's default or +SYS_ADMIN",
@@ -492,11 +498,13 @@ int main(void) {
     cmocka_unit_test(test_no_capabilities),
     cmocka_unit_test(test_docker_default_capabilities),
     cmocka_unit_test(test_docker_default_capabilities_and_sys_admin),
+    cmocka_unit_test(test_sys_admin_alone),
     cmocka_unit_test(test_every_line_is_a_difference),
     cmocka_unit_test(test_a_changed_list_fails),
   };
   cap_sets[0] = 0;
   cap_sets[1] = rt_seccomp_docker_default_caps();
   cap_sets[2] = rt_seccomp_docker_default_caps() | CAP(CAP_SYS_ADMIN);
+  cap_sets[3] = CAP(CAP_SYS_ADMIN);
   return cmocka_run_group_tests(tests, load_rows, NULL);
 }
