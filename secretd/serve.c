@@ -21,6 +21,7 @@
 
 #include "base/error.h"
 #include "base/macro.h"
+#include "base/parse.h"
 #include "secretd/commit_queue.h"
 #include "secretd/log.h"
 #include "secretd/secretd.h"
@@ -31,16 +32,6 @@ struct serve_opts {
   size_t map_size;
   unsigned keep_versions;
 };
-
-static int parse_u64(const char *s, uint64_t max, uint64_t *ret) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 0);
-  if (errno || end == s || *end || s[0] == '-' || v > max)
-    return -EINVAL;
-  *ret = v;
-  return 0;
-}
 
 static int parse_opts(int argc, char **argv, struct serve_opts *o) {
   static const struct option opts[] = {
@@ -65,14 +56,14 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o) {
     case 'u': o->key_file = optarg; break;
     case 'a': o->audit_file = optarg; break;
     case 'm':
-      if (parse_u64(optarg, SIZE_MAX, &v) < 0 || v < (1u << 20)) {
+      if (sd_parse_u64(optarg, SIZE_MAX, &v) < 0 || v < (1u << 20)) {
         log_err("--map-size wants a byte count of at least 1048576");
         return -EINVAL;
       }
       o->map_size = (size_t)v;
       break;
     case 'k':
-      if (parse_u64(optarg, 1000, &v) < 0 || v == 0) {
+      if (sd_parse_u64(optarg, 1000, &v) < 0 || v == 0) {
         log_err("--keep-versions wants a number from 1 to 1000");
         return -EINVAL;
       }

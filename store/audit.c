@@ -13,7 +13,7 @@
 #include "crypto/audit_mac.h"
 #include "store/internal.h"
 
-void audit_render_actor(const struct store_actor *a, char out[80]) {
+void store_audit_render_actor(const struct store_actor *a, char out[80]) {
   if (!a)
     snprintf(out, 80, "unknown");
   else if (a->node)
@@ -22,7 +22,7 @@ void audit_render_actor(const struct store_actor *a, char out[80]) {
     snprintf(out, 80, "uid:%u", a->uid);
 }
 
-const char *audit_outcome_text(int outcome, char buf[80]) {
+const char *store_audit_outcome_text(int outcome, char buf[80]) {
   if (outcome >= 0)
     return "ok";
   if (outcome == SD_E_DENIED)
@@ -50,7 +50,7 @@ static int pack_fields(msgpack_packer *pk, const struct store_audit_rec *r, size
   return e;
 }
 
-int audit_encode_body(msgpack_sbuffer *sb, const struct store_audit_rec *r) {
+int store_audit_encode_body(msgpack_sbuffer *sb, const struct store_audit_rec *r) {
   msgpack_packer pk;
   msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
   return pack_fields(&pk, r, 6) == 0 ? 0 : -ENOMEM;
@@ -66,12 +66,12 @@ static int audit_encode_full(msgpack_sbuffer *sb, const struct store_audit_rec *
   return e == 0 ? 0 : -ENOMEM;
 }
 
-int audit_decode(const void *data, size_t len, struct store_audit_rec *out) {
+int store_audit_decode(const void *data, size_t len, struct store_audit_rec *out) {
   msgpack_unpacked u;
   msgpack_object *it;
   MDB_val v = {len, (void *)data};
   msgpack_unpacked_init(&u);
-  int r = rec_unpack(&v, &u, &it, 8);
+  int r = store_rec_unpack(&v, &u, &it, 8);
   if (r < 0)
     goto out;
   r = -EIO;
@@ -101,7 +101,7 @@ out:
   return r;
 }
 
-int audit_head_load(MDB_txn *txn, MDB_dbi audit, struct audit_head *ret) {
+int store_audit_head_load(MDB_txn *txn, MDB_dbi audit, struct audit_head *ret) {
   MDB_cursor *c;
   MDB_val k, v;
   struct store_audit_rec rec;
@@ -116,7 +116,7 @@ int audit_head_load(MDB_txn *txn, MDB_dbi audit, struct audit_head *ret) {
   }
   if (r < 0)
     return r;
-  if ((r = audit_decode(v.mv_data, v.mv_size, &rec)) < 0)
+  if ((r = store_audit_decode(v.mv_data, v.mv_size, &rec)) < 0)
     return r;
   ret->seq = rec.seq;
   memcpy(ret->hash, rec.hash, 32);
@@ -127,14 +127,14 @@ static int audit_mac_rec(const struct sd_key *key, const struct store_audit_rec 
                          uint8_t out[32]) {
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
-  int r = audit_encode_body(&sb, rec);
+  int r = store_audit_encode_body(&sb, rec);
   if (r == 0)
     r = sd_audit_mac(key, rec->prev, (const uint8_t *)sb.data, sb.size, out);
   msgpack_sbuffer_destroy(&sb);
   return r;
 }
 
-int audit_append(MDB_txn *txn, MDB_dbi audit, const struct sd_key *key,
+int store_audit_append(MDB_txn *txn, MDB_dbi audit, const struct sd_key *key,
                  const struct audit_head *head, const char *actor, const char *action,
                  const char *object, const char *outcome, struct store_audit_rec *out) {
   struct store_audit_rec rec = {0};
@@ -152,7 +152,7 @@ int audit_append(MDB_txn *txn, MDB_dbi audit, const struct sd_key *key,
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
   if ((r = audit_encode_full(&sb, &rec)) == 0) {
-    be64_put(kb, rec.seq);
+    store_be64_put(kb, rec.seq);
     MDB_val k = {8, kb}, v = {sb.size, sb.data};
     r = store_mdb_err(mdb_put(txn, audit, &k, &v, MDB_NOOVERWRITE | MDB_APPEND));
   }
@@ -174,14 +174,14 @@ int store_audit_list(struct store *s, uint64_t after_seq, uint64_t since_ns, siz
     return r;
   if ((r = store_mdb_err(mdb_cursor_open(txn, s->dbi[DBI_AUDIT], &c))) < 0)
     goto out;
-  be64_put(kb, after_seq == UINT64_MAX ? after_seq : after_seq + 1);
+  store_be64_put(kb, after_seq == UINT64_MAX ? after_seq : after_seq + 1);
   MDB_val k = {8, kb}, val;
   for (int rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); rc == 0;
        rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
     if (limit && n >= limit)
       break;
     struct store_audit_rec rec;
-    if ((r = audit_decode(val.mv_data, val.mv_size, &rec)) < 0)
+    if ((r = store_audit_decode(val.mv_data, val.mv_size, &rec)) < 0)
       goto out;
     if (rec.seq <= after_seq || rec.time_ns < since_ns)
       continue;
@@ -231,7 +231,7 @@ static int verify_walk(struct store *s, MDB_txn *txn, struct store_audit_verdict
   int rc;
   for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
     struct store_audit_rec rec;
-    uint64_t key = k.mv_size == 8 ? be64_get(k.mv_data) : 0;
+    uint64_t key = k.mv_size == 8 ? store_be64_get(k.mv_data) : 0;
     if (key != expect) {
       if (key > expect)
         verdict_bad(vd, expect, "record %llu is missing (deleted)", (unsigned long long)expect);
@@ -239,7 +239,7 @@ static int verify_walk(struct store *s, MDB_txn *txn, struct store_audit_verdict
         verdict_bad(vd, expect, "record %llu has a malformed key", (unsigned long long)expect);
       break;
     }
-    if (audit_decode(v.mv_data, v.mv_size, &rec) < 0) {
+    if (store_audit_decode(v.mv_data, v.mv_size, &rec) < 0) {
       verdict_bad(vd, key, "record %llu cannot be decoded (changed)", (unsigned long long)key);
       break;
     }
@@ -302,7 +302,7 @@ int store_audit_verify(struct store *s, const uint64_t *expect_seq, const uint8_
   return 0;
 }
 
-void audit_file_append(struct store *s, const struct store_audit_rec *recs, size_t n) {
+void store_audit_file_append(struct store *s, const struct store_audit_rec *recs, size_t n) {
   if (s->audit_fd < 0 || n == 0)
     return;
   /* worst case per line: 300-byte object escaped as \u00XX plus the rest */

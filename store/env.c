@@ -238,8 +238,8 @@ static int init_txn(MDB_txn *txn, const struct sd_key *unlock) {
   struct audit_head head = {0};
   struct store_audit_rec rec;
   char actor[80];
-  audit_render_actor(&(struct store_actor){.uid = (uint32_t)geteuid()}, actor);
-  return audit_append(txn, dbi[DBI_AUDIT], akey, &head, actor, "store.init", "store", "ok", &rec);
+  store_audit_render_actor(&(struct store_actor){.uid = (uint32_t)geteuid()}, actor);
+  return store_audit_append(txn, dbi[DBI_AUDIT], akey, &head, actor, "store.init", "store", "ok", &rec);
 }
 
 /* True when txn's environment already holds a store (the meta DB exists). */

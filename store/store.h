@@ -109,6 +109,12 @@ int store_batch_begin(struct store *s, struct store_batch **ret); /* -ENOMEM, -e
  * store_audit_file_error). */
 int store_batch_commit(struct store_batch *b);
 void store_batch_abort(struct store_batch *b); /* frees b; NULL ok */
+/* The secret the batch's last create/rotate/remove/grant op acted on, as
+ * resolved in that op's own transaction (so a reply names what was really
+ * changed, not what the caller typed): 32 hex digits and the name, both ""
+ * when the op resolved nothing (e.g. -ENOENT). Also set when the op failed
+ * after resolving (e.g. SD_E_GRANTED). */
+void store_batch_last_target(const struct store_batch *b, char ret_id[33], char ret_name[65]);
 /* Number of audit records (= ops + notes) in the batch so far. */
 size_t store_batch_size(const struct store_batch *b);
 
