@@ -10,7 +10,7 @@ TOKEN=$(cat "$T/token")
 [ "$(wc -l <"$T/token")" = 1 ] || fail "init printed more than the token on stdout"
 [[ "$TOKEN" == SDUNLOCK-1-* ]] || fail "token has an unexpected form"
 [ ! -e "$DATA/unlock.key" ] || fail "autolock kept a key file"
-grep -rqa -- "${TOKEN#SDUNLOCK-1-}" "$DATA" && fail "token found under the data dir"
+for f in "$DATA"/*; do file_has_key "$f" "$TOKEN" && fail "unlock key found in $f"; done
 ok "init --autolock prints the token once and keeps no copy"
 
 serve_with_stdin() { # INPUT: expect refusal, print stderr
