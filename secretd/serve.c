@@ -252,6 +252,19 @@ static int serve_run(const struct serve_opts *o) {
     return log_errno(r, o->dir);
   if ((r = open_store(o, &s.store)) < 0)
     return r;
+  if (o->audit_file) {
+    uint64_t n = store_audit_file_recovered(s.store);
+    int fe = store_audit_file_error(s.store);
+    if (n)
+      log_warn("the audit file %s lacked %llu record(s) of the chain; appended them", o->audit_file,
+               (unsigned long long)n);
+    if (fe == -ESTALE)
+      log_err("the audit file %s goes beyond the store's audit chain: it belongs to another store, "
+              "or the store was restored from an older copy; check `secret audit --verify` "
+              "against an exported head", o->audit_file);
+    else if (fe < 0)
+      log_err("cannot bring the audit file %s up to date: %s", o->audit_file, sd_strerror(fe));
+  }
   if ((r = uv_loop_init(&loop)) < 0) {
     store_close(s.store);
     return log_errno(r, "uv_loop_init");

@@ -57,6 +57,8 @@ struct store {
   int audit_fd; /* -1: no audit file */
   pthread_mutex_t audit_file_mu;
   int audit_file_err;
+  bool audit_file_behind;
+  uint64_t audit_file_recovered; /* lines appended by the catch-up at open */ /* the file lacks lines: catch up at the next append */
 };
 
 struct store_batch {

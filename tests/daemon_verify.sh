@@ -12,7 +12,10 @@ N=1000000
 
 init_store
 "$FILL" "$DATA" "$N" || fail "store_audit_fill failed"
-start_daemon
+# no --audit-file: secretd would first append the 1,000,000 lines it lacks
+"$SECRETD" serve --data "$DATA" --admin-socket "$SOCK" >>"$T/out.log" 2>>"$T/err.log" </dev/null &
+PID=$!
+wait_ready "$PID" "$SOCK"
 printf 'v' | S create probe - >/dev/null || fail "create failed"
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
