@@ -212,6 +212,7 @@ static int open_store(const struct serve_opts *o, struct store **ret) {
   switch (r) {
   case 0: return 0;
   case SD_E_BADKEY: log_err("wrong unlock key"); break;
+  case -EPERM: break; /* the key file was refused; unlock.c said why and how to fix it */
   case -EINVAL: log_err("the unlock key is not a valid SDUNLOCK-1 token"); break;
   case -ENODATA: log_err("no unlock key given (expected a token line on stdin)"); break;
   case -ENOENT:
