@@ -53,6 +53,7 @@
 #include "runtime/landlock.h"
 #include "runtime/mac.h"
 #include "runtime/mounts.h"
+#include "runtime/rootfs_layer.h"
 #include "runtime/seccomp.h"
 #include "runtime/secrets_fs.h"
 #include "runtime/userns.h"
@@ -102,6 +103,7 @@ struct child_args {
   int sync_fd, err_fd;
   int parent_sync_fd, parent_err_fd; /* the parent's pipe ends, closed at once */
   const int *src_fds;
+  int layer_fd;         /* detached overlay for the rootfs, -1 with rootfs_writable */
   struct rt_secrets_fs *sfs;
   struct rt_cgroup *cg;
   const struct rt_seccomp *seccomp;
@@ -255,7 +257,7 @@ _Noreturn static void child_main(const struct child_args *a) {
     child_fail(a, ST_CGROUPNS, errno, NULL);
   umask(0);
 
-  if ((r = rt_mount_rootfs(rootfs_fd, &root_fd)) < 0)
+  if ((r = rt_mount_rootfs(rootfs_fd, a->layer_fd, &root_fd)) < 0)
     child_fail(a, ST_ROOTFS, r, s->rootfs);
   /* With --read-only the image itself is never modified: a missing run/secrets
    * is provided by a small tmpfs over run/ instead of a mkdir in the rootfs. */
@@ -275,6 +277,11 @@ _Noreturn static void child_main(const struct child_args *a) {
   }
   if ((r = rt_mount_proc(root_fd)) < 0)
     child_fail(a, ST_PROC, r, rt_mounts_last_path());
+  /* The exec label's attr file is opened now, before any user mount can cover a path
+   * on the way to it, and checked to be procfs (CVE-2019-19921). */
+  struct rt_mac_exec mac;
+  if ((r = rt_mac_exec_open(root_fd, s->apparmor, s->selinux_label, &mac)) < 0)
+    child_fail(a, ST_MAC, r, NULL);
   if ((r = rt_mount_dev(root_fd, s->userns)) < 0)
     child_fail(a, ST_DEV, r, rt_mounts_last_path());
   if ((r = rt_mount_sys(root_fd)) < 0)
@@ -303,7 +310,7 @@ _Noreturn static void child_main(const struct child_args *a) {
   if ((r = lookup_cmd(root_fd, s->argv[0], a->path_env, cmd, sizeof cmd)) < 0)
     child_fail(a, ST_LOOKUP, r, s->argv[0]);
 
-  if ((r = rt_mac_apply_exec(s->apparmor, s->selinux_label)) < 0)
+  if ((r = rt_mac_exec_apply(&mac, s->apparmor, s->selinux_label)) < 0)
     child_fail(a, ST_MAC, r, NULL);
   if (s->n_landlock_rw && (r = rt_landlock_apply(s->landlock_rw, s->n_landlock_rw)) < 0)
     child_fail(a, ST_LANDLOCK, r, NULL);
@@ -478,6 +485,7 @@ static int make_secrets(const struct rt_spec *s, struct rt_secrets_fs **ret, str
 /* Parent's resources of one start; released by start_cleanup(). */
 struct start {
   int rootfs_fd;
+  int layer_fd;
   int *src_fds;
   size_t n_src;
   char **envp;
@@ -503,6 +511,7 @@ static void start_cleanup(struct start *st) {
   }
   closep(&st->pidfd);
   closep(&st->rootfs_fd);
+  closep(&st->layer_fd);
   for (size_t i = 0; i < st->n_src; i++)
     closep(&st->src_fds[i]);
   free(st->src_fds);
@@ -519,6 +528,17 @@ static int prepare(const struct rt_spec *s, struct start *st, struct rt_error *e
     r = -errno;
     set_err(err, 0, "rootfs %s: %s", s->rootfs, sd_strerror(r));
     return r;
+  }
+  if (!s->rootfs_writable) {
+    r = rt_rootfs_layer_new(st->rootfs_fd, s->rootfs_size, &st->layer_fd);
+    if (r == -EOPNOTSUPP)
+      set_err(err, 0, "rootfs %s: this kernel cannot give the container a layer of its own "
+                      "(overlayfs with fd layers, Linux 6.13+); --rootfs-writable runs on the "
+                      "directory itself", s->rootfs);
+    else if (r < 0)
+      set_err(err, 0, "rootfs layer for %s: %s", s->rootfs, sd_strerror(r));
+    if (r < 0)
+      return r;
   }
   if (s->n_mounts) {
     st->src_fds = calloc(s->n_mounts, sizeof *st->src_fds);
@@ -608,7 +628,7 @@ static int await_exec(struct start *st, struct rt_error *err) {
 }
 
 int rt_container_start(const struct rt_spec *s, struct rt_container **ret, struct rt_error *err) {
-  struct start st = {.rootfs_fd = -1, .sync = {-1, -1}, .errp = {-1, -1}, .pidfd = -1};
+  struct start st = {.rootfs_fd = -1, .layer_fd = -1, .sync = {-1, -1}, .errp = {-1, -1}, .pidfd = -1};
   struct child_args a = {0};
   int r;
   char hostname[32];
@@ -638,6 +658,7 @@ int rt_container_start(const struct rt_spec *s, struct rt_container **ret, struc
   a.parent_sync_fd = st.sync[1];
   a.parent_err_fd = st.errp[0];
   a.src_fds = st.src_fds;
+  a.layer_fd = st.layer_fd;
   a.sfs = st.sfs;
   a.cg = st.cg;
   a.seccomp = st.seccomp;

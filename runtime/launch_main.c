@@ -85,6 +85,8 @@ static void usage(FILE *f) {
           "  --memory SIZE          --cpus N.N             --pids-limit N\n"
           "  --seccomp-profile FILE|unconfined             --apparmor PROFILE\n"
           "  --selinux-label LABEL  --landlock-rw PATH     --stop-timeout SECONDS\n"
+          "  --rootfs-size SIZE     (the container's own writable layer, default 256m)\n"
+          "  --rootfs-writable      (no layer: write into DIR itself, seen by every container)\n"
           "See secret-launch(1).\n",
           prog);
 }
@@ -316,7 +318,8 @@ static int parse_secret(char *arg, struct opts *o) {
 enum {
   O_ROOTFS = 256, O_HOSTNAME, O_NAME, O_ENV, O_WORKDIR, O_USER, O_READONLY, O_INIT, O_USERNS,
   O_UIDMAP, O_GIDMAP, O_CGROUPNS, O_CAPADD, O_CAPDROP, O_MOUNT, O_SECRET, O_MEMORY, O_CPUS,
-  O_PIDS, O_SECCOMP, O_APPARMOR, O_SELINUX, O_LANDLOCK, O_STOPTIMEOUT, O_HELP, O_VERSION,
+  O_PIDS, O_SECCOMP, O_APPARMOR, O_SELINUX, O_LANDLOCK, O_STOPTIMEOUT, O_ROOTFS_WRITABLE,
+  O_ROOTFS_SIZE, O_HELP, O_VERSION,
 };
 
 static const struct option longopts[] = {
@@ -344,6 +347,8 @@ static const struct option longopts[] = {
     {"selinux-label", required_argument, NULL, O_SELINUX},
     {"landlock-rw", required_argument, NULL, O_LANDLOCK},
     {"stop-timeout", required_argument, NULL, O_STOPTIMEOUT},
+    {"rootfs-writable", no_argument, NULL, O_ROOTFS_WRITABLE},
+    {"rootfs-size", required_argument, NULL, O_ROOTFS_SIZE},
     {"help", no_argument, NULL, O_HELP},
     {"version", no_argument, NULL, O_VERSION},
     {NULL, 0, NULL, 0},
@@ -410,6 +415,14 @@ static int parse_args(int argc, char **argv, struct opts *o) {
         return die("--user: expected UID[:GID] (numbers), got \"%s\"", optarg);
       break;
     case O_READONLY: s->readonly_rootfs = true; break;
+    case O_ROOTFS_WRITABLE: s->rootfs_writable = true; break;
+    case O_ROOTFS_SIZE: {
+      int64_t v;
+      if (parse_size(optarg, &v) < 0)
+        return die("--rootfs-size: expected a size such as 64m or 1g, got \"%s\"", optarg);
+      s->rootfs_size = (uint64_t)v;
+      break;
+    }
     case O_INIT: s->init = true; break;
     case O_USERNS: s->userns = true; break;
     case O_UIDMAP:

@@ -3,11 +3,11 @@
  * (start, signal, wait, free). Used by secret-launch and by the node agent.
  *
  * rt_container_start() does, in this order (see runtime/container.c):
- *   parent: seccomp compile, MAC check, cgroup create, secrets tmpfs + files,
- *           one clone() with every namespace flag, uid/gid maps, cgroup attach,
- *           release of the child;
- *   child:  private propagation, rootfs bind, /run/secrets, --mount binds, /proc,
- *           /dev, /sys, masked and read-only paths, pivot_root + detach of the old
+ *   parent: seccomp compile, MAC check, rootfs layer (overlay on a tmpfs, unless
+ *           rootfs_writable), cgroup create, secrets tmpfs + files, one clone() with
+ *           every namespace flag, uid/gid maps, cgroup attach, release of the child;
+ *   child:  private propagation, rootfs layer (or bind), /run/secrets, /proc, MAC attr
+ *           fd, /dev, /sys, --mount binds, masked and read-only paths, pivot_root + detach of the old
  *           root, read-only rootfs, hostname, lo up, cwd, MAC exec label, Landlock,
  *           groups/gid/uid, capabilities, no_new_privs, fds > 2 close-on-exec,
  *           seccomp, execve.
@@ -69,6 +69,10 @@ struct rt_spec {
   const char *hostname;      /* NULL = name */
   const char *name;          /* cgroup name "secretd/<name>"; NULL = "launch-<pid>" */
   bool readonly_rootfs;
+  bool rootfs_writable;      /* no layer of its own: the container writes into the directory
+                                itself (seen by every other container on it; see
+                                runtime/rootfs_layer.h) */
+  uint64_t rootfs_size;      /* size of the container's own writable layer; 0 = default */
   bool init;                 /* minimal init as PID 1 (reaps, forwards signals) */
   bool userns;               /* new user namespace with uidmap/gidmap */
   bool cgroupns;

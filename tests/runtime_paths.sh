@@ -61,9 +61,13 @@ expect_match "read-only /" "$ERR" "/x: Read-only file system"
 expect_match "read-only /tmp" "$ERR" "/tmp/x: Read-only file system"
 expect_eq "read-only: /dev/shm still writable" "$OUT" shm-ok
 [ ! -e "$ROOTFS/x" ] && pass "nothing written to the rootfs" || fail "rootfs written"
-# Without --read-only the rootfs is writable.
-run --rootfs "$ROOTFS" -- /bin/touch /x
-expect_eq "rw rootfs" "$RC" 0
-[ -e "$ROOTFS/x" ] && pass "rw rootfs write visible on the host" || fail "rw write lost"
+# Without --read-only the rootfs is writable, in the container's own layer only
+# (tests/runtime_layer.sh); --rootfs-writable writes into the directory itself.
+run --rootfs "$ROOTFS" -- /bin/sh -c 'touch /x && ls /x'
+expect_eq "rw rootfs" "$OUT" /x
+[ ! -e "$ROOTFS/x" ] && pass "rw rootfs write stays in the layer" || fail "layer write reached the directory"
+run --rootfs "$ROOTFS" --rootfs-writable -- /bin/touch /x
+expect_eq "rootfs-writable" "$RC" 0
+[ -e "$ROOTFS/x" ] && pass "rootfs-writable write visible on the host" || fail "rw write lost"
 expect_eq "no host mounts left" "$(grep -c "$TMP" /proc/self/mountinfo)" 0
 echo "PASS"
