@@ -150,9 +150,7 @@ int rt_mac_attr_check_fd(int fd) {
   return sfs.f_type == PROC_SUPER_MAGIC ? 0 : -EXDEV;
 }
 
-/* Open one attr file of the calling thread inside root_fd (RESOLVE_IN_ROOT) for
- * writing, checked to be procfs. */
-static int open_attr(int root_fd, const char *path, int *ret_fd) {
+int rt_mac_attr_open(int root_fd, const char *path, int *ret_fd) {
   struct open_how how = {.flags = O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
                          .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
   _cleanup_close_ int fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
@@ -198,9 +196,9 @@ int rt_mac_exec_open(int root_fd, const char *apparmor_profile, const char *seli
       return -EOPNOTSUPP;
     if (!label_ok(profile))
       return -EINVAL;
-    r = open_attr(root_fd, "proc/thread-self/attr/apparmor/exec", &m.aa_fd);
+    r = rt_mac_attr_open(root_fd, "proc/thread-self/attr/apparmor/exec", &m.aa_fd);
     if (r == -ENOENT)
-      r = open_attr(root_fd, "proc/thread-self/attr/exec", &m.aa_fd);
+      r = rt_mac_attr_open(root_fd, "proc/thread-self/attr/exec", &m.aa_fd);
     if (r < 0)
       goto out;
   }
@@ -211,7 +209,7 @@ int rt_mac_exec_open(int root_fd, const char *apparmor_profile, const char *seli
     r = -EINVAL;
     if (!label_ok(selinux_label))
       goto out;
-    if ((r = open_attr(root_fd, "proc/thread-self/attr/exec", &m.se_fd)) < 0)
+    if ((r = rt_mac_attr_open(root_fd, "proc/thread-self/attr/exec", &m.se_fd)) < 0)
       goto out;
   }
   *ret = m;

@@ -55,6 +55,12 @@ void rt_mac_exec_close(struct rt_mac_exec *m);
 /* 0 when fd is a file on procfs, -EXDEV otherwise (or the errno of fstatfs). */
 int rt_mac_attr_check_fd(int fd);
 
+/* Open path (e.g. "proc/thread-self/attr/exec") inside root_fd (RESOLVE_IN_ROOT, no
+ * magic links, O_NOFOLLOW) for writing and check it with rt_mac_attr_check_fd().
+ * *ret_fd: the fd (O_CLOEXEC). Returns 0, -EXDEV (not procfs: nothing was written),
+ * or the negative errno of the open. */
+int rt_mac_attr_open(int root_fd, const char *path, int *ret_fd);
+
 /* --- additions beyond the shared contract --- */
 
 /* Static text describing the last rt_mac_check() error ("" when none). */
