@@ -24,9 +24,10 @@
 #include "base/macro.h"
 
 const char *const rt_masked_paths[] = {
-    "/proc/acpi",      "/proc/asound",    "/proc/kcore",          "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-    "/proc/scsi",      "/sys/firmware",   "/sys/devices/virtual/powercap", NULL,
+    "/proc/acpi",      "/proc/asound",    "/proc/interrupts",     "/proc/kcore",
+    "/proc/keys",      "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+    "/proc/sched_debug", "/proc/scsi",    "/sys/firmware",   "/sys/devices/virtual/powercap",
+    NULL,
 };
 
 const char *const rt_readonly_paths[] = {

@@ -4,11 +4,12 @@
  *
  * rt_container_start() does, in this order (see runtime/container.c):
  *   parent: seccomp compile, MAC check, rootfs layer (overlay on a tmpfs, unless
- *           rootfs_writable), cgroup create, secrets tmpfs + files, one clone() with
- *           every namespace flag, uid/gid maps, cgroup attach, release of the child;
- *   child:  private propagation, rootfs layer (or bind), /run/secrets, /proc, MAC attr
- *           fd, /dev, /sys, --mount binds, masked and read-only paths, pivot_root + detach of the old
- *           root, read-only rootfs, hostname, lo up, cwd, MAC exec label, Landlock,
+ *           rootfs_writable), cgroup create + join fds, secrets tmpfs + files, one
+ *           clone() with every namespace flag, uid/gid maps, release of the child;
+ *   child:  join the cgroup (writes "0"), cgroup namespace, private propagation, rootfs
+ *           layer (or bind), /run/secrets, /proc, MAC attr fd, /dev, /sys, --mount
+ *           binds, masked and read-only paths, pivot_root + detach of the old root,
+ *           read-only rootfs, hostname, lo up, cwd, MAC exec label, Landlock,
  *           groups/gid/uid, capabilities, no_new_privs, fds > 2 close-on-exec,
  *           seccomp, execve.
  * It returns once the command has been exec'd (or setup failed), so a failure of

@@ -28,6 +28,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/io.h"
 #include "base/macro.h"
 
 #define PAGE_ROUND(x) (((x) + 4095u) & ~(size_t)4095u)
@@ -226,21 +227,6 @@ done:
   return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len) {
-  const char *p = data;
-  while (len > 0) {
-    ssize_t w = write(fd, p, len);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      return -errno;
-    }
-    p += w;
-    len -= (size_t)w;
-  }
-  return 0;
-}
-
 /* Create a fresh temporary in dirfd; its name is written to name (>= 64 bytes). */
 static int open_temp(int dirfd, char *name, size_t namesz) {
   for (int attempt = 0; attempt < 16; attempt++) {
@@ -276,7 +262,7 @@ int rt_secrets_fs_put(struct rt_secrets_fs *fs, const char *target, const void *
   if (fd < 0)
     return fd;
   /* The bytes go straight from the caller's buffer into the tmpfs pages. */
-  r = write_all(fd, data, len);
+  r = sd_write_all(fd, data, len);
   if (r == 0 && fchown(fd, uid, gid) < 0)
     r = -errno;
   if (r == 0 && fchmod(fd, mode) < 0) /* after fchown, which clears set-id bits */
