@@ -12,6 +12,8 @@
 #                             Docker's masked/read-only paths, devices allow-list, and the
 #                             same memory, cpu and pids limits as "+limits"
 #   runc, runc equivalent     the same two bundles with runc
+#   secret-launch +2 secrets, no layer   --rootfs-writable: without the per-container
+#                             overlay layer, to print the cost of that layer
 # Rows are compared only with rows that set the same limits: "crun/runc equivalent" with
 # "secret-launch +2 secrets +limits"; plain crun/runc and the floor with the rows without.
 # The seccomp profile of the equivalent bundles is Docker 20.10's default when
@@ -137,7 +139,8 @@ ids=(bench-crun-plain-$$ bench-crun-equiv-$$ bench-runc-plain-$$ bench-runc-equi
 
 names=(floor secret-launch "secret-launch +2 secrets" "secret-launch +2 secrets +limits"
        crun "crun equivalent" runc "runc equivalent"
-       "floor (bare)" "secret-launch +2 secrets (bare)")
+       "floor (bare)" "secret-launch +2 secrets (bare)"
+       "secret-launch +2 secrets, no layer (bare)")
 cmds=("$wrap $floor $work/rootfs"
       "$wrap $sl -- /bin/true"
       "$wrap $sl $secrets -- /bin/true"
@@ -147,7 +150,8 @@ cmds=("$wrap $floor $work/rootfs"
       "$wrap runc run --bundle $work/plain ${ids[2]}"
       "$wrap runc run --bundle $work/equiv ${ids[3]}"
       "$floor $work/rootfs"
-      "$sl $secrets -- /bin/true")
+      "$sl $secrets -- /bin/true"
+      "$sl --rootfs-writable $secrets -- /bin/true")
 
 # Every command must work before it is timed.
 for i in "${!cmds[@]}"; do
@@ -201,6 +205,9 @@ print(f"goal 2: secret-launch +2 secrets +limits >= 2 x faster than crun equival
       f"{crun_eq/s2l:.2f} x ({'met' if crun_eq >= 2 * s2l else 'NOT met'})")
 b = med["secret-launch +2 secrets (bare)"] / med["floor (bare)"]
 print(f"bare (no wrapper): secret-launch +2 secrets / floor = {b:.2f} x")
+s2b, nl = med["secret-launch +2 secrets (bare)"], med["secret-launch +2 secrets, no layer (bare)"]
+print(f"per-container rootfs layer (overlay + tmpfs): {s2b - nl:+.2f} ms per start, bare "
+      f"({s2b:.2f} with, {nl:.2f} without = --rootfs-writable)")
 cold = {r["command"]: r["median"] * 1000 for r in json.load(open(sys.argv[2]))["results"]}
 print()
 print("cold starts (50 ms idle before each run; includes the cgroup v1 migration's RCU wait):")
