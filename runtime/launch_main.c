@@ -717,6 +717,11 @@ static int supervisor_main(int argc, char **argv, int ready_fd) {
     wipe_secrets(&o);
     return EXIT_LAUNCHER;
   }
+  if (!o.detach) { /* "--detach" was seen, but not as an option (after an argument) */
+    wipe_secrets(&o);
+    die("--detach must be given among the options, before the command");
+    return EXIT_LAUNCHER;
+  }
   const char *root = o.state_root ? o.state_root : RT_STATE_ROOT_DEFAULT;
   if ((r = rt_state_root_open(root, &root_fd)) < 0) {
     wipe_secrets(&o);

@@ -44,10 +44,25 @@ static void sleep_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
+/* The recorded supervisor still runs: same start time and not a zombie (once it has
+ * exited, its new parent may take a while to reap it). */
 static bool supervisor_alive(const struct rt_state *st) {
   uint64_t t;
-  return st->supervisor > 0 && rt_proc_start_time(st->supervisor, &t) == 0 &&
-         t == st->supervisor_start;
+  char path[64], buf[512];
+  if (st->supervisor <= 0 || rt_proc_start_time(st->supervisor, &t) < 0 ||
+      t != st->supervisor_start)
+    return false;
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)st->supervisor);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0)
+    return false;
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')');
+  return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
 
 static int open_container(struct ctx *x, const char *name, int *ret_dir, struct rt_state *st) {
