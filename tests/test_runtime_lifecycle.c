@@ -47,8 +47,12 @@ static int teardown_rootfs(void **state) {
 
 static char *sleep_argv[] = {"/bin/sleep", "30", NULL};
 
-static struct rt_spec sleep_spec(const char *name) {
-  struct rt_spec s = {.rootfs = rootfs, .argv = sleep_argv, .name = name,
+/* Names unique per run: a container left by a failed earlier run cannot collide. */
+static char names[2][48];
+
+static struct rt_spec sleep_spec(int which, const char *base) {
+  snprintf(names[which], sizeof names[which], "%s-%d", base, (int)getpid());
+  struct rt_spec s = {.rootfs = rootfs, .argv = sleep_argv, .name = names[which],
                       .caps = rt_default_caps()};
   return s;
 }
@@ -61,7 +65,7 @@ static uint64_t start_time_of(pid_t pid) {
 
 static void test_async_start_reports_through_its_fd_and_outlives_the_thread(void **state) {
   (void)state;
-  struct rt_spec s = sleep_spec("life-async");
+  struct rt_spec s = sleep_spec(0, "life-async");
   struct rt_start_job *job = NULL;
   s.pdeathsig = true;
   assert_int_equal(rt_container_start_async(&s, &job), -EINVAL); /* would die with the thread */
@@ -85,17 +89,22 @@ static void test_async_start_reports_through_its_fd_and_outlives_the_thread(void
 
 static void test_adopt_checks_start_time_and_cgroup_then_stop_kills_at_timeout(void **state) {
   (void)state;
-  struct rt_spec s = sleep_spec("life-adopt");
+  struct rt_spec s = sleep_spec(1, "life-adopt");
   struct rt_container *c = NULL, *a = NULL;
   struct rt_error err;
+  char cg[80], other[80], prefix[80];
+  snprintf(cg, sizeof cg, "secretd/%s", names[1]);
+  snprintf(other, sizeof other, "secretd/%s-other", names[1]);
+  snprintf(prefix, sizeof prefix, "secretd/%.*s", (int)strlen(names[1]) - 1, names[1]);
+  s.pdeathsig = true; /* dies with this test if it fails half-way */
   assert_int_equal(rt_container_start(&s, &c, &err), 0);
   pid_t pid = rt_container_pid(c);
   uint64_t st = start_time_of(pid);
-  assert_int_equal(rt_container_adopt(pid, st + 1, "secretd/life-adopt", &a), -ESRCH);
-  assert_int_equal(rt_container_adopt(pid, st, "secretd/life-other", &a), -ESRCH);
-  assert_int_equal(rt_container_adopt(pid, st, "secretd/life-ado", &a), -ESRCH); /* prefix */
+  assert_int_equal(rt_container_adopt(pid, st + 1, cg, &a), -ESRCH);
+  assert_int_equal(rt_container_adopt(pid, st, other, &a), -ESRCH);
+  assert_int_equal(rt_container_adopt(pid, st, prefix, &a), -ESRCH); /* a prefix of it */
   assert_null(a);
-  assert_int_equal(rt_container_adopt(pid, st, "secretd/life-adopt", &a), 0);
+  assert_int_equal(rt_container_adopt(pid, st, cg, &a), 0);
   assert_int_equal(rt_container_wait(a, false, NULL), -ECHILD); /* not ours to reap */
   /* sleep as PID 1 ignores SIGTERM: killed at the 200 ms timeout. */
   struct timespec t0, t1;
