@@ -575,51 +575,17 @@ static void warn_swap(struct rt_container *c) {
                     "secrets may be swapped out\n", prog);
 }
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
-/* Forward signals, enforce the stop timeout, return the exit code to use. */
+/* Forward signals, enforce the stop timeout (in the library), return the exit code. */
 static int supervise(struct rt_container *c, int sfd, unsigned stop_timeout_s) {
-  int64_t deadline = -1;
   struct rt_exit ex;
-  for (;;) {
-    struct pollfd p[2] = {{.fd = sfd, .events = POLLIN},
-                          {.fd = rt_container_pidfd(c), .events = POLLIN}};
-    int timeout = -1;
-    if (deadline >= 0) {
-      int64_t left = deadline - now_ms();
-      timeout = left < 0 ? 0 : (int)left;
-    }
-    int n = poll(p, 2, timeout);
-    if (n < 0 && errno != EINTR)
-      return (void)die("poll: %s", strerror(errno)), EXIT_LAUNCHER;
-    if (n == 0 && deadline >= 0) {
-      fprintf(stderr, "%s: stop timeout (%u s) expired: killing the container\n", prog,
-              stop_timeout_s);
-      rt_container_kill(c, SIGKILL);
-      deadline = -1;
-      continue;
-    }
-    if (n > 0 && (p[0].revents & POLLIN)) {
-      struct signalfd_siginfo si;
-      if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-        rt_container_kill(c, (int)si.ssi_signo);
-        if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) && deadline < 0)
-          deadline = now_ms() + (int64_t)stop_timeout_s * 1000;
-      }
-    }
-    if (n > 0 && (p[1].revents & POLLIN)) {
-      int r = rt_container_wait(c, false, &ex);
-      if (r == -EAGAIN)
-        continue;
-      if (r < 0)
-        return (void)die("waiting for the container: %s", strerror(-r)), EXIT_LAUNCHER;
-      break;
-    }
-  }
+  bool timed_out = false;
+  int r = rt_container_run(c, sfd, stop_timeout_s * 1000u, &ex, &timed_out);
+  if (r < 0)
+    return (void)die("waiting for the container: %s", strerror(-r)), EXIT_LAUNCHER;
+  if (timed_out)
+    fprintf(stderr, "%s: stop timeout (%u s) expired: the container was killed\n", prog,
+            stop_timeout_s);
   if (ex.oom_killed)
     fprintf(stderr, "%s: the container was killed by the OOM killer (memory limit reached)\n",
             prog);
