@@ -736,6 +736,13 @@ static int supervisor_main(int argc, char **argv, int ready_fd) {
   st.supervisor = getpid();
   snprintf(st.cgroup, sizeof st.cgroup, "secretd/%s", o.spec.name);
   st.secrets_max = rt_secrets_fs_max(rt_container_secrets(c));
+  if (o.spec.userns) { /* a put's owners are container ids, mapped like --secret's */
+    static const struct rt_idmap def = {0, RT_DEFAULT_IDMAP_OUTSIDE, RT_DEFAULT_IDMAP_COUNT};
+    st.n_uidmap = o.spec.n_uidmap ? o.spec.n_uidmap : 1;
+    st.n_gidmap = o.spec.n_gidmap ? o.spec.n_gidmap : 1;
+    memcpy(st.uidmap, o.spec.n_uidmap ? o.spec.uidmap : &def, st.n_uidmap * sizeof def);
+    memcpy(st.gidmap, o.spec.n_gidmap ? o.spec.gidmap : &def, st.n_gidmap * sizeof def);
+  }
   now_rfc3339(st.created, sizeof st.created);
   if (!realpath(o.spec.rootfs, st.bundle))
     snprintf(st.bundle, sizeof st.bundle, "%s", o.spec.rootfs);

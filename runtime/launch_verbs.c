@@ -27,6 +27,7 @@
 #include "runtime/secrets_fs.h"
 #include "runtime/state.h"
 #include "runtime/supervisor.h"
+#include "runtime/userns.h"
 
 #define EXIT_VERB 1
 
@@ -421,6 +422,18 @@ static int v_secret(struct ctx *x, int argc, char **argv) {
     return EXIT_VERB;
   }
   rt_container_detach(c);
+  /* --userns: the owner given is a container id; the tmpfs wants the host id. */
+  if (put && st.n_uidmap) {
+    uint32_t hu = rt_idmap_to_host(st.uidmap, st.n_uidmap, (uint32_t)uid);
+    uint32_t hg = rt_idmap_to_host(st.gidmap, st.n_gidmap, (uint32_t)gid);
+    if (hu == UINT32_MAX || hg == UINT32_MAX) {
+      secret_buf_wipe(&buf);
+      return die("secret put %s: owner %u:%u is not mapped in the container's user "
+                 "namespace", name, (unsigned)uid, (unsigned)gid), EXIT_VERB;
+    }
+    uid = hu;
+    gid = hg;
+  }
   int mfd = -1;
   struct rt_secrets_fs *fs = NULL;
   r = rt_supervisor_get_secrets(dfd, st.supervisor, &mfd);

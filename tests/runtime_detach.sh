@@ -128,6 +128,18 @@ expect_match "delete running: message" "$ERR" "running"
 run delete dup --force --state-root "$SR"
 expect_eq "delete --force" "$RC" 0
 
+# 9b. --userns: a put's owner is a container id, mapped like --secret's.
+run run --detach --name uns --userns --state-root "$SR" --rootfs "$ROOTFS" -- /bin/sleep 30
+expect_eq "userns detached" "$RC" 0
+printf 'u' | sl secret put uns owned --uid 1000 --gid 1000 --state-root "$SR" || fail "userns put"
+upid=$(jfield uns pid)
+expect_eq "userns: owner seen inside" "$(nsenter -t "$upid" -m -U -p /bin/stat -c '%u %g' /run/secrets/owned)" "1000 1000"
+expect_eq "userns: host owner" "$(nsenter -t "$upid" -m -p /bin/stat -c '%u %g' /run/secrets/owned)" "101000 101000"
+ERR=$(printf 'u' | sl secret put uns bad --uid 70000 --state-root "$SR" 2>&1); RC=$?
+expect_eq "userns: unmapped owner refused" "$RC" 1
+expect_match "userns: unmapped owner message" "$ERR" "not mapped"
+sl delete --force uns --state-root "$SR" || fail "delete uns"
+
 # 10. A container that exits while nobody watches: stopped, with its exit status.
 run run --detach --name quick --state-root "$SR" --rootfs "$ROOTFS" -- /bin/sh -c 'sleep 0.2; exit 7'
 expect_eq "quick started" "$RC" 0
