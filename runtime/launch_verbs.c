@@ -88,7 +88,7 @@ static int open_container(struct ctx *x, const char *name, int *ret_dir, struct 
  * supervisor gone too, the state is stale: marked stopped (exit status unknown), its
  * socket and empty cgroup removed.
  */
-static int refresh(struct ctx *x, int dir_fd, struct rt_state *st, struct rt_container **ret_c) {
+static int refresh(int dir_fd, struct rt_state *st, struct rt_container **ret_c) {
   struct rt_container *c = NULL;
   if (st->status != RT_STATUS_RUNNING)
     return 0;
@@ -117,7 +117,6 @@ static int refresh(struct ctx *x, int dir_fd, struct rt_state *st, struct rt_con
   unlinkat(dir_fd, "sock", 0);
   (void)rt_cgroup_remove_name(st->id, false);
   return rt_state_write(dir_fd, st);
-  (void)x;
 }
 
 static json_object *state_json(const struct rt_state *st) {
@@ -156,7 +155,7 @@ static int v_list(struct ctx *x, int argc, char **argv) {
     _cleanup_close_ int dfd = -1;
     if (rt_state_open(x->root_fd, *n, &dfd) < 0 || rt_state_read(dfd, &st) < 0)
       continue; /* being created or deleted right now */
-    refresh(x, dfd, &st, NULL);
+    refresh(dfd, &st, NULL);
     if (json)
       json_object_array_add(arr, state_json(&st));
     else
@@ -179,7 +178,7 @@ static int v_state(struct ctx *x, int argc, char **argv) {
   _cleanup_close_ int dfd = -1;
   if (open_container(x, argv[1], &dfd, &st) < 0)
     return EXIT_VERB;
-  int r = refresh(x, dfd, &st, NULL);
+  int r = refresh(dfd, &st, NULL);
   if (r < 0)
     return die("state of %s: %s", st.id, strerror(-r)), EXIT_VERB;
   json_object *o = state_json(&st);
@@ -215,7 +214,7 @@ static int running(struct ctx *x, const char *verb, const char *name, int *dfd,
                    struct rt_state *st, struct rt_container **c) {
   if (open_container(x, name, dfd, st) < 0)
     return -1;
-  int r = refresh(x, *dfd, st, c);
+  int r = refresh(*dfd, st, c);
   if (r < 0)
     return die("%s %s: %s", verb, name, strerror(-r));
   if (st->status != RT_STATUS_RUNNING || !*c)
@@ -310,7 +309,7 @@ static int v_delete(struct ctx *x, int argc, char **argv) {
   _cleanup_close_ int dfd = -1;
   if (open_container(x, name, &dfd, &st) < 0)
     return EXIT_VERB;
-  int r = refresh(x, dfd, &st, &c);
+  int r = refresh(dfd, &st, &c);
   if (r < 0)
     return die("delete %s: %s", name, strerror(-r)), EXIT_VERB;
   if (c) {
