@@ -28,14 +28,14 @@ build=$(cd "$build" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
 launch=${LAUNCH:-$build/runtime/secret-launch}   # LAUNCH=path to time another build
 floor=$build/bench/launch_floor
-profile=${DOCKER_SECCOMP:-$src/../shared/peers/docker-seccomp-default.json}
+profile=${DOCKER_SECCOMP:-/var/cache/secretd-peers/docker-seccomp-default.json}  # scripts/deps.sh
 for f in "$launch" "$floor"; do
   [ -x "$f" ] || { echo "$0: $f not built (cmake --build $build --target secret-launch launch_floor)" >&2; exit 1; }
 done
 for t in hyperfine crun runc python3; do
   command -v $t >/dev/null || { echo "$0: $t not installed" >&2; exit 1; }
 done
-[ -r "$profile" ] || { echo "$0: $profile missing (set DOCKER_SECCOMP)" >&2; exit 1; }
+[ -r "$profile" ] || { echo "$0: $profile missing: run scripts/deps.sh (Docker 20.10's profile from Debian) or set DOCKER_SECCOMP" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/launch-bench.XXXXXX)
 cleanup() {
