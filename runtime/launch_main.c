@@ -37,6 +37,7 @@
 
 #include "base/error.h"
 #include "base/macro.h"
+#include "base/parse.h"
 #include "runtime/caps.h"
 #include "runtime/cgroup.h"
 #include "runtime/launch.h"
@@ -101,16 +102,14 @@ static void usage(FILE *f) {
           prog, prog, prog, prog, prog, prog);
 }
 
+/* Decimal only (ids, limits, seconds): digits, leading zeros ignored, then base's
+ * sd_parse_u64 (which alone would read "010" as octal and "0x10" as hex). */
 int parse_u64(const char *s, uint64_t max, uint64_t *ret) {
-  if (!isdigit((unsigned char)*s))
+  if (!*s || s[strspn(s, "0123456789")] != '\0')
     return -EINVAL;
-  errno = 0;
-  char *end;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || *end || v > max)
-    return -EINVAL;
-  *ret = v;
-  return 0;
+  while (s[0] == '0' && s[1])
+    s++;
+  return sd_parse_u64(s, max, ret);
 }
 
 /* "64m", "1g", "512k", "1048576" (bytes, 1024-based suffixes as Docker). */
