@@ -678,6 +678,11 @@ static int supervisor_main(int argc, char **argv, int ready_fd) {
   int r;
 
   setsid();
+  /* Nothing of the caller's but stdio (until readiness) and the ready pipe: an
+   * inherited pipe would keep e.g. a shell's $(...) waiting for the container's life. */
+  if ((ready_fd > 3 && close_range(3, (unsigned)ready_fd - 1, 0) < 0) ||
+      close_range((unsigned)ready_fd + 1, ~0U, 0) < 0)
+    return EXIT_LAUNCHER;
   if (parse_args(argc, argv, &o) < 0) {
     wipe_secrets(&o);
     return EXIT_LAUNCHER;
@@ -758,6 +763,9 @@ static int supervisor_main(int argc, char **argv, int ready_fd) {
   }
   close(ready_fd);
   closep(&errfd);
+  if (chdir("/") < 0) {
+    /* keeps the caller's cwd busy; harmless */
+  }
 
   struct rt_exit ex = {0};
   for (;;) {
