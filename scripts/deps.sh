@@ -6,6 +6,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libsodium-dev libssl-dev libuv1-dev liblmdb-dev libmsgpack-dev
       libcap-dev libseccomp-dev libcmocka-dev libjson-c-dev
+      libarchive-dev libzstd-dev zstd umoci
       busybox-static python3 iproute2 util-linux passwd procps psmisc kmod)
 if [[ "${1:-}" == --bench ]]; then
   pkgs+=(crun runc hyperfine etcd-server etcd-client)
