@@ -117,10 +117,12 @@ static int unpack_layers(struct img_source *src, int imgfd, const struct img_man
     if ((r = img_blob_reader_open(src, l->hex, l->size, br, err)) < 0)
       break;
     r = img_unpack_layer(rootfd, img_blob_reader_read, br, lim, st, err);
-    if (r < 0 && br->done > br->size) {
-      err->msg[0] = '\0';
-      r = img_fail(err, -EBADMSG, "layer %zu (sha256:%s): larger than its descriptor's size %llu",
-                   i + 1, l->hex, (unsigned long long)l->size);
+    struct img_err derr = {0};
+    if (r < 0 && r != -EFBIG && r != -E2BIG && img_blob_reader_finish(br, &derr) == -EBADMSG) {
+      /* a corrupt stream: say that the blob does not match, the root cause */
+      *err = derr;
+      r = -EBADMSG;
+      img_err_prefix(err, "layer %zu: ", i + 1);
     } else if (r < 0) {
       img_err_prefix(err, "layer %zu (sha256:%.12s): ", i + 1, l->hex);
     }

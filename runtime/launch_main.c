@@ -30,6 +30,7 @@
 #include "base/error.h"
 #include "base/macro.h"
 #include "runtime/caps.h"
+#include "runtime/launch_image.h"
 #include "runtime/runtime.h"
 #include "runtime/secrets_fs.h"
 #include "runtime/userns.h"
@@ -76,6 +77,8 @@ struct opts {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: %s --rootfs DIR [options] -- CMD [ARG...]\n"
+          "       %s --image NAME[:VERSION|@sha256:D] [--store DIR] [--layer-size SIZE]\n"
+          "          [options] [-- CMD [ARG...]]\n"
           "  --hostname NAME        --name NAME (cgroup secretd/NAME)\n"
           "  --env K=V              --workdir DIR (default /)\n"
           "  --user UID[:GID]       --read-only            --init\n"
@@ -86,7 +89,7 @@ static void usage(FILE *f) {
           "  --seccomp-profile FILE|unconfined             --apparmor PROFILE\n"
           "  --selinux-label LABEL  --landlock-rw PATH     --stop-timeout SECONDS\n"
           "See secret-launch(1).\n",
-          prog);
+          prog, prog);
 }
 
 static int parse_u64(const char *s, uint64_t max, uint64_t *ret) {
@@ -611,6 +614,9 @@ int main(int argc, char **argv, char **envp) {
     fprintf(stderr, "%s: protecting the launcher image: %s\n", prog, strerror(-r));
     return EXIT_LAUNCHER;
   }
+  /* --image REF: becomes --rootfs plus the image config's defaults. */
+  if (launch_image_args(&argc, &argv) < 0)
+    return EXIT_LAUNCHER;
   /* Secrets will be in our memory: no core dumps, no ptrace by other users. */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   struct rlimit nocore = {0, 0};

@@ -1,0 +1,272 @@
+/*
+ * secret-launch --image (see launch_image.h). Steps, all before the container
+ * exists:
+ *  1. pick --image/--store/--layer-size out of argv (the user's other options
+ *     are passed on untouched, after ours, so that they win);
+ *  2. open the store, resolve the reference, mark the image in use (a shared
+ *     flock on STORE/inuse/<hex>.<pid>.<n>, held until exit) and read its
+ *     config, checked against the manifest digest;
+ *  3. the writable layer: unshare a private mount namespace for the launcher
+ *     (the mounts vanish with it, even after SIGKILL), mount a tmpfs of
+ *     --layer-size (default 256m) on a flock'ed directory in STORE/tmp, and
+ *     an overlay: lower = the stored rootfs (never written), upper/work on
+ *     the tmpfs; the container's --rootfs is the overlay;
+ *  4. the image's User is resolved in its own /etc/passwd and /etc/group.
+ */
+#include "runtime/launch_image.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "base/macro.h"
+#include "image/store.h"
+#include "image/user.h"
+
+#define DEFAULT_LAYER_SIZE "256m"
+
+static const char *prog = "secret-launch";
+static struct img_store *g_store;
+static char g_marker[128];
+static char g_layer[4400]; /* STORE/tmp/layer.XXXXXX */
+static char g_merged[4450];
+
+static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int die(const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "%s: ", prog);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return -1;
+}
+
+static void at_exit(void) {
+  if (g_merged[0]) {
+    umount2(g_merged, MNT_DETACH);
+    umount2(g_layer, MNT_DETACH);
+    char p[4500];
+    snprintf(p, sizeof p, "%s/merged", g_layer);
+    rmdir(p);
+    rmdir(g_layer);
+  }
+  if (g_store && g_marker[0])
+    img_store_unmark(g_store, g_marker);
+}
+
+static bool size_ok(const char *s) {
+  if (!isdigit((unsigned char)*s))
+    return false;
+  while (isdigit((unsigned char)*s))
+    s++;
+  if (*s == 'k' || *s == 'm' || *s == 'g' || *s == 'K' || *s == 'M' || *s == 'G')
+    s++;
+  return *s == '\0';
+}
+
+/* Value of "--opt V" or "--opt=V" at argv[*i]; advances *i. NULL if no match. */
+static const char *opt_value(char **argv, int argc, int *i, const char *opt) {
+  size_t n = strlen(opt);
+  if (strncmp(argv[*i], opt, n))
+    return NULL;
+  if (argv[*i][n] == '=')
+    return argv[*i] + n + 1;
+  if (argv[*i][n] || *i + 1 >= argc)
+    return NULL;
+  return argv[++*i];
+}
+
+static int make_layer(const char *lower, const char *size) {
+  char opts[13500], p[4500];
+  if (strpbrk(lower, ",:\\") || strpbrk(img_store_dir(g_store), ",:\\"))
+    return die("--image: the store path may not hold ',', ':' or '\\' (overlay options)");
+  if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    return die("--image: private mount namespace: %s", strerror(errno));
+  snprintf(g_layer, sizeof g_layer, "%s/tmp/layer.XXXXXX", img_store_dir(g_store));
+  if (!mkdtemp(g_layer))
+    return die("--image: %s: %s", g_layer, strerror(errno));
+  /* held (not close-on-exec is not needed: the flock lives in our process) so
+   * that gc leaves this directory alone while we run */
+  int lfd = open(g_layer, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (lfd < 0 || flock(lfd, LOCK_EX) < 0)
+    return die("--image: locking %s: %s", g_layer, strerror(errno));
+  snprintf(opts, sizeof opts, "size=%s,mode=0700", size);
+  if (mount("secret-layer", g_layer, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+    return die("--image: tmpfs for the writable layer: %s", strerror(errno));
+  snprintf(p, sizeof p, "%s/upper", g_layer);
+  if (mkdir(p, 0755) < 0)
+    return die("--image: %s: %s", p, strerror(errno));
+  snprintf(p, sizeof p, "%s/work", g_layer);
+  if (mkdir(p, 0700) < 0)
+    return die("--image: %s: %s", p, strerror(errno));
+  snprintf(g_merged, sizeof g_merged, "%s/merged", g_layer);
+  if (mkdir(g_merged, 0755) < 0)
+    return die("--image: %s: %s", g_merged, strerror(errno));
+  snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, g_layer,
+           g_layer);
+  if (mount("secret-image", g_merged, "overlay", MS_NODEV, opts) < 0) {
+    int e = errno;
+    g_merged[0] = '\0';
+    return die("--image: overlay mount: %s", strerror(e));
+  }
+  return 0;
+}
+
+int launch_image_args(int *argcp, char ***argvp) {
+  int argc = *argcp;
+  char **argv = *argvp;
+  const char *ref = NULL, *store = NULL, *layer_size = DEFAULT_LAYER_SIZE, *v;
+  bool has_user = false, has_workdir = false, has_rootfs = false;
+  int dashdash = argc;
+  char **user_env[64];
+  size_t n_user_env = 0;
+  bool *keep = calloc((size_t)argc, sizeof *keep);
+  if (!keep)
+    return die("out of memory");
+
+  /* 1 */
+  for (int i = 1; i < argc; i++) {
+    int start = i;
+    if (!strcmp(argv[i], "--")) {
+      dashdash = i;
+      break;
+    }
+    if ((v = opt_value(argv, argc, &i, "--image"))) {
+      ref = v;
+      continue;
+    }
+    if ((v = opt_value(argv, argc, &i, "--store"))) {
+      store = v;
+      continue;
+    }
+    if ((v = opt_value(argv, argc, &i, "--layer-size"))) {
+      layer_size = v;
+      continue;
+    }
+    for (int j = start; j <= i; j++)
+      keep[j] = true;
+    if (!strcmp(argv[i], "--user") || !strncmp(argv[i], "--user=", 7))
+      has_user = true;
+    if (!strcmp(argv[i], "--workdir") || !strncmp(argv[i], "--workdir=", 10))
+      has_workdir = true;
+    if (!strcmp(argv[i], "--rootfs") || !strncmp(argv[i], "--rootfs=", 9))
+      has_rootfs = true;
+    if (!strcmp(argv[i], "--env") && i + 1 < argc && n_user_env < ARRAY_SIZE(user_env))
+      user_env[n_user_env++] = &argv[i + 1];
+    else if (!strncmp(argv[i], "--env=", 6) && n_user_env < ARRAY_SIZE(user_env))
+      user_env[n_user_env++] = &argv[i];
+  }
+  if (!ref) {
+    free(keep);
+    return 0;
+  }
+  if (has_rootfs)
+    return die("--image and --rootfs exclude each other");
+  if (!size_ok(layer_size))
+    return die("--layer-size: expected a size such as 64m or 1g, got \"%s\"", layer_size);
+
+  /* 2 */
+  if (sodium_init() < 0)
+    return die("libsodium failed to initialise");
+  struct img_err err = {0};
+  char hex[IMG_HEX_LEN + 1];
+  struct img_config cfg;
+  if (img_store_open(img_store_path(store), false, &g_store, &err) < 0)
+    return die("--image: %s", err.msg);
+  if (img_store_resolve(g_store, ref, hex, &err) < 0)
+    return die("--image: %s", err.msg);
+  int mfd = img_store_mark_in_use(g_store, hex, g_marker);
+  if (mfd < 0)
+    return die("--image %s: marking the image in use: %s", ref, strerror(-mfd));
+  atexit(at_exit);
+  if (img_store_config(g_store, hex, &cfg, &err) < 0)
+    return die("--image: %s", err.msg);
+
+  /* 3 */
+  char lower[4400];
+  snprintf(lower, sizeof lower, "%s/images/%s/rootfs", img_store_dir(g_store), hex);
+  if (make_layer(lower, layer_size) < 0)
+    return -1;
+
+  /* 4 */
+  char *userarg = NULL;
+  if (!has_user && cfg.user) {
+    _cleanup_close_ int rootfd = open(lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    uid_t uid;
+    gid_t gid;
+    int r = rootfd < 0 ? -errno : img_user_resolve(rootfd, cfg.user, &uid, &gid);
+    if (r < 0)
+      return die("--image %s: the image's User \"%s\": %s", ref, cfg.user,
+                 r == -ENOENT ? "not found in the image's /etc/passwd or /etc/group"
+                              : strerror(-r));
+    if (asprintf(&userarg, "%u:%u", (unsigned)uid, (unsigned)gid) < 0)
+      return die("out of memory");
+  }
+
+  /* the new vector */
+  size_t n_cmd = argc > dashdash ? (size_t)(argc - dashdash - 1) : 0;
+  size_t max = (size_t)argc + 8 + 2 * cfg.env.n + cfg.entrypoint.n + cfg.cmd.n + 1;
+  char **nv = calloc(max, sizeof *nv);
+  if (!nv)
+    return die("out of memory");
+  size_t k = 0;
+  nv[k++] = argv[0];
+  nv[k++] = "--rootfs";
+  nv[k++] = g_merged;
+  for (size_t i = 0; i < cfg.env.n; i++) {
+    const char *e = cfg.env.v[i];
+    size_t klen = (size_t)(strchr(e, '=') - e);
+    bool overridden = false;
+    for (size_t j = 0; j < n_user_env; j++) {
+      const char *u = *user_env[j];
+      if (!strncmp(u, "--env=", 6))
+        u += 6;
+      overridden |= !strncmp(u, e, klen) && u[klen] == '=';
+    }
+    if (!overridden) {
+      nv[k++] = "--env";
+      nv[k++] = cfg.env.v[i];
+    }
+  }
+  if (userarg) {
+    nv[k++] = "--user";
+    nv[k++] = userarg;
+  }
+  if (!has_workdir && cfg.workdir) {
+    if (cfg.workdir[0] != '/')
+      return die("--image %s: the image's WorkingDir \"%s\" is not absolute", ref, cfg.workdir);
+    nv[k++] = "--workdir";
+    nv[k++] = cfg.workdir;
+  }
+  for (int i = 1; i < dashdash; i++)
+    if (keep[i])
+      nv[k++] = argv[i];
+  nv[k++] = "--";
+  for (size_t i = 0; i < cfg.entrypoint.n; i++)
+    nv[k++] = cfg.entrypoint.v[i];
+  if (n_cmd)
+    for (size_t i = 0; i < n_cmd; i++)
+      nv[k++] = argv[dashdash + 1 + i];
+  else
+    for (size_t i = 0; i < cfg.cmd.n; i++)
+      nv[k++] = cfg.cmd.v[i];
+  if (cfg.entrypoint.n == 0 && n_cmd == 0 && cfg.cmd.n == 0)
+    return die("--image %s: the image has no Entrypoint or Cmd: give a command after --", ref);
+  nv[k] = NULL;
+  free(keep);
+  *argcp = (int)k;
+  *argvp = nv;
+  return 0;
+}
