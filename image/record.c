@@ -190,10 +190,10 @@ int img_record_build(int rootfd, char **ret, size_t *ret_len, uint64_t *ret_file
   return 0;
 }
 
-static int record_mac(struct img_store *s, const char *hex, const char *rec, size_t len,
-                      char out[IMG_HEX_LEN + 1]) {
+static int record_mac(struct img_store *s, bool create, const char *hex, const char *rec,
+                      size_t len, char out[IMG_HEX_LEN + 1]) {
   _cleanup_(sd_key_freep) struct sd_key *k = NULL;
-  int r = img_store_hostkey(s, &k);
+  int r = img_store_hostkey(s, create, &k);
   if (r < 0)
     return r;
   crypto_generichash_state st;
@@ -228,7 +228,7 @@ int img_record_write(struct img_store *s, int imgfd, const char *hex, uint64_t *
   size_t len;
   char mac[IMG_HEX_LEN + 1], line[IMG_HEX_LEN + 8];
   int r = img_record_build(rootfd, &rec, &len, ret_files, ret_bytes);
-  if (r < 0 || (r = record_mac(s, hex, rec, len, mac)) < 0)
+  if (r < 0 || (r = record_mac(s, true, hex, rec, len, mac)) < 0)
     return r;
   if ((r = write_file_at(imgfd, "files.rec", rec, len)) < 0)
     return r;
@@ -386,8 +386,9 @@ int img_verify(struct img_store *s, const char *hex, bool deep, img_change_fn fn
     return img_fail(err, r, "sha256:%s: files.rec: %s", hex, strerror(-r));
   if ((r = read_at(imgfd, "files.mac", 256, &macf, &mlen)) < 0)
     return img_fail(err, r, "sha256:%s: files.mac: %s", hex, strerror(-r));
-  if ((r = record_mac(s, hex, rec, len, mac)) < 0)
-    return img_fail(err, r, "host key: %s", strerror(-r));
+  if ((r = record_mac(s, false, hex, rec, len, mac)) < 0)
+    return img_fail(err, r, "host key %s/hostkey: %s", img_store_dir(s),
+                    r == -EPERM ? "not a 0600 file of ours" : strerror(-r));
   if (mlen < 3 + IMG_HEX_LEN || strncmp(macf, "v1 ", 3) ||
       sodium_memcmp(macf + 3, mac, IMG_HEX_LEN) != 0)
     return img_fail(err, -EBADMSG, "sha256:%s: the file record fails authentication "

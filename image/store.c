@@ -105,12 +105,12 @@ int img_store_lock(struct img_store *s, int mode) {
   return fd;
 }
 
-int img_store_hostkey(struct img_store *s, struct sd_key **ret) {
+int img_store_hostkey(struct img_store *s, bool create, struct sd_key **ret) {
   char path[4200];
   struct stat st;
   snprintf(path, sizeof path, "%s/hostkey", s->path);
   if (fstatat(s->dfd, "hostkey", &st, AT_SYMLINK_NOFOLLOW) < 0) {
-    if (errno != ENOENT)
+    if (errno != ENOENT || !create)
       return -errno;
     _cleanup_close_ int lk = img_store_lock(s, LOCK_EX);
     if (lk < 0)

@@ -116,6 +116,8 @@ int img_store_config(struct img_store *s, const char *hex, struct img_config *re
 /* Internal to image/: the store's lock in mode LOCK_SH or LOCK_EX; returns an
  * fd to close, or -errno. */
 int img_store_lock(struct img_store *s, int mode);
-/* Internal: read STORE/hostkey, creating it on first use. */
+/* Internal: read STORE/hostkey; with create, make it on first use (imports
+ * only: a verify never replaces a missing key). -EPERM unless a regular file
+ * of ours with mode 0600 or stricter. */
 struct sd_key;
-int img_store_hostkey(struct img_store *s, struct sd_key **ret);
+int img_store_hostkey(struct img_store *s, bool create, struct sd_key **ret);
