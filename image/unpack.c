@@ -234,6 +234,7 @@ struct ctx {
   struct pathset written;
   img_read_fn read;
   void *rctx;
+  bool truncated; /* the stream ended right after the last entry's data */
 };
 
 static la_ssize_t read_cb(struct archive *a, void *p, const void **buf) {
@@ -284,20 +285,32 @@ static int apply_meta_fd(struct ctx *c, struct archive_entry *e, int fd, uid_t u
   return 0;
 }
 
+/* Returns 0, 1 when the data is complete but the stream ends right after it
+ * (the last entry's padding and the end-of-archive blocks missing, as umoci
+ * 0.4's insert writes them; Go's reader accepts that too), or -errno. */
 static int write_data(struct ctx *c, struct archive_entry *e, int fd) {
   const void *buf;
   size_t size;
   la_int64_t off;
+  uint64_t end = 0;
   int r;
   for (;;) {
     r = archive_read_data_block(c->a, &buf, &size, &off);
     if (r == ARCHIVE_EOF)
       break;
-    if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+      const char *es = archive_error_string(c->a);
+      if (end == (uint64_t)archive_entry_size(e) && es && strstr(es, "Truncated")) {
+        c->truncated = true;
+        break;
+      }
       return -EIO;
+    }
     if (off < 0 || (uint64_t)off + size > (uint64_t)archive_entry_size(e))
       return -EINVAL;
     const char *p = buf;
+    if ((uint64_t)off + size > end)
+      end = (uint64_t)off + size;
     while (size) {
       ssize_t n = pwrite(fd, p, size, off);
       if (n < 0 && errno == EINTR)
@@ -557,6 +570,8 @@ int img_unpack_layer(int rootfd, img_read_fn read, void *rctx, const struct img_
       img_fail(err, r, "%s", strerror(-r));
       goto out;
     }
+    if (c.truncated)
+      break;
   }
   r = 0;
 out:

@@ -58,6 +58,24 @@ tree "$STORE/images/$PHEX/rootfs" > "$TMP/got"
 diff "$TMP/want" "$TMP/got" >/dev/null || fail "plain tar tree differs"
 pass "zstd and plain tar layers unpack to the source tree"
 
+# --- a layer whose last entry lacks its padding and the end blocks (umoci 0.4's
+# insert writes such layers; Go's tar reader accepts them) imports; a layer cut
+# inside an entry's data is refused ---
+python3 - "$TMP" <<'PY'
+import io, sys, tarfile
+b = io.BytesIO(); t = tarfile.open(fileobj=b, mode="w", format=tarfile.USTAR_FORMAT)
+i = tarfile.TarInfo("f"); i.size = 100; t.addfile(i, io.BytesIO(b"x" * 100)); t.close()
+open(sys.argv[1] + "/nopad.tar", "wb").write(b.getvalue()[:512 + 100])
+open(sys.argv[1] + "/cut.tar", "wb").write(b.getvalue()[:512 + 60])
+PY
+mklayout "$TMP/NP" '{}' "$TMP/nopad.tar=application/vnd.oci.image.layer.v1.tar" >/dev/null
+img import "$TMP/NP" --name nopad:1 || fail "a layer without the last padding was refused"
+NPHEX=$(echo "$OUT" | awk '{print $2}' | cut -d: -f2)
+[ "$(cat "$STORE/images/$NPHEX/rootfs/f")" = "$(printf 'x%.0s' $(seq 100))" ] || fail "nopad content"
+mklayout "$TMP/CUT" '{}' "$TMP/cut.tar=application/vnd.oci.image.layer.v1.tar" >/dev/null
+img import "$TMP/CUT" --name cut:1 && fail "a layer cut inside a file's data was imported"
+pass "missing final padding tolerated (umoci insert); data cut short refused"
+
 # --- digest and size mismatches ---
 cp -a "$TMP/Z" "$TMP/Zbad"
 LBLOB=$(ls -S "$TMP/Zbad/blobs/sha256" | head -1)
