@@ -11,6 +11,10 @@
  *     --layer-size (default 256m) on a flock'ed directory in STORE/tmp, and
  *     an overlay: lower = the stored rootfs (never written), upper/work on
  *     the tmpfs; the container's --rootfs is the overlay;
+ *     With --userns (or --uidmap/--gidmap), the lower layer is an idmapped
+ *     mount of the stored rootfs with the container's maps, so that the
+ *     image's root-owned files belong to the container's root, as they do
+ *     without a user namespace; the store itself stays owned by host root;
  *  4. the image's User is resolved in its own /etc/passwd and /etc/group.
  */
 #include "runtime/launch_image.h"
@@ -26,6 +30,7 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -33,6 +38,8 @@
 #include "base/macro.h"
 #include "image/store.h"
 #include "image/user.h"
+#include "runtime/runtime.h"
+#include "runtime/userns.h"
 
 #define DEFAULT_LAYER_SIZE "256m"
 
@@ -54,12 +61,12 @@ static int die(const char *fmt, ...) {
 }
 
 static void at_exit(void) {
-  if (g_merged[0]) {
-    umount2(g_merged, MNT_DETACH);
-    umount2(g_layer, MNT_DETACH);
+  if (g_layer[0]) {
     char p[4500];
-    snprintf(p, sizeof p, "%s/merged", g_layer);
-    rmdir(p);
+    umount2(g_merged, MNT_DETACH);
+    snprintf(p, sizeof p, "%s/lower", g_layer);
+    umount2(p, MNT_DETACH);
+    umount2(g_layer, MNT_DETACH);
     rmdir(g_layer);
   }
   if (g_store && g_marker[0])
@@ -88,15 +95,98 @@ static const char *opt_value(char **argv, int argc, int *i, const char *opt) {
   return argv[++*i];
 }
 
-static int make_layer(const char *lower, const char *size) {
+struct maps {
+  bool userns;
+  struct rt_idmap uid[RT_MAX_IDMAPS], gid[RT_MAX_IDMAPS];
+  size_t nu, ng;
+};
+
+/* A user namespace with the container's maps, held by a child that waits on a
+ * pipe; returns an fd of it (the child is reaped before returning). */
+static int userns_fd(const struct maps *m) {
+  static const struct rt_idmap def = {0, RT_DEFAULT_IDMAP_OUTSIDE, RT_DEFAULT_IDMAP_COUNT};
+  int ready[2], hold[2], fd = -1;
+  if (pipe2(ready, O_CLOEXEC) < 0)
+    return -errno;
+  if (pipe2(hold, O_CLOEXEC) < 0) {
+    close(ready[0]), close(ready[1]);
+    return -errno;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    fd = -errno;
+    goto out;
+  }
+  if (pid == 0) {
+    char c = unshare(CLONE_NEWUSER) == 0 ? 'y' : 'n';
+    if (write(ready[1], &c, 1) != 1)
+      _exit(1);
+    close(hold[1]);
+    (void)!read(hold[0], &c, 1);
+    _exit(0);
+  }
+  char c = 'n';
+  close(ready[1]);
+  ready[1] = -1;
+  if (read(ready[0], &c, 1) != 1 || c != 'y') {
+    fd = -EPERM;
+  } else {
+    int r = rt_userns_write_maps(pid, m->nu ? m->uid : &def, m->nu ? m->nu : 1,
+                                 m->ng ? m->gid : &def, m->ng ? m->ng : 1);
+    if (r < 0) {
+      fd = r;
+    } else {
+      char p[64];
+      snprintf(p, sizeof p, "/proc/%d/ns/user", (int)pid);
+      fd = open(p, O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        fd = -errno;
+    }
+  }
+  close(hold[1]);
+  hold[1] = -1;
+  waitpid(pid, NULL, 0);
+out:
+  for (int i = 0; i < 2; i++) {
+    if (ready[i] >= 0)
+      close(ready[i]);
+    if (hold[i] >= 0)
+      close(hold[i]);
+  }
+  return fd;
+}
+
+/* Mount an idmapped, read-only clone of lower at target. */
+static int idmapped_lower(const char *lower, const char *target, const struct maps *m) {
+  _cleanup_close_ int us = userns_fd(m);
+  if (us < 0)
+    return die("--image --userns: a user namespace for the idmapped layer: %s", strerror(-us));
+  _cleanup_close_ int tree = open_tree(AT_FDCWD, lower, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (tree < 0)
+    return die("--image --userns: open_tree %s: %s", lower, strerror(errno));
+  struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV,
+                            .userns_fd = (uint64_t)us};
+  if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+    return die("--image --userns: idmapped mount of %s: %s", lower, strerror(errno));
+  if (mkdir(target, 0755) < 0)
+    return die("--image: %s: %s", target, strerror(errno));
+  if (move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    return die("--image --userns: mounting the idmapped layer: %s", strerror(errno));
+  return 0;
+}
+
+static int make_layer(const char *lower, const char *size, const struct maps *m) {
   char opts[13500], p[4500];
   if (strpbrk(lower, ",:\\") || strpbrk(img_store_dir(g_store), ",:\\"))
     return die("--image: the store path may not hold ',', ':' or '\\' (overlay options)");
   if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     return die("--image: private mount namespace: %s", strerror(errno));
   snprintf(g_layer, sizeof g_layer, "%s/tmp/layer.XXXXXX", img_store_dir(g_store));
-  if (!mkdtemp(g_layer))
-    return die("--image: %s: %s", g_layer, strerror(errno));
+  if (!mkdtemp(g_layer)) {
+    int e = errno;
+    g_layer[0] = '\0';
+    return die("--image: a layer directory in the store: %s", strerror(e));
+  }
   /* held (not close-on-exec is not needed: the flock lives in our process) so
    * that gc leaves this directory alone while we run */
   int lfd = open(g_layer, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -105,8 +195,23 @@ static int make_layer(const char *lower, const char *size) {
   snprintf(opts, sizeof opts, "size=%s,mode=0700", size);
   if (mount("secret-layer", g_layer, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
     return die("--image: tmpfs for the writable layer: %s", strerror(errno));
+  /* The overlay's root is the upper directory itself: give it the owner and
+   * mode of the image's root (mapped when the lower layer is idmapped). */
+  static const struct rt_idmap def = {0, RT_DEFAULT_IDMAP_OUTSIDE, RT_DEFAULT_IDMAP_COUNT};
+  struct stat rst;
+  if (stat(lower, &rst) < 0)
+    return die("--image: %s: %s", lower, strerror(errno));
+  uid_t ruid = rst.st_uid;
+  gid_t rgid = rst.st_gid;
+  if (m->userns) {
+    ruid = rt_idmap_to_host(m->nu ? m->uid : &def, m->nu ? m->nu : 1, rst.st_uid);
+    rgid = rt_idmap_to_host(m->ng ? m->gid : &def, m->ng ? m->ng : 1, rst.st_gid);
+    if (ruid == (uid_t)UINT32_MAX || rgid == (gid_t)UINT32_MAX)
+      return die("--image --userns: the image's root (%u:%u) is not in the id maps",
+                 (unsigned)rst.st_uid, (unsigned)rst.st_gid);
+  }
   snprintf(p, sizeof p, "%s/upper", g_layer);
-  if (mkdir(p, 0755) < 0)
+  if (mkdir(p, 0700) < 0 || chown(p, ruid, rgid) < 0 || chmod(p, rst.st_mode & 07777) < 0)
     return die("--image: %s: %s", p, strerror(errno));
   snprintf(p, sizeof p, "%s/work", g_layer);
   if (mkdir(p, 0700) < 0)
@@ -114,13 +219,17 @@ static int make_layer(const char *lower, const char *size) {
   snprintf(g_merged, sizeof g_merged, "%s/merged", g_layer);
   if (mkdir(g_merged, 0755) < 0)
     return die("--image: %s: %s", g_merged, strerror(errno));
+  char idl[4500];
+  if (m->userns) {
+    snprintf(idl, sizeof idl, "%s/lower", g_layer);
+    if (idmapped_lower(lower, idl, m) < 0)
+      return -1;
+    lower = idl;
+  }
   snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, g_layer,
            g_layer);
-  if (mount("secret-image", g_merged, "overlay", MS_NODEV, opts) < 0) {
-    int e = errno;
-    g_merged[0] = '\0';
-    return die("--image: overlay mount: %s", strerror(e));
-  }
+  if (mount("secret-image", g_merged, "overlay", MS_NODEV, opts) < 0)
+    return die("--image: overlay mount: %s", strerror(errno));
   return 0;
 }
 
@@ -129,6 +238,7 @@ int launch_image_args(int *argcp, char ***argvp) {
   char **argv = *argvp;
   const char *ref = NULL, *store = NULL, *layer_size = DEFAULT_LAYER_SIZE, *v;
   bool has_user = false, has_workdir = false, has_rootfs = false;
+  struct maps maps = {0};
   int dashdash = argc;
   char **user_env[64];
   size_t n_user_env = 0;
@@ -163,6 +273,20 @@ int launch_image_args(int *argcp, char ***argvp) {
       has_workdir = true;
     if (!strcmp(argv[i], "--rootfs") || !strncmp(argv[i], "--rootfs=", 9))
       has_rootfs = true;
+    if (!strcmp(argv[i], "--userns"))
+      maps.userns = true;
+    for (int u = 0; u < 2; u++) {
+      const char *o = u ? "--gidmap" : "--uidmap";
+      size_t *n = u ? &maps.ng : &maps.nu;
+      struct rt_idmap *mm = u ? maps.gid : maps.uid;
+      int j = i;
+      const char *mv = opt_value(argv, argc, &j, o);
+      if (!mv)
+        continue;
+      maps.userns = true;
+      if (*n < RT_MAX_IDMAPS && rt_idmap_parse(mv, &mm[*n]) == 0)
+        (*n)++; /* a malformed map is the launcher's to refuse */
+    }
     if (!strcmp(argv[i], "--env") && i + 1 < argc && n_user_env < ARRAY_SIZE(user_env))
       user_env[n_user_env++] = &argv[i + 1];
     else if (!strncmp(argv[i], "--env=", 6) && n_user_env < ARRAY_SIZE(user_env))
@@ -197,7 +321,7 @@ int launch_image_args(int *argcp, char ***argvp) {
   /* 3 */
   char lower[4400];
   snprintf(lower, sizeof lower, "%s/images/%s/rootfs", img_store_dir(g_store), hex);
-  if (make_layer(lower, layer_size) < 0)
+  if (make_layer(lower, layer_size, &maps) < 0)
     return -1;
 
   /* 4 */

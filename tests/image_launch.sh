@@ -71,6 +71,19 @@ launch --image app:1.0 --store "$STORE" --user 0 --layer-size 1m -- \
   'dd if=/dev/zero of=/big bs=1M count=4 2>/dev/null || echo full' && [ "$OUT" = full ] ||
   fail "the writable layer is not size-limited: \"$OUT\""
 pass "writes go to a size-limited layer of the container's own; the stored image verifies unchanged"
+# --userns: the image's root-owned files belong to the container's root (an
+# idmapped lower layer), its writes go to its own layer, the store stays as is
+launch --image app:1.0 --store "$STORE" --userns --user 0 -- \
+  'stat -c "%u:%g" /usr/bin/busybox /etc/passwd | tr "\n" " "; echo w > /written && echo evil >> /etc/passwd && echo $(head -1 /proc/self/uid_map)' &&
+  [ "$OUT" = "0:0 0:0 0 100000 65536" ] || fail "--userns: \"$OUT\""
+launch --image app:1.0 --store "$STORE" --uidmap 0:200000:65536 --gidmap 0:200000:65536 -- \
+  'echo $(id -u):$(stat -c %u /home/user) && echo x > /home/user/f && echo ok' &&
+  [ "$OUT" = "1000:1000
+ok" ] || fail "--uidmap: the image's user could not write its home: \"$OUT\""
+[ "$(stat -c %u "$R/etc/passwd")" = 0 ] && [ ! -e "$R/written" ] && [ ! -e "$R/home/user/f" ] ||
+  fail "a --userns container changed the store"
+img verify app:1.0 --deep || fail "the stored image changed under --userns: $OUT"
+pass "--userns and --uidmap: image files owned by the container's ids, writes stay in the layer"
 grep -q "$STORE" /proc/self/mountinfo && fail "a layer mount leaked into the host's namespace"
 [ -z "$(ls -A "$STORE/tmp")" ] || fail "layer directories left: $(ls "$STORE/tmp")"
 [ -z "$(ls -A "$STORE/inuse")" ] || fail "use markers left: $(ls "$STORE/inuse")"
