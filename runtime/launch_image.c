@@ -48,6 +48,12 @@ static struct img_store *g_store;
 static char g_marker[128];
 static char g_layer[4400]; /* STORE/tmp/layer.XXXXXX */
 static char g_merged[4450];
+/* What the new argv points into lives as long as the process: held here so
+ * that it stays reachable (LeakSanitizer) until exit. */
+static struct img_config g_cfg;
+static char *g_userarg;
+static char **g_argv;
+static bool *g_keep;
 
 static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int die(const char *fmt, ...) {
@@ -242,7 +248,7 @@ int launch_image_args(int *argcp, char ***argvp) {
   int dashdash = argc;
   char **user_env[64];
   size_t n_user_env = 0;
-  bool *keep = calloc((size_t)argc, sizeof *keep);
+  bool *keep = g_keep = calloc((size_t)argc, sizeof *keep);
   if (!keep)
     return die("out of memory");
 
@@ -294,6 +300,7 @@ int launch_image_args(int *argcp, char ***argvp) {
   }
   if (!ref) {
     free(keep);
+    g_keep = NULL;
     return 0;
   }
   if (has_rootfs)
@@ -306,7 +313,6 @@ int launch_image_args(int *argcp, char ***argvp) {
     return die("libsodium failed to initialise");
   struct img_err err = {0};
   char hex[IMG_HEX_LEN + 1];
-  struct img_config cfg;
   if (img_store_open(img_store_path(store), false, &g_store, &err) < 0)
     return die("--image: %s", err.msg);
   if (img_store_resolve(g_store, ref, hex, &err) < 0)
@@ -315,7 +321,7 @@ int launch_image_args(int *argcp, char ***argvp) {
   if (mfd < 0)
     return die("--image %s: marking the image in use: %s", ref, strerror(-mfd));
   atexit(at_exit);
-  if (img_store_config(g_store, hex, &cfg, &err) < 0)
+  if (img_store_config(g_store, hex, &g_cfg, &err) < 0)
     return die("--image: %s", err.msg);
 
   /* 3 */
@@ -325,32 +331,31 @@ int launch_image_args(int *argcp, char ***argvp) {
     return -1;
 
   /* 4 */
-  char *userarg = NULL;
-  if (!has_user && cfg.user) {
+  if (!has_user && g_cfg.user) {
     _cleanup_close_ int rootfd = open(lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     uid_t uid;
     gid_t gid;
-    int r = rootfd < 0 ? -errno : img_user_resolve(rootfd, cfg.user, &uid, &gid);
+    int r = rootfd < 0 ? -errno : img_user_resolve(rootfd, g_cfg.user, &uid, &gid);
     if (r < 0)
-      return die("--image %s: the image's User \"%s\": %s", ref, cfg.user,
+      return die("--image %s: the image's User \"%s\": %s", ref, g_cfg.user,
                  r == -ENOENT ? "not found in the image's /etc/passwd or /etc/group"
                               : strerror(-r));
-    if (asprintf(&userarg, "%u:%u", (unsigned)uid, (unsigned)gid) < 0)
+    if (asprintf(&g_userarg, "%u:%u", (unsigned)uid, (unsigned)gid) < 0)
       return die("out of memory");
   }
 
   /* the new vector */
   size_t n_cmd = argc > dashdash ? (size_t)(argc - dashdash - 1) : 0;
-  size_t max = (size_t)argc + 8 + 2 * cfg.env.n + cfg.entrypoint.n + cfg.cmd.n + 1;
-  char **nv = calloc(max, sizeof *nv);
+  size_t max = (size_t)argc + 8 + 2 * g_cfg.env.n + g_cfg.entrypoint.n + g_cfg.cmd.n + 1;
+  char **nv = g_argv = calloc(max, sizeof *nv);
   if (!nv)
     return die("out of memory");
   size_t k = 0;
   nv[k++] = argv[0];
   nv[k++] = "--rootfs";
   nv[k++] = g_merged;
-  for (size_t i = 0; i < cfg.env.n; i++) {
-    const char *e = cfg.env.v[i];
+  for (size_t i = 0; i < g_cfg.env.n; i++) {
+    const char *e = g_cfg.env.v[i];
     size_t klen = (size_t)(strchr(e, '=') - e);
     bool overridden = false;
     for (size_t j = 0; j < n_user_env; j++) {
@@ -361,35 +366,36 @@ int launch_image_args(int *argcp, char ***argvp) {
     }
     if (!overridden) {
       nv[k++] = "--env";
-      nv[k++] = cfg.env.v[i];
+      nv[k++] = g_cfg.env.v[i];
     }
   }
-  if (userarg) {
+  if (g_userarg) {
     nv[k++] = "--user";
-    nv[k++] = userarg;
+    nv[k++] = g_userarg;
   }
-  if (!has_workdir && cfg.workdir) {
-    if (cfg.workdir[0] != '/')
-      return die("--image %s: the image's WorkingDir \"%s\" is not absolute", ref, cfg.workdir);
+  if (!has_workdir && g_cfg.workdir) {
+    if (g_cfg.workdir[0] != '/')
+      return die("--image %s: the image's WorkingDir \"%s\" is not absolute", ref, g_cfg.workdir);
     nv[k++] = "--workdir";
-    nv[k++] = cfg.workdir;
+    nv[k++] = g_cfg.workdir;
   }
   for (int i = 1; i < dashdash; i++)
     if (keep[i])
       nv[k++] = argv[i];
   nv[k++] = "--";
-  for (size_t i = 0; i < cfg.entrypoint.n; i++)
-    nv[k++] = cfg.entrypoint.v[i];
+  for (size_t i = 0; i < g_cfg.entrypoint.n; i++)
+    nv[k++] = g_cfg.entrypoint.v[i];
   if (n_cmd)
     for (size_t i = 0; i < n_cmd; i++)
       nv[k++] = argv[dashdash + 1 + i];
   else
-    for (size_t i = 0; i < cfg.cmd.n; i++)
-      nv[k++] = cfg.cmd.v[i];
-  if (cfg.entrypoint.n == 0 && n_cmd == 0 && cfg.cmd.n == 0)
+    for (size_t i = 0; i < g_cfg.cmd.n; i++)
+      nv[k++] = g_cfg.cmd.v[i];
+  if (g_cfg.entrypoint.n == 0 && n_cmd == 0 && g_cfg.cmd.n == 0)
     return die("--image %s: the image has no Entrypoint or Cmd: give a command after --", ref);
   nv[k] = NULL;
   free(keep);
+  g_keep = NULL;
   *argcp = (int)k;
   *argvp = nv;
   return 0;

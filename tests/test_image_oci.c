@@ -104,7 +104,7 @@ static void test_manifest_parses_config_and_layers(void **st) {
                   "\",\"size\":8}]}";
   assert_int_equal(img_manifest_parse(j, strlen(j), &m), 0);
   assert_int_equal(m.n_layers, 2);
-  assert_string_equal(m.config.hex, D1 + 7);
+  assert_string_equal(m.config.hex, &D1[7]);
   assert_int_equal(m.layers[1].size, 8);
   img_manifest_done(&m);
 }
