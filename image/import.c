@@ -246,6 +246,11 @@ int img_import(struct img_store *s, const char *path, const struct img_import_op
       r = lk;
       goto fail;
     }
+    if (ret->existed && fstatat(sfd, ipath, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      r = img_fail(err, -EAGAIN, "sha256:%s was removed while being imported: import again",
+                   md.hex);
+      goto fail;
+    }
     if (!ret->existed && renameat(sfd, tmpname, sfd, ipath) < 0) {
       if (errno != EEXIST && errno != ENOTEMPTY) {
         r = img_fail(err, -errno, "moving the image into place: %s", strerror(errno));

@@ -19,6 +19,7 @@
 #include "base/macro.h"
 
 #define MAX_PATH 4096
+#define MAX_DEPTH 200 /* directory nesting below the root, also via symlinked parents */
 #define WH_PREFIX ".wh."
 #define WH_OPAQUE ".wh..wh..opq"
 
@@ -103,7 +104,7 @@ static void pathset_done(struct pathset *ps) {
  * (an absolute name is taken relative to the root, as Docker and umoci do),
  * refuse "..". An empty result is the root. */
 static int normalise(const char *in, char out[MAX_PATH]) {
-  size_t o = 0;
+  size_t o = 0, depth = 0;
   if (!in)
     return -EINVAL;
   const char *p = in;
@@ -122,7 +123,7 @@ static int normalise(const char *in, char out[MAX_PATH]) {
       return -EXDEV;
     if (len > 255)
       return -ENAMETOOLONG;
-    if (o + len + 2 > MAX_PATH)
+    if (o + len + 2 > MAX_PATH || ++depth > MAX_DEPTH)
       return -ENAMETOOLONG;
     if (o)
       out[o++] = '/';
@@ -223,6 +224,19 @@ int img_rm_rf_at(int pfd, const char *name) {
   return 0;
 }
 
+/* The number of '/' in the kernel's path of fd. */
+static int fd_depth(int fd) {
+  char p[64], buf[MAX_PATH * 2];
+  snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(p, buf, sizeof buf - 1);
+  if (n < 0)
+    return -errno;
+  int d = 0;
+  for (ssize_t i = 0; i < n; i++)
+    d += buf[i] == '/';
+  return d;
+}
+
 /* ---- one layer ---- */
 
 struct ctx {
@@ -235,6 +249,7 @@ struct ctx {
   img_read_fn read;
   void *rctx;
   bool truncated; /* the stream ended right after the last entry's data */
+  int root_depth;
 };
 
 static la_ssize_t read_cb(struct archive *a, void *p, const void **buf) {
@@ -387,7 +402,8 @@ static int apply_entry(struct ctx *c, struct archive_entry *e) {
     return img_fail(c->err, r, "entry \"%.200s\": name escapes the root (\"..\")",
                     name);
   if (r < 0)
-    return img_fail(c->err, r, "entry \"%.200s\": invalid name", name ? name : "(unreadable)");
+    return img_fail(c->err, r, "entry \"%.200s\": invalid name (unreadable, a component over 255 "
+                    "bytes, or nested deeper than %d)", name ? name : "(unreadable)", MAX_DEPTH);
   uint32_t uid, gid;
   if (id_of(archive_entry_uid(e), &uid) < 0 || id_of(archive_entry_gid(e), &gid) < 0)
     return img_fail(c->err, -EINVAL, "entry \"%.200s\": invalid owner", path);
@@ -433,6 +449,14 @@ static int apply_entry(struct ctx *c, struct archive_entry *e) {
   _cleanup_close_ int pfd = open_parent(c->rootfd, parent);
   if (pfd < 0)
     return img_fail(c->err, pfd, "entry \"%.200s\": parent directory: %s", path, strerror(-pfd));
+  /* symlinked parents can nest deeper than the name says: bound the real depth
+   * (removal and the file record walk hold one fd per level) */
+  if (strcmp(parent, ".")) {
+    int d = fd_depth(pfd);
+    if (d < 0 || d - c->root_depth >= MAX_DEPTH)
+      return img_fail(c->err, -ENAMETOOLONG, "entry \"%.200s\": directories nested deeper than %d",
+                      path, MAX_DEPTH);
+  }
   if ((r = pathset_add(&c->written, path)) < 0)
     return r;
 
@@ -539,6 +563,8 @@ int img_unpack_layer(int rootfd, img_read_fn read, void *rctx, const struct img_
   struct ctx c = {.rootfd = rootfd, .lim = lim, .st = stats, .err = err, .read = read,
                   .rctx = rctx};
   int r;
+  if ((c.root_depth = fd_depth(rootfd)) < 0)
+    return c.root_depth;
   c.a = archive_read_new();
   if (!c.a)
     return -ENOMEM;

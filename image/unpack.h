@@ -18,7 +18,8 @@
  *    are dropped and counted);
  *  - modes are applied exactly (after chown), setuid/setgid only where the
  *    entry says; owners as the entry says;
- *  - the total logical size and the number of entries are capped.
+ *  - the total logical size and the number of entries are capped, and so is
+ *    directory nesting (200 levels, also when reached through symlinks).
  */
 #pragma once
 

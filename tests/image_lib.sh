@@ -8,7 +8,10 @@ MKROOTFS=${2:?usage: $0 SECRET_IMAGE MKROOTFS [SECRET_LAUNCH]}
 LAUNCH=${3:-}
 [ -x "$IMG" ] || { echo "FAIL: $IMG is not executable"; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
-command -v python3 >/dev/null || { echo "FAIL: python3 missing (scripts/deps.sh)"; exit 1; }
+# Debian's python3 (a version manager's shim in PATH can cost ~0.5 s per start)
+PYTHON=/usr/bin/python3
+[ -x "$PYTHON" ] || PYTHON=$(command -v python3) || { echo "FAIL: python3 missing (scripts/deps.sh)"; exit 1; }
+python3() { "$PYTHON" "$@"; }
 
 TMP=$(mktemp -d /tmp/img-test.XXXXXX)
 STORE=$TMP/store

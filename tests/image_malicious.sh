@@ -103,6 +103,12 @@ imported wh2
 [ -f "$R/a/new" ] || fail "an opaque marker hid a file of its own layer"
 pass "whiteouts and opaque directories apply to lower layers only"
 
+# directory nesting: by name, and through a symlinked parent into a deep directory
+layer_image deepname "reg('/'.join(['d'] * 250) + '/f')"
+refused deepname 'deeper than 200'
+layer_image deepsym "p = '/'.join(['a'] * 150); reg(p + '/x'); sym('s', '/' + p); reg('s/' + '/'.join(['b'] * 100) + '/f')"
+refused deepsym 'deeper than 200'
+
 # decompression bomb: 256 MiB of zeros in a ~256 KiB gzip layer, store capped at 64 MiB
 mkdir "$TMP/bomb" && truncate -s 256M "$TMP/bomb/zeros"
 tar -C "$TMP/bomb" -cf - zeros | gzip -1 > "$TMP/bomb.tar.gz"; rm -rf "$TMP/bomb"
@@ -122,7 +128,7 @@ pass "entry-count cap enforced"
 snapshot > "$TMP/after"
 diff "$TMP/before" "$TMP/after" || fail "something outside the store changed"
 [ -z "$(ls -A "$STORE/tmp")" ] || fail "refused imports left $(ls "$STORE/tmp")"
-for n in dotdot dotdot2 symabs symrel hlabs hlrel hlsym whdot whdd bomb many; do
+for n in dotdot dotdot2 symabs symrel hlabs hlrel hlsym whdot whdd deepname deepsym bomb many; do
   img inspect "$n" && fail "refused image $n is in the store"
 done
 [ ! -e /dotdot ] && [ ! -e /x ] && [ ! -e /planted ] || fail "a file appeared in /"
