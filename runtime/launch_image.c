@@ -1,20 +1,20 @@
 /*
  * secret-launch --image (see launch_image.h). Steps, all before the container
  * exists:
- *  1. pick --image/--store/--layer-size out of argv (the user's other options
- *     are passed on untouched, after ours, so that they win);
+ *  1. pick --image/--store out of argv (the user's other options are passed on
+ *     untouched, after ours, so that they win); --rootfs and --rootfs-writable
+ *     are refused with --image (the stored tree must never be written);
  *  2. open the store, resolve the reference, mark the image in use (a shared
  *     flock on STORE/inuse/<hex>.<pid>.<n>, held until exit) and read its
  *     config, checked against the manifest digest;
- *  3. the writable layer: unshare a private mount namespace for the launcher
- *     (the mounts vanish with it, even after SIGKILL), mount a tmpfs of
- *     --layer-size (default 256m) on a flock'ed directory in STORE/tmp, and
- *     an overlay: lower = the stored rootfs (never written), upper/work on
- *     the tmpfs; the container's --rootfs is the overlay;
- *     With --userns (or --uidmap/--gidmap), the lower layer is an idmapped
- *     mount of the stored rootfs with the container's maps, so that the
- *     image's root-owned files belong to the container's root, as they do
- *     without a user namespace; the store itself stays owned by host root;
+ *  3. --rootfs is the stored rootfs: the launcher's own per-container layer
+ *     (runtime/rootfs_layer.h: an overlay with the directory as its read-only
+ *     lower layer and a size-limited tmpfs upper, --rootfs-size) keeps the
+ *     stored tree unchanged. With --userns (or --uidmap/--gidmap) the stored
+ *     rootfs is first covered, in a private mount namespace of the launcher, by
+ *     an idmapped read-only mount of itself with the container's maps, so that
+ *     the image's root-owned files belong to the container's root, as they do
+ *     without a user namespace; the store stays owned by host root;
  *  4. the image's User is resolved in its own /etc/passwd and /etc/group.
  */
 #include "runtime/launch_image.h"
@@ -41,13 +41,12 @@
 #include "runtime/runtime.h"
 #include "runtime/userns.h"
 
-#define DEFAULT_LAYER_SIZE "256m"
 
 static const char *prog = "secret-launch";
 static struct img_store *g_store;
 static char g_marker[128];
-static char g_layer[4400]; /* STORE/tmp/layer.XXXXXX */
-static char g_merged[4450];
+static int g_marker_fd = -1;
+static char g_rootfs[4400];
 /* What the new argv points into lives as long as the process: held here so
  * that it stays reachable (LeakSanitizer) until exit. */
 static struct img_config g_cfg;
@@ -66,27 +65,19 @@ static int die(const char *fmt, ...) {
   return -1;
 }
 
+/* Remove our use marker unless a fork of ours (a detached container's
+ * supervisor) still holds it: then it stays, and gc removes it once that
+ * process is gone. */
 static void at_exit(void) {
-  if (g_layer[0]) {
-    char p[4500];
-    umount2(g_merged, MNT_DETACH);
-    snprintf(p, sizeof p, "%s/lower", g_layer);
-    umount2(p, MNT_DETACH);
-    umount2(g_layer, MNT_DETACH);
-    rmdir(g_layer);
-  }
-  if (g_store && g_marker[0])
+  if (!g_store || !g_marker[0])
+    return;
+  if (g_marker_fd >= 0)
+    close(g_marker_fd);
+  char p[160];
+  snprintf(p, sizeof p, "inuse/%s", g_marker);
+  _cleanup_close_ int fd = openat(img_store_fd(g_store), p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
     img_store_unmark(g_store, g_marker);
-}
-
-static bool size_ok(const char *s) {
-  if (!isdigit((unsigned char)*s))
-    return false;
-  while (isdigit((unsigned char)*s))
-    s++;
-  if (*s == 'k' || *s == 'm' || *s == 'g' || *s == 'K' || *s == 'M' || *s == 'G')
-    s++;
-  return *s == '\0';
 }
 
 /* Value of "--opt V" or "--opt=V" at argv[*i]; advances *i. NULL if no match. */
@@ -174,75 +165,24 @@ static int idmapped_lower(const char *lower, const char *target, const struct ma
                             .userns_fd = (uint64_t)us};
   if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
     return die("--image --userns: idmapped mount of %s: %s", lower, strerror(errno));
-  if (mkdir(target, 0755) < 0)
-    return die("--image: %s: %s", target, strerror(errno));
   if (move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
     return die("--image --userns: mounting the idmapped layer: %s", strerror(errno));
   return 0;
 }
 
-static int make_layer(const char *lower, const char *size, const struct maps *m) {
-  char opts[13500], p[4500];
-  if (strpbrk(lower, ",:\\") || strpbrk(img_store_dir(g_store), ",:\\"))
-    return die("--image: the store path may not hold ',', ':' or '\\' (overlay options)");
+/* --userns: cover the stored rootfs, in a private mount namespace of ours
+ * (gone with us and our children, even after SIGKILL), with an idmapped
+ * read-only mount of itself. */
+static int idmap_rootfs(const char *rootfs, const struct maps *m) {
   if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     return die("--image: private mount namespace: %s", strerror(errno));
-  snprintf(g_layer, sizeof g_layer, "%s/tmp/layer.XXXXXX", img_store_dir(g_store));
-  if (!mkdtemp(g_layer)) {
-    int e = errno;
-    g_layer[0] = '\0';
-    return die("--image: a layer directory in the store: %s", strerror(e));
-  }
-  /* held (not close-on-exec is not needed: the flock lives in our process) so
-   * that gc leaves this directory alone while we run */
-  int lfd = open(g_layer, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (lfd < 0 || flock(lfd, LOCK_EX) < 0)
-    return die("--image: locking %s: %s", g_layer, strerror(errno));
-  snprintf(opts, sizeof opts, "size=%s,mode=0700", size);
-  if (mount("secret-layer", g_layer, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
-    return die("--image: tmpfs for the writable layer: %s", strerror(errno));
-  /* The overlay's root is the upper directory itself: give it the owner and
-   * mode of the image's root (mapped when the lower layer is idmapped). */
-  static const struct rt_idmap def = {0, RT_DEFAULT_IDMAP_OUTSIDE, RT_DEFAULT_IDMAP_COUNT};
-  struct stat rst;
-  if (stat(lower, &rst) < 0)
-    return die("--image: %s: %s", lower, strerror(errno));
-  uid_t ruid = rst.st_uid;
-  gid_t rgid = rst.st_gid;
-  if (m->userns) {
-    ruid = rt_idmap_to_host(m->nu ? m->uid : &def, m->nu ? m->nu : 1, rst.st_uid);
-    rgid = rt_idmap_to_host(m->ng ? m->gid : &def, m->ng ? m->ng : 1, rst.st_gid);
-    if (ruid == (uid_t)UINT32_MAX || rgid == (gid_t)UINT32_MAX)
-      return die("--image --userns: the image's root (%u:%u) is not in the id maps",
-                 (unsigned)rst.st_uid, (unsigned)rst.st_gid);
-  }
-  snprintf(p, sizeof p, "%s/upper", g_layer);
-  if (mkdir(p, 0700) < 0 || chown(p, ruid, rgid) < 0 || chmod(p, rst.st_mode & 07777) < 0)
-    return die("--image: %s: %s", p, strerror(errno));
-  snprintf(p, sizeof p, "%s/work", g_layer);
-  if (mkdir(p, 0700) < 0)
-    return die("--image: %s: %s", p, strerror(errno));
-  snprintf(g_merged, sizeof g_merged, "%s/merged", g_layer);
-  if (mkdir(g_merged, 0755) < 0)
-    return die("--image: %s: %s", g_merged, strerror(errno));
-  char idl[4500];
-  if (m->userns) {
-    snprintf(idl, sizeof idl, "%s/lower", g_layer);
-    if (idmapped_lower(lower, idl, m) < 0)
-      return -1;
-    lower = idl;
-  }
-  snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, g_layer,
-           g_layer);
-  if (mount("secret-image", g_merged, "overlay", MS_NODEV, opts) < 0)
-    return die("--image: overlay mount: %s", strerror(errno));
-  return 0;
+  return idmapped_lower(rootfs, rootfs, m);
 }
 
 int launch_image_args(int *argcp, char ***argvp) {
   int argc = *argcp;
   char **argv = *argvp;
-  const char *ref = NULL, *store = NULL, *layer_size = DEFAULT_LAYER_SIZE, *v;
+  const char *ref = NULL, *store = NULL, *v;
   bool has_user = false, has_workdir = false, has_rootfs = false;
   struct maps maps = {0};
   int dashdash = argc;
@@ -267,17 +207,14 @@ int launch_image_args(int *argcp, char ***argvp) {
       store = v;
       continue;
     }
-    if ((v = opt_value(argv, argc, &i, "--layer-size"))) {
-      layer_size = v;
-      continue;
-    }
     for (int j = start; j <= i; j++)
       keep[j] = true;
     if (!strcmp(argv[i], "--user") || !strncmp(argv[i], "--user=", 7))
       has_user = true;
     if (!strcmp(argv[i], "--workdir") || !strncmp(argv[i], "--workdir=", 10))
       has_workdir = true;
-    if (!strcmp(argv[i], "--rootfs") || !strncmp(argv[i], "--rootfs=", 9))
+    if (!strcmp(argv[i], "--rootfs") || !strncmp(argv[i], "--rootfs=", 9) ||
+        !strcmp(argv[i], "--rootfs-writable"))
       has_rootfs = true;
     if (!strcmp(argv[i], "--userns"))
       maps.userns = true;
@@ -304,9 +241,8 @@ int launch_image_args(int *argcp, char ***argvp) {
     return 0;
   }
   if (has_rootfs)
-    return die("--image and --rootfs exclude each other");
-  if (!size_ok(layer_size))
-    return die("--layer-size: expected a size such as 64m or 1g, got \"%s\"", layer_size);
+    return die("--image excludes --rootfs and --rootfs-writable (the stored image is never "
+               "written: each container gets a layer of its own, sized by --rootfs-size)");
 
   /* 2 */
   if (sodium_init() < 0)
@@ -317,17 +253,17 @@ int launch_image_args(int *argcp, char ***argvp) {
     return die("--image: %s", err.msg);
   if (img_store_resolve(g_store, ref, hex, &err) < 0)
     return die("--image: %s", err.msg);
-  int mfd = img_store_mark_in_use(g_store, hex, g_marker);
-  if (mfd < 0)
-    return die("--image %s: marking the image in use: %s", ref, strerror(-mfd));
+  g_marker_fd = img_store_mark_in_use(g_store, hex, g_marker);
+  if (g_marker_fd < 0)
+    return die("--image %s: marking the image in use: %s", ref, strerror(-g_marker_fd));
   atexit(at_exit);
   if (img_store_config(g_store, hex, &g_cfg, &err) < 0)
     return die("--image: %s", err.msg);
 
   /* 3 */
-  char lower[4400];
-  snprintf(lower, sizeof lower, "%s/images/%s/rootfs", img_store_dir(g_store), hex);
-  if (make_layer(lower, layer_size, &maps) < 0)
+  char *lower = g_rootfs;
+  snprintf(g_rootfs, sizeof g_rootfs, "%s/images/%s/rootfs", img_store_dir(g_store), hex);
+  if (maps.userns && idmap_rootfs(g_rootfs, &maps) < 0)
     return -1;
 
   /* 4 */
@@ -352,8 +288,11 @@ int launch_image_args(int *argcp, char ***argvp) {
     return die("out of memory");
   size_t k = 0;
   nv[k++] = argv[0];
+  int first = 1;
+  if (argc > 1 && !strcmp(argv[1], "run")) /* the verb stays first */
+    nv[k++] = argv[first++];
   nv[k++] = "--rootfs";
-  nv[k++] = g_merged;
+  nv[k++] = g_rootfs;
   for (size_t i = 0; i < g_cfg.env.n; i++) {
     const char *e = g_cfg.env.v[i];
     size_t klen = (size_t)(strchr(e, '=') - e);
@@ -379,7 +318,7 @@ int launch_image_args(int *argcp, char ***argvp) {
     nv[k++] = "--workdir";
     nv[k++] = g_cfg.workdir;
   }
-  for (int i = 1; i < dashdash; i++)
+  for (int i = first; i < dashdash; i++)
     if (keep[i])
       nv[k++] = argv[i];
   nv[k++] = "--";

@@ -67,7 +67,7 @@ img verify app:1.0 --deep || fail "the stored image changed: $OUT $ERR"
 launch --image app:1.0 --store "$STORE" --user 0 -- \
   'test ! -e /written && test -f /etc/passwd && echo clean' && [ "$OUT" = clean ] ||
   fail "a second container saw the first one's writes: \"$OUT\""
-launch --image app:1.0 --store "$STORE" --user 0 --layer-size 1m -- \
+launch --image app:1.0 --store "$STORE" --user 0 --rootfs-size 1m -- \
   'dd if=/dev/zero of=/big bs=1M count=4 2>/dev/null || echo full' && [ "$OUT" = full ] ||
   fail "the writable layer is not size-limited: \"$OUT\""
 pass "writes go to a size-limited layer of the container's own; the stored image verifies unchanged"
@@ -87,7 +87,7 @@ pass "--userns and --uidmap: image files owned by the container's ids, writes st
 grep -q "$STORE" /proc/self/mountinfo && fail "a layer mount leaked into the host's namespace"
 [ -z "$(ls -A "$STORE/tmp")" ] || fail "layer directories left: $(ls "$STORE/tmp")"
 [ -z "$(ls -A "$STORE/inuse")" ] || fail "use markers left: $(ls "$STORE/inuse")"
-pass "no mount, layer directory or use marker left behind"
+pass "no mount or use marker left behind"
 
 # gc keeps an image a running container uses
 # images of their own (no other name may refer to them): by hand, plain tar layer
@@ -122,9 +122,24 @@ img rm gcme:2 >/dev/null; img gc || fail "gc after SIGKILL"
   fail "gc kept a SIGKILLed launcher's image, marker or layer dir"
 pass "gc removes an image once its container is gone, also after a SIGKILLed launcher"
 
+# a detached container (run --detach) keeps its image marked while it runs
+img import "$TMP/G1" --name det:1 || fail "import det:1"
+DHEX=$(echo "$OUT" | awk '{print $2}' | cut -d: -f2)
+SR=$TMP/state; mkdir -m 700 "$SR"
+launch run --detach --name imgdet --state-root "$SR" --image det:1 --store "$STORE" -- /bin/sleep 30 ||
+  fail "run --detach --image"
+img rm det:1 >/dev/null; img gc || fail "gc"
+[ -n "$(ls "$STORE/inuse")" ] && [ -d "$STORE/images/$DHEX" ] || fail "gc removed a detached container's image"
+"$LAUNCH" kill imgdet KILL --state-root "$SR" >/dev/null 2>&1
+for _ in $(seq 100); do "$LAUNCH" delete imgdet --state-root "$SR" >/dev/null 2>&1 && break; sleep 0.05; done
+img gc || fail "gc after the detached container"
+[ ! -d "$STORE/images/$DHEX" ] && [ -z "$(ls -A "$STORE/inuse")" ] || fail "gc kept the detached container's image after it ended"
+pass "run --detach --image: the image stays in use while the detached container runs"
+
 launch --image nosuch:1 --store "$STORE" && fail "launched a missing image"
 [ "$RC" = 125 ] && echo "$ERR" | grep -q "no image nosuch:1" || fail "missing image: rc $RC, $ERR"
 launch --image app:1.0 --rootfs "$ROOTFS" --store "$STORE" -- /bin/true && fail "--image with --rootfs accepted"
-launch --image app:1.0 --store "$STORE" --layer-size lots && fail "a bad --layer-size accepted"
-pass "clear errors: missing image, --image with --rootfs, bad --layer-size"
+launch --image app:1.0 --store "$STORE" --rootfs-writable -- /bin/true && fail "--image with --rootfs-writable accepted"
+echo "$ERR" | grep -q "never written" || fail "--rootfs-writable message: $ERR"
+pass "clear errors: missing image, --image with --rootfs or --rootfs-writable"
 echo "PASS image_launch"
