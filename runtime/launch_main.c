@@ -41,6 +41,7 @@
 #include "runtime/caps.h"
 #include "runtime/cgroup.h"
 #include "runtime/launch.h"
+#include "runtime/launch_image.h"
 #include "runtime/runtime.h"
 #include "runtime/secrets_fs.h"
 #include "runtime/state.h"
@@ -82,6 +83,8 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: %s [run] --rootfs DIR [options] -- CMD [ARG...]\n"
           "       %s run --detach --name NAME --rootfs DIR [options] -- CMD [ARG...]\n"
+          "       %s [run] --image NAME[:VERSION|@sha256:D] [--store DIR] [options]\n"
+          "          [-- CMD [ARG...]]   (instead of --rootfs: see docs/images.md)\n"
           "       %s list [--json] | state NAME | kill NAME [SIGNAL]\n"
           "       %s stop NAME [--timeout SECONDS] | delete NAME [--force]\n"
           "       %s secret put NAME TARGET [FILE|-] [--uid N] [--gid N] [--mode 0400]\n"
@@ -99,7 +102,7 @@ static void usage(FILE *f) {
           "  --rootfs-writable      (no layer: write into DIR itself, seen by every container)\n"
           "  --detach, -d           --state-root DIR       --secrets-max-size SIZE\n"
           "See secret-launch(1).\n",
-          prog, prog, prog, prog, prog, prog);
+          prog, prog, prog, prog, prog, prog, prog);
 }
 
 /* Decimal only (ids, limits, seconds): digits, leading zeros ignored, then base's
@@ -845,6 +848,9 @@ int main(int argc, char **argv, char **envp) {
     fprintf(stderr, "%s: protecting the launcher image: %s\n", prog, strerror(-r));
     return EXIT_LAUNCHER;
   }
+  /* --image REF: becomes --rootfs plus the image config's defaults. */
+  if (launch_image_args(&argc, &argv) < 0)
+    return EXIT_LAUNCHER;
   /* Secrets will be in our memory: no core dumps, no ptrace by other users. */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   struct rlimit nocore = {0, 0};
