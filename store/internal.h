@@ -121,6 +121,11 @@ int store_audit_append(MDB_txn *txn, MDB_dbi audit, const struct sd_key *key,
 /* Encode the MAC'ed part of a record (fields other than prev/hash). */
 int store_audit_encode_body(msgpack_sbuffer *sb, const struct store_audit_rec *r);
 int store_audit_decode(const void *data, size_t len, struct store_audit_rec *out);
+/* The seq of the last complete line of an audit file open for reading and
+ * writing (0: empty). Cuts a partial last line (ftruncate). -EBADMSG when the
+ * last line is not an audit record (or longer than 4 KiB), -errno.
+ * Parses bytes from disk: fuzzed (tests/fuzz/fuzz_audit_tail.c). */
+int store_audit_file_last_seq(int fd, uint64_t *ret);
 void store_audit_file_append(struct store *s, const struct store_audit_rec *recs, size_t n);
 
 /* batch.c */
