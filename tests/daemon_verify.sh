@@ -2,7 +2,7 @@
 # `secret audit --verify` walks the chain off the loop thread (issue 6 §4):
 # with a chain of 1,000,000 records (made in-process by store_audit_fill in
 # large transactions), other clients are answered promptly while the walk
-# runs. Timing limits: 400 ms per ls+inspect pair (two CLI processes), times SD_TIME_SLACK (5 under the
+# runs. Timing limits: 600 ms per ls+inspect pair (two CLI processes), times SD_TIME_SLACK (5 under the
 # sanitizers, set by tests/daemon.cmake).
 # Extra argument: the store_audit_fill helper.
 source "$(dirname "$0")/daemon_lib.sh" "$@"
@@ -29,7 +29,7 @@ EXTRA_PIDS+=("$VPID")
 # Probe while the walk runs: each request must be answered within the limit;
 # and at least one probe must be answered before the walk ended, or the test
 # proved nothing.
-limit=$((400 * SLACK))
+limit=$((600 * SLACK))
 worst=0
 n=0
 while kill -0 "$VPID" 2>/dev/null; do
