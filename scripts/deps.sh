@@ -8,7 +8,7 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libcap-dev libseccomp-dev libcmocka-dev libjson-c-dev
       busybox-static python3 iproute2 util-linux passwd procps psmisc kmod)
 if [[ "${1:-}" == --bench ]]; then
-  pkgs+=(crun runc hyperfine etcd-server etcd-client)
+  pkgs+=(crun runc hyperfine etcd-server etcd-client openssl)
 fi
 
 missing=()
