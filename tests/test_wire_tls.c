@@ -627,6 +627,13 @@ static void test_resumption_works_and_the_hook_can_refuse(void **state) {
   /* The ticket came with the server's first bytes, before the echo. */
   assert_int_equal(wire_tls_get_session(c1.tls, &sess), 0);
   assert_false(c1.resumed);
+  /* The connection then dies abruptly (no close_notify): the ticket the
+   * owner kept must still resume, that is what reconnecting is for. */
+  uv_os_fd_t fd;
+  assert_int_equal(uv_fileno((uv_handle_t *)c1.creq.handle, &fd), 0);
+  assert_int_equal(shutdown(fd, SHUT_RDWR), 0);
+  assert_true(run_until(&w, cli_closed, &c1, 5000 * SLACK));
+  assert_int_equal(c1.reason, -ECONNRESET);
   cli_done(&c1);
 
   cli_start(&w, &c2, cctx, sess, msg, sizeof(msg));
