@@ -87,6 +87,22 @@ static double cpu_s(pid_t pid) {
   return (double)run / 1e9;
 }
 
+/* User-space CPU of a process in seconds (clock ticks: coarse). */
+static double user_s(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (!f || !fgets(buf, sizeof(buf), f))
+    die("cannot read /proc/PID/stat of the server");
+  fclose(f);
+  char *p = strrchr(buf, ')');
+  unsigned long ut = 0;
+  /* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime */
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu", &ut) != 1)
+    die("cannot parse /proc/PID/stat");
+  return (double)ut / (double)sysconf(_SC_CLK_TCK);
+}
+
 static long rss_kib(pid_t pid) {
   char path[64], line[256];
   long kib = -1;
@@ -396,26 +412,28 @@ static void run_for(double seconds, bool (*done)(void)) {
 static bool all_idle(void) { return L.idle_done == L.limit; }
 
 struct rt {
-  double per_s, cpu_us;
+  double per_s, cpu_us, user_us;
 };
 
 static struct rt echo_phase(pid_t server, int n, double seconds) {
   L.round_trips = 0;
   L.running = true;
-  double c0 = cpu_s(server), t0 = now_s();
+  double c0 = cpu_s(server), u0 = user_s(server), t0 = now_s();
   for (int i = 0; i < n; i++) {
     L.conns[i].active = true;
     l_send(&L.conns[i]);
   }
   run_for(seconds, NULL);
   L.running = false;
-  double t1 = now_s(), c1 = cpu_s(server);
+  double t1 = now_s(), c1 = cpu_s(server), u1 = user_s(server);
   uint64_t n_rt = L.round_trips;
   /* Let the last messages come back so the connections are idle again. */
   run_for(0.5, NULL);
   for (int i = 0; i < n; i++)
     L.conns[i].active = false;
-  struct rt r = {.per_s = n_rt / (t1 - t0), .cpu_us = n_rt ? (c1 - c0) * 1e6 / n_rt : 0};
+  struct rt r = {.per_s = n_rt / (t1 - t0),
+                 .cpu_us = n_rt ? (c1 - c0) * 1e6 / n_rt : 0,
+                 .user_us = n_rt ? (u1 - u0) * 1e6 / n_rt : 0};
   return r;
 }
 
@@ -541,8 +559,8 @@ int main(int argc, char **argv) {
   /* 3. Transport round trips. */
   printf("requests/s and pushes/s over a session: not measurable yet (no session layer; issue 8 "
          "section 1)\n");
-  printf("%-44s %12s %16s\n", "transport: 1 KiB echo over TLS", "round trips/s",
-         "server CPU/rt");
+  printf("%-40s %14s %16s %18s\n", "transport: 1 KiB echo over TLS", "round trips/s",
+         "server CPU/rt", "of which user/rt");
   int ns[] = {1, 100, NCONN};
   for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
     struct rt r = echo_phase(wsrv, ns[i], seconds);
@@ -550,7 +568,7 @@ int main(int argc, char **argv) {
       die("a connection failed during the echo phase");
     char label[64];
     snprintf(label, sizeof(label), "  %d connection%s", ns[i], ns[i] > 1 ? "s" : "");
-    printf("%-44s %12.0f %13.1f us\n", label, r.per_s, r.cpu_us);
+    printf("%-40s %14.0f %13.1f us %15.1f us\n", label, r.per_s, r.cpu_us, r.user_us);
     fflush(stdout);
   }
 

@@ -456,6 +456,9 @@ static void do_read(struct wire_tls *t) {
       err = conn_error(t, e);
     }
     int fr = flush_out(t); /* tickets, key-update replies, alerts */
+    /* A peer that makes us answer (key updates) but never reads. */
+    if (fr == 0 && err == 0 && t->queued > WIRE_TLS_MAX_QUEUED)
+      fr = -ENOBUFS;
     if (err < 0 || fr < 0) {
       end(t, err < 0 ? err : fr);
       break;
