@@ -686,6 +686,7 @@ static int supervisor_main(int argc, char **argv, int ready_fd) {
   if ((ready_fd > 3 && close_range(3, (unsigned)ready_fd - 1, 0) < 0) ||
       close_range((unsigned)ready_fd + 1, ~0U, 0) < 0)
     return EXIT_LAUNCHER;
+  launch_image_after_close(); /* --image: the image stays marked in use */
   if (parse_args(argc, argv, &o) < 0) {
     wipe_secrets(&o);
     return EXIT_LAUNCHER;
