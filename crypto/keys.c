@@ -16,6 +16,8 @@ struct sd_key {
   uint8_t *bytes; /* sodium_malloc(SD_KEY_LEN), PROT_NONE while users == 0 */
   pthread_mutex_t mu;
   unsigned users;
+  bool open;      /* mapped readable (users > 0, or lingering since the last use) */
+  bool lingering; /* stay readable after the last release until sd_key_seal_idle() */
 };
 
 static int key_alloc(struct sd_key **ret) {
@@ -65,8 +67,10 @@ int sd_key_from_bytes(const uint8_t *b, size_t n, struct sd_key **ret) {
 const uint8_t *sd_key_acquire(const struct sd_key *ck) {
   struct sd_key *k = (struct sd_key *)ck; /* refcount is not part of the value */
   pthread_mutex_lock(&k->mu);
-  if (k->users++ == 0)
+  if (k->users++ == 0 && !k->open) {
     sodium_mprotect_readonly(k->bytes);
+    k->open = true;
+  }
   pthread_mutex_unlock(&k->mu);
   return k->bytes;
 }
@@ -74,8 +78,32 @@ const uint8_t *sd_key_acquire(const struct sd_key *ck) {
 void sd_key_release(const struct sd_key *ck) {
   struct sd_key *k = (struct sd_key *)ck;
   pthread_mutex_lock(&k->mu);
-  if (--k->users == 0)
+  if (--k->users == 0 && !k->lingering) {
     sodium_mprotect_noaccess(k->bytes);
+    k->open = false;
+  }
+  pthread_mutex_unlock(&k->mu);
+}
+
+void sd_key_set_lingering(struct sd_key *k, bool on) {
+  pthread_mutex_lock(&k->mu);
+  k->lingering = on;
+  if (!on && k->users == 0 && k->open) {
+    sodium_mprotect_noaccess(k->bytes);
+    k->open = false;
+  }
+  pthread_mutex_unlock(&k->mu);
+}
+
+void sd_key_seal_idle(const struct sd_key *ck) {
+  struct sd_key *k = (struct sd_key *)ck;
+  if (!k)
+    return;
+  pthread_mutex_lock(&k->mu);
+  if (k->users == 0 && k->open) {
+    sodium_mprotect_noaccess(k->bytes);
+    k->open = false;
+  }
   pthread_mutex_unlock(&k->mu);
 }
 

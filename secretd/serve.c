@@ -193,6 +193,10 @@ static void on_signal(uv_signal_t *h, int signum) {
   cq_shutdown(s->cq, on_cq_idle, s);
 }
 
+/* The store's master key lingers readable between reads (one mprotect pair
+ * per read cost more than the read); seal it again once a second. */
+static void on_seal_keys(uv_timer_t *t) { store_seal_idle_keys(t->data); }
+
 static void close_walk(uv_handle_t *h, void *arg) {
   if (!uv_is_closing(h))
     uv_close(h, NULL);
@@ -275,6 +279,11 @@ static int serve_run(const struct serve_opts *o) {
   s.sig_term.data = s.sig_int.data = &s;
   uv_signal_start(&s.sig_term, on_signal, SIGTERM);
   uv_signal_start(&s.sig_int, on_signal, SIGINT);
+  uv_timer_t seal_timer;
+  uv_timer_init(&loop, &seal_timer);
+  seal_timer.data = s.store;
+  uv_timer_start(&seal_timer, on_seal_keys, 1000, 1000);
+  uv_unref((uv_handle_t *)&seal_timer);
   log_info("serving %s on %s (pid %d)", o->dir, o->socket, (int)getpid());
 
   uv_run(&loop, UV_RUN_DEFAULT);

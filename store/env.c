@@ -313,6 +313,7 @@ static int open_txn(struct store *s, const struct sd_key *unlock) {
   }
   if ((r = sd_key_unwrap(s->master, SD_WRAP_AUDIT, s->cluster_id, 16, v.mv_data, &s->audit_key)) < 0)
     goto fail;
+  sd_key_set_lingering(s->master, true); /* read on every secret read: see store_seal_idle_keys */
   return store_commit_err(s->env, mdb_txn_commit(txn));
 fail:
   mdb_txn_abort(txn);
@@ -344,6 +345,14 @@ int store_open(const char *dir, const struct sd_key *unlock, const struct store_
     return r;
   *ret = TAKE_PTR(s);
   return 0;
+}
+
+void store_seal_idle_keys(struct store *s) {
+  if (!s)
+    return;
+  pthread_rwlock_rdlock(&s->key_lock);
+  sd_key_seal_idle(s->master);
+  pthread_rwlock_unlock(&s->key_lock);
 }
 
 void store_close(struct store *s) {

@@ -217,6 +217,7 @@ int store_rotate_master_key(struct store *s, const struct store_actor *a) {
     goto out;
   sd_key_free(s->master);
   s->master = TAKE_PTR(new_m);
+  sd_key_set_lingering(s->master, true);
   memcpy(s->master_wrapped, wm, sizeof(wm));
   audit_file_append(s, &rec, 1);
 out:
