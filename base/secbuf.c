@@ -79,7 +79,10 @@ int secbuf_new(size_t len, struct secbuf **ret) {
   b->len = len;
   b->req = req;
   b->cls = cls;
-  memset(bytes(b), 0, len); /* pool blocks are wiped on free; this is cheap insurance */
+  /* A mapping of its own is fresh from mmap (zero); pool blocks were wiped
+   * on free, zeroing them again is cheap insurance. */
+  if (cls != SD_SECMEM_OWN_MAP)
+    memset(bytes(b), 0, len);
   put_tail(b);
   *ret = b;
   return 0;

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Issue 7 §1: a frame reader that cannot be starved, against the real secretd.
+# 2,000 connections each send a maximal frame header and then nothing, 300 of
+# them also half of a 1 MiB frame. While they are held, secretd's RSS may grow
+# by at most 128 MiB and a normal client must be served within 100 ms (x3
+# under the sanitizers: SLACK). secretd starts with systemd's default soft
+# open-file limit (1,024) and must raise it itself.
+# Usage: wire_starve.sh SECRETD SECRET STARVE_CLIENT [SLACK]
+source "$(dirname "$0")/daemon_lib.sh" "$1" "$2"
+CLIENT=${3:?usage: $0 SECRETD SECRET STARVE_CLIENT [SLACK]}
+SLACK=${4:-1}
+
+init_store
+hard=$(ulimit -Hn)
+[ "$hard" = unlimited ] || [ "$hard" -ge 4096 ] ||
+  fail "the hard open-file limit here ($hard) is too low for 2,000 connections"
+# systemd's defaults: soft 1,024, hard higher
+( ulimit -Sn 1024; exec "$SECRETD" serve --data "$DATA" --admin-socket "$SOCK" \
+    --audit-file "$AUDIT" >>"$T/out.log" 2>>"$T/err.log" </dev/null ) &
+PID=$!
+wait_ready "$PID" "$SOCK"
+
+soft=$(awk '/^Max open files/ {print $4}' "/proc/$PID/limits")
+[ "$soft" != 1024 ] || fail "secretd kept the soft open-file limit at 1024"
+ok "secretd raised its open-file limit to $soft"
+
+lat=$((100 * SLACK))
+"$CLIENT" "$SOCK" "$PID" 2000 300 3 "$lat" 128 | tee "$T/starve.out" ||
+  fail "secretd was starved (see above)"
+ok "2,000 stalled connections: RSS and latency within bounds"
+
+# Still serving, and the CLI works after the attackers left.
+S ls >/dev/null || fail "secret ls failed after the attack"
+kill -0 "$PID" || fail "secretd died"
+ok "secretd serves after the attack"
+stop_daemon
