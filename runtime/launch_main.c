@@ -29,6 +29,7 @@
 
 #include "base/error.h"
 #include "base/macro.h"
+#include "base/secbuf.h"
 #include "runtime/caps.h"
 #include "runtime/runtime.h"
 #include "runtime/secrets_fs.h"
@@ -51,20 +52,15 @@ static int die(const char *fmt, ...) {
   return -EINVAL;
 }
 
-/* One --secret: the bytes live in an anonymous mapping that is never dumped, is
- * zero-filled in any fork/clone child (MADV_WIPEONFORK) and is wiped before unmap. */
-struct secret_buf {
-  void *mem;
-  size_t cap;
-};
-
 struct opts {
   struct rt_spec spec;
   char *env[MAX_ITEMS + 1];
   size_t n_env;
   struct rt_mount mounts[MAX_ITEMS];
   struct rt_secret secrets[MAX_ITEMS];
-  struct secret_buf sbufs[MAX_ITEMS];
+  /* One --secret each, in secret memory (base/secbuf.h): locked, never
+   * dumped, zero-filled in any fork child (MADV_WIPEONFORK), wiped on free. */
+  struct secbuf *sbufs[MAX_ITEMS];
   bool secret_uid_set[MAX_ITEMS], secret_gid_set[MAX_ITEMS];
   struct rt_idmap uidmap[RT_MAX_IDMAPS], gidmap[RT_MAX_IDMAPS];
   const char *landlock[MAX_ITEMS];
@@ -197,7 +193,7 @@ static int parse_mount(char *s, struct rt_mount *m) {
   return 0;
 }
 
-static int read_secret_file(const char *path, struct secret_buf *b, size_t *ret_len) {
+static int read_secret_file(const char *path, struct secbuf **ret) {
   _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0)
     return -errno;
@@ -208,42 +204,13 @@ static int read_secret_file(const char *path, struct secret_buf *b, size_t *ret_
     return -EINVAL;
   if (st.st_size > MAX_SECRET_BYTES)
     return -EFBIG;
-  size_t cap = (size_t)st.st_size + 1;
-  size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-  cap = (cap + pg - 1) / pg * pg;
-  void *m = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (m == MAP_FAILED)
-    return -errno;
-  madvise(m, cap, MADV_DONTDUMP);
-  madvise(m, cap, MADV_WIPEONFORK);
-  mlock(m, cap); /* best effort: RLIMIT_MEMLOCK may forbid it */
-  b->mem = m;
-  b->cap = cap;
-  size_t len = 0;
-  for (;;) {
-    ssize_t n = read(fd, (char *)m + len, cap - len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -errno;
-    if (n == 0)
-      break;
-    len += (size_t)n;
-    if (len == cap) /* grew while reading */
-      return -EFBIG;
-  }
-  *ret_len = len;
-  return 0;
+  return secbuf_read_fd(fd, MAX_SECRET_BYTES, ret); /* -EFBIG if it grew meanwhile */
 }
 
 static void wipe_secrets(struct opts *o) {
   for (size_t i = 0; i < o->spec.n_secrets; i++) {
-    struct secret_buf *b = &o->sbufs[i];
-    if (!b->mem)
-      continue;
-    explicit_bzero(b->mem, b->cap);
-    munmap(b->mem, b->cap);
-    b->mem = NULL;
+    secbuf_free(o->sbufs[i]);
+    o->sbufs[i] = NULL;
   }
 }
 
@@ -299,17 +266,16 @@ static int parse_secret(char *arg, struct opts *o) {
   for (size_t j = 0; j < i; j++)
     if (strcmp(o->secrets[j].target, s->target) == 0)
       return die("--secret %s: target \"%s\" given twice", name, s->target);
-  size_t len = 0;
   o->spec.n_secrets++; /* so that wipe_secrets() sees the buffer even on failure */
-  int r = read_secret_file(file, &o->sbufs[i], &len);
+  int r = read_secret_file(file, &o->sbufs[i]);
   if (r == -EFBIG)
     return die("--secret %s: %s is larger than %d bytes", name, file, MAX_SECRET_BYTES);
   if (r == -EINVAL)
     return die("--secret %s: %s is not a regular file", name, file);
   if (r < 0)
     return die("--secret %s: reading %s: %s", name, file, strerror(-r));
-  s->data = o->sbufs[i].mem;
-  s->len = len;
+  s->data = secbuf_data(o->sbufs[i]);
+  s->len = secbuf_len(o->sbufs[i]);
   return 0;
 }
 

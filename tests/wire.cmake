@@ -7,10 +7,6 @@ if(TARGET sdwire)
       set_tests_properties(${t} PROPERTIES TIMEOUT 60 LABELS "unit;wire")
     endif()
   endforeach()
-  # The wipe-on-growth test watches free() of the library's blocks.
-  if(TARGET test_wire_msg)
-    target_link_options(test_wire_msg PRIVATE -Wl,--wrap=free)
-  endif()
 endif()
 
 # Starvation (issue 7 §1): the real secretd under 2,000 stalled connections.
