@@ -4,7 +4,9 @@
 # them also half of a 1 MiB frame. While they are held, secretd's RSS may grow
 # by at most 128 MiB and a normal client must be served within 100 ms (x3
 # under the sanitizers: SLACK). secretd starts with systemd's default soft
-# open-file limit (1,024) and must raise it itself.
+# open-file limit (1,024) and must raise it itself. A second run gives it a
+# hard limit of 1,024 too: it then holds at most 768 connections and must
+# still serve new clients by closing the quietest ones.
 # Usage: wire_starve.sh SECRETD SECRET STARVE_CLIENT [SLACK]
 source "$(dirname "$0")/daemon_lib.sh" "$1" "$2"
 CLIENT=${3:?usage: $0 SECRETD SECRET STARVE_CLIENT [SLACK]}
@@ -36,6 +38,23 @@ else
   echo "not ok - secretd was starved (see above)" >&2
   errors=1
 fi
+
+# Part 2: no room to raise the limit (hard 1,024): the connection cap is hit.
+stop_daemon
+( ulimit -n 1024; exec "$SECRETD" serve --data "$DATA" --admin-socket "$SOCK" \
+    --audit-file "$AUDIT" >>"$T/out.log" 2>>"$T/err.log" </dev/null ) &
+PID=$!
+wait_ready "$PID" "$SOCK"
+if "$CLIENT" "$SOCK" "$PID" 2000 300 2 "$lat" 128; then
+  ok "at the connection cap new clients are still served"
+else
+  echo "not ok - at the connection cap secretd stopped serving (see above)" >&2
+  errors=1
+fi
+grep -q "connection limit (768) reached" "$T/err.log" ||
+  { echo "not ok - secretd did not report reaching its connection cap" >&2; errors=1; }
+[ "$(grep -c "connection limit" "$T/err.log")" -le 20 ] ||
+  { echo "not ok - the connection-cap warning is not rate limited" >&2; errors=1; }
 [ $errors -eq 0 ] || fail "secretd can be starved"
 
 # Still serving, and the CLI works after the attackers left.

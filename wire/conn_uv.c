@@ -40,6 +40,7 @@ struct wire_conn {
   uint64_t idle_ms, frame_ms;
   uint64_t last_active; /* uv_now of the last request, reply flushed or touch */
   uint64_t frame_start; /* uv_now of the first byte of the frame under way */
+  uint64_t last_byte;   /* uv_now of the last byte received */
   bool timing_frame;
   unsigned refs;
   unsigned inflight;  /* requests given to on_request and not answered yet */
@@ -296,6 +297,25 @@ static void on_evict(struct wire_reader *r, void *ud) {
   conn_unref(wc);
 }
 
+uint64_t wire_conn_last_seen(const struct wire_conn *conn) {
+  return conn->last_active > conn->last_byte ? conn->last_active : conn->last_byte;
+}
+
+unsigned wire_conn_inflight(const struct wire_conn *conn) { return conn->inflight; }
+
+void wire_conn_drop(struct wire_conn *conn, int code, const char *msg) {
+  if (!conn || conn->dead)
+    return;
+  struct wire_buf b = {0};
+  int n = wire_response_encode_error(&b, 0, code, msg);
+  if (n > 0 && !conn->writes && !uv_is_closing((uv_handle_t *)conn->stream)) {
+    uv_buf_t ub = uv_buf_init((char *)b.data, (unsigned)n);
+    (void)uv_try_write(conn->stream, &ub, 1);
+  }
+  wire_buf_release(&b);
+  wire_conn_free(conn);
+}
+
 void wire_conn_touch(struct wire_conn *conn) {
   if (conn && !conn->dead)
     conn->last_active = uv_now(conn->stream->loop);
@@ -358,6 +378,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
   conn_ref(wc);
   if (nread > 0) {
+    wc->last_byte = uv_now(s->loop);
     const uint8_t *p = (const uint8_t *)buf->base;
     size_t n = (size_t)nread, used;
     bool completed = false;
@@ -431,7 +452,7 @@ int wire_conn_new_opts(uv_stream_t *stream, const struct wire_conn_cbs *cbs, voi
   wc->timer.data = wc;
   wc->timer_live = true;
   wc->refs++; /* the timer's, dropped when its close completes */
-  wc->last_active = uv_now(stream->loop);
+  wc->last_active = wc->last_byte = uv_now(stream->loop);
   stream->data = wc;
   if ((r = uv_read_start(stream, on_alloc, on_read)) < 0) {
     stream->data = NULL;

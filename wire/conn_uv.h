@@ -118,6 +118,18 @@ void wire_conn_touch(struct wire_conn *conn);
 /* Change the idle timeout (ms; UINT64_MAX: never), effective now. */
 void wire_conn_set_idle_timeout(struct wire_conn *conn, uint64_t idle_ms);
 
+/* The loop time (uv_now, ms) of the connection's last sign of life: a byte
+ * received, a request, a reply flushed, a touch. For an owner that must
+ * choose whom to close (the quietest first). */
+uint64_t wire_conn_last_seen(const struct wire_conn *conn);
+/* Requests handed to on_request and not answered yet. */
+unsigned wire_conn_inflight(const struct wire_conn *conn);
+
+/* End the connection now: one best-effort error frame (code, msg; never
+ * waits for the peer), then as wire_conn_free (on_close is not called; the
+ * owner closes the stream). NULL ok. */
+void wire_conn_drop(struct wire_conn *conn, int code, const char *msg);
+
 /* End the connection without calling on_close; see above. NULL ok. */
 void wire_conn_free(struct wire_conn *conn);
 
