@@ -64,9 +64,11 @@ static void conn_unref(struct wire_conn *wc) {
   if (--wc->refs > 0)
     return;
   wire_reader_free(wc->reader);
-  if (--tl_rbuf_users == 0) {
+  if (--tl_rbuf_users == 0) { /* the thread's last connection: nothing uses these now */
     secbuf_free(tl_rbuf);
     tl_rbuf = NULL;
+    wire_budget_free(tl_budget);
+    tl_budget = NULL;
   }
   free(wc);
 }
