@@ -2,8 +2,10 @@
 # Issue 7 §1: a frame reader that cannot be starved, against the real secretd.
 # 2,000 connections each send a maximal frame header and then nothing, 300 of
 # them also half of a 1 MiB frame. While they are held, secretd's RSS may grow
-# by at most 128 MiB and a normal client must be served within 100 ms (x3
-# under the sanitizers: SLACK). secretd starts with systemd's default soft
+# by at most 128 MiB and a normal client must be served: no ping refused or
+# reset, at least 98% within 100 ms and none over 500 ms (x3 under the
+# sanitizers: SLACK; see wire_starve_client.c for why 2% may be late on a
+# shared host). secretd starts with systemd's default soft
 # open-file limit (1,024) and must raise it itself. A second run gives it a
 # hard limit of 1,024 too: it then holds at most 768 connections and must
 # still serve new clients by closing the quietest ones.
