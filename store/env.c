@@ -175,10 +175,17 @@ int store_load_master(MDB_txn *txn, MDB_dbi meta, const struct sd_key *unlock,
 int store_master_for_txn(struct store *s, MDB_txn *txn, struct sd_key **tmp,
                          const struct sd_key **ret) {
   MDB_val v;
+  /* Reads share snapshots: one check per snapshot, not one meta get per read. */
+  size_t snap = mdb_txn_id(txn);
+  if (snap && snap == __atomic_load_n(&s->master_ok_txnid, __ATOMIC_ACQUIRE)) {
+    *ret = s->master;
+    return 0;
+  }
   int r = meta_get(txn, s->dbi[DBI_META], META_MASTER, &v);
   if (r < 0)
     return r;
   if (v.mv_size == SD_WRAPPED_KEY_LEN && memcmp(v.mv_data, s->master_wrapped, v.mv_size) == 0) {
+    __atomic_store_n(&s->master_ok_txnid, snap, __ATOMIC_RELEASE);
     *ret = s->master;
     return 0;
   }
@@ -190,6 +197,7 @@ int store_master_for_txn(struct store *s, MDB_txn *txn, struct sd_key **tmp,
   if (meta_get(txn, s->dbi[DBI_META], META_AUDIT_KEY, &a) == 0 && a.mv_size == SD_WRAPPED_KEY_LEN &&
       sd_key_unwrap(s->master, SD_WRAP_AUDIT, s->cluster_id, 16, a.mv_data, &ak) == 0) {
     sd_key_free(ak);
+    __atomic_store_n(&s->master_ok_txnid, snap, __ATOMIC_RELEASE);
     *ret = s->master;
     return 0;
   }
