@@ -11,6 +11,8 @@
 #   crun equivalent           + Docker's seccomp profile (converted to OCI), Docker's caps,
 #                             Docker's masked/read-only paths, devices allow-list, same limits
 #   runc, runc equivalent     the same two bundles with runc
+#   secret-launch +2 secrets, no layer   --rootfs-writable: without the per-container
+#                             overlay layer, to print the cost of that layer
 # crun 1.8.1 refuses this host's hybrid cgroup layout unless cgroup2 is unmounted in a
 # private mount namespace, so EVERY command runs under the same wrapper:
 #   unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec "$@"' sh CMD
@@ -25,14 +27,14 @@ build=$(cd "$build" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
 launch=${LAUNCH:-$build/runtime/secret-launch}   # LAUNCH=path to time another build
 floor=$build/bench/launch_floor
-profile=${DOCKER_SECCOMP:-$src/../shared/peers/docker-seccomp-default.json}
+profile=${DOCKER_SECCOMP:-/var/cache/secretd-peers/docker-seccomp-default.json}  # scripts/deps.sh
 for f in "$launch" "$floor"; do
   [ -x "$f" ] || { echo "$0: $f not built (cmake --build $build --target secret-launch launch_floor)" >&2; exit 1; }
 done
 for t in hyperfine crun runc python3; do
   command -v $t >/dev/null || { echo "$0: $t not installed" >&2; exit 1; }
 done
-[ -r "$profile" ] || { echo "$0: $profile missing (set DOCKER_SECCOMP)" >&2; exit 1; }
+[ -r "$profile" ] || { echo "$0: $profile missing: run scripts/deps.sh (Docker 20.10's profile from Debian) or set DOCKER_SECCOMP" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/launch-bench.XXXXXX)
 cleanup() {
@@ -123,7 +125,8 @@ ids=(bench-crun-plain-$$ bench-crun-equiv-$$ bench-runc-plain-$$ bench-runc-equi
 
 names=(floor secret-launch "secret-launch +2 secrets" "secret-launch +2 secrets +limits"
        crun "crun equivalent" runc "runc equivalent"
-       "floor (bare)" "secret-launch +2 secrets (bare)")
+       "floor (bare)" "secret-launch +2 secrets (bare)"
+       "secret-launch +2 secrets, no layer (bare)")
 cmds=("$wrap $floor $work/rootfs"
       "$wrap $sl -- /bin/true"
       "$wrap $sl $secrets -- /bin/true"
@@ -133,7 +136,8 @@ cmds=("$wrap $floor $work/rootfs"
       "$wrap runc run --bundle $work/plain ${ids[2]}"
       "$wrap runc run --bundle $work/equiv ${ids[3]}"
       "$floor $work/rootfs"
-      "$sl $secrets -- /bin/true")
+      "$sl $secrets -- /bin/true"
+      "$sl --rootfs-writable $secrets -- /bin/true")
 
 # Every command must work before it is timed.
 for i in "${!cmds[@]}"; do
@@ -176,6 +180,9 @@ print(f"goal 2: >= 2 x faster than crun with equivalent security: {crun_eq/s2:.2
       f"({'met' if crun_eq >= 2 * s2 else 'NOT met'})")
 b = med["secret-launch +2 secrets (bare)"] / med["floor (bare)"]
 print(f"bare (no wrapper): secret-launch +2 secrets / floor = {b:.2f} x")
+s2b, nl = med["secret-launch +2 secrets (bare)"], med["secret-launch +2 secrets, no layer (bare)"]
+print(f"per-container rootfs layer (overlay + tmpfs): {s2b - nl:+.2f} ms per start, bare "
+      f"({s2b:.2f} with, {nl:.2f} without = --rootfs-writable)")
 cold = {r["command"]: r["median"] * 1000 for r in json.load(open(sys.argv[2]))["results"]}
 print()
 print("cold starts (50 ms idle before each run; includes the cgroup v1 migration's RCU wait):")

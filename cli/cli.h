@@ -19,11 +19,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/limits.h"
 #include "wire/client.h"
 
 #define CLI_DEFAULT_SOCKET "/run/secretd/admin.sock"
 #define CLI_SOCKET_ENV "SECRETD_SOCKET"
-#define CLI_VALUE_MAX 512000 /* 500 KiB, the store's limit */
+#define CLI_VALUE_MAX SD_VALUE_MAX /* base/limits.h */
 #define CLI_MAX_LABELS 64
 #define CLI_TIMEOUT_MS 60000
 
@@ -68,6 +69,10 @@ const char *cli_daemon_error_text(int code, const char *daemon_msg, const char *
 /* Reply fields: CLI_EXIT_OK, or CLI_EXIT_DAEMON after printing "unexpected
  * reply from secretd (field ...)". */
 int cli_reply_str(const msgpack_object *m, const char *key, char *buf, size_t cap);
+/* The secret a write acted on, as the daemon resolved it ("id" and "name" of
+ * the result), made printable: what the CLI prints, never the ref as typed.
+ * 0 or CLI_EXIT_DAEMON (message printed). */
+int cli_reply_target(const msgpack_object *m, char id[65], char name[260]);
 int cli_reply_uint(const msgpack_object *m, const char *key, uint64_t *ret);
 int cli_reply_bool(const msgpack_object *m, const char *key, bool *ret);
 int cli_reply_array(const msgpack_object *m, const char *key, const msgpack_object **ret);

@@ -91,7 +91,7 @@ static void pack_grant(msgpack_packer *pk, void *ud) {
 int verb_grant(int argc, char **argv) {
   _cleanup_(wire_reply_freep) struct wire_reply *rep = NULL;
   struct grant_args a;
-  char what[200];
+  char what[200], id[65], name[260];
   int r;
   if ((r = grant_parse(argc, argv, &a)) != 0 || a.co.help)
     return cli_parsed("grant", r, a.co.help);
@@ -100,8 +100,8 @@ int verb_grant(int argc, char **argv) {
   cli_printable(what);
   r = cli_call(&c, what, NULL, WIRE_OP_GRANT_ADD, pack_grant, &a, &rep);
   cli_close(&c);
-  if (r == 0)
-    printf("granted %s to service %s\n", a.name, a.service);
+  if (r == 0 && (r = cli_reply_target(rep->r.result, id, name)) == 0)
+    printf("granted %s (id %s) to service %s\n", name, id, a.service);
   return r;
 }
 
@@ -140,7 +140,7 @@ static void pack_revoke(msgpack_packer *pk, void *ud) {
 int verb_revoke(int argc, char **argv) {
   _cleanup_(wire_reply_freep) struct wire_reply *rep = NULL;
   struct revoke_args a;
-  char what[200];
+  char what[200], id[65], name[260];
   int r;
   if ((r = revoke_parse(argc, argv, &a)) != 0 || a.co.help)
     return cli_parsed("revoke", r, a.co.help);
@@ -150,7 +150,7 @@ int verb_revoke(int argc, char **argv) {
   r = cli_call(&c, what, "no such secret, or it is not granted to that service", WIRE_OP_GRANT_RM,
                pack_revoke, &a, &rep);
   cli_close(&c);
-  if (r == 0)
-    printf("revoked %s from service %s\n", a.name, a.service);
+  if (r == 0 && (r = cli_reply_target(rep->r.result, id, name)) == 0)
+    printf("revoked %s (id %s) from service %s\n", name, id, a.service);
   return r;
 }

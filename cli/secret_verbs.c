@@ -127,20 +127,28 @@ static int send_value(const char *verb, enum wire_op op, struct value_req *q, co
   return r;
 }
 
+int cli_reply_target(const msgpack_object *m, char id[65], char name[260]) {
+  int r;
+  if ((r = cli_reply_str(m, "id", id, 65)) != 0 || (r = cli_reply_str(m, "name", name, 260)) != 0)
+    return r;
+  cli_printable(id);
+  cli_printable(name);
+  return 0;
+}
+
 int verb_create(int argc, char **argv) {
   _cleanup_(wire_reply_freep) struct wire_reply *rep = NULL;
   struct create_args a;
-  char id[65];
+  char id[65], name[260];
   int r;
   if ((r = create_parse(argc, argv, &a)) != 0 || a.co.help)
     return cli_parsed("create", r, a.co.help);
   struct value_req q = {"name", a.name, NULL, a.labels, a.n_labels};
   if ((r = send_value("create", WIRE_OP_SECRET_CREATE, &q, a.file, a.co.socket, &rep)) != 0)
     return r;
-  if ((r = cli_reply_str(rep->r.result, "id", id, sizeof(id))) != 0)
+  if ((r = cli_reply_target(rep->r.result, id, name)) != 0)
     return r;
-  cli_printable(id);
-  printf("created %s (id %s, version 1)\n", a.name, id);
+  printf("created %s (id %s, version 1)\n", name, id);
   return 0;
 }
 
@@ -170,6 +178,7 @@ int rotate_parse(int argc, char **argv, struct rotate_args *a) {
 int verb_rotate(int argc, char **argv) {
   _cleanup_(wire_reply_freep) struct wire_reply *rep = NULL;
   struct rotate_args a;
+  char id[65], name[260];
   uint64_t version;
   int r;
   if ((r = rotate_parse(argc, argv, &a)) != 0 || a.co.help)
@@ -177,9 +186,10 @@ int verb_rotate(int argc, char **argv) {
   struct value_req q = {"ref", a.name, NULL, NULL, 0};
   if ((r = send_value("rotate", WIRE_OP_SECRET_ROTATE, &q, a.file, a.co.socket, &rep)) != 0)
     return r;
-  if ((r = cli_reply_uint(rep->r.result, "version", &version)) != 0)
+  if ((r = cli_reply_uint(rep->r.result, "version", &version)) != 0 ||
+      (r = cli_reply_target(rep->r.result, id, name)) != 0)
     return r;
-  printf("rotated %s to version %" PRIu64 "\n", a.name, version);
+  printf("rotated %s (id %s) to version %" PRIu64 "\n", name, id, version);
   return 0;
 }
 
@@ -219,7 +229,7 @@ static void pack_rm(msgpack_packer *pk, void *ud) {
 int verb_rm(int argc, char **argv) {
   _cleanup_(wire_reply_freep) struct wire_reply *rep = NULL;
   struct rm_args a;
-  char what[128];
+  char what[128], id[65], name[260];
   int r;
   if ((r = rm_parse(argc, argv, &a)) != 0 || a.co.help)
     return cli_parsed("rm", r, a.co.help);
@@ -227,8 +237,8 @@ int verb_rm(int argc, char **argv) {
   what_of(what, sizeof(what), "rm", a.name);
   r = cli_call(&c, what, NULL, WIRE_OP_SECRET_RM, pack_rm, &a, &rep);
   cli_close(&c);
-  if (r == 0)
-    printf("removed %s\n", a.name);
+  if (r == 0 && (r = cli_reply_target(rep->r.result, id, name)) == 0)
+    printf("removed %s (id %s)\n", name, id);
   return r;
 }
 

@@ -519,3 +519,74 @@ int rt_cgroup_destroy(struct rt_cgroup *cg) {
   free(cg);
   return r;
 }
+
+void rt_cgroup_forget(struct rt_cgroup *cg) {
+  if (!cg)
+    return;
+  rt_cgroup_join_close(cg);
+  free(cg);
+}
+
+/* Every hierarchy a group may live in: the v2 root and each v1 controller mount. */
+static int hierarchies(char out[][64], int max) {
+  int n = 0;
+  const char *v2 = v2_root();
+  if (v2 && n < max)
+    snprintf(out[n++], 64, "%s", v2);
+  for (int c = 0; c < CG_N && n < max; c++) {
+    dev_t dev;
+    if (v1_has(ctrl_names[c], &dev))
+      snprintf(out[n++], 64, CG_ROOT "/%s", ctrl_names[c]);
+  }
+  return n;
+}
+
+int rt_cgroup_remove_name(const char *name, bool kill_first) {
+  char hier[8][64];
+  int r = 0, found = 0, n = hierarchies(hier, 8);
+  if (!name_valid(name))
+    return -EINVAL;
+  for (int i = 0; i < n; i++) {
+    struct cg_dir d = {.v2 = strcmp(hier[i], CG_ROOT) == 0 || strstr(hier[i], "unified")};
+    snprintf(d.path, sizeof d.path, "%s/" CG_PARENT "/%s", hier[i], name);
+    if (access(d.path, F_OK) < 0)
+      continue;
+    found++;
+    if (kill_first)
+      kill_all(&d);
+    if (rmdir(d.path) < 0 && errno != ENOENT) {
+      int q = errno == EBUSY && kill_first ? rmdir_wait(&d) : -errno;
+      if (q < 0 && r == 0)
+        r = q;
+    }
+  }
+  return r < 0 ? r : found;
+}
+
+int rt_cgroup_sweep_stale(void) {
+  char hier[8][64], dir[PATH_MAX];
+  int swept = 0, n = hierarchies(hier, 8);
+  for (int i = 0; i < n; i++) {
+    snprintf(dir, sizeof dir, "%s/" CG_PARENT, hier[i]);
+    DIR *d = opendir(dir);
+    if (!d)
+      continue;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      /* launch-<pid>-<nonce>: a foreground launcher's group; its launcher is gone */
+      char *end;
+      if (strncmp(e->d_name, "launch-", 7) != 0)
+        continue;
+      long pid = strtol(e->d_name + 7, &end, 10);
+      if (end == e->d_name + 7 || *end != '-' || pid <= 0)
+        continue;
+      if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+        continue; /* launcher alive (or pid reused): leave it */
+      /* rmdir only succeeds on an empty group: a running container keeps its group */
+      if (unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR) == 0)
+        swept++;
+    }
+    closedir(d);
+  }
+  return swept;
+}

@@ -80,6 +80,24 @@ bool rt_cgroup_oom_killed(struct rt_cgroup *cg);
  * regardless). */
 int  rt_cgroup_destroy(struct rt_cgroup *cg);
 
+/* Release the handle without touching the groups (a detached container keeps its
+ * group; rt_cgroup_remove_name removes it later). NULL ok. */
+void rt_cgroup_forget(struct rt_cgroup *cg);
+
+/*
+ * Remove the group secretd/<name> wherever it exists (every hierarchy), first killing
+ * what is left in it when kill_first. Returns how many directories existed (0: none),
+ * -EBUSY (processes left: not removed), -EINVAL (bad name) or another negative errno.
+ */
+int rt_cgroup_remove_name(const char *name, bool kill_first);
+
+/*
+ * Sweep empty groups secretd/launch-<pid>-<nonce> whose launcher <pid> is gone (left by
+ * a launcher killed with SIGKILL). Non-empty groups and groups of live launchers are
+ * kept (rmdir refuses a group with processes). Returns how many were removed.
+ */
+int rt_cgroup_sweep_stale(void);
+
 /* Static, per-thread text describing the last failure of this module (names the
  * cgroup file or step); "" when none. Never contains secret data. */
 const char *rt_cgroup_last_error(void);

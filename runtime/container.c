@@ -27,6 +27,8 @@
 #include <linux/sched.h>
 #include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -53,14 +55,17 @@
 #include "runtime/landlock.h"
 #include "runtime/mac.h"
 #include "runtime/mounts.h"
+#include "runtime/rootfs_layer.h"
 #include "runtime/seccomp.h"
 #include "runtime/secrets_fs.h"
+#include "runtime/state.h"
 #include "runtime/userns.h"
 
 struct rt_container {
   pid_t pid;
   int pidfd;
   bool reaped;
+  bool adopted;    /* not our child: no waitid, free() does not kill */
   struct rt_exit exit;
   struct rt_cgroup *cg;
   struct rt_secrets_fs *sfs;
@@ -102,6 +107,7 @@ struct child_args {
   int sync_fd, err_fd;
   int parent_sync_fd, parent_err_fd; /* the parent's pipe ends, closed at once */
   const int *src_fds;
+  int layer_fd;         /* detached overlay for the rootfs, -1 with rootfs_writable */
   struct rt_secrets_fs *sfs;
   struct rt_cgroup *cg;
   const struct rt_seccomp *seccomp;
@@ -229,7 +235,8 @@ _Noreturn static void child_main(const struct child_args *a) {
    * the sync pipe and POLLERR on the error pipe mean the launcher is gone. */
   close(a->parent_sync_fd);
   close(a->parent_err_fd);
-  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (s->pdeathsig)
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   /* A session of our own: no controlling terminal, so nothing inside can push
    * input into the operator's terminal (TIOCSTI) or get its signals. */
   if (setsid() < 0)
@@ -255,13 +262,14 @@ _Noreturn static void child_main(const struct child_args *a) {
     child_fail(a, ST_CGROUPNS, errno, NULL);
   umask(0);
 
-  if ((r = rt_mount_rootfs(rootfs_fd, &root_fd)) < 0)
+  if ((r = rt_mount_rootfs(rootfs_fd, a->layer_fd, &root_fd)) < 0)
     child_fail(a, ST_ROOTFS, r, s->rootfs);
-  /* With --read-only the image itself is never modified: a missing run/secrets
-   * is provided by a small tmpfs over run/ instead of a mkdir in the rootfs. */
+  /* The container's own layer takes a missing run/secrets (made read-only later with
+   * --read-only). Without a layer, --read-only must not modify the directory: a missing
+   * run/secrets is provided by a small tmpfs over run/ instead of a mkdir in it. */
+  bool no_create = s->readonly_rootfs && s->rootfs_writable;
   if (a->sfs && (r = rt_secrets_fs_mount_in_flags(a->sfs, root_fd,
-                                                  s->readonly_rootfs ? RT_SECRETS_FS_NO_CREATE
-                                                                     : 0)) < 0)
+                                                  no_create ? RT_SECRETS_FS_NO_CREATE : 0)) < 0)
     child_fail(a, ST_SECRETS, r, "/run/secrets");
   if (s->userns) {
     /* Still host uid 0 (unmapped here, with every capability of the new user
@@ -275,6 +283,11 @@ _Noreturn static void child_main(const struct child_args *a) {
   }
   if ((r = rt_mount_proc(root_fd)) < 0)
     child_fail(a, ST_PROC, r, rt_mounts_last_path());
+  /* The exec label's attr file is opened now, before any user mount can cover a path
+   * on the way to it, and checked to be procfs (CVE-2019-19921). */
+  struct rt_mac_exec mac;
+  if ((r = rt_mac_exec_open(root_fd, s->apparmor, s->selinux_label, &mac)) < 0)
+    child_fail(a, ST_MAC, r, NULL);
   if ((r = rt_mount_dev(root_fd, s->userns)) < 0)
     child_fail(a, ST_DEV, r, rt_mounts_last_path());
   if ((r = rt_mount_sys(root_fd)) < 0)
@@ -303,7 +316,7 @@ _Noreturn static void child_main(const struct child_args *a) {
   if ((r = lookup_cmd(root_fd, s->argv[0], a->path_env, cmd, sizeof cmd)) < 0)
     child_fail(a, ST_LOOKUP, r, s->argv[0]);
 
-  if ((r = rt_mac_apply_exec(s->apparmor, s->selinux_label)) < 0)
+  if ((r = rt_mac_exec_apply(&mac, s->apparmor, s->selinux_label)) < 0)
     child_fail(a, ST_MAC, r, NULL);
   if (s->n_landlock_rw && (r = rt_landlock_apply(s->landlock_rw, s->n_landlock_rw)) < 0)
     child_fail(a, ST_LANDLOCK, r, NULL);
@@ -324,10 +337,12 @@ _Noreturn static void child_main(const struct child_args *a) {
    * (becoming root of a user namespace, setresuid to --user): arm it again,
    * then make sure the launcher did not die in between. Its end of the error
    * pipe is open until our exec, so a closed read end means it is gone. */
-  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  struct pollfd parent_alive = {.fd = a->err_fd, .events = 0};
-  if (poll(&parent_alive, 1, 0) > 0 && (parent_alive.revents & POLLERR))
-    _exit(125);
+  if (s->pdeathsig) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    struct pollfd parent_alive = {.fd = a->err_fd, .events = 0};
+    if (poll(&parent_alive, 1, 0) > 0 && (parent_alive.revents & POLLERR))
+      _exit(125);
+  }
   umask(022);
   /* Every fd but 0-2 (and our error pipe until exec) is gone at execve. --init
    * never execs in PID 1, so there every other fd is closed now, before the
@@ -440,9 +455,21 @@ static int make_secrets(const struct rt_spec *s, struct rt_secrets_fs **ret, str
       largest = s->secrets[i].len;
   }
   struct rt_secrets_fs *fs = NULL;
+  size_t max = s->secrets_max ? s->secrets_max : RT_SECRETS_DEFAULT_MAX;
   int r = rt_secrets_fs_new(total, largest, &fs);
   if (r < 0) {
     set_err(err, 0, "creating the secrets tmpfs: %s", sd_strerror(r));
+    return r;
+  }
+  if (rt_secrets_fs_size(fs) > max) {
+    set_err(err, 0, "the secrets (%zu bytes) exceed --secrets-max-size (%zu bytes)",
+            rt_secrets_fs_size(fs), max);
+    rt_secrets_fs_free(fs);
+    return -EFBIG;
+  }
+  if ((r = rt_secrets_fs_set_max(fs, max)) < 0) {
+    set_err(err, 0, "--secrets-max-size: at most 1 GiB");
+    rt_secrets_fs_free(fs);
     return r;
   }
   for (size_t i = 0; i < s->n_secrets; i++) {
@@ -478,6 +505,7 @@ static int make_secrets(const struct rt_spec *s, struct rt_secrets_fs **ret, str
 /* Parent's resources of one start; released by start_cleanup(). */
 struct start {
   int rootfs_fd;
+  int layer_fd;
   int *src_fds;
   size_t n_src;
   char **envp;
@@ -503,6 +531,7 @@ static void start_cleanup(struct start *st) {
   }
   closep(&st->pidfd);
   closep(&st->rootfs_fd);
+  closep(&st->layer_fd);
   for (size_t i = 0; i < st->n_src; i++)
     closep(&st->src_fds[i]);
   free(st->src_fds);
@@ -519,6 +548,17 @@ static int prepare(const struct rt_spec *s, struct start *st, struct rt_error *e
     r = -errno;
     set_err(err, 0, "rootfs %s: %s", s->rootfs, sd_strerror(r));
     return r;
+  }
+  if (!s->rootfs_writable) {
+    r = rt_rootfs_layer_new(st->rootfs_fd, s->rootfs_size, &st->layer_fd);
+    if (r == -EOPNOTSUPP)
+      set_err(err, 0, "rootfs %s: this kernel cannot give the container a layer of its own "
+                      "(overlayfs with fd layers, Linux 6.13+); --rootfs-writable runs on the "
+                      "directory itself", s->rootfs);
+    else if (r < 0)
+      set_err(err, 0, "rootfs layer for %s: %s", s->rootfs, sd_strerror(r));
+    if (r < 0)
+      return r;
   }
   if (s->n_mounts) {
     st->src_fds = calloc(s->n_mounts, sizeof *st->src_fds);
@@ -568,7 +608,7 @@ static int prepare(const struct rt_spec *s, struct start *st, struct rt_error *e
             rt_cgroup_last_error());
     return r;
   }
-  if (s->n_secrets && (r = make_secrets(s, &st->sfs, err)) < 0)
+  if ((r = make_secrets(s, &st->sfs, err)) < 0)
     return r;
   if (pipe2(st->sync, O_CLOEXEC) < 0 || pipe2(st->errp, O_CLOEXEC) < 0) {
     r = -errno;
@@ -608,7 +648,7 @@ static int await_exec(struct start *st, struct rt_error *err) {
 }
 
 int rt_container_start(const struct rt_spec *s, struct rt_container **ret, struct rt_error *err) {
-  struct start st = {.rootfs_fd = -1, .sync = {-1, -1}, .errp = {-1, -1}, .pidfd = -1};
+  struct start st = {.rootfs_fd = -1, .layer_fd = -1, .sync = {-1, -1}, .errp = {-1, -1}, .pidfd = -1};
   struct child_args a = {0};
   int r;
   char hostname[32];
@@ -638,6 +678,7 @@ int rt_container_start(const struct rt_spec *s, struct rt_container **ret, struc
   a.parent_sync_fd = st.sync[1];
   a.parent_err_fd = st.errp[0];
   a.src_fds = st.src_fds;
+  a.layer_fd = st.layer_fd;
   a.sfs = st.sfs;
   a.cg = st.cg;
   a.seccomp = st.seccomp;
@@ -717,7 +758,7 @@ int rt_container_kill(struct rt_container *c, int sig) {
 }
 
 int rt_container_wait(struct rt_container *c, bool block, struct rt_exit *ret_exit) {
-  if (c->reaped)
+  if (c->reaped || c->adopted)
     return -ECHILD;
   siginfo_t si;
   memset(&si, 0, sizeof si);
@@ -743,6 +784,10 @@ int rt_container_wait(struct rt_container *c, bool block, struct rt_exit *ret_ex
 void rt_container_free(struct rt_container *c) {
   if (!c)
     return;
+  if (c->adopted) {
+    rt_container_detach(c);
+    return;
+  }
   if (!c->reaped) {
     rt_container_kill(c, SIGKILL);
     rt_container_wait(c, true, NULL);
@@ -751,6 +796,119 @@ void rt_container_free(struct rt_container *c) {
   rt_secrets_fs_free(c->sfs);
   closep(&c->pidfd);
   free(c);
+}
+
+void rt_container_detach(struct rt_container *c) {
+  if (!c)
+    return;
+  rt_cgroup_forget(c->cg);
+  rt_secrets_fs_free(c->sfs);
+  closep(&c->pidfd);
+  free(c);
+}
+
+bool rt_container_exited(const struct rt_container *c) {
+  if (c->reaped)
+    return true;
+  struct pollfd p = {.fd = c->pidfd, .events = POLLIN};
+  return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP));
+}
+
+/* Wait up to timeout_ms (< 0: forever) for the pidfd to report exit. 1 exited, 0 not. */
+static int wait_exit(const struct rt_container *c, int64_t timeout_ms) {
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    if (rt_container_exited(c))
+      return 1;
+    int left = -1;
+    if (timeout_ms >= 0) {
+      struct timespec t;
+      clock_gettime(CLOCK_MONOTONIC, &t);
+      int64_t el = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+      if (el >= timeout_ms)
+        return 0;
+      left = (int)(timeout_ms - el);
+    }
+    struct pollfd p = {.fd = c->pidfd, .events = POLLIN};
+    if (poll(&p, 1, left) < 0 && errno != EINTR)
+      return -errno;
+  }
+}
+
+int rt_container_stop(struct rt_container *c, unsigned timeout_ms, int sig, bool *ret_killed) {
+  int r;
+  if (ret_killed)
+    *ret_killed = false;
+  if (rt_container_exited(c))
+    return 0;
+  if ((r = rt_container_kill(c, sig ? sig : SIGTERM)) < 0 && r != -ESRCH)
+    return r;
+  if ((r = wait_exit(c, timeout_ms)) != 0)
+    return r < 0 ? r : 0;
+  if ((r = rt_container_kill(c, SIGKILL)) < 0 && r != -ESRCH)
+    return r;
+  if (ret_killed)
+    *ret_killed = true;
+  r = wait_exit(c, 10000);
+  return r < 0 ? r : r == 1 ? 0 : -ETIMEDOUT;
+}
+
+/* Whether /proc/PID/cgroup names the group (a line ending in ":/<cgroup>" or with a
+ * deeper path below it, from --cgroupns containers' own nesting). */
+static bool in_cgroup(pid_t pid, const char *cgroup) {
+  char path[64], buf[4096];
+  snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+  _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  if (n <= 0)
+    return false;
+  buf[n] = '\0';
+  size_t cl = strlen(cgroup);
+  for (char *line = buf; line && *line;) {
+    char *nl = strchr(line, '\n');
+    if (nl)
+      *nl = '\0';
+    char *p = strstr(line, ":/");
+    if (p && strncmp(p + 2, cgroup, cl) == 0 && (p[2 + cl] == '\0' || p[2 + cl] == '/'))
+      return true;
+    line = nl ? nl + 1 : NULL;
+  }
+  return false;
+}
+
+int rt_container_adopt(pid_t pid, uint64_t start_time, const char *cgroup,
+                       struct rt_container **ret) {
+  uint64_t now = 0;
+  int r;
+  if (pid <= 0 || !cgroup || !*cgroup || !ret)
+    return -EINVAL;
+  _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd < 0)
+    return -errno;
+  /* The pidfd pins this pid's process; only then are its start time and cgroup read,
+   * and the pidfd checked alive afterwards: a reused pid is never taken for it. */
+  if ((r = rt_proc_start_time(pid, &now)) < 0)
+    return r;
+  if (now != start_time || !in_cgroup(pid, cgroup))
+    return -ESRCH;
+  if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+    return -errno;
+  struct rt_container *c = calloc(1, sizeof *c);
+  if (!c)
+    return -ENOMEM;
+  c->pid = pid;
+  c->pidfd = TAKE_FD(pidfd);
+  c->adopted = true;
+  *ret = c;
+  return 0;
+}
+
+void rt_container_set_secrets(struct rt_container *c, struct rt_secrets_fs *fs) {
+  rt_secrets_fs_free(c->sfs);
+  c->sfs = fs;
 }
 
 int rt_exe_protect(char **argv, char **envp, bool *ret_protected) {
@@ -770,4 +928,64 @@ int rt_exe_protect(char **argv, char **envp, bool *ret_protected) {
     return -errno;
   syscall(SYS_execveat, tree, "", argv, envp, AT_EMPTY_PATH);
   return -errno;
+}
+
+/* ---- non-blocking start ----------------------------------------------------------- */
+
+struct rt_start_job {
+  const struct rt_spec *spec;
+  pthread_t thread;
+  int efd;
+  int result;
+  struct rt_container *c;
+  struct rt_error err;
+};
+
+static void *start_worker(void *arg) {
+  struct rt_start_job *j = arg;
+  j->result = rt_container_start(j->spec, &j->c, &j->err);
+  uint64_t one = 1;
+  if (write(j->efd, &one, sizeof one) < 0) {
+    /* the eventfd cannot overflow with one write; nothing else to do */
+  }
+  return NULL;
+}
+
+int rt_container_start_async(const struct rt_spec *spec, struct rt_start_job **ret_job) {
+  if (!spec || !ret_job || spec->pdeathsig)
+    return -EINVAL;
+  struct rt_start_job *j = calloc(1, sizeof *j);
+  if (!j)
+    return -ENOMEM;
+  j->spec = spec;
+  j->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (j->efd < 0) {
+    int r = -errno;
+    free(j);
+    return r;
+  }
+  int r = pthread_create(&j->thread, NULL, start_worker, j);
+  if (r != 0) {
+    close(j->efd);
+    free(j);
+    return -r;
+  }
+  *ret_job = j;
+  return 0;
+}
+
+int rt_start_job_fd(const struct rt_start_job *job) { return job ? job->efd : -EBADF; }
+
+int rt_start_job_finish(struct rt_start_job *j, struct rt_container **ret, struct rt_error *err) {
+  if (!j)
+    return -EINVAL;
+  pthread_join(j->thread, NULL);
+  int r = j->result;
+  if (err)
+    *err = j->err;
+  if (r == 0)
+    *ret = j->c;
+  close(j->efd);
+  free(j);
+  return r;
 }

@@ -1,11 +1,18 @@
 /*
- * secret-launch --rootfs DIR [options] -- CMD [ARG...]
+ * secret-launch [run] --rootfs DIR [options] -- CMD [ARG...]
+ * secret-launch run --detach --name NAME [options] -- CMD [ARG...]
+ * secret-launch list|state|kill|stop|delete|secret ...   (launch_verbs.c)
  *
- * Runs CMD as PID 1 of a new container (see secret-launch(1)) and exits with its
- * status: 128+N when killed by signal N, 125 with one line on stderr when the
+ * Foreground: runs CMD as PID 1 of a new container (see secret-launch(1)) and exits
+ * with its status: 128+N when killed by signal N, 125 with one line on stderr when the
  * launcher fails, 126/127 when CMD cannot be executed/found. SIGTERM, SIGINT (and
  * HUP, QUIT, USR1, USR2, WINCH) are forwarded; after SIGTERM/SIGINT the container gets
- * --stop-timeout seconds before SIGKILL.
+ * --stop-timeout seconds before SIGKILL. The container dies with the launcher.
+ *
+ * --detach: a supervisor process (forked before any secret is read) starts the
+ * container, records its state under --state-root/NAME, reports readiness to the
+ * caller, which exits 0 once CMD runs, and then only reaps PID 1, records its exit
+ * status and hands the secrets handle to root peers (runtime/supervisor.h).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -24,6 +31,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,18 +39,19 @@
 #include "base/macro.h"
 #include "base/secbuf.h"
 #include "runtime/caps.h"
+#include "runtime/cgroup.h"
+#include "runtime/launch.h"
 #include "runtime/runtime.h"
 #include "runtime/secrets_fs.h"
+#include "runtime/state.h"
+#include "runtime/supervisor.h"
 #include "runtime/userns.h"
 
-#define EXIT_LAUNCHER 125
-#define MAX_SECRET_BYTES (1024 * 1024)
 #define MAX_ITEMS 64
 
-static const char *prog = "secret-launch";
+const char *prog = "secret-launch";
 
-static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int die(const char *fmt, ...) {
+int die(const char *fmt, ...) {
   va_list ap;
   fprintf(stderr, "%s: ", prog);
   va_start(ap, fmt);
@@ -58,20 +67,25 @@ struct opts {
   size_t n_env;
   struct rt_mount mounts[MAX_ITEMS];
   struct rt_secret secrets[MAX_ITEMS];
-  /* One --secret each, in secret memory (base/secbuf.h): locked, never
-   * dumped, zero-filled in any fork child (MADV_WIPEONFORK), wiped on free. */
-  struct secbuf *sbufs[MAX_ITEMS];
+  struct secret_buf sbufs[MAX_ITEMS];
   bool secret_uid_set[MAX_ITEMS], secret_gid_set[MAX_ITEMS];
   struct rt_idmap uidmap[RT_MAX_IDMAPS], gidmap[RT_MAX_IDMAPS];
   const char *landlock[MAX_ITEMS];
   const char *cap_add[MAX_ITEMS], *cap_drop[MAX_ITEMS];
   size_t n_cap_add, n_cap_drop;
   unsigned stop_timeout_s;
+  bool detach;
+  const char *state_root;
 };
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: %s --rootfs DIR [options] -- CMD [ARG...]\n"
+          "usage: %s [run] --rootfs DIR [options] -- CMD [ARG...]\n"
+          "       %s run --detach --name NAME --rootfs DIR [options] -- CMD [ARG...]\n"
+          "       %s list [--json] | state NAME | kill NAME [SIGNAL]\n"
+          "       %s stop NAME [--timeout SECONDS] | delete NAME [--force]\n"
+          "       %s secret put NAME TARGET [FILE|-] [--uid N] [--gid N] [--mode 0400]\n"
+          "       %s secret rm NAME TARGET      (every verb: --state-root DIR)\n"
           "  --hostname NAME        --name NAME (cgroup secretd/NAME)\n"
           "  --env K=V              --workdir DIR (default /)\n"
           "  --user UID[:GID]       --read-only            --init\n"
@@ -81,11 +95,14 @@ static void usage(FILE *f) {
           "  --memory SIZE          --cpus N.N             --pids-limit N\n"
           "  --seccomp-profile FILE|unconfined             --apparmor PROFILE\n"
           "  --selinux-label LABEL  --landlock-rw PATH     --stop-timeout SECONDS\n"
+          "  --rootfs-size SIZE     (the container's own writable layer, default 256m)\n"
+          "  --rootfs-writable      (no layer: write into DIR itself, seen by every container)\n"
+          "  --detach, -d           --state-root DIR       --secrets-max-size SIZE\n"
           "See secret-launch(1).\n",
-          prog);
+          prog, prog, prog, prog, prog, prog);
 }
 
-static int parse_u64(const char *s, uint64_t max, uint64_t *ret) {
+int parse_u64(const char *s, uint64_t max, uint64_t *ret) {
   if (!isdigit((unsigned char)*s))
     return -EINVAL;
   errno = 0;
@@ -98,7 +115,7 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *ret) {
 }
 
 /* "64m", "1g", "512k", "1048576" (bytes, 1024-based suffixes as Docker). */
-static int parse_size(const char *s, int64_t *ret) {
+int parse_size(const char *s, int64_t *ret) {
   char *end;
   if (!isdigit((unsigned char)*s))
     return -EINVAL;
@@ -193,25 +210,41 @@ static int parse_mount(char *s, struct rt_mount *m) {
   return 0;
 }
 
-static int read_secret_file(const char *path, struct secbuf **ret) {
-  _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0)
-    return -errno;
+int secret_buf_read_fd(int fd, bool regular, struct secret_buf *b, size_t *ret_len) {
   struct stat st;
   if (fstat(fd, &st) < 0)
     return -errno;
-  if (!S_ISREG(st.st_mode))
+  if (regular && !S_ISREG(st.st_mode))
     return -EINVAL;
-  if (st.st_size > MAX_SECRET_BYTES)
+  if (S_ISREG(st.st_mode) && st.st_size > MAX_SECRET_BYTES)
     return -EFBIG;
-  return secbuf_read_fd(fd, MAX_SECRET_BYTES, ret); /* -EFBIG if it grew meanwhile */
+  /* The one secret-memory type (base/secbuf.h): locked, never dumped, zeroed in
+   * a fork or clone child (MADV_WIPEONFORK), wiped on free. -EFBIG if more
+   * than MAX_SECRET_BYTES arrive (a file that grew, or a pipe). */
+  int r = secbuf_read_fd(fd, MAX_SECRET_BYTES, &b->sb);
+  if (r < 0)
+    return r;
+  b->mem = secbuf_data(b->sb);
+  b->cap = secbuf_len(b->sb);
+  *ret_len = b->cap;
+  return 0;
+}
+
+void secret_buf_wipe(struct secret_buf *b) {
+  secbuf_free(b->sb); /* wipes */
+  *b = (struct secret_buf){0};
+}
+
+static int read_secret_file(const char *path, struct secret_buf *b, size_t *ret_len) {
+  _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return -errno;
+  return secret_buf_read_fd(fd, true, b, ret_len);
 }
 
 static void wipe_secrets(struct opts *o) {
-  for (size_t i = 0; i < o->spec.n_secrets; i++) {
-    secbuf_free(o->sbufs[i]);
-    o->sbufs[i] = NULL;
-  }
+  for (size_t i = 0; i < o->spec.n_secrets; i++)
+    secret_buf_wipe(&o->sbufs[i]);
 }
 
 /* NAME=FILE[,target=PATH,uid=N,gid=N,mode=0400] */
@@ -266,23 +299,25 @@ static int parse_secret(char *arg, struct opts *o) {
   for (size_t j = 0; j < i; j++)
     if (strcmp(o->secrets[j].target, s->target) == 0)
       return die("--secret %s: target \"%s\" given twice", name, s->target);
+  size_t len = 0;
   o->spec.n_secrets++; /* so that wipe_secrets() sees the buffer even on failure */
-  int r = read_secret_file(file, &o->sbufs[i]);
+  int r = read_secret_file(file, &o->sbufs[i], &len);
   if (r == -EFBIG)
     return die("--secret %s: %s is larger than %d bytes", name, file, MAX_SECRET_BYTES);
   if (r == -EINVAL)
     return die("--secret %s: %s is not a regular file", name, file);
   if (r < 0)
     return die("--secret %s: reading %s: %s", name, file, strerror(-r));
-  s->data = secbuf_data(o->sbufs[i]);
-  s->len = secbuf_len(o->sbufs[i]);
+  s->data = o->sbufs[i].mem;
+  s->len = len;
   return 0;
 }
 
 enum {
   O_ROOTFS = 256, O_HOSTNAME, O_NAME, O_ENV, O_WORKDIR, O_USER, O_READONLY, O_INIT, O_USERNS,
   O_UIDMAP, O_GIDMAP, O_CGROUPNS, O_CAPADD, O_CAPDROP, O_MOUNT, O_SECRET, O_MEMORY, O_CPUS,
-  O_PIDS, O_SECCOMP, O_APPARMOR, O_SELINUX, O_LANDLOCK, O_STOPTIMEOUT, O_HELP, O_VERSION,
+  O_PIDS, O_SECCOMP, O_APPARMOR, O_SELINUX, O_LANDLOCK, O_STOPTIMEOUT, O_ROOTFS_WRITABLE,
+  O_ROOTFS_SIZE, O_DETACH, O_STATE_ROOT, O_SECRETS_MAX, O_HELP, O_VERSION,
 };
 
 static const struct option longopts[] = {
@@ -310,6 +345,11 @@ static const struct option longopts[] = {
     {"selinux-label", required_argument, NULL, O_SELINUX},
     {"landlock-rw", required_argument, NULL, O_LANDLOCK},
     {"stop-timeout", required_argument, NULL, O_STOPTIMEOUT},
+    {"rootfs-writable", no_argument, NULL, O_ROOTFS_WRITABLE},
+    {"rootfs-size", required_argument, NULL, O_ROOTFS_SIZE},
+    {"detach", no_argument, NULL, O_DETACH},
+    {"state-root", required_argument, NULL, O_STATE_ROOT},
+    {"secrets-max-size", required_argument, NULL, O_SECRETS_MAX},
     {"help", no_argument, NULL, O_HELP},
     {"version", no_argument, NULL, O_VERSION},
     {NULL, 0, NULL, 0},
@@ -354,7 +394,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
   int c, r;
   uint64_t n;
   o->stop_timeout_s = RT_DEFAULT_STOP_TIMEOUT_MS / 1000;
-  while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+hd", longopts, NULL)) != -1) {
     switch (c) {
     case O_ROOTFS: s->rootfs = optarg; break;
     case O_HOSTNAME: s->hostname = optarg; break;
@@ -376,6 +416,14 @@ static int parse_args(int argc, char **argv, struct opts *o) {
         return die("--user: expected UID[:GID] (numbers), got \"%s\"", optarg);
       break;
     case O_READONLY: s->readonly_rootfs = true; break;
+    case O_ROOTFS_WRITABLE: s->rootfs_writable = true; break;
+    case O_ROOTFS_SIZE: {
+      int64_t v;
+      if (parse_size(optarg, &v) < 0)
+        return die("--rootfs-size: expected a size such as 64m or 1g, got \"%s\"", optarg);
+      s->rootfs_size = (uint64_t)v;
+      break;
+    }
     case O_INIT: s->init = true; break;
     case O_USERNS: s->userns = true; break;
     case O_UIDMAP:
@@ -444,6 +492,20 @@ static int parse_args(int argc, char **argv, struct opts *o) {
         return die("--stop-timeout: expected seconds (0..86400), got \"%s\"", optarg);
       o->stop_timeout_s = (unsigned)n;
       break;
+    case O_DETACH: o->detach = true; break;
+    case O_STATE_ROOT:
+      if (optarg[0] != '/')
+        return die("--state-root must be an absolute path");
+      o->state_root = optarg;
+      break;
+    case O_SECRETS_MAX: {
+      int64_t v;
+      if (parse_size(optarg, &v) < 0 || (uint64_t)v > ((uint64_t)1 << 30))
+        return die("--secrets-max-size: expected a size up to 1g, got \"%s\"", optarg);
+      s->secrets_max = (size_t)v;
+      break;
+    }
+    case 'd': o->detach = true; break;
     case 'h':
     case O_HELP: usage(stdout); exit(0);
     case O_VERSION: printf("secret-launch 0.1.0\n"); exit(0);
@@ -452,6 +514,9 @@ static int parse_args(int argc, char **argv, struct opts *o) {
   }
   if (!s->rootfs)
     return die("--rootfs DIR is required");
+  if (o->detach && (!s->name || !rt_name_valid(s->name)))
+    return die("--detach needs --name NAME (1..64 of A-Z a-z 0-9 _ . -, not starting "
+               "with . or -)");
   if (optind >= argc)
     return die("no command given (secret-launch --rootfs DIR [options] -- CMD [ARG...])");
   s->argv = argv + optind;
@@ -563,6 +628,205 @@ static int ensure_stdio(void) {
   return 0;
 }
 
+static int start_error_code(const struct rt_error *err) {
+  if (err->exec_errno == ENOENT)
+    return 127;
+  if (err->exec_errno)
+    return 126;
+  return EXIT_LAUNCHER;
+}
+
+static int run_foreground(struct opts *o) {
+  int r;
+  /* Block the forwarded signals before the child exists, so that none is lost; the
+   * child resets its mask before exec. */
+  sigset_t fwd;
+  sigemptyset(&fwd);
+  int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+  for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+    sigaddset(&fwd, sigs[i]);
+  sigprocmask(SIG_BLOCK, &fwd, NULL);
+  _cleanup_close_ int sfd = signalfd(-1, &fwd, SFD_CLOEXEC);
+  if (sfd < 0) {
+    wipe_secrets(o);
+    fprintf(stderr, "%s: signalfd: %s\n", prog, strerror(errno));
+    return EXIT_LAUNCHER;
+  }
+  /* The container dies with this launcher (the foreground contract). */
+  o->spec.pdeathsig = true;
+  struct rt_container *c = NULL;
+  struct rt_error err;
+  r = rt_container_start(&o->spec, &c, &err);
+  wipe_secrets(o); /* the bytes now live only in the container's tmpfs */
+  if (r < 0) {
+    fprintf(stderr, "%s: %s\n", prog, err.msg[0] ? err.msg : sd_strerror(r));
+    return start_error_code(&err);
+  }
+  warn_swap(c);
+  int code = supervise(c, sfd, o->stop_timeout_s);
+  rt_container_free(c);
+  return code;
+}
+
+/* RFC 3339 UTC time with nanoseconds, as runc/crun write "created". */
+static void now_rfc3339(char *buf, size_t len) {
+  struct timespec ts;
+  struct tm tm;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf + n, len - n, ".%09ldZ", ts.tv_nsec);
+}
+
+/*
+ * The supervisor of a detached container (a child of the caller, in a session of its
+ * own): parse the options (reading the secret files only now, after the fork), take
+ * the name, start the container with stdio on /dev/null, record the state, tell the
+ * caller, then reap PID 1, serve the secrets handle to root peers and record the exit.
+ * Messages before readiness go to the caller's stderr (errfd).
+ */
+static int supervisor_main(int argc, char **argv, int ready_fd) {
+  struct opts o = {0};
+  _cleanup_close_ int root_fd = -1, dir_fd = -1, lfd = -1, errfd = -1;
+  struct rt_container *c = NULL;
+  struct rt_error err;
+  struct rt_state st = {0};
+  int r;
+
+  setsid();
+  if (parse_args(argc, argv, &o) < 0) {
+    wipe_secrets(&o);
+    return EXIT_LAUNCHER;
+  }
+  const char *root = o.state_root ? o.state_root : RT_STATE_ROOT_DEFAULT;
+  if ((r = rt_state_root_open(root, &root_fd)) < 0) {
+    wipe_secrets(&o);
+    die("state root %s: %s%s", root, strerror(-r),
+        r == -EPERM ? " (it must be a directory owned by root, mode 0700)" : "");
+    return EXIT_LAUNCHER;
+  }
+  if ((r = rt_state_create(root_fd, o.spec.name, &dir_fd)) < 0) {
+    wipe_secrets(&o);
+    if (r == -EEXIST)
+      die("a container named \"%s\" exists (secret-launch delete %s)", o.spec.name, o.spec.name);
+    else
+      die("state of %s: %s", o.spec.name, strerror(-r));
+    return EXIT_LAUNCHER;
+  }
+  sweep_stale();
+  if ((r = rt_supervisor_listen(dir_fd, &lfd)) < 0) {
+    wipe_secrets(&o);
+    die("listening in the state directory: %s", strerror(-r));
+    rt_state_remove(root_fd, o.spec.name);
+    return EXIT_LAUNCHER;
+  }
+  /* The container's stdio is /dev/null; our messages go to the caller's stderr. */
+  errfd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+  int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (errfd < 0 || nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(nul, 2) < 0) {
+    wipe_secrets(&o);
+    rt_state_remove(root_fd, o.spec.name);
+    return EXIT_LAUNCHER;
+  }
+  close(nul);
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+
+  o.spec.pdeathsig = false;
+  r = rt_container_start(&o.spec, &c, &err);
+  wipe_secrets(&o);
+  if (r < 0) {
+    dprintf(errfd, "%s: %s\n", prog, err.msg[0] ? err.msg : sd_strerror(r));
+    rt_state_remove(root_fd, o.spec.name);
+    return start_error_code(&err);
+  }
+  snprintf(st.id, sizeof st.id, "%s", o.spec.name);
+  st.status = RT_STATUS_RUNNING;
+  st.pid = rt_container_pid(c);
+  st.supervisor = getpid();
+  snprintf(st.cgroup, sizeof st.cgroup, "secretd/%s", o.spec.name);
+  st.secrets_max = rt_secrets_fs_max(rt_container_secrets(c));
+  now_rfc3339(st.created, sizeof st.created);
+  if (!realpath(o.spec.rootfs, st.bundle))
+    snprintf(st.bundle, sizeof st.bundle, "%s", o.spec.rootfs);
+  if ((r = rt_proc_start_time(st.pid, &st.start_time)) < 0 ||
+      (r = rt_proc_start_time(st.supervisor, &st.supervisor_start)) < 0 ||
+      (r = rt_state_write(dir_fd, &st)) < 0) {
+    dprintf(errfd, "%s: recording the state of %s: %s\n", prog, st.id, strerror(-r));
+    rt_container_free(c);
+    rt_state_remove(root_fd, st.id);
+    return EXIT_LAUNCHER;
+  }
+  if (write(ready_fd, "R", 1) != 1) {
+    /* the caller is gone: the container runs on */
+  }
+  close(ready_fd);
+  closep(&errfd);
+
+  struct rt_exit ex = {0};
+  for (;;) {
+    struct pollfd p[2] = {{.fd = rt_container_pidfd(c), .events = POLLIN},
+                          {.fd = lfd, .events = POLLIN}};
+    if (poll(p, 2, -1) < 0 && errno != EINTR)
+      break;
+    if (p[1].revents & POLLIN)
+      (void)rt_supervisor_serve(lfd, rt_secrets_fs_fd(rt_container_secrets(c)));
+    if (p[0].revents & POLLIN) {
+      r = rt_container_wait(c, false, &ex);
+      if (r == 0 || r == -ECHILD)
+        break;
+    }
+  }
+  unlinkat(dir_fd, "sock", 0);
+  st.status = RT_STATUS_STOPPED;
+  st.exited = true;
+  st.exit_code = ex.code;
+  st.exit_signal = ex.signal;
+  st.oom_killed = ex.oom_killed;
+  rt_state_write(dir_fd, &st);
+  rt_container_free(c);
+  return 0;
+}
+
+/* --detach given before "--"? (decided before parsing: the supervisor must be forked
+ * before any secret is read, so that no copy of the bytes stays in the caller) */
+static bool wants_detach(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--") == 0)
+      return false;
+    if (strcmp(argv[i], "--detach") == 0 || strcmp(argv[i], "-d") == 0)
+      return true;
+  }
+  return false;
+}
+
+static int run_detached(int argc, char **argv) {
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC) < 0)
+    return die("pipe: %s", strerror(errno)), EXIT_LAUNCHER;
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0)
+    return die("fork: %s", strerror(errno)), EXIT_LAUNCHER;
+  if (pid == 0) {
+    close(ready[0]);
+    _exit(supervisor_main(argc, argv, ready[1]));
+  }
+  close(ready[1]);
+  char c = 0;
+  ssize_t n;
+  do
+    n = read(ready[0], &c, 1);
+  while (n < 0 && errno == EINTR);
+  close(ready[0]);
+  if (n == 1 && c == 'R')
+    return 0; /* the command runs; the supervisor carries on without us */
+  int status = 0;
+  if (waitpid(pid, &status, 0) < 0)
+    return EXIT_LAUNCHER;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_LAUNCHER;
+}
+
 int main(int argc, char **argv, char **envp) {
   struct opts o = {0};
   bool protected;
@@ -582,40 +846,18 @@ int main(int argc, char **argv, char **envp) {
   struct rlimit nocore = {0, 0};
   setrlimit(RLIMIT_CORE, &nocore);
 
+  if (argc > 1 && is_verb(argv[1]))
+    return verb_main(argc - 1, argv + 1);
+  if (argc > 1 && strcmp(argv[1], "run") == 0) { /* "run" is the verb of the default */
+    argc--;
+    argv++;
+  }
+  if (wants_detach(argc, argv))
+    return run_detached(argc, argv);
   if (parse_args(argc, argv, &o) < 0) {
     wipe_secrets(&o);
     return EXIT_LAUNCHER;
   }
-
-  /* Block the forwarded signals before the child exists, so that none is lost; the
-   * child resets its mask before exec. */
-  sigset_t fwd;
-  sigemptyset(&fwd);
-  int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
-  for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-    sigaddset(&fwd, sigs[i]);
-  sigprocmask(SIG_BLOCK, &fwd, NULL);
-  _cleanup_close_ int sfd = signalfd(-1, &fwd, SFD_CLOEXEC);
-  if (sfd < 0) {
-    wipe_secrets(&o);
-    fprintf(stderr, "%s: signalfd: %s\n", prog, strerror(errno));
-    return EXIT_LAUNCHER;
-  }
-
-  struct rt_container *c = NULL;
-  struct rt_error err;
-  r = rt_container_start(&o.spec, &c, &err);
-  wipe_secrets(&o); /* the bytes now live only in the container's tmpfs */
-  if (r < 0) {
-    fprintf(stderr, "%s: %s\n", prog, err.msg[0] ? err.msg : sd_strerror(r));
-    if (err.exec_errno == ENOENT)
-      return 127;
-    if (err.exec_errno)
-      return 126;
-    return EXIT_LAUNCHER;
-  }
-  warn_swap(c);
-  int code = supervise(c, sfd, o.stop_timeout_s);
-  rt_container_free(c);
-  return code;
+  sweep_stale();
+  return run_foreground(&o);
 }

@@ -9,8 +9,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "base/macro.h"
@@ -135,13 +139,35 @@ int rt_mac_check(const char *apparmor_profile, const char *selinux_label) {
   return 0;
 }
 
-static int write_attr(const char *path, const char *prefix, const char *value) {
-  _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-  char buf[MAX_LABEL + 16];
-  int len;
+/* The CVE-2019-19921 pattern: an image symlink /data -> /proc plus --mount VOL:/data
+ * would put a user's files where the label is written. The attr file is therefore
+ * opened right after the container's /proc is mounted, before any user mount, and
+ * whatever was opened must be a procfs file. */
+int rt_mac_attr_check_fd(int fd) {
+  struct statfs sfs;
+  if (fstatfs(fd, &sfs) < 0)
+    return -errno;
+  return sfs.f_type == PROC_SUPER_MAGIC ? 0 : -EXDEV;
+}
+
+int rt_mac_attr_open(int root_fd, const char *path, int *ret_fd) {
+  struct open_how how = {.flags = O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
+                         .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+  _cleanup_close_ int fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+  int r;
 
   if (fd < 0)
     return -errno;
+  if ((r = rt_mac_attr_check_fd(fd)) < 0)
+    return r;
+  *ret_fd = TAKE_FD(fd);
+  return 0;
+}
+
+static int write_attr(int fd, const char *prefix, const char *value) {
+  char buf[MAX_LABEL + 16];
+  int len;
+
   len = snprintf(buf, sizeof(buf), "%s%s", prefix, value);
   if (len < 0 || (size_t)len >= sizeof(buf))
     return -EINVAL;
@@ -150,10 +176,18 @@ static int write_attr(const char *path, const char *prefix, const char *value) {
   return 0;
 }
 
-int rt_mac_apply_exec(const char *apparmor_profile, const char *selinux_label) {
+void rt_mac_exec_close(struct rt_mac_exec *m) {
+  closep(&m->aa_fd);
+  closep(&m->se_fd);
+  m->aa_fd = m->se_fd = -1;
+}
+
+int rt_mac_exec_open(int root_fd, const char *apparmor_profile, const char *selinux_label,
+                     struct rt_mac_exec *ret) {
   const char *profile = apparmor_profile;
   bool aa = rt_mac_apparmor_enabled();
-  int r;
+  struct rt_mac_exec m = {.aa_fd = -1, .se_fd = -1};
+  int r = 0;
 
   if (!profile && aa)
     profile = RT_MAC_APPARMOR_DEFAULT;
@@ -162,19 +196,50 @@ int rt_mac_apply_exec(const char *apparmor_profile, const char *selinux_label) {
       return -EOPNOTSUPP;
     if (!label_ok(profile))
       return -EINVAL;
-    r = write_attr("/proc/thread-self/attr/apparmor/exec", "exec ", profile);
+    r = rt_mac_attr_open(root_fd, "proc/thread-self/attr/apparmor/exec", &m.aa_fd);
     if (r == -ENOENT)
-      r = write_attr("/proc/thread-self/attr/exec", "exec ", profile);
+      r = rt_mac_attr_open(root_fd, "proc/thread-self/attr/exec", &m.aa_fd);
     if (r < 0)
-      return r;
+      goto out;
   }
   if (selinux_label) {
+    r = -EOPNOTSUPP;
     if (!rt_mac_selinux_enabled())
-      return -EOPNOTSUPP;
+      goto out;
+    r = -EINVAL;
     if (!label_ok(selinux_label))
-      return -EINVAL;
-    if ((r = write_attr("/proc/thread-self/attr/exec", "", selinux_label)) < 0)
-      return r;
+      goto out;
+    if ((r = rt_mac_attr_open(root_fd, "proc/thread-self/attr/exec", &m.se_fd)) < 0)
+      goto out;
   }
+  *ret = m;
   return 0;
+out:
+  rt_mac_exec_close(&m);
+  return r;
+}
+
+int rt_mac_exec_apply(struct rt_mac_exec *m, const char *apparmor_profile,
+                      const char *selinux_label) {
+  const char *profile = apparmor_profile ? apparmor_profile : RT_MAC_APPARMOR_DEFAULT;
+  int r = 0;
+
+  if (m->aa_fd >= 0)
+    r = write_attr(m->aa_fd, "exec ", profile);
+  if (r == 0 && m->se_fd >= 0)
+    r = write_attr(m->se_fd, "", selinux_label);
+  rt_mac_exec_close(m);
+  return r;
+}
+
+int rt_mac_apply_exec(const char *apparmor_profile, const char *selinux_label) {
+  struct rt_mac_exec m;
+  _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int r;
+
+  if (root < 0)
+    return -errno;
+  if ((r = rt_mac_exec_open(root, apparmor_profile, selinux_label, &m)) < 0)
+    return r;
+  return rt_mac_exec_apply(&m, apparmor_profile, selinux_label);
 }

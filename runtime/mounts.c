@@ -24,9 +24,10 @@
 #include "base/macro.h"
 
 const char *const rt_masked_paths[] = {
-    "/proc/acpi",      "/proc/asound",    "/proc/kcore",          "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-    "/proc/scsi",      "/sys/firmware",   "/sys/devices/virtual/powercap", NULL,
+    "/proc/acpi",      "/proc/asound",    "/proc/interrupts",     "/proc/kcore",
+    "/proc/keys",      "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+    "/proc/sched_debug", "/proc/scsi",    "/sys/firmware",   "/sys/devices/virtual/powercap",
+    NULL,
 };
 
 const char *const rt_readonly_paths[] = {
@@ -128,11 +129,12 @@ int rt_mkpath_in_root(int root_fd, const char *path, bool as_file, int *ret_fd) 
   return 0;
 }
 
-int rt_mount_rootfs(int rootfs_fd, int *ret_root_fd) {
+int rt_mount_rootfs(int rootfs_fd, int layer_tree, int *ret_root_fd) {
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     return fail("/", -errno);
-  int tree = open_tree(rootfs_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
-                                          AT_EMPTY_PATH);
+  int tree = layer_tree >= 0 ? layer_tree
+                             : open_tree(rootfs_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                                            AT_RECURSIVE | AT_EMPTY_PATH);
   if (tree < 0)
     return fail("rootfs", -errno);
   if (move_mount(tree, "", rootfs_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {

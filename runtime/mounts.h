@@ -36,11 +36,14 @@ int rt_open_in_root(int root_fd, const char *path, int flags);
 int rt_mkpath_in_root(int root_fd, const char *path, bool as_file, int *ret_fd);
 
 /*
- * Make every mount private (no propagation to the host), clone the rootfs (an O_PATH fd
- * opened by the parent) recursively onto itself so it is a mount point, and return in
- * *ret_root_fd an O_PATH fd of that new mount's root. Returns 0 or a negative errno.
+ * Make every mount private (no propagation to the host) and make the rootfs directory
+ * (rootfs_fd, opened in this mount namespace) a mount point: with layer_tree >= 0 (the
+ * detached overlay of runtime/rootfs_layer.h, consumed) that layer is attached on it;
+ * with layer_tree < 0 the directory itself is cloned recursively onto itself
+ * (--rootfs-writable). *ret_root_fd: an fd of the new mount's root. Returns 0 or a
+ * negative errno.
  */
-int rt_mount_rootfs(int rootfs_fd, int *ret_root_fd);
+int rt_mount_rootfs(int rootfs_fd, int layer_tree, int *ret_root_fd);
 
 /* Fresh procfs at /proc (nosuid, nodev, noexec). */
 int rt_mount_proc(int root_fd);

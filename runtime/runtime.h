@@ -3,20 +3,23 @@
  * (start, signal, wait, free). Used by secret-launch and by the node agent.
  *
  * rt_container_start() does, in this order (see runtime/container.c):
- *   parent: seccomp compile, MAC check, cgroup create, secrets tmpfs + files,
- *           one clone() with every namespace flag, uid/gid maps, cgroup attach,
- *           release of the child;
- *   child:  private propagation, rootfs bind, /run/secrets, --mount binds, /proc,
- *           /dev, /sys, masked and read-only paths, pivot_root + detach of the old
- *           root, read-only rootfs, hostname, lo up, cwd, MAC exec label, Landlock,
+ *   parent: seccomp compile, MAC check, rootfs layer (overlay on a tmpfs, unless
+ *           rootfs_writable), cgroup create + join fds, secrets tmpfs + files, one
+ *           clone() with every namespace flag, uid/gid maps, release of the child;
+ *   child:  join the cgroup (writes "0"), cgroup namespace, private propagation, rootfs
+ *           layer (or bind), /run/secrets, /proc, MAC attr fd, /dev, /sys, --mount
+ *           binds, masked and read-only paths, pivot_root + detach of the old root,
+ *           read-only rootfs, hostname, lo up, cwd, MAC exec label, Landlock,
  *           groups/gid/uid, capabilities, no_new_privs, fds > 2 close-on-exec,
  *           seccomp, execve.
  * It returns once the command has been exec'd (or setup failed), so a failure of
  * any step is reported by rt_container_start() itself with a message.
  *
- * The container's PID 1 gets PR_SET_PDEATHSIG SIGKILL: it dies with the THREAD that
- * called rt_container_start() (start containers from a long-lived thread). With
- * --userns, secret owners are container ids; they are mapped to host ids here.
+ * The container outlives its starter unless spec->pdeathsig asks for PR_SET_PDEATHSIG
+ * SIGKILL (then it dies with the THREAD that called rt_container_start(): foreground
+ * secret-launch asks for it). Every container has a secrets tmpfs, also with no
+ * secrets; it grows on demand up to spec->secrets_max. With --userns, secret owners
+ * are container ids; they are mapped to host ids here.
  *
  * x86_64 Linux >= 5.12 (open_tree, move_mount, mount_setattr, openat2, close_range).
  */
@@ -36,6 +39,8 @@
 #define RT_DEFAULT_IDMAP_OUTSIDE 100000u
 #define RT_DEFAULT_IDMAP_COUNT 65536u
 #define RT_MAX_IDMAPS 5 /* what the kernel accepts without CAP_SYS_ADMIN games */
+/* Default cap of a container's secrets tmpfs (--secrets-max-size). */
+#define RT_SECRETS_DEFAULT_MAX ((size_t)16 << 20)
 
 /* One line of /proc/PID/uid_map or gid_map. */
 struct rt_idmap {
@@ -69,6 +74,10 @@ struct rt_spec {
   const char *hostname;      /* NULL = name */
   const char *name;          /* cgroup name "secretd/<name>"; NULL = "launch-<pid>" */
   bool readonly_rootfs;
+  bool rootfs_writable;      /* no layer of its own: the container writes into the directory
+                                itself (seen by every other container on it; see
+                                runtime/rootfs_layer.h) */
+  uint64_t rootfs_size;      /* size of the container's own writable layer; 0 = default */
   bool init;                 /* minimal init as PID 1 (reaps, forwards signals) */
   bool userns;               /* new user namespace with uidmap/gidmap */
   bool cgroupns;
@@ -90,6 +99,8 @@ struct rt_spec {
   const struct rt_secret *secrets;
   size_t n_secrets;
   unsigned stop_timeout_ms;  /* used by callers' stop logic; 0 = default */
+  bool pdeathsig;            /* PID 1 dies with the starting thread (SIGKILL) */
+  size_t secrets_max;        /* cap of the growable secrets tmpfs; 0 = RT_SECRETS_DEFAULT_MAX */
 };
 
 /* A human message about a failed rt_container_start() step; never holds secret data. */
@@ -144,8 +155,53 @@ int rt_container_kill(struct rt_container *c, int sig);
  */
 int rt_container_wait(struct rt_container *c, bool block, struct rt_exit *ret_exit);
 
-/* Kill (SIGKILL) a still running container, reap it, remove its cgroup, free. NULL ok. */
+/* Kill (SIGKILL) a still running container, reap it, remove its cgroup, free. NULL ok.
+ * For an adopted container: rt_container_detach (it is not ours to kill). */
 void rt_container_free(struct rt_container *c);
+
+/* Let go of the container without stopping it: free the handle, close its pidfd and
+ * secrets handle; the container and its cgroup stay. NULL ok. */
+void rt_container_detach(struct rt_container *c);
+
+/* Whether PID 1 has exited (pidfd readable); never blocks. */
+bool rt_container_exited(const struct rt_container *c);
+
+/*
+ * Stop: send sig (0 = SIGTERM) to PID 1, wait up to timeout_ms for it to exit, then
+ * SIGKILL and wait (up to 10 s). *ret_killed (may be NULL): whether SIGKILL was needed.
+ * Works for children and adopted containers; a child is not reaped here (call
+ * rt_container_wait). Returns 0 once PID 1 has exited, -ETIMEDOUT, or a negative errno.
+ */
+int rt_container_stop(struct rt_container *c, unsigned timeout_ms, int sig, bool *ret_killed);
+
+/*
+ * Take back a running container that another process started: pidfd_open(pid), then
+ * check that the process's start time (/proc/PID/stat field 22) is start_time and that
+ * it is in cgroup (e.g. "secretd/NAME"), then that the pidfd is still alive, so a pid
+ * reused by another process is never adopted. *ret: an adopted handle (kill, stop,
+ * exited, pidfd; wait gives -ECHILD; free detaches). Returns 0, -ESRCH (gone or not
+ * that process), -EINVAL, -ENOMEM or a negative errno.
+ */
+int rt_container_adopt(pid_t pid, uint64_t start_time, const char *cgroup,
+                       struct rt_container **ret);
+
+/* Give an (adopted) container the handle on its secrets tmpfs; c owns fs (freed with c,
+ * replacing any previous one). */
+void rt_container_set_secrets(struct rt_container *c, struct rt_secrets_fs *fs);
+
+/*
+ * Start without blocking the caller (an event loop): a worker thread runs
+ * rt_container_start(); *ret_job owns the job. rt_start_job_fd() is an eventfd that
+ * becomes readable once the start finished; then rt_start_job_finish() joins the thread
+ * and hands out the result exactly as rt_container_start() would (and frees the job).
+ * spec and everything it points to must stay valid until then. spec->pdeathsig is
+ * refused (-EINVAL): the worker thread exits after the start, which would kill PID 1.
+ * Returns 0, -EINVAL, -ENOMEM, or the negative errno of eventfd/pthread_create.
+ */
+struct rt_start_job;
+int rt_container_start_async(const struct rt_spec *spec, struct rt_start_job **ret_job);
+int rt_start_job_fd(const struct rt_start_job *job);
+int rt_start_job_finish(struct rt_start_job *job, struct rt_container **ret, struct rt_error *err);
 
 /*
  * Protection against the /proc/self/exe class of attacks (CVE-2019-5736): if the

@@ -6,11 +6,12 @@
  * none may be) and its minKernel, so that --cap-add SYS_ADMIN, for example, allows what
  * Docker then allows. Default action ERRNO(EPERM): a syscall not listed fails with EPERM.
  *
- * Derived once from moby/profiles seccomp/default.json (commit cd3bed8, Apache-2.0; the
- * copy is ../shared/peers/docker-seccomp-default.json) by a script that printed one entry
- * per "syscalls" element kept for amd64, in the file's order. tests/test_runtime_seccomp_default.c
- * checks that this table and that file give the same filter for several capability sets.
- * To refresh: regenerate the table from the new default.json and rerun that test.
+ * Derived once from moby/profiles seccomp/default.json (commit cd3bed8, Apache-2.0) by a
+ * script that printed one entry per "syscalls" element kept for amd64, in the file's
+ * order. Debian 12 ships Docker 20.10's profile only; every difference from it is listed
+ * in runtime/seccomp_default_since_20.10.txt, which tests/test_runtime_seccomp_vs_20_10.c
+ * checks against this table and that profile (BPF answers and rule names).
+ * To refresh from a newer profile: docs/seccomp.md, "The built-in default".
  */
 #include "runtime/seccomp_default.h"
 
@@ -227,6 +228,17 @@ static const struct default_rule rules[] = {
 };
 
 _Static_assert(ARRAY_SIZE(rules) <= 64, "selection is a 64-bit mask");
+
+bool rt_seccomp_default_rule(size_t i, const char *const **ret_names, uint32_t *ret_action,
+                             uint64_t *ret_caps_all, uint64_t *ret_caps_none) {
+  if (i >= ARRAY_SIZE(rules))
+    return false;
+  *ret_names = rules[i].names;
+  *ret_action = rules[i].action;
+  *ret_caps_all = rules[i].caps_all;
+  *ret_caps_none = rules[i].caps_none;
+  return true;
+}
 
 uint64_t rt_seccomp_docker_default_caps(void) {
   /* CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW

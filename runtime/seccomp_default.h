@@ -9,6 +9,7 @@
 
 #include <linux/filter.h>
 #include <seccomp.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,15 @@ uint64_t rt_seccomp_default_selection(uint64_t caps, unsigned kernel);
  * another negative errno from libseccomp.
  */
 int rt_seccomp_default_build(uint64_t selection, scmp_filter_ctx *ret_ctx);
+
+/*
+ * Rule i of the built-in table, for tests and tools: its NULL-terminated syscall names,
+ * action, caps_all (every one of these capabilities needed) and caps_none (none of these
+ * allowed); argument conditions and minimum kernels are not exposed. Returns false (and
+ * leaves the outputs alone) when i is past the last rule.
+ */
+bool rt_seccomp_default_rule(size_t i, const char *const **ret_names, uint32_t *ret_action,
+                             uint64_t *ret_caps_all, uint64_t *ret_caps_none);
 
 /* Generated at build time (rt_seccomp_default_bpf.c in the build tree). */
 extern const struct sock_filter rt_seccomp_default_bpf[];

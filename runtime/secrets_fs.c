@@ -23,11 +23,14 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
+#include "base/io.h"
 #include "base/macro.h"
 
 #define PAGE_ROUND(x) (((x) + 4095u) & ~(size_t)4095u)
@@ -42,7 +45,8 @@ struct rt_secrets_fs {
   int mnt_fd;      /* writable detached tmpfs (root directory of the mount) */
   int ro_fd;       /* read-only detached clone, consumed by rt_secrets_fs_mount_in */
   bool noswap;
-  size_t size;
+  size_t size;     /* size at creation; the current one is read with fstatfs */
+  size_t max;      /* growth cap; 0 = never grow */
 };
 
 static _Atomic unsigned long tmp_counter;
@@ -124,7 +128,68 @@ int rt_secrets_fs_new(size_t total_bytes, size_t largest_bytes, struct rt_secret
 
 bool rt_secrets_fs_noswap(const struct rt_secrets_fs *fs) { return fs && fs->noswap; }
 
-size_t rt_secrets_fs_size(const struct rt_secrets_fs *fs) { return fs ? fs->size : 0; }
+size_t rt_secrets_fs_size(const struct rt_secrets_fs *fs) {
+  struct statfs sf;
+  if (!fs)
+    return 0;
+  if (fstatfs(fs->mnt_fd, &sf) == 0)
+    return (size_t)sf.f_blocks * (size_t)sf.f_bsize;
+  return fs->size;
+}
+
+size_t rt_secrets_fs_max(const struct rt_secrets_fs *fs) { return fs ? fs->max : 0; }
+
+int rt_secrets_fs_set_max(struct rt_secrets_fs *fs, size_t max_bytes) {
+  if (!fs || max_bytes > SECRETS_MAX)
+    return -EINVAL;
+  fs->max = max_bytes;
+  return 0;
+}
+
+int rt_secrets_fs_from_fd(int mnt_fd, size_t max_bytes, struct rt_secrets_fs **ret) {
+  struct statfs sf;
+  struct rt_secrets_fs *fs;
+
+  if (mnt_fd < 0 || !ret || max_bytes > SECRETS_MAX)
+    return -EINVAL;
+  if (fstatfs(mnt_fd, &sf) < 0)
+    return -errno;
+  if (sf.f_type != TMPFS_MAGIC)
+    return -EXDEV;
+  fs = calloc(1, sizeof(*fs));
+  if (!fs)
+    return -ENOMEM;
+  fs->mnt_fd = mnt_fd;
+  fs->ro_fd = -1;
+  fs->size = (size_t)sf.f_blocks * (size_t)sf.f_bsize;
+  fs->max = max_bytes;
+  *ret = fs;
+  return 0;
+}
+
+/* Make room for a file of len bytes: raise the tmpfs size (fspick + reconfigure) to
+ * the current size plus twice the file plus slack, at most fs->max. -ENOSPC when the
+ * cap leaves no room. */
+static int grow(struct rt_secrets_fs *fs, size_t len) {
+  size_t cur = rt_secrets_fs_size(fs), want;
+  char size_str[32];
+
+  if (fs->max <= cur)
+    return -ENOSPC;
+  want = cur + 2 * PAGE_ROUND(len) + SECRETS_SLACK;
+  if (want < cur * 2)
+    want = cur * 2;
+  if (want > fs->max)
+    want = fs->max;
+  _cleanup_close_ int fc = fspick(fs->mnt_fd, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC);
+  if (fc < 0)
+    return -errno;
+  snprintf(size_str, sizeof(size_str), "%zu", PAGE_ROUND(want));
+  if (fsconfig(fc, FSCONFIG_SET_STRING, "size", size_str, 0) < 0 ||
+      fsconfig(fc, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
+    return -errno;
+  return 0;
+}
 
 int rt_secrets_fs_fd(const struct rt_secrets_fs *fs) { return fs ? fs->mnt_fd : -EBADF; }
 
@@ -226,21 +291,6 @@ done:
   return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len) {
-  const char *p = data;
-  while (len > 0) {
-    ssize_t w = write(fd, p, len);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      return -errno;
-    }
-    p += w;
-    len -= (size_t)w;
-  }
-  return 0;
-}
-
 /* Create a fresh temporary in dirfd; its name is written to name (>= 64 bytes). */
 static int open_temp(int dirfd, char *name, size_t namesz) {
   for (int attempt = 0; attempt < 16; attempt++) {
@@ -256,8 +306,8 @@ static int open_temp(int dirfd, char *name, size_t namesz) {
   return -EEXIST;
 }
 
-int rt_secrets_fs_put(struct rt_secrets_fs *fs, const char *target, const void *data, size_t len,
-                      uid_t uid, gid_t gid, mode_t mode) {
+static int put_once(struct rt_secrets_fs *fs, const char *target, const void *data, size_t len,
+                    uid_t uid, gid_t gid, mode_t mode) {
   _cleanup_close_ int dirfd = -1, fd = -1;
   char path[PATH_MAX], tmp[64];
   char *dir, *base;
@@ -276,7 +326,7 @@ int rt_secrets_fs_put(struct rt_secrets_fs *fs, const char *target, const void *
   if (fd < 0)
     return fd;
   /* The bytes go straight from the caller's buffer into the tmpfs pages. */
-  r = write_all(fd, data, len);
+  r = sd_write_all(fd, data, len);
   if (r == 0 && fchown(fd, uid, gid) < 0)
     r = -errno;
   if (r == 0 && fchmod(fd, mode) < 0) /* after fchown, which clears set-id bits */
@@ -285,6 +335,19 @@ int rt_secrets_fs_put(struct rt_secrets_fs *fs, const char *target, const void *
     r = -errno;
   if (r < 0)
     unlinkat(dirfd, tmp, 0);
+  return r;
+}
+
+int rt_secrets_fs_put(struct rt_secrets_fs *fs, const char *target, const void *data, size_t len,
+                      uid_t uid, gid_t gid, mode_t mode) {
+  int r = put_once(fs, target, data, len, uid, gid, mode);
+  /* Full: grow towards the cap and try again (each round at least doubles). */
+  for (int round = 0; r == -ENOSPC && fs && fs->max && round < 32; round++) {
+    int g = grow(fs, len);
+    if (g < 0)
+      return g == -ENOSPC ? -ENOSPC : g;
+    r = put_once(fs, target, data, len, uid, gid, mode);
+  }
   return r;
 }
 

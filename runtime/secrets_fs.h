@@ -36,8 +36,25 @@ int  rt_secrets_fs_fd(const struct rt_secrets_fs *fs);
 /* Whether the tmpfs was mounted with noswap. NULL: false. */
 bool rt_secrets_fs_noswap(const struct rt_secrets_fs *fs);
 
-/* The tmpfs size limit in bytes that rt_secrets_fs_new chose. */
+/* The tmpfs size limit in bytes now (it grows up to rt_secrets_fs_max). NULL: 0. */
 size_t rt_secrets_fs_size(const struct rt_secrets_fs *fs);
+
+/*
+ * Growth cap: when a put needs room, the tmpfs is resized (fspick + FSCONFIG_CMD_
+ * RECONFIGURE on the superblock, so the container's read-only view grows too) up to
+ * max_bytes; 0 (the default of rt_secrets_fs_new) never grows. Returns 0 or -EINVAL
+ * (above 1 GiB).
+ */
+int    rt_secrets_fs_set_max(struct rt_secrets_fs *fs, size_t max_bytes);
+size_t rt_secrets_fs_max(const struct rt_secrets_fs *fs);
+
+/*
+ * A handle on an existing secrets tmpfs given by the fd of its writable mount (e.g.
+ * received from a container's supervisor): *ret takes ownership of mnt_fd (closed by
+ * rt_secrets_fs_free; not on failure). Returns 0, -EINVAL, -EXDEV (not a tmpfs),
+ * -ENOMEM. It has no read-only clone (rt_secrets_fs_mount_in fails).
+ */
+int    rt_secrets_fs_from_fd(int mnt_fd, size_t max_bytes, struct rt_secrets_fs **ret);
 
 /*
  * Add or atomically replace a file (write temp, fchown, fchmod, fsync-free, renameat),
@@ -48,7 +65,7 @@ size_t rt_secrets_fs_size(const struct rt_secrets_fs *fs);
  * target: relative, components of 1..255 bytes, no "", ".", "..", no leading '/',
  * final name not starting with ".sdtmp-" (reserved for temporaries), total < 4096.
  * Returns 0, -EINVAL (bad target or mode), -ENOSPC (tmpfs full: the old file, if any,
- * is kept), -ELOOP/-EXDEV (a symlink or escape on the path), -EISDIR (target is a
+ * is kept, the tmpfs grew as far as its cap allows), -ELOOP/-EXDEV (a symlink or escape on the path), -EISDIR (target is a
  * directory), -ENOTDIR, or another negative errno. On failure no temporary is left.
  */
 int  rt_secrets_fs_put(struct rt_secrets_fs *fs, const char *target, const void *data, size_t len,

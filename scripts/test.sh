@@ -5,6 +5,9 @@
 #                bounded libFuzzer run of every fuzz target (clang build in build-fuzz/)
 #   --sanitize:  the same suite in an AddressSanitizer+UndefinedBehaviorSanitizer build (build-asan/)
 # Must run as root: the tests use real namespaces, mounts and cgroups.
+# Each suite prints every skip with its reason (tests/allowed_skips lists the skips that
+# are allowed, each tied to a host feature this host must lack) and checks that every
+# registered test ran; the last line is "N passed, N failed, N skipped" for the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -32,8 +35,19 @@ case "$mode" in
   *) echo "usage: scripts/test.sh [--sanitize]" >&2; exit 2 ;;
 esac
 
+# Counts of each suite; SECRETD_TALLY (.ci/run) collects several runs in one file.
+own_tally=$(mktemp /tmp/secretd-tally.XXXXXX)
+trap 'rm -f "$own_tally"' EXIT
+tally=$own_tally
+status=0
+suite() {  # suite BUILD CTEST_ARGS...: run and judge one ctest suite (tests/harness/suite.py)
+  local b=$1; shift
+  python3 tests/harness/suite.py --build "$b" --tally "$tally" -- --output-on-failure "$@" \
+    || status=1
+}
+
 cmake --build "$build" -j"$jobs"
-ctest --test-dir "$build" --output-on-failure --timeout 600 -j"$jobs" --label-exclude fuzz
+suite "$build" --timeout 600 -j"$jobs" --label-exclude fuzz
 
 if [[ "$mode" == default ]]; then
   # Bounded coverage-guided fuzzing of every parser (clang + libFuzzer).
@@ -42,5 +56,10 @@ if [[ "$mode" == default ]]; then
   # The generator that precompiles the default seccomp filter runs during the
   # build, instrumented too; its one-shot allocations are not leaks worth failing on.
   ASAN_OPTIONS=detect_leaks=0 cmake --build build-fuzz -j"$jobs" --target fuzz_wire fuzz_seccomp_profile
-  ctest --test-dir build-fuzz --output-on-failure --label-regex fuzz
+  suite build-fuzz --label-regex fuzz
 fi
+
+# The last line: the whole run's counts (skips are listed above with their reasons).
+python3 tests/harness/suite.py --total "$tally" || status=1
+[[ -z "${SECRETD_TALLY:-}" ]] || cat "$tally" >> "$SECRETD_TALLY"
+exit $status

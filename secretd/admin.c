@@ -8,6 +8,7 @@
 #include "secretd/admin.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,12 +40,36 @@ static void conn_unref(struct admin_conn *c) {
     free(c);
 }
 
-/* ---- audit-only items: denied peers ---- */
+/* ---- audit-only items: denied peers, aggregated ----
+ *
+ * A refused peer can connect thousands of times a second; one audit record
+ * (and one log line) per connect would let it fill the disk and crowd the
+ * commit queue. Refusals are counted per uid and flushed once a second:
+ * at most DENIED_SLOTS records (one per uid, with the count) plus one for
+ * every other uid together, so the audit grows by a bounded number of
+ * records per second whatever the flood. Loop thread only. */
+
+#define DENIED_SLOTS 16
+#define DENIED_FLUSH_MS 1000
+
+struct denied_slot {
+  uint32_t uid, gid;
+  int32_t pid; /* the last one seen */
+  uint64_t count;
+};
+
+static struct {
+  struct denied_slot slot[DENIED_SLOTS];
+  unsigned n;
+  uint64_t others; /* refusals of uids beyond the slots */
+  bool timer_ready, timer_running;
+  uv_timer_t timer;
+} denied;
 
 struct note_item {
   struct cq_item item;
   uint32_t uid;
-  char object[64];
+  char object[120];
 };
 
 static int note_run(struct store_batch *b, struct cq_item *it) {
@@ -56,22 +81,77 @@ static int note_run(struct store_batch *b, struct cq_item *it) {
 static void note_done(struct cq_item *it, int r) {
   struct note_item *n = (struct note_item *)it;
   if (r < 0 && r != -ECANCELED)
-    log_warn("cannot audit a denied connection of uid %u: %s", n->uid, sd_strerror(r));
+    log_warn("cannot audit denied connections of uid %u: %s", n->uid, sd_strerror(r));
   free(n);
 }
 
-static void audit_denied_peer(struct server *s, const struct peer_cred *cred) {
+static void denied_note(struct server *s, uint32_t uid, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void denied_note(struct server *s, uint32_t uid, const char *fmt, ...) {
   struct note_item *n = calloc(1, sizeof(*n));
+  va_list ap;
   if (!n) {
-    log_warn("out of memory auditing a denied peer");
+    log_warn("out of memory auditing denied peers");
     return;
   }
-  n->uid = (uint32_t)cred->uid;
-  snprintf(n->object, sizeof(n->object), "admin-socket pid:%d gid:%u", (int)cred->pid,
-           (unsigned)cred->gid);
+  n->uid = uid;
+  va_start(ap, fmt);
+  vsnprintf(n->object, sizeof(n->object), fmt, ap);
+  va_end(ap);
   n->item.run = note_run;
   n->item.done = note_done;
   cq_submit(s->cq, &n->item);
+}
+
+static void denied_flush(uv_timer_t *t) {
+  struct server *s = t->data;
+  for (unsigned i = 0; i < denied.n; i++) {
+    const struct denied_slot *d = &denied.slot[i];
+    log_warn("refused %llu admin connection(s) from uid %u (last: gid %u pid %d)",
+             (unsigned long long)d->count, d->uid, d->gid, (int)d->pid);
+    denied_note(s, d->uid, "admin-socket refused:%llu last-pid:%d gid:%u",
+                (unsigned long long)d->count, (int)d->pid, d->gid);
+  }
+  if (denied.others) {
+    log_warn("refused %llu more admin connection(s) from other uids",
+             (unsigned long long)denied.others);
+    denied_note(s, UINT32_MAX, "admin-socket refused:%llu other-uids",
+                (unsigned long long)denied.others);
+  }
+  bool any = denied.n || denied.others;
+  denied.n = 0;
+  denied.others = 0;
+  if (!any) { /* a quiet second: stop until the next refusal */
+    uv_timer_stop(t);
+    denied.timer_running = false;
+  }
+}
+
+static void audit_denied_peer(struct server *s, const struct peer_cred *cred) {
+  unsigned i;
+  for (i = 0; i < denied.n && denied.slot[i].uid != (uint32_t)cred->uid; i++)
+    ;
+  if (i == denied.n && denied.n < DENIED_SLOTS)
+    denied.slot[denied.n++] = (struct denied_slot){.uid = (uint32_t)cred->uid};
+  if (i < denied.n) {
+    denied.slot[i].count++;
+    denied.slot[i].gid = (uint32_t)cred->gid;
+    denied.slot[i].pid = (int32_t)cred->pid;
+  } else {
+    denied.others++;
+  }
+  if (!denied.timer_ready) {
+    if (uv_timer_init(s->loop, &denied.timer) < 0)
+      return;
+    denied.timer.data = s;
+    uv_unref((uv_handle_t *)&denied.timer);
+    denied.timer_ready = true;
+  }
+  if (!denied.timer_running && !s->stopping) {
+    /* the first refusal of a quiet spell is flushed at once, later ones once a second */
+    uv_timer_start(&denied.timer, denied_flush, 0, DENIED_FLUSH_MS);
+    denied.timer_running = true;
+  }
 }
 
 /* ---- requests ---- */
@@ -79,6 +159,17 @@ static void audit_denied_peer(struct server *s, const struct peer_cred *cred) {
 static void reply_pack(msgpack_packer *pk, void *ud) {
   const struct admin_req *rq = ud;
   rq->op->pack(pk, rq);
+}
+
+static void on_conn_close(struct wire_conn *wc, void *ud);
+
+/* End a connection now, from our side (its reply could not be written). */
+static void conn_drop(struct admin_conn *c) {
+  struct wire_conn *wc = c->wc;
+  if (!wc)
+    return;
+  on_conn_close(wc, c);
+  wire_conn_free(wc);
 }
 
 static void req_done(struct cq_item *it, int r) {
@@ -91,8 +182,14 @@ static void req_done(struct cq_item *it, int r) {
     else
       w = wire_conn_reply_error(c->wc, rq->id, r, r == rq->code && rq->errmsg ? rq->errmsg
                                                                                 : sd_strerror(r));
-    if (w < 0)
-      log_warn("cannot reply to uid %u: %s", (unsigned)c->cred.uid, sd_strerror(w));
+    /* -EMSGSIZE: the result did not fit a frame and an error reply went out
+     * instead. Any other failure: the reply is lost, so the connection must
+     * not go on answering later requests as if nothing happened. */
+    if (w < 0 && w != -EMSGSIZE) {
+      log_warn("cannot reply to uid %u: %s; closing the connection", (unsigned)c->cred.uid,
+               sd_strerror(w));
+      conn_drop(c);
+    }
   }
   admin_req_clear(rq);
   free(rq);
@@ -109,39 +206,86 @@ static int req_note(struct store_batch *b, struct cq_item *it) {
   struct admin_req *rq = (struct admin_req *)it;
   char object[400];
   admin_req_object(rq, object, sizeof(object));
-  int r = store_audit_note(b, &rq->actor, rq->op_name, object, rq->code);
+  int r = store_audit_note(b, &rq->actor, rq->action, object, rq->code);
   return r < 0 ? r : rq->code;
 }
 
-void admin_submit(struct admin_req *rq, const msgpack_object *args) {
+/* ---- slow reads (audit.verify) on the thread pool, one at a time ----
+ * The loop thread keeps serving meanwhile; one at a time so that a client
+ * cannot fill the pool that the group commit also runs on. */
+
+static struct admin_req *slow_head, **slow_tail = &slow_head;
+static bool slow_busy;
+
+static void slow_start(struct server *s);
+
+static void slow_work(uv_work_t *w) {
+  struct admin_req *rq = w->data;
+  rq->code = rq->op->slow(rq);
+}
+
+static void slow_after(uv_work_t *w, int status) {
+  struct admin_req *rq = w->data;
+  struct server *s = rq->server;
+  if (status < 0)
+    rq->code = status == UV_ECANCELED ? -ECANCELED : status;
+  slow_busy = false;
+  cq_submit(s->cq, &rq->item); /* the audit note, then the reply */
+  slow_start(s);
+}
+
+static void slow_start(struct server *s) {
+  while (!slow_busy && slow_head) {
+    struct admin_req *rq = slow_head;
+    if (!(slow_head = rq->slow_next))
+      slow_tail = &slow_head;
+    rq->work.data = rq;
+    int r = s->stopping ? -ECANCELED : uv_queue_work(s->loop, &rq->work, slow_work, slow_after);
+    if (r == 0) {
+      slow_busy = true;
+      return;
+    }
+    rq->code = r;
+    cq_submit(s->cq, &rq->item);
+  }
+}
+
+static void slow_submit(struct admin_req *rq) {
+  rq->slow_next = NULL;
+  *slow_tail = rq;
+  slow_tail = &rq->slow_next;
+  slow_start(rq->server);
+}
+
+static void admin_submit(struct admin_req *rq, const msgpack_object *args) {
   struct server *s = rq->server;
   rq->item.done = req_done;
   rq->item.run = req_note;
-  rq->op = admin_op_find(rq->op_name);
-  if (!rq->op) {
-    rq->code = SD_E_PROTO;
-    rq->errmsg = "unknown op";
-  } else {
-    rq->code = rq->op->prepare(rq, args);
-    if (rq->code == 0 && (rq->op->flags & ADMIN_WRITE))
-      rq->item.run = req_run;
+  rq->code = rq->op->prepare(rq, args);
+  if (rq->code == 0 && (rq->op->flags & ADMIN_WRITE))
+    rq->item.run = req_run;
+  if (rq->code == 0 && (rq->op->flags & ADMIN_SLOW)) {
+    slow_submit(rq);
+    return;
   }
   cq_submit(s->cq, &rq->item);
 }
 
 static void on_request(struct wire_conn *wc, const struct wire_request *req, void *ud) {
   struct admin_conn *c = ud;
-  struct admin_req *rq = calloc(1, sizeof(*rq));
+  const struct admin_op *op = admin_op_get(req->opcode);
+  struct admin_req *rq = op ? calloc(1, sizeof(*rq)) : NULL;
   if (!rq) {
-    wire_conn_reply_error(wc, req->id, -ENOMEM, sd_strerror(-ENOMEM));
+    wire_conn_reply_error(wc, req->id, op ? -ENOMEM : SD_E_PROTO, NULL);
     return;
   }
   rq->server = c->server;
   rq->conn = c;
   c->refs++;
   rq->id = req->id;
+  rq->op = op;
+  rq->action = wire_op_name(req->opcode); /* static */
   rq->actor = (struct store_actor){.uid = (uint32_t)c->cred.uid};
-  snprintf(rq->op_name, sizeof(rq->op_name), "%s", req->op);
   admin_submit(rq, req->args);
 }
 
@@ -155,8 +299,8 @@ static void req_done_silent(struct cq_item *it, int r) {
   conn_unref(c);
 }
 
-/* A frame that decoded far enough to name an op but failed validation: the
- * wire layer replies with its error; the refusal is audited here. */
+/* A frame that the wire layer refused (and answered). The audit record names
+ * one of our ops or a fixed word: never the bytes the peer sent as op. */
 static void on_bad_request(struct wire_conn *wc, const char *op, int code, void *ud) {
   struct admin_conn *c = ud;
   struct admin_req *rq = calloc(1, sizeof(*rq));
@@ -167,8 +311,13 @@ static void on_bad_request(struct wire_conn *wc, const char *op, int code, void 
   c->refs++;
   rq->id = 0;
   rq->actor = (struct store_actor){.uid = (uint32_t)c->cred.uid};
-  snprintf(rq->op_name, sizeof(rq->op_name), "%s", op);
-  rq->op = admin_op_find(op);
+  int opcode = wire_op_lookup(op, strlen(op));
+  if (opcode >= 0) {
+    rq->op = admin_op_get((enum wire_op)opcode);
+    rq->action = wire_op_name((enum wire_op)opcode);
+  } else {
+    rq->action = strcmp(op, "malformed") == 0 ? ADMIN_ACTION_MALFORMED : ADMIN_ACTION_UNKNOWN;
+  }
   rq->code = code < 0 ? code : SD_E_PROTO;
   rq->item.run = req_note;
   rq->item.done = req_done_silent;
@@ -335,8 +484,6 @@ void admin_accept(struct server *s) {
   }
   r = peer_authorized(fd, &c->cred, s->have_group, s->admin_gid);
   if (r <= 0) {
-    log_warn("refused admin connection from uid %u gid %u pid %d", (unsigned)c->cred.uid,
-             (unsigned)c->cred.gid, (int)c->cred.pid);
     audit_denied_peer(s, &c->cred);
     char why[120];
     snprintf(why, sizeof(why), "permission denied: uid %u is neither root nor in the admin group",
@@ -370,6 +517,15 @@ void admin_accept(struct server *s) {
 }
 
 void admin_close_all(struct server *s) {
+  while (slow_head) { /* not started: answered -ECANCELED by the stopped queue */
+    struct admin_req *rq = slow_head;
+    slow_head = rq->slow_next;
+    rq->code = -ECANCELED;
+    cq_submit(s->cq, &rq->item);
+  }
+  slow_tail = &slow_head;
+  if (denied.timer_ready && !uv_is_closing((uv_handle_t *)&denied.timer))
+    uv_close((uv_handle_t *)&denied.timer, NULL);
   while (lingering)
     linger_end(lingering);
   while (s->conns) {

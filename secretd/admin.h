@@ -14,6 +14,7 @@
 
 #include "secretd/commit_queue.h"
 #include "store/store.h"
+#include "wire/proto.h"
 
 struct server;
 struct admin_conn;
@@ -24,14 +25,19 @@ struct secbuf;
 #define ADMIN_TARGET_MAX 300
 #define ADMIN_SERVICE_MAX 128
 
+/* The audit action of a request whose op is not one of ours: a fixed word,
+ * never bytes of the request. */
+#define ADMIN_ACTION_UNKNOWN "request.unknown"
+#define ADMIN_ACTION_MALFORMED "request.malformed"
+
 /* One admin request from decoding until its reply. */
 struct admin_req {
   struct cq_item item;        /* first: the queue links items */
   struct server *server;
   struct admin_conn *conn;    /* holds a reference; may be closed meanwhile */
   uint64_t id;
-  const struct admin_op *op;
-  char op_name[40];           /* for audit records of refused requests */
+  const struct admin_op *op;  /* NULL: unknown or malformed (action says which) */
+  const char *action;         /* static: the op's name or ADMIN_ACTION_* */
   struct store_actor actor;
   int code;                   /* outcome of prepare (read result, arg errors) */
   const char *errmsg;         /* static message for !ok replies, or NULL */
@@ -47,8 +53,8 @@ struct admin_req {
   bool has_expect;
   uint64_t expect_seq;
   uint8_t expect_hash[32];
-  /* results */
-  char ret_id[33];
+  /* results; ret_id/ret_name: what a write acted on, resolved in its txn */
+  char ret_id[33], ret_name[65];
   uint32_t version;
   struct store_secret_info *info;
   size_t n_info;
@@ -56,17 +62,22 @@ struct admin_req {
   size_t n_recs;
   bool more;
   struct store_audit_verdict verdict;
+  /* a slow read on the thread pool */
+  uv_work_t work;
+  struct admin_req *slow_next;
 };
 
 enum {
   ADMIN_WRITE = 1 << 0, /* a store write op, run inside a batch (audited by the store) */
   ADMIN_READ = 1 << 1,  /* read on the loop thread; an audit note goes through a batch */
+  ADMIN_SLOW = 1 << 2,  /* a read that may take seconds: slow() runs on the thread pool */
 };
 
 struct admin_op {
-  const char *op;
-  /* Loop thread: decode args (args may be NULL) into rq; for reads also do
-   * the read. Returns 0 or an error that becomes the reply (and is audited). */
+  /* Loop thread: take the arguments (already checked against the schema by
+   * wire/proto.c: types, required keys, lengths) into rq; for quick reads
+   * also do the read. Returns 0 or an error that becomes the reply (and is
+   * audited). */
   int (*prepare)(struct admin_req *rq, const msgpack_object *args);
   /* Worker thread, inside a batch: the store op with its audit record. */
   int (*run)(struct store_batch *b, struct admin_req *rq);
@@ -74,14 +85,13 @@ struct admin_op {
   void (*pack)(msgpack_packer *pk, const struct admin_req *rq);
   unsigned flags;
   const char *object_prefix; /* audit object for notes: "<prefix><ref or name>" */
+  /* ADMIN_SLOW: a thread-pool thread, no batch: the read itself. */
+  int (*slow)(struct admin_req *rq);
 };
 
-/* admin_ops.c: the handler table lookup. NULL if unknown. */
-const struct admin_op *admin_op_find(const char *op);
+/* admin_ops.c: the handler of a decoded op (NULL when out of range). */
+const struct admin_op *admin_op_get(enum wire_op op);
 /* admin_ops.c: audit object of a request ("secret:<ref>", "audit", ...). */
 void admin_req_object(const struct admin_req *rq, char *buf, size_t len);
 /* admin_ops.c: release arguments and results (the value is wiped). */
 void admin_req_clear(struct admin_req *rq);
-
-/* admin.c: hand a decoded request to its handler and reply when done. */
-void admin_submit(struct admin_req *rq, const msgpack_object *args);

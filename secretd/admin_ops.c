@@ -14,39 +14,23 @@
 #include <sodium.h>
 
 #include "base/error.h"
-#include "base/macro.h"
 #include "base/str.h"
 #include "crypto/secbuf.h"
 #include "secretd/secretd.h"
 #include "secretd/serve.h"
+#include "store/validate.h"
 #include "wire/msg.h"
 
-/* ---- argument getters over a msgpack map ---- */
+/* ---- arguments: the schema (wire/proto.c) already checked types, required
+ * keys and lengths; here they are only copied out, once ---- */
 
-static const msgpack_object *arg_get(const msgpack_object *args, const char *key) {
-  if (!args || args->type != MSGPACK_OBJECT_MAP)
-    return NULL;
-  size_t klen = strlen(key);
-  for (uint32_t i = 0; i < args->via.map.size; i++) {
-    const msgpack_object *k = &args->via.map.ptr[i].key;
-    if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
-        memcmp(k->via.str.ptr, key, klen) == 0)
-      return &args->via.map.ptr[i].val;
-  }
-  return NULL;
-}
-
-/* Copy a string argument; -ENOENT if absent, SD_E_PROTO if not a string or
- * holding a NUL, too_long if it does not fit. */
-static int arg_str(struct admin_req *rq, const msgpack_object *args, const char *key, char *buf,
-                   size_t cap, int too_long) {
-  const msgpack_object *o = arg_get(args, key);
+/* Copy string argument key into buf; -ENOENT if absent, too_long if it does
+ * not fit buf (the store's own rule then names the error). */
+static int arg_copy(const msgpack_object *args, const char *key, char *buf, size_t cap,
+                    int too_long) {
+  const msgpack_object *o = wire_map_get(args, key);
   if (!o)
     return -ENOENT;
-  if (o->type != MSGPACK_OBJECT_STR || memchr(o->via.str.ptr, 0, o->via.str.size)) {
-    rq->errmsg = "argument has the wrong type";
-    return SD_E_PROTO;
-  }
   if (o->via.str.size >= cap)
     return too_long;
   memcpy(buf, o->via.str.ptr, o->via.str.size);
@@ -54,55 +38,25 @@ static int arg_str(struct admin_req *rq, const msgpack_object *args, const char 
   return 0;
 }
 
-static int arg_uint(struct admin_req *rq, const msgpack_object *args, const char *key, uint64_t max,
-                    uint64_t *ret) {
-  const msgpack_object *o = arg_get(args, key);
-  if (!o)
-    return -ENOENT;
-  if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-    rq->errmsg = "argument has the wrong type";
-    return SD_E_PROTO;
-  }
-  if (o->via.u64 > max) {
-    rq->errmsg = "argument out of range";
-    return -ERANGE;
-  }
-  *ret = o->via.u64;
-  return 0;
-}
-
-static int req_ref(struct admin_req *rq, const msgpack_object *args) {
-  int r = arg_str(rq, args, "ref", rq->ref, sizeof(rq->ref), SD_E_NAME);
-  if (r == -ENOENT) {
-    rq->errmsg = "missing argument 'ref'";
-    return SD_E_PROTO;
-  }
-  return r;
+/* An optional uint argument; absent leaves *ret. */
+static void arg_uint(const msgpack_object *args, const char *key, uint64_t *ret) {
+  const msgpack_object *o = wire_map_get(args, key);
+  if (o)
+    *ret = o->via.u64;
 }
 
 static int req_value(struct admin_req *rq, const msgpack_object *args) {
-  const msgpack_object *o = arg_get(args, "value");
-  if (!o) {
-    rq->errmsg = "missing argument 'value'";
-    return SD_E_PROTO;
-  }
-  if (o->type != MSGPACK_OBJECT_BIN) {
-    rq->errmsg = "argument 'value' must be bin";
-    return SD_E_PROTO;
-  }
-  if (o->via.bin.size == 0 || o->via.bin.size > 500 * 1024)
+  const msgpack_object *o = wire_map_get(args, "value");
+  /* The size rule is the store's (base/limits.h); it refuses with SD_E_VALUE. */
+  if (store_validate_value_len(o->via.bin.size) < 0)
     return SD_E_VALUE;
   /* The frame buffer that holds these bytes is wiped by the wire reader. */
   return secbuf_from(o->via.bin.ptr, o->via.bin.size, &rq->value);
 }
 
-/* The secret's id for replies of rm/grant ops: resolved before the batch. */
-static void resolve_id(struct admin_req *rq) {
-  struct store_secret_info *info = NULL;
-  if (store_secret_inspect(rq->server->store, rq->ref, &info) == 0) {
-    memcpy(rq->ret_id, info->id, sizeof(rq->ret_id));
-    store_secret_info_free(info, 1);
-  }
+/* Copy what a write op acted on out of the batch (its own transaction). */
+static void take_target(struct store_batch *b, struct admin_req *rq) {
+  store_batch_last_target(b, rq->ret_id, rq->ret_name);
 }
 
 static void pack_hex(msgpack_packer *pk, const uint8_t *b, size_t n) {
@@ -129,31 +83,14 @@ static void pack_ping(msgpack_packer *pk, const struct admin_req *rq) {
 /* ---- secret.create ---- */
 
 static int prep_labels(struct admin_req *rq, const msgpack_object *args) {
-  const msgpack_object *o = arg_get(args, "labels");
+  const msgpack_object *o = wire_map_get(args, "labels");
   if (!o)
     return 0;
-  if (o->type != MSGPACK_OBJECT_MAP) {
-    rq->errmsg = "argument 'labels' must be a map";
-    return SD_E_PROTO;
-  }
-  if (o->via.map.size > 64) {
-    rq->errmsg = "at most 64 labels";
-    return -E2BIG;
-  }
   rq->labels = calloc(o->via.map.size ? o->via.map.size : 1, sizeof(*rq->labels));
   if (!rq->labels)
     return -ENOMEM;
   for (uint32_t i = 0; i < o->via.map.size; i++) {
     const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
-    if (k->type != MSGPACK_OBJECT_STR || v->type != MSGPACK_OBJECT_STR ||
-        memchr(k->via.str.ptr, 0, k->via.str.size) || memchr(v->via.str.ptr, 0, v->via.str.size)) {
-      rq->errmsg = "labels must map strings to strings";
-      return SD_E_PROTO;
-    }
-    if (k->via.str.size > 256 || v->via.str.size > 1024) {
-      rq->errmsg = "label key or value too long";
-      return -E2BIG;
-    }
     char *ks = sd_strdup_n(k->via.str.ptr, k->via.str.size);
     char *vs = sd_strdup_n(v->via.str.ptr, v->via.str.size);
     if (!ks || !vs) {
@@ -166,12 +103,12 @@ static int prep_labels(struct admin_req *rq, const msgpack_object *args) {
   return 0;
 }
 
+static int req_ref(struct admin_req *rq, const msgpack_object *args) {
+  return arg_copy(args, "ref", rq->ref, sizeof(rq->ref), SD_E_NAME);
+}
+
 static int prep_create(struct admin_req *rq, const msgpack_object *args) {
-  int r = arg_str(rq, args, "name", rq->name, sizeof(rq->name), SD_E_NAME);
-  if (r == -ENOENT) {
-    rq->errmsg = "missing argument 'name'";
-    return SD_E_PROTO;
-  }
+  int r = arg_copy(args, "name", rq->name, sizeof(rq->name), SD_E_NAME);
   if (r < 0)
     return r;
   snprintf(rq->ref, sizeof(rq->ref), "%s", rq->name);
@@ -181,14 +118,16 @@ static int prep_create(struct admin_req *rq, const msgpack_object *args) {
 }
 
 static int run_create(struct store_batch *b, struct admin_req *rq) {
-  return store_secret_create(b, &rq->actor, rq->name, rq->value, rq->labels, rq->n_labels,
-                             rq->ret_id);
+  int r = store_secret_create(b, &rq->actor, rq->name, rq->value, rq->labels, rq->n_labels,
+                              rq->ret_id);
+  take_target(b, rq);
+  return r;
 }
 
 static void pack_create(msgpack_packer *pk, const struct admin_req *rq) {
   msgpack_pack_map(pk, 3);
   wire_pack_kv_str(pk, "id", rq->ret_id);
-  wire_pack_kv_str(pk, "name", rq->name);
+  wire_pack_kv_str(pk, "name", rq->ret_name);
   wire_pack_kv_uint(pk, "version", 1);
 }
 
@@ -198,81 +137,65 @@ static int prep_rotate(struct admin_req *rq, const msgpack_object *args) {
   int r = req_ref(rq, args);
   if (r < 0)
     return r;
-  resolve_id(rq);
   return req_value(rq, args);
 }
 
 static int run_rotate(struct store_batch *b, struct admin_req *rq) {
-  return store_secret_rotate(b, &rq->actor, rq->ref, rq->value, &rq->version);
+  int r = store_secret_rotate(b, &rq->actor, rq->ref, rq->value, &rq->version);
+  take_target(b, rq);
+  return r;
 }
 
 static void pack_rotate(msgpack_packer *pk, const struct admin_req *rq) {
-  msgpack_pack_map(pk, 2);
-  wire_pack_kv_str(pk, "id", rq->ret_id[0] ? rq->ret_id : rq->ref);
+  msgpack_pack_map(pk, 3);
+  wire_pack_kv_str(pk, "id", rq->ret_id);
+  wire_pack_kv_str(pk, "name", rq->ret_name);
   wire_pack_kv_uint(pk, "version", rq->version);
 }
 
 /* ---- secret.rm ---- */
 
 static int prep_rm(struct admin_req *rq, const msgpack_object *args) {
-  int r = req_ref(rq, args);
-  if (r < 0)
-    return r;
-  const msgpack_object *o = arg_get(args, "force");
-  if (o) {
-    if (o->type != MSGPACK_OBJECT_BOOLEAN) {
-      rq->errmsg = "argument 'force' must be bool";
-      return SD_E_PROTO;
-    }
-    rq->force = o->via.boolean;
-  }
-  resolve_id(rq);
-  return 0;
+  const msgpack_object *o = wire_map_get(args, "force");
+  rq->force = o && o->via.boolean;
+  return req_ref(rq, args);
 }
 
 static int run_rm(struct store_batch *b, struct admin_req *rq) {
-  return store_secret_remove(b, &rq->actor, rq->ref, rq->force);
+  int r = store_secret_remove(b, &rq->actor, rq->ref, rq->force);
+  take_target(b, rq);
+  return r;
 }
 
+/* The id and name of the secret the op acted on, never the ref as typed. */
 static void pack_id(msgpack_packer *pk, const struct admin_req *rq) {
-  msgpack_pack_map(pk, 1);
-  wire_pack_kv_str(pk, "id", rq->ret_id[0] ? rq->ret_id : rq->ref);
+  msgpack_pack_map(pk, 2);
+  wire_pack_kv_str(pk, "id", rq->ret_id);
+  wire_pack_kv_str(pk, "name", rq->ret_name);
 }
 
 /* ---- grant.add / grant.rm ---- */
 
 static int req_service(struct admin_req *rq, const msgpack_object *args) {
-  int r = arg_str(rq, args, "service", rq->service, sizeof(rq->service), SD_E_NAME);
-  if (r == -ENOENT) {
-    rq->errmsg = "missing argument 'service'";
-    return SD_E_PROTO;
-  }
-  return r;
+  return arg_copy(args, "service", rq->service, sizeof(rq->service), SD_E_NAME);
 }
 
 static int prep_grant_add(struct admin_req *rq, const msgpack_object *args) {
-  uint64_t v;
+  uint64_t uid = 0, gid = 0, mode = SD_GRANT_DEFAULT_MODE;
   int r;
   if ((r = req_ref(rq, args)) < 0 || (r = req_service(rq, args)) < 0)
     return r;
-  r = arg_str(rq, args, "target", rq->target, sizeof(rq->target), SD_E_TARGET);
+  r = arg_copy(args, "target", rq->target, sizeof(rq->target), SD_E_TARGET);
   if (r < 0 && r != -ENOENT)
     return r;
   rq->has_target = r == 0;
-  rq->mode = 0400;
-  if ((r = arg_uint(rq, args, "uid", UINT32_MAX, &v)) == 0)
-    rq->uid = (uint32_t)v;
-  else if (r != -ENOENT)
-    return r;
-  if ((r = arg_uint(rq, args, "gid", UINT32_MAX, &v)) == 0)
-    rq->gid = (uint32_t)v;
-  else if (r != -ENOENT)
-    return r;
-  if ((r = arg_uint(rq, args, "mode", UINT32_MAX, &v)) == 0)
-    rq->mode = (uint32_t)v;
-  else if (r != -ENOENT)
-    return r;
-  resolve_id(rq);
+  /* the schema bounds all three by UINT32_MAX; the store checks the rules */
+  arg_uint(args, "uid", &uid);
+  arg_uint(args, "gid", &gid);
+  arg_uint(args, "mode", &mode);
+  rq->uid = (uint32_t)uid;
+  rq->gid = (uint32_t)gid;
+  rq->mode = (uint32_t)mode;
   return 0;
 }
 
@@ -284,19 +207,20 @@ static int run_grant_add(struct store_batch *b, struct admin_req *rq) {
       .gid = rq->gid,
       .mode = rq->mode,
   };
-  return store_grant_add(b, &rq->actor, rq->ref, &g);
+  int r = store_grant_add(b, &rq->actor, rq->ref, &g);
+  take_target(b, rq);
+  return r;
 }
 
 static int prep_grant_rm(struct admin_req *rq, const msgpack_object *args) {
-  int r;
-  if ((r = req_ref(rq, args)) < 0 || (r = req_service(rq, args)) < 0)
-    return r;
-  resolve_id(rq);
-  return 0;
+  int r = req_ref(rq, args);
+  return r < 0 ? r : req_service(rq, args);
 }
 
 static int run_grant_rm(struct store_batch *b, struct admin_req *rq) {
-  return store_grant_remove(b, &rq->actor, rq->ref, rq->service);
+  int r = store_grant_remove(b, &rq->actor, rq->ref, rq->service);
+  take_target(b, rq);
+  return r;
 }
 
 /* ---- reads: the read happens in prepare; run writes the audit note ---- */
@@ -304,7 +228,7 @@ static int run_grant_rm(struct store_batch *b, struct admin_req *rq) {
 static int run_note(struct store_batch *b, struct admin_req *rq) {
   char object[400];
   admin_req_object(rq, object, sizeof(object));
-  int r = store_audit_note(b, &rq->actor, rq->op_name, object, rq->code);
+  int r = store_audit_note(b, &rq->actor, rq->action, object, rq->code);
   /* The note records rq->code; the reply carries it unless the note failed. */
   return r < 0 ? r : rq->code;
 }
@@ -375,15 +299,12 @@ static void pack_inspect(msgpack_packer *pk, const struct admin_req *rq) {
 
 static int prep_audit_ls(struct admin_req *rq, const msgpack_object *args) {
   int r;
-  rq->limit = 1000;
-  if ((r = arg_uint(rq, args, "after_seq", UINT64_MAX, &rq->after_seq)) < 0 && r != -ENOENT)
-    return r;
-  if ((r = arg_uint(rq, args, "since_ns", UINT64_MAX, &rq->since_ns)) < 0 && r != -ENOENT)
-    return r;
-  if ((r = arg_uint(rq, args, "limit", 1000, &rq->limit)) < 0 && r != -ENOENT)
-    return r;
+  rq->limit = WIRE_AUDIT_LS_MAX; /* the schema bounds limit by it */
+  arg_uint(args, "after_seq", &rq->after_seq);
+  arg_uint(args, "since_ns", &rq->since_ns);
+  arg_uint(args, "limit", &rq->limit);
   if (rq->limit == 0)
-    rq->limit = 1000;
+    rq->limit = WIRE_AUDIT_LS_MAX;
   /* One more than asked tells whether more follow. */
   if ((r = store_audit_list(rq->server->store, rq->after_seq, rq->since_ns, rq->limit + 1,
                             &rq->recs, &rq->n_recs)) < 0)
@@ -420,29 +341,23 @@ static void pack_audit_ls(msgpack_packer *pk, const struct admin_req *rq) {
 }
 
 static int prep_audit_verify(struct admin_req *rq, const msgpack_object *args) {
-  char hex[65];
-  int r = arg_uint(rq, args, "expect_seq", UINT64_MAX, &rq->expect_seq);
-  if (r < 0 && r != -ENOENT)
-    return r;
-  bool has_seq = r == 0;
-  r = arg_str(rq, args, "expect_hash", hex, sizeof(hex), SD_E_PROTO);
-  if (r < 0 && r != -ENOENT)
-    return r;
-  bool has_hash = r == 0;
-  if (has_seq != has_hash) {
+  const msgpack_object *seq = wire_map_get(args, "expect_seq");
+  const msgpack_object *hash = wire_map_get(args, "expect_hash");
+  if (!seq != !hash) {
     rq->errmsg = "expect_seq and expect_hash go together";
     return SD_E_PROTO;
   }
-  if (has_hash) {
-    size_t n = 0;
-    if (strlen(hex) != 64 ||
-        sodium_hex2bin(rq->expect_hash, sizeof(rq->expect_hash), hex, 64, NULL, &n, NULL) < 0 ||
-        n != 32) {
-      rq->errmsg = "expect_hash must be 64 hex characters";
-      return SD_E_PROTO;
-    }
+  if (hash) { /* the schema checked: exactly 64 hex digits */
+    rq->expect_seq = seq->via.u64;
+    sodium_hex2bin(rq->expect_hash, sizeof(rq->expect_hash), hash->via.str.ptr, 64, NULL, NULL,
+                   NULL);
     rq->has_expect = true;
   }
+  return 0;
+}
+
+/* Thread pool: walking a long chain takes seconds; the loop keeps serving. */
+static int slow_audit_verify(struct admin_req *rq) {
   return store_audit_verify(rq->server->store, rq->has_expect ? &rq->expect_seq : NULL,
                             rq->has_expect ? rq->expect_hash : NULL, &rq->verdict);
 }
@@ -466,24 +381,22 @@ static void pack_audit_verify(msgpack_packer *pk, const struct admin_req *rq) {
 
 /* ---- the table ---- */
 
-static const struct admin_op ops[] = {
-    {"ping", prep_none, run_note, pack_ping, ADMIN_READ, "daemon"},
-    {"secret.create", prep_create, run_create, pack_create, ADMIN_WRITE, "secret:"},
-    {"secret.rotate", prep_rotate, run_rotate, pack_rotate, ADMIN_WRITE, "secret:"},
-    {"secret.rm", prep_rm, run_rm, pack_id, ADMIN_WRITE, "secret:"},
-    {"secret.ls", prep_ls, run_note, pack_ls, ADMIN_READ, "secrets"},
-    {"secret.inspect", prep_inspect, run_note, pack_inspect, ADMIN_READ, "secret:"},
-    {"grant.add", prep_grant_add, run_grant_add, pack_id, ADMIN_WRITE, "secret:"},
-    {"grant.rm", prep_grant_rm, run_grant_rm, pack_id, ADMIN_WRITE, "secret:"},
-    {"audit.ls", prep_audit_ls, run_note, pack_audit_ls, ADMIN_READ, "audit"},
-    {"audit.verify", prep_audit_verify, run_note, pack_audit_verify, ADMIN_READ, "audit"},
+static const struct admin_op ops[WIRE_OP__COUNT] = {
+    [WIRE_OP_PING] = {prep_none, run_note, pack_ping, ADMIN_READ, "daemon", NULL},
+    [WIRE_OP_SECRET_CREATE] = {prep_create, run_create, pack_create, ADMIN_WRITE, "secret:", NULL},
+    [WIRE_OP_SECRET_ROTATE] = {prep_rotate, run_rotate, pack_rotate, ADMIN_WRITE, "secret:", NULL},
+    [WIRE_OP_SECRET_RM] = {prep_rm, run_rm, pack_id, ADMIN_WRITE, "secret:", NULL},
+    [WIRE_OP_SECRET_LS] = {prep_ls, run_note, pack_ls, ADMIN_READ, "secrets", NULL},
+    [WIRE_OP_SECRET_INSPECT] = {prep_inspect, run_note, pack_inspect, ADMIN_READ, "secret:", NULL},
+    [WIRE_OP_GRANT_ADD] = {prep_grant_add, run_grant_add, pack_id, ADMIN_WRITE, "secret:", NULL},
+    [WIRE_OP_GRANT_RM] = {prep_grant_rm, run_grant_rm, pack_id, ADMIN_WRITE, "secret:", NULL},
+    [WIRE_OP_AUDIT_LS] = {prep_audit_ls, run_note, pack_audit_ls, ADMIN_READ, "audit", NULL},
+    [WIRE_OP_AUDIT_VERIFY] = {prep_audit_verify, run_note, pack_audit_verify,
+                              ADMIN_READ | ADMIN_SLOW, "audit", slow_audit_verify},
 };
 
-const struct admin_op *admin_op_find(const char *op) {
-  for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
-    if (!strcmp(ops[i].op, op))
-      return &ops[i];
-  return NULL;
+const struct admin_op *admin_op_get(enum wire_op op) {
+  return (unsigned)op < WIRE_OP__COUNT && ops[op].prepare ? &ops[op] : NULL;
 }
 
 void admin_req_object(const struct admin_req *rq, char *buf, size_t len) {

@@ -56,35 +56,6 @@ out:
   return r;
 }
 
-/* Fallback: the Groups: line of /proc/<pid>/status. 1, 0 or -errno. */
-static int groups_from_proc(pid_t pid, gid_t want) {
-  char path[64], line[4096];
-  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-  FILE *f = fopen(path, "re");
-  if (!f)
-    return -errno;
-  int r = 0;
-  while (fgets(line, sizeof(line), f)) {
-    if (strncmp(line, "Groups:", 7) != 0)
-      continue;
-    char *p = line + 7, *end;
-    for (;;) {
-      errno = 0;
-      unsigned long g = strtoul(p, &end, 10);
-      if (end == p || errno)
-        break;
-      if ((gid_t)g == want) {
-        r = 1;
-        break;
-      }
-      p = end;
-    }
-    break;
-  }
-  fclose(f);
-  return r;
-}
-
 int peer_authorized(int fd, const struct peer_cred *cred, bool have_group, gid_t admin_gid) {
   if (cred->uid == 0 || cred->uid == geteuid())
     return 1;
@@ -92,8 +63,7 @@ int peer_authorized(int fd, const struct peer_cred *cred, bool have_group, gid_t
     return 0;
   if (cred->gid == admin_gid)
     return 1;
-  int r = groups_from_socket(fd, admin_gid);
-  if (r >= 0)
-    return r;
-  return groups_from_proc(cred->pid, admin_gid);
+  /* Only the socket's own record of the groups at connect(): never
+   * /proc/<pid>/status, which another process may own by now. */
+  return groups_from_socket(fd, admin_gid);
 }

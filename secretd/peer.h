@@ -19,8 +19,9 @@ int peer_cred_get(int fd, struct peer_cred *ret);
 
 /*
  * Decide whether the peer on fd (credentials cred) may use the admin API.
- * Supplementary groups come from SO_PEERGROUPS (as of connect time), falling
- * back to the Groups: line of /proc/<pid>/status. With have_group false only
+ * Supplementary groups come from SO_PEERGROUPS (as of connect time) only;
+ * there is no /proc/<pid>/status fallback (racy with pid reuse: the peer may
+ * have exited and its pid been reused). With have_group false only
  * uid 0 and secretd's own uid are allowed. Returns 1 (allowed), 0 (denied)
  * or -errno when the groups cannot be read (treat as denied).
  */

@@ -22,6 +22,7 @@
 
 #include "base/error.h"
 #include "base/macro.h"
+#include "base/parse.h"
 #include "secretd/commit_queue.h"
 #include "secretd/log.h"
 #include "secretd/secretd.h"
@@ -32,16 +33,6 @@ struct serve_opts {
   size_t map_size;
   unsigned keep_versions;
 };
-
-static int parse_u64(const char *s, uint64_t max, uint64_t *ret) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 0);
-  if (errno || end == s || *end || s[0] == '-' || v > max)
-    return -EINVAL;
-  *ret = v;
-  return 0;
-}
 
 static int parse_opts(int argc, char **argv, struct serve_opts *o) {
   static const struct option opts[] = {
@@ -66,14 +57,14 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o) {
     case 'u': o->key_file = optarg; break;
     case 'a': o->audit_file = optarg; break;
     case 'm':
-      if (parse_u64(optarg, SIZE_MAX, &v) < 0 || v < (1u << 20)) {
+      if (sd_parse_u64(optarg, SIZE_MAX, &v) < 0 || v < (1u << 20)) {
         log_err("--map-size wants a byte count of at least 1048576");
         return -EINVAL;
       }
       o->map_size = (size_t)v;
       break;
     case 'k':
-      if (parse_u64(optarg, 1000, &v) < 0 || v == 0) {
+      if (sd_parse_u64(optarg, 1000, &v) < 0 || v == 0) {
         log_err("--keep-versions wants a number from 1 to 1000");
         return -EINVAL;
       }
@@ -249,6 +240,7 @@ static int open_store(const struct serve_opts *o, struct store **ret) {
   switch (r) {
   case 0: return 0;
   case SD_E_BADKEY: log_err("wrong unlock key"); break;
+  case -EPERM: break; /* the key file was refused; unlock.c said why and how to fix it */
   case -EINVAL: log_err("the unlock key is not a valid SDUNLOCK-1 token"); break;
   case -ENODATA: log_err("no unlock key given (expected a token line on stdin)"); break;
   case -ENOENT:
@@ -289,6 +281,19 @@ static int serve_run(const struct serve_opts *o) {
     return log_errno(r, o->dir);
   if ((r = open_store(o, &s.store)) < 0)
     return r;
+  if (o->audit_file) {
+    uint64_t n = store_audit_file_recovered(s.store);
+    int fe = store_audit_file_error(s.store);
+    if (n)
+      log_warn("the audit file %s lacked %llu record(s) of the chain; appended them", o->audit_file,
+               (unsigned long long)n);
+    if (fe == -ESTALE)
+      log_err("the audit file %s goes beyond the store's audit chain: it belongs to another store, "
+              "or the store was restored from an older copy; check `secret audit --verify` "
+              "against an exported head", o->audit_file);
+    else if (fe < 0)
+      log_err("cannot bring the audit file %s up to date: %s", o->audit_file, sd_strerror(fe));
+  }
   if ((r = uv_loop_init(&loop)) < 0) {
     store_close(s.store);
     return log_errno(r, "uv_loop_init");

@@ -106,6 +106,46 @@ static int read_token_line(int fd, struct secbuf **ret) {
   return 0;
 }
 
+/*
+ * Open a key file the way ssh accepts a private key: not through a symbolic
+ * link (O_NOFOLLOW: whoever can change the link would choose the key), a
+ * regular file, owned by the user secretd runs as, no access for group or
+ * others. The checks are on the opened file (fstat), so the file read is the
+ * file checked. A refusal logs how to fix it and returns -EPERM.
+ */
+static int key_file_open(const char *path, int *ret_fd) {
+  struct stat st;
+  _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0 && errno == ELOOP) {
+    log_err("unlock key file %s is a symbolic link; refusing it (whoever can change the link "
+            "chooses the key): give the path of the file itself", path);
+    return -EPERM;
+  }
+  if (fd < 0)
+    return -errno;
+  if (fstat(fd, &st) < 0)
+    return -errno;
+  if (!S_ISREG(st.st_mode)) {
+    log_err("unlock key file %s is not a regular file; refusing it", path);
+    return -EPERM;
+  }
+  if (st.st_uid != geteuid()) {
+    log_err("unlock key file %s is owned by uid %u, not by uid %u that runs secretd; refusing it "
+            "(its owner can replace the key): run `chown %u %s` if the file is yours", path,
+            (unsigned)st.st_uid, (unsigned)geteuid(), (unsigned)geteuid(), path);
+    return -EPERM;
+  }
+  if (st.st_mode & 0077) {
+    log_err("unlock key file %s is accessible by group or others (mode %04o): anyone who can "
+            "read it can open the store; refusing it: run `chmod 600 %s` (and consider the key "
+            "exposed: rotate it with `secretd rotate-unlock-key`)", path,
+            (unsigned)(st.st_mode & 07777), path);
+    return -EPERM;
+  }
+  *ret_fd = TAKE_FD(fd);
+  return 0;
+}
+
 int unlock_key_load(const char *dir, const char *key_file, struct sd_key **ret, const char **ret_from) {
   char def[4096];
   const char *path = key_file;
@@ -117,7 +157,11 @@ int unlock_key_load(const char *dir, const char *key_file, struct sd_key **ret, 
       path = def;
   }
   if (path) {
-    r = sd_key_read_file(path, ret);
+    _cleanup_close_ int fd = -1;
+    _cleanup_(secbuf_freep) struct secbuf *tok = NULL;
+    if ((r = key_file_open(path, &fd)) < 0 || (r = read_token_line(fd, &tok)) < 0)
+      return r == -ENODATA ? -EINVAL : r;
+    r = sd_key_from_token((const char *)secbuf_cdata(tok), ret);
     if (r == 0 && ret_from)
       *ret_from = "file";
     return r;

@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/io.h"
 #include "base/audit_json.h"
@@ -13,7 +15,7 @@
 #include "crypto/audit_mac.h"
 #include "store/internal.h"
 
-void audit_render_actor(const struct store_actor *a, char out[80]) {
+void store_audit_render_actor(const struct store_actor *a, char out[80]) {
   if (!a)
     snprintf(out, 80, "unknown");
   else if (a->node)
@@ -22,12 +24,47 @@ void audit_render_actor(const struct store_actor *a, char out[80]) {
     snprintf(out, 80, "uid:%u", a->uid);
 }
 
-const char *audit_outcome_text(int outcome, char buf[80]) {
+/* Stable outcome codes: what audit readers and alerts match on. Messages
+ * may be reworded; codes never change meaning. Never errno text (which
+ * depends on the C library and locale). */
+static const struct {
+  int err;
+  const char *code, *msg;
+} outcomes[] = {
+    {-ENOENT, "not_found", "no such secret or grant"},
+    {-EEXIST, "exists", "a secret with that name exists"},
+    {SD_E_GRANTED, "granted", "the secret still has grants"},
+    {SD_E_NAME, "bad_name", "invalid name"},
+    {SD_E_VALUE, "bad_value", "invalid value size"},
+    {SD_E_TARGET, "bad_target", "invalid grant target"},
+    {SD_E_MODE, "bad_mode", "invalid file mode"},
+    {-EINVAL, "bad_argument", "invalid argument"},
+    {-E2BIG, "too_big", "argument too large"},
+    {-ERANGE, "out_of_range", "argument out of range"},
+    {-EOVERFLOW, "overflow", "version counter exhausted"},
+    {SD_E_PROTO, "bad_request", "malformed or unknown request"},
+    {SD_E_MAPFULL, "store_full", "the store's map is full"},
+    {-ENOSPC, "disk_full", "no space left on the store's disk"},
+    {-EBADMSG, "tampered", "a stored record failed authentication"},
+    {SD_E_DECRYPT, "decrypt_failed", "a value failed to decrypt"},
+    {SD_E_CHAIN, "chain_broken", "the audit chain does not verify"},
+    {-EBUSY, "busy", "busy"},
+    {-ENOMEM, "no_memory", "out of memory"},
+    {-ECANCELED, "cancelled", "cancelled"},
+    {-EIO, "io_error", "I/O error"},
+};
+
+const char *store_audit_outcome_text(int outcome, char buf[80]) {
   if (outcome >= 0)
     return "ok";
   if (outcome == SD_E_DENIED)
     return "denied";
-  snprintf(buf, 80, "error: %s", sd_strerror(outcome));
+  for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
+    if (outcomes[i].err == outcome) {
+      snprintf(buf, 80, "error:%s %s", outcomes[i].code, outcomes[i].msg);
+      return buf;
+    }
+  snprintf(buf, 80, "error:other code %d", outcome);
   return buf;
 }
 
@@ -50,7 +87,7 @@ static int pack_fields(msgpack_packer *pk, const struct store_audit_rec *r, size
   return e;
 }
 
-int audit_encode_body(msgpack_sbuffer *sb, const struct store_audit_rec *r) {
+int store_audit_encode_body(msgpack_sbuffer *sb, const struct store_audit_rec *r) {
   msgpack_packer pk;
   msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
   return pack_fields(&pk, r, 6) == 0 ? 0 : -ENOMEM;
@@ -66,12 +103,12 @@ static int audit_encode_full(msgpack_sbuffer *sb, const struct store_audit_rec *
   return e == 0 ? 0 : -ENOMEM;
 }
 
-int audit_decode(const void *data, size_t len, struct store_audit_rec *out) {
+int store_audit_decode(const void *data, size_t len, struct store_audit_rec *out) {
   msgpack_unpacked u;
   msgpack_object *it;
   MDB_val v = {len, (void *)data};
   msgpack_unpacked_init(&u);
-  int r = rec_unpack(&v, &u, &it, 8);
+  int r = store_rec_unpack(&v, &u, &it, 8);
   if (r < 0)
     goto out;
   r = -EIO;
@@ -101,7 +138,7 @@ out:
   return r;
 }
 
-int audit_head_load(MDB_txn *txn, MDB_dbi audit, struct audit_head *ret) {
+int store_audit_head_load(MDB_txn *txn, MDB_dbi audit, struct audit_head *ret) {
   MDB_cursor *c;
   MDB_val k, v;
   struct store_audit_rec rec;
@@ -116,7 +153,7 @@ int audit_head_load(MDB_txn *txn, MDB_dbi audit, struct audit_head *ret) {
   }
   if (r < 0)
     return r;
-  if ((r = audit_decode(v.mv_data, v.mv_size, &rec)) < 0)
+  if ((r = store_audit_decode(v.mv_data, v.mv_size, &rec)) < 0)
     return r;
   ret->seq = rec.seq;
   memcpy(ret->hash, rec.hash, 32);
@@ -127,14 +164,14 @@ static int audit_mac_rec(const struct sd_key *key, const struct store_audit_rec 
                          uint8_t out[32]) {
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
-  int r = audit_encode_body(&sb, rec);
+  int r = store_audit_encode_body(&sb, rec);
   if (r == 0)
     r = sd_audit_mac(key, rec->prev, (const uint8_t *)sb.data, sb.size, out);
   msgpack_sbuffer_destroy(&sb);
   return r;
 }
 
-int audit_append(MDB_txn *txn, MDB_dbi audit, const struct sd_key *key,
+int store_audit_append(MDB_txn *txn, MDB_dbi audit, const struct sd_key *key,
                  const struct audit_head *head, const char *actor, const char *action,
                  const char *object, const char *outcome, struct store_audit_rec *out) {
   struct store_audit_rec rec = {0};
@@ -152,7 +189,7 @@ int audit_append(MDB_txn *txn, MDB_dbi audit, const struct sd_key *key,
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
   if ((r = audit_encode_full(&sb, &rec)) == 0) {
-    be64_put(kb, rec.seq);
+    store_be64_put(kb, rec.seq);
     MDB_val k = {8, kb}, v = {sb.size, sb.data};
     r = store_mdb_err(mdb_put(txn, audit, &k, &v, MDB_NOOVERWRITE | MDB_APPEND));
   }
@@ -174,14 +211,14 @@ int store_audit_list(struct store *s, uint64_t after_seq, uint64_t since_ns, siz
     return r;
   if ((r = store_mdb_err(mdb_cursor_open(txn, s->dbi[DBI_AUDIT], &c))) < 0)
     goto out;
-  be64_put(kb, after_seq == UINT64_MAX ? after_seq : after_seq + 1);
+  store_be64_put(kb, after_seq == UINT64_MAX ? after_seq : after_seq + 1);
   MDB_val k = {8, kb}, val;
   for (int rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); rc == 0;
        rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
     if (limit && n >= limit)
       break;
     struct store_audit_rec rec;
-    if ((r = audit_decode(val.mv_data, val.mv_size, &rec)) < 0)
+    if ((r = store_audit_decode(val.mv_data, val.mv_size, &rec)) < 0)
       goto out;
     if (rec.seq <= after_seq || rec.time_ns < since_ns)
       continue;
@@ -231,7 +268,7 @@ static int verify_walk(struct store *s, MDB_txn *txn, struct store_audit_verdict
   int rc;
   for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
     struct store_audit_rec rec;
-    uint64_t key = k.mv_size == 8 ? be64_get(k.mv_data) : 0;
+    uint64_t key = k.mv_size == 8 ? store_be64_get(k.mv_data) : 0;
     if (key != expect) {
       if (key > expect)
         verdict_bad(vd, expect, "record %llu is missing (deleted)", (unsigned long long)expect);
@@ -239,7 +276,7 @@ static int verify_walk(struct store *s, MDB_txn *txn, struct store_audit_verdict
         verdict_bad(vd, expect, "record %llu has a malformed key", (unsigned long long)expect);
       break;
     }
-    if (audit_decode(v.mv_data, v.mv_size, &rec) < 0) {
+    if (store_audit_decode(v.mv_data, v.mv_size, &rec) < 0) {
       verdict_bad(vd, key, "record %llu cannot be decoded (changed)", (unsigned long long)key);
       break;
     }
@@ -302,32 +339,137 @@ int store_audit_verify(struct store *s, const uint64_t *expect_seq, const uint8_
   return 0;
 }
 
-void audit_file_append(struct store *s, const struct store_audit_rec *recs, size_t n) {
-  if (s->audit_fd < 0 || n == 0)
-    return;
+/* Render recs as JSON lines and append them with one write + fdatasync.
+ * Call with audit_file_mu held. */
+static int file_write_recs(struct store *s, const struct store_audit_rec *recs, size_t n) {
   /* worst case per line: 300-byte object escaped as \u00XX plus the rest */
   size_t cap = n * 2600, used = 0;
   _cleanup_free_ char *buf = malloc(cap);
-  int r = buf ? 0 : -ENOMEM;
-  for (size_t i = 0; r == 0 && i < n; i++) {
+  if (!buf)
+    return -ENOMEM;
+  for (size_t i = 0; i < n; i++) {
     char prev[65], hash[65];
     sd_hash_hex(recs[i].prev, prev);
     sd_hash_hex(recs[i].hash, hash);
     struct audit_fields f = {recs[i].seq, recs[i].time_ns, recs[i].actor, recs[i].action,
                              recs[i].object, recs[i].outcome, prev, hash};
     int len = audit_json_render(&f, buf + used, cap - used - 1);
-    if (len < 0) {
-      r = len;
-      break;
-    }
+    if (len < 0)
+      return len;
     used += (size_t)len;
     buf[used++] = '\n';
   }
-  pthread_mutex_lock(&s->audit_file_mu);
-  if (r == 0)
-    r = sd_write_all(s->audit_fd, buf, used);
+  int r = sd_write_all(s->audit_fd, buf, used);
   if (r == 0 && fdatasync(s->audit_fd) < 0)
     r = -errno;
+  return r;
+}
+
+/* The seq of the file's last complete line (0: empty file). A partial last
+ * line (a crash in the middle of a write) is cut off. -EBADMSG when the last
+ * line is not one of our records. Call with audit_file_mu held. */
+static int file_last_seq(int fd, uint64_t *ret) {
+  struct stat st;
+  char buf[4096];
+  if (fstat(fd, &st) < 0)
+    return -errno;
+  off_t end = st.st_size;
+  *ret = 0;
+  while (end > 0) {
+    size_t want = end < (off_t)sizeof(buf) - 1 ? (size_t)end : sizeof(buf) - 1;
+    ssize_t n = pread(fd, buf, want, end - (off_t)want);
+    if (n < 0)
+      return -errno;
+    if ((size_t)n != want)
+      return -EIO;
+    buf[n] = 0;
+    if (buf[n - 1] != '\n') { /* partial tail: cut it at the last newline */
+      char *nl = memrchr(buf, '\n', (size_t)n);
+      off_t keep = nl ? end - (off_t)want + (nl - buf) + 1 : end - (off_t)want;
+      if (!nl && keep > 0)
+        return -EBADMSG; /* a line longer than any record */
+      if (ftruncate(fd, keep) < 0)
+        return -errno;
+      end = keep;
+      continue;
+    }
+    buf[n - 1] = 0;
+    char *line = memrchr(buf, '\n', (size_t)n - 1);
+    line = line ? line + 1 : buf;
+    if (!line[0] || (line == buf && end > (off_t)want))
+      return -EBADMSG;
+    char *p;
+    if (strncmp(line, "{\"seq\":", 7) != 0)
+      return -EBADMSG;
+    errno = 0;
+    unsigned long long v = strtoull(line + 7, &p, 10);
+    if (errno || p == line + 7 || *p != ',')
+      return -EBADMSG;
+    *ret = v;
+    return 0;
+  }
+  return 0;
+}
+
+/* Append every chain record the file lacks (seq > its last line's). Call
+ * with audit_file_mu held. */
+static int file_catch_up(struct store *s, uint64_t *ret_appended) {
+  uint64_t last, head_seq = 0, added = 0;
+  int r = file_last_seq(s->audit_fd, &last);
+  if (r < 0)
+    return r;
+  for (;;) {
+    struct store_audit_rec *recs = NULL;
+    size_t n = 0;
+    if ((r = store_audit_list(s, last, 0, 4096, &recs, &n)) < 0)
+      return r;
+    if (n == 0)
+      break;
+    r = file_write_recs(s, recs, n);
+    last = recs[n - 1].seq;
+    free(recs);
+    if (r < 0)
+      return r;
+    added += n;
+  }
+  /* A file ahead of the chain belongs to another store or the store was
+   * rolled back to an older copy: say so, append nothing. */
+  MDB_txn *txn;
+  struct audit_head h;
+  if ((r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))) < 0)
+    return r;
+  r = store_audit_head_load(txn, s->dbi[DBI_AUDIT], &h);
+  mdb_txn_abort(txn);
+  if (r < 0)
+    return r;
+  head_seq = h.seq;
+  if (last > head_seq)
+    return -ESTALE;
+  if (ret_appended)
+    *ret_appended = added;
+  return 0;
+}
+
+int store_audit_file_sync(struct store *s, uint64_t *ret_appended) {
+  if (ret_appended)
+    *ret_appended = 0;
+  if (s->audit_fd < 0)
+    return 0;
+  pthread_mutex_lock(&s->audit_file_mu);
+  int r = file_catch_up(s, ret_appended);
+  s->audit_file_behind = r < 0;
+  pthread_mutex_unlock(&s->audit_file_mu);
+  return r;
+}
+
+void store_audit_file_append(struct store *s, const struct store_audit_rec *recs, size_t n) {
+  if (s->audit_fd < 0 || n == 0)
+    return;
+  pthread_mutex_lock(&s->audit_file_mu);
+  /* After a failed append the file lacks lines: catch up from the chain
+   * (which already holds recs) instead of leaving a gap. */
+  int r = s->audit_file_behind ? file_catch_up(s, NULL) : file_write_recs(s, recs, n);
+  s->audit_file_behind = r < 0;
   if (r < 0)
     s->audit_file_err = r;
   pthread_mutex_unlock(&s->audit_file_mu);

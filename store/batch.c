@@ -20,7 +20,7 @@ int store_batch_begin(struct store *s, struct store_batch **ret) {
   if ((r = store_mdb_err(mdb_txn_begin(s->env, NULL, 0, &b->txn))) < 0)
     goto fail;
   if ((r = store_master_for_txn(s, b->txn, &b->tmp_master, &b->master)) < 0 ||
-      (r = audit_head_load(b->txn, s->dbi[DBI_AUDIT], &b->head)) < 0)
+      (r = store_audit_head_load(b->txn, s->dbi[DBI_AUDIT], &b->head)) < 0)
     goto fail;
   /* Keep both keys mapped while the batch is open: one mprotect pair per
    * batch instead of several per op (acquire is reference counted). */
@@ -60,7 +60,7 @@ int store_batch_commit(struct store_batch *b) {
   int r = store_commit_err(s->env, mdb_txn_commit(b->txn));
   b->txn = NULL; /* committed or aborted by LMDB either way */
   if (r == 0)
-    audit_file_append(s, b->recs, b->n_recs);
+    store_audit_file_append(s, b->recs, b->n_recs);
   batch_free(b);
   return r;
 }
@@ -82,13 +82,23 @@ static int batch_push_rec(struct store_batch *b, const struct store_audit_rec *r
   return 0;
 }
 
-int op_begin(struct store_batch *b, struct store_op *op) {
+int store_op_begin(struct store_batch *b, struct store_op *op) {
   memset(op, 0, sizeof(*op));
   op->b = b;
   return store_mdb_err(mdb_txn_begin(b->s->env, b->txn, 0, &op->txn));
 }
 
-void op_set_object(struct store_op *op, const char *fmt, ...) {
+void store_op_set_target(struct store_op *op, const char hex_id[33], const char *name) {
+  snprintf(op->target_id, sizeof(op->target_id), "%s", hex_id);
+  snprintf(op->target_name, sizeof(op->target_name), "%s", name);
+}
+
+void store_batch_last_target(const struct store_batch *b, char ret_id[33], char ret_name[65]) {
+  memcpy(ret_id, b->last_id, sizeof(b->last_id));
+  memcpy(ret_name, b->last_name, sizeof(b->last_name));
+}
+
+void store_op_set_object(struct store_op *op, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(op->object, sizeof(op->object), fmt, ap);
@@ -103,7 +113,7 @@ static int write_record(struct store_batch *b, MDB_txn *txn, const char *actor,
   int r;
   if (own && (r = store_mdb_err(mdb_txn_begin(b->s->env, b->txn, 0, &txn))) < 0)
     return r;
-  r = audit_append(txn, b->s->dbi[DBI_AUDIT], b->s->audit_key, &b->head, actor, action, object,
+  r = store_audit_append(txn, b->s->dbi[DBI_AUDIT], b->s->audit_key, &b->head, actor, action, object,
                    outcome, &rec);
   if (r < 0) {
     mdb_txn_abort(txn);
@@ -116,10 +126,12 @@ static int write_record(struct store_batch *b, MDB_txn *txn, const char *actor,
   return 0;
 }
 
-int op_finish(struct store_op *op, const struct store_actor *a, const char *action, int r) {
+int store_op_finish(struct store_op *op, const struct store_actor *a, const char *action, int r) {
   struct store_batch *b = op->b;
   char actor[80], obuf[80];
-  audit_render_actor(a, actor);
+  memcpy(b->last_id, op->target_id, sizeof(b->last_id));
+  memcpy(b->last_name, op->target_name, sizeof(b->last_name));
+  store_audit_render_actor(a, actor);
   if (r == 0 && op->txn) {
     r = write_record(b, op->txn, actor, action, op->object, "ok");
     op->txn = NULL; /* committed or aborted */
@@ -130,7 +142,7 @@ int op_finish(struct store_op *op, const struct store_actor *a, const char *acti
     mdb_txn_abort(op->txn);
     op->txn = NULL;
   }
-  int w = write_record(b, NULL, actor, action, op->object, audit_outcome_text(r, obuf));
+  int w = write_record(b, NULL, actor, action, op->object, store_audit_outcome_text(r, obuf));
   return w < 0 && r >= 0 ? w : r;
 }
 
@@ -139,6 +151,6 @@ int store_audit_note(struct store_batch *b, const struct store_actor *a, const c
   char actor[80], obuf[80];
   if (!b || !action)
     return -EINVAL;
-  audit_render_actor(a, actor);
-  return write_record(b, NULL, actor, action, object, audit_outcome_text(outcome, obuf));
+  store_audit_render_actor(a, actor);
+  return write_record(b, NULL, actor, action, object, store_audit_outcome_text(outcome, obuf));
 }

@@ -246,8 +246,8 @@ static int init_txn(MDB_txn *txn, const struct sd_key *unlock) {
   struct audit_head head = {0};
   struct store_audit_rec rec;
   char actor[80];
-  audit_render_actor(&(struct store_actor){.uid = (uint32_t)geteuid()}, actor);
-  return audit_append(txn, dbi[DBI_AUDIT], akey, &head, actor, "store.init", "store", "ok", &rec);
+  store_audit_render_actor(&(struct store_actor){.uid = (uint32_t)geteuid()}, actor);
+  return store_audit_append(txn, dbi[DBI_AUDIT], akey, &head, actor, "store.init", "store", "ok", &rec);
 }
 
 /* True when txn's environment already holds a store (the meta DB exists). */
@@ -290,7 +290,7 @@ out:
 }
 
 static int audit_file_open(const char *path, int *ret_fd) {
-  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+  int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
   if (fd < 0)
     return -errno;
   *ret_fd = fd;
@@ -351,6 +351,11 @@ int store_open(const char *dir, const struct sd_key *unlock, const struct store_
     return r;
   if (o && o->audit_file && (r = audit_file_open(o->audit_file, &s->audit_fd)) < 0)
     return r;
+  /* Lines lost by a crash between a commit and its append (or a store made
+   * without the file: store.init first) are appended now. A failure here
+   * does not stop the store; store_audit_file_error() reports it. */
+  if (s->audit_fd >= 0 && (r = store_audit_file_sync(s, &s->audit_file_recovered)) < 0)
+    s->audit_file_err = r;
   *ret = TAKE_PTR(s);
   return 0;
 }
@@ -362,6 +367,8 @@ void store_seal_idle_keys(struct store *s) {
   sd_key_seal_idle(s->master);
   pthread_rwlock_unlock(&s->key_lock);
 }
+
+uint64_t store_audit_file_recovered(const struct store *s) { return s->audit_file_recovered; }
 
 void store_close(struct store *s) {
   if (!s)

@@ -18,21 +18,22 @@ static int resolve_for_grant(struct store_op *op, const char *ref, const char *s
   MDB_val k = {16, id}, v;
   msgpack_unpacked u;
   struct secret_rec rec;
-  int r = secret_resolve(s, op->txn, ref, id);
+  int r = store_secret_resolve(s, op->txn, ref, id);
   if (r < 0)
     return r;
   if ((r = store_mdb_err(mdb_get(op->txn, s->dbi[DBI_SECRETS], &k, &v))) < 0)
     return r;
   msgpack_unpacked_init(&u);
-  if ((r = rec_secret_decode(&v, &u, &rec)) == 0) {
+  if ((r = store_rec_secret_decode(&v, &u, &rec)) == 0) {
     memcpy(name_out, rec.name, rec.name_len);
     name_out[rec.name_len] = '\0';
   }
   msgpack_unpacked_destroy(&u);
   if (r == 0) {
     char hex[33];
-    id_to_hex(id, hex);
-    op_set_object(op, "secret:%s id:%s service:%.64s", name_out, hex, service ? service : "");
+    store_id_to_hex(id, hex);
+    store_op_set_object(op, "secret:%s id:%s service:%.64s", name_out, hex, service ? service : "");
+    store_op_set_target(op, hex, name_out);
   }
   return r;
 }
@@ -56,9 +57,9 @@ static int do_grant(struct store_op *op, const char *ref, const struct store_gra
   if ((r = resolve_for_grant(op, ref, g->service, id, name)) < 0)
     return r;
   const char *target = g->target ? g->target : name;
-  if ((r = sd_validate_name(g->service)) < 0 ||
-      (r = sd_validate_target(target, strlen(target))) < 0 || (r = sd_validate_mode(g->mode)) < 0 ||
-      (r = sd_validate_id(g->uid)) < 0 || (r = sd_validate_id(g->gid)) < 0)
+  if ((r = store_validate_name(g->service)) < 0 ||
+      (r = store_validate_target(target, strlen(target))) < 0 || (r = store_validate_mode(g->mode)) < 0 ||
+      (r = store_validate_id(g->uid)) < 0 || (r = store_validate_id(g->gid)) < 0)
     return r;
   grant_key(kb, id, g->service, &k);
   uint64_t created = store_now_ns();
@@ -67,7 +68,7 @@ static int do_grant(struct store_op *op, const char *ref, const struct store_gra
     struct grant_rec old;
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
-    if (rec_grant_decode(&v, &u, &old) == 0)
+    if (store_rec_grant_decode(&v, &u, &old) == 0)
       created = old.created_ns;
     msgpack_unpacked_destroy(&u);
   } else if (rc != MDB_NOTFOUND) {
@@ -75,13 +76,13 @@ static int do_grant(struct store_op *op, const char *ref, const struct store_gra
   }
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
-  if ((r = rec_grant_encode(&sb, target, g->uid, g->gid, g->mode, created)) == 0) {
+  if ((r = store_rec_grant_encode(&sb, target, g->uid, g->gid, g->mode, created)) == 0) {
     v = (MDB_val){sb.size, sb.data};
     r = store_mdb_err(mdb_put(op->txn, s->dbi[DBI_GRANTS], &k, &v, 0));
   }
   msgpack_sbuffer_destroy(&sb);
   if (r == 0)
-    op_set_object(op, "secret:%s service:%s target:%.255s uid:%u gid:%u mode:%04o", name,
+    store_op_set_object(op, "secret:%s service:%s target:%.255s uid:%u gid:%u mode:%04o", name,
                   g->service, target, g->uid, g->gid, g->mode);
   return r;
 }
@@ -91,12 +92,12 @@ int store_grant_add(struct store_batch *b, const struct store_actor *a, const ch
   struct store_op op;
   if (!b)
     return -EINVAL;
-  int r = op_begin(b, &op);
-  op_set_object(&op, "secret:%.200s service:%.64s", ref ? ref : "",
+  int r = store_op_begin(b, &op);
+  store_op_set_object(&op, "secret:%.200s service:%.64s", ref ? ref : "",
                 g && g->service ? g->service : "");
   if (r == 0)
     r = do_grant(&op, ref, g);
-  return op_finish(&op, a, "grant.add", r);
+  return store_op_finish(&op, a, "grant.add", r);
 }
 
 static int do_revoke(struct store_op *op, const char *ref, const char *service) {
@@ -106,7 +107,7 @@ static int do_revoke(struct store_op *op, const char *ref, const char *service) 
   int r;
   if ((r = resolve_for_grant(op, ref, service, id, name)) < 0)
     return r;
-  if ((r = sd_validate_name(service)) < 0)
+  if ((r = store_validate_name(service)) < 0)
     return r;
   grant_key(kb, id, service, &k);
   return store_mdb_err(mdb_del(op->txn, op->b->s->dbi[DBI_GRANTS], &k, NULL));
@@ -117,9 +118,9 @@ int store_grant_remove(struct store_batch *b, const struct store_actor *a, const
   struct store_op op;
   if (!b)
     return -EINVAL;
-  int r = op_begin(b, &op);
-  op_set_object(&op, "secret:%.200s service:%.64s", ref ? ref : "", service ? service : "");
+  int r = store_op_begin(b, &op);
+  store_op_set_object(&op, "secret:%.200s service:%.64s", ref ? ref : "", service ? service : "");
   if (r == 0)
     r = do_revoke(&op, ref, service);
-  return op_finish(&op, a, "grant.rm", r);
+  return store_op_finish(&op, a, "grant.rm", r);
 }

@@ -58,6 +58,8 @@ struct store {
   int audit_fd; /* -1: no audit file */
   pthread_mutex_t audit_file_mu;
   int audit_file_err;
+  bool audit_file_behind;
+  uint64_t audit_file_recovered; /* lines appended by the catch-up at open */ /* the file lacks lines: catch up at the next append */
 };
 
 struct store_batch {
@@ -69,6 +71,7 @@ struct store_batch {
   struct audit_head head;
   struct store_audit_rec *recs; /* records written in this batch (for the audit file) */
   size_t n_recs, cap_recs;
+  char last_id[33], last_name[65]; /* what the last op acted on */
 };
 
 /* One operation inside a batch: a nested txn plus its audit record. */
@@ -76,6 +79,7 @@ struct store_op {
   struct store_batch *b;
   MDB_txn *txn;
   char object[300];
+  char target_id[33], target_name[65]; /* resolved in txn ("" until then) */
 };
 
 /* errors */
@@ -97,25 +101,27 @@ int store_master_for_txn(struct store *s, MDB_txn *txn, struct sd_key **tmp,
 uint64_t store_now_ns(void);
 
 /* audit.c */
-int audit_head_load(MDB_txn *txn, MDB_dbi audit, struct audit_head *ret);
-void audit_render_actor(const struct store_actor *a, char out[80]);
-const char *audit_outcome_text(int outcome, char buf[80]);
+int store_audit_head_load(MDB_txn *txn, MDB_dbi audit, struct audit_head *ret);
+void store_audit_render_actor(const struct store_actor *a, char out[80]);
+const char *store_audit_outcome_text(int outcome, char buf[80]);
 /* Append one record after head (not advanced). out receives the record. */
-int audit_append(MDB_txn *txn, MDB_dbi audit, const struct sd_key *key,
+int store_audit_append(MDB_txn *txn, MDB_dbi audit, const struct sd_key *key,
                  const struct audit_head *head, const char *actor, const char *action,
                  const char *object, const char *outcome, struct store_audit_rec *out);
 /* Encode the MAC'ed part of a record (fields other than prev/hash). */
-int audit_encode_body(msgpack_sbuffer *sb, const struct store_audit_rec *r);
-int audit_decode(const void *data, size_t len, struct store_audit_rec *out);
-void audit_file_append(struct store *s, const struct store_audit_rec *recs, size_t n);
+int store_audit_encode_body(msgpack_sbuffer *sb, const struct store_audit_rec *r);
+int store_audit_decode(const void *data, size_t len, struct store_audit_rec *out);
+void store_audit_file_append(struct store *s, const struct store_audit_rec *recs, size_t n);
 
 /* batch.c */
-int op_begin(struct store_batch *b, struct store_op *op);
+int store_op_begin(struct store_batch *b, struct store_op *op);
 /* Finish op with result r: on success append "ok" and commit the nested txn;
  * on failure roll back and write the failure record. Returns r, or the error
  * writing the audit record. */
-int op_finish(struct store_op *op, const struct store_actor *a, const char *action, int r);
-void op_set_object(struct store_op *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int store_op_finish(struct store_op *op, const struct store_actor *a, const char *action, int r);
+void store_op_set_object(struct store_op *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The secret the op acts on, as resolved in its txn (store_batch_last_target). */
+void store_op_set_target(struct store_op *op, const char hex_id[33], const char *name);
 
 /* records.c: decoders keep pointers into the LMDB value (valid in the txn). */
 struct secret_rec {
@@ -138,24 +144,24 @@ struct grant_rec {
   uint32_t uid, gid, mode;
   uint64_t created_ns;
 };
-int rec_unpack(const MDB_val *v, msgpack_unpacked *u, msgpack_object **ret_items, uint32_t n);
-int rec_secret_decode(const MDB_val *v, msgpack_unpacked *u, struct secret_rec *out);
-int rec_secret_encode(msgpack_sbuffer *sb, const char *name, uint64_t created_ns,
+int store_rec_unpack(const MDB_val *v, msgpack_unpacked *u, msgpack_object **ret_items, uint32_t n);
+int store_rec_secret_decode(const MDB_val *v, msgpack_unpacked *u, struct secret_rec *out);
+int store_rec_secret_encode(msgpack_sbuffer *sb, const char *name, uint64_t created_ns,
                       uint64_t updated_ns, uint32_t latest, const struct store_label *labels,
                       size_t n_labels, const msgpack_object *labels_obj);
-int rec_version_decode(const MDB_val *v, msgpack_unpacked *u, struct version_rec *out);
-int rec_version_encode(msgpack_sbuffer *sb, uint64_t created_ns, const uint8_t *wrapped_dk,
+int store_rec_version_decode(const MDB_val *v, msgpack_unpacked *u, struct version_rec *out);
+int store_rec_version_encode(msgpack_sbuffer *sb, uint64_t created_ns, const uint8_t *wrapped_dk,
                        const uint8_t *nonce, const uint8_t *ct, size_t ct_len);
-int rec_grant_decode(const MDB_val *v, msgpack_unpacked *u, struct grant_rec *out);
-int rec_grant_encode(msgpack_sbuffer *sb, const char *target, uint32_t uid, uint32_t gid,
+int store_rec_grant_decode(const MDB_val *v, msgpack_unpacked *u, struct grant_rec *out);
+int store_rec_grant_encode(msgpack_sbuffer *sb, const char *target, uint32_t uid, uint32_t gid,
                      uint32_t mode, uint64_t created_ns);
-void be32_put(uint8_t *p, uint32_t v);
-uint32_t be32_get(const uint8_t *p);
-void be64_put(uint8_t *p, uint64_t v);
-uint64_t be64_get(const uint8_t *p);
-void id_to_hex(const uint8_t id[16], char out[33]);
-int id_from_hex(const char *hex, uint8_t out[16]);
+void store_be32_put(uint8_t *p, uint32_t v);
+uint32_t store_be32_get(const uint8_t *p);
+void store_be64_put(uint8_t *p, uint64_t v);
+uint64_t store_be64_get(const uint8_t *p);
+void store_id_to_hex(const uint8_t id[16], char out[33]);
+int store_id_from_hex(const char *hex, uint8_t out[16]);
 
 /* secrets.c */
 /* Resolve ref (name wins, else full hex id). -ENOENT. */
-int secret_resolve(struct store *s, MDB_txn *txn, const char *ref, uint8_t id[16]);
+int store_secret_resolve(struct store *s, MDB_txn *txn, const char *ref, uint8_t id[16]);

@@ -33,10 +33,10 @@ static int audit_local(MDB_txn *txn, MDB_dbi dbi[DBI_N], const struct sd_key *ma
   if (v.mv_size != SD_WRAPPED_KEY_LEN)
     return -EIO;
   if ((r = sd_key_unwrap(master, SD_WRAP_AUDIT, cid, 16, v.mv_data, &akey)) < 0 ||
-      (r = audit_head_load(txn, dbi[DBI_AUDIT], &head)) < 0)
+      (r = store_audit_head_load(txn, dbi[DBI_AUDIT], &head)) < 0)
     return r;
-  audit_render_actor(&(struct store_actor){.uid = (uint32_t)geteuid()}, actor);
-  return audit_append(txn, dbi[DBI_AUDIT], akey, &head, actor, action, "store", "ok", &rec);
+  store_audit_render_actor(&(struct store_actor){.uid = (uint32_t)geteuid()}, actor);
+  return store_audit_append(txn, dbi[DBI_AUDIT], akey, &head, actor, action, "store", "ok", &rec);
 }
 
 typedef int (*unlock_step_fn)(MDB_txn *txn, MDB_dbi dbi[DBI_N], const struct sd_key *key,
@@ -145,11 +145,11 @@ static int rewrap_versions(struct store *s, MDB_txn *txn, const struct sd_key *o
     msgpack_unpacked_init(&u);
     msgpack_sbuffer_init(&sb);
     const uint8_t *id = k.mv_data;
-    uint32_t ver = be32_get(id + 16);
-    if ((r = rec_version_decode(&v, &u, &vr)) == 0) {
+    uint32_t ver = store_be32_get(id + 16);
+    if ((r = store_rec_version_decode(&v, &u, &vr)) == 0) {
       memcpy(wdk, vr.wrapped_dk, sizeof(wdk));
       if ((r = sd_envelope_rewrap(old_m, new_m, id, ver, wdk)) == 0 &&
-          (r = rec_version_encode(&sb, vr.created_ns, wdk, vr.nonce, vr.ct, vr.ct_len)) == 0) {
+          (r = store_rec_version_encode(&sb, vr.created_ns, wdk, vr.nonce, vr.ct, vr.ct_len)) == 0) {
         MDB_val nv = {sb.size, sb.data};
         r = store_mdb_err(mdb_cursor_put(c, &k, &nv, MDB_CURRENT));
       }
@@ -186,10 +186,10 @@ static int master_rotate_txn(struct store *s, MDB_txn *txn, const struct store_a
     return r;
   if ((r = meta_put(txn, s->dbi[DBI_META], META_MASTER, wm, SD_WRAPPED_KEY_LEN)) < 0 ||
       (r = meta_put(txn, s->dbi[DBI_META], META_AUDIT_KEY, wa, sizeof(wa))) < 0 ||
-      (r = audit_head_load(txn, s->dbi[DBI_AUDIT], &head)) < 0)
+      (r = store_audit_head_load(txn, s->dbi[DBI_AUDIT], &head)) < 0)
     return r;
-  audit_render_actor(a, actor);
-  if ((r = audit_append(txn, s->dbi[DBI_AUDIT], s->audit_key, &head, actor, "key.rotate_master",
+  store_audit_render_actor(a, actor);
+  if ((r = store_audit_append(txn, s->dbi[DBI_AUDIT], s->audit_key, &head, actor, "key.rotate_master",
                         "store", "ok", rec)) < 0)
     return r;
   return 0;
@@ -220,7 +220,7 @@ int store_rotate_master_key(struct store *s, const struct store_actor *a) {
   sd_key_set_lingering(s->master, true);
   __atomic_store_n(&s->master_ok_txnid, 0, __ATOMIC_RELEASE);
   memcpy(s->master_wrapped, wm, sizeof(wm));
-  audit_file_append(s, &rec, 1);
+  store_audit_file_append(s, &rec, 1);
 out:
   pthread_rwlock_unlock(&s->key_lock);
   return r;

@@ -6,22 +6,22 @@
 
 #include "store/internal.h"
 
-void be32_put(uint8_t *p, uint32_t v) {
+void store_be32_put(uint8_t *p, uint32_t v) {
   p[0] = (uint8_t)(v >> 24);
   p[1] = (uint8_t)(v >> 16);
   p[2] = (uint8_t)(v >> 8);
   p[3] = (uint8_t)v;
 }
-uint32_t be32_get(const uint8_t *p) {
+uint32_t store_be32_get(const uint8_t *p) {
   return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
-void be64_put(uint8_t *p, uint64_t v) {
-  be32_put(p, (uint32_t)(v >> 32));
-  be32_put(p + 4, (uint32_t)v);
+void store_be64_put(uint8_t *p, uint64_t v) {
+  store_be32_put(p, (uint32_t)(v >> 32));
+  store_be32_put(p + 4, (uint32_t)v);
 }
-uint64_t be64_get(const uint8_t *p) { return (uint64_t)be32_get(p) << 32 | be32_get(p + 4); }
+uint64_t store_be64_get(const uint8_t *p) { return (uint64_t)store_be32_get(p) << 32 | store_be32_get(p + 4); }
 
-void id_to_hex(const uint8_t id[16], char out[33]) {
+void store_id_to_hex(const uint8_t id[16], char out[33]) {
   static const char hx[] = "0123456789abcdef";
   for (int i = 0; i < 16; i++) {
     out[2 * i] = hx[id[i] >> 4];
@@ -40,7 +40,7 @@ static int hexval(char c) {
   return -1;
 }
 
-int id_from_hex(const char *hex, uint8_t out[16]) {
+int store_id_from_hex(const char *hex, uint8_t out[16]) {
   if (!hex || strlen(hex) != 32)
     return -EINVAL;
   for (int i = 0; i < 16; i++) {
@@ -60,7 +60,7 @@ int id_from_hex(const char *hex, uint8_t out[16]) {
 /* Unpack one array of exactly n items filling the whole value. -EIO otherwise.
  * Like msgpack_unpack_next, a later call on the same u invalidates the
  * objects of the previous one. */
-int rec_unpack(const MDB_val *v, msgpack_unpacked *u, msgpack_object **ret_items, uint32_t n) {
+int store_rec_unpack(const MDB_val *v, msgpack_unpacked *u, msgpack_object **ret_items, uint32_t n) {
   size_t off = 0;
   if (u->zone)
     msgpack_zone_clear(u->zone);
@@ -82,9 +82,9 @@ static bool is_bin(const msgpack_object *o, size_t len) {
   return o->type == MSGPACK_OBJECT_BIN && (len == 0 || o->via.bin.size == len);
 }
 
-int rec_secret_decode(const MDB_val *v, msgpack_unpacked *u, struct secret_rec *out) {
+int store_rec_secret_decode(const MDB_val *v, msgpack_unpacked *u, struct secret_rec *out) {
   msgpack_object *it;
-  int r = rec_unpack(v, u, &it, 5);
+  int r = store_rec_unpack(v, u, &it, 5);
   if (r < 0)
     return r;
   if (it[0].type != MSGPACK_OBJECT_STR || it[0].via.str.size > 64 || !is_uint(&it[1], UINT64_MAX) ||
@@ -104,7 +104,7 @@ int rec_secret_decode(const MDB_val *v, msgpack_unpacked *u, struct secret_rec *
   return 0;
 }
 
-int rec_secret_encode(msgpack_sbuffer *sb, const char *name, uint64_t created_ns,
+int store_rec_secret_encode(msgpack_sbuffer *sb, const char *name, uint64_t created_ns,
                       uint64_t updated_ns, uint32_t latest, const struct store_label *labels,
                       size_t n_labels, const msgpack_object *labels_obj) {
   msgpack_packer pk;
@@ -126,9 +126,9 @@ int rec_secret_encode(msgpack_sbuffer *sb, const char *name, uint64_t created_ns
   return r == 0 ? 0 : -ENOMEM;
 }
 
-int rec_version_decode(const MDB_val *v, msgpack_unpacked *u, struct version_rec *out) {
+int store_rec_version_decode(const MDB_val *v, msgpack_unpacked *u, struct version_rec *out) {
   msgpack_object *it;
-  int r = rec_unpack(v, u, &it, 4);
+  int r = store_rec_unpack(v, u, &it, 4);
   if (r < 0)
     return r;
   if (!is_uint(&it[0], UINT64_MAX) || !is_bin(&it[1], SD_WRAPPED_KEY_LEN) ||
@@ -142,7 +142,7 @@ int rec_version_decode(const MDB_val *v, msgpack_unpacked *u, struct version_rec
   return 0;
 }
 
-int rec_version_encode(msgpack_sbuffer *sb, uint64_t created_ns, const uint8_t *wrapped_dk,
+int store_rec_version_encode(msgpack_sbuffer *sb, uint64_t created_ns, const uint8_t *wrapped_dk,
                        const uint8_t *nonce, const uint8_t *ct, size_t ct_len) {
   msgpack_packer pk;
   msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
@@ -154,9 +154,9 @@ int rec_version_encode(msgpack_sbuffer *sb, uint64_t created_ns, const uint8_t *
   return r == 0 ? 0 : -ENOMEM;
 }
 
-int rec_grant_decode(const MDB_val *v, msgpack_unpacked *u, struct grant_rec *out) {
+int store_rec_grant_decode(const MDB_val *v, msgpack_unpacked *u, struct grant_rec *out) {
   msgpack_object *it;
-  int r = rec_unpack(v, u, &it, 5);
+  int r = store_rec_unpack(v, u, &it, 5);
   if (r < 0)
     return r;
   if (it[0].type != MSGPACK_OBJECT_STR || !is_uint(&it[1], UINT32_MAX) ||
@@ -171,7 +171,7 @@ int rec_grant_decode(const MDB_val *v, msgpack_unpacked *u, struct grant_rec *ou
   return 0;
 }
 
-int rec_grant_encode(msgpack_sbuffer *sb, const char *target, uint32_t uid, uint32_t gid,
+int store_rec_grant_encode(msgpack_sbuffer *sb, const char *target, uint32_t uid, uint32_t gid,
                      uint32_t mode, uint64_t created_ns) {
   msgpack_packer pk;
   msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);

@@ -9,11 +9,11 @@
 #include "store/internal.h"
 #include "store/validate.h"
 
-int secret_resolve(struct store *s, MDB_txn *txn, const char *ref, uint8_t id[16]) {
+int store_secret_resolve(struct store *s, MDB_txn *txn, const char *ref, uint8_t id[16]) {
   MDB_val k, v;
   if (!ref)
     return -EINVAL;
-  if (sd_validate_name(ref) == 0) { /* the name wins */
+  if (store_validate_name(ref) == 0) { /* the name wins */
     k = (MDB_val){strlen(ref), (void *)ref};
     int rc = mdb_get(txn, s->dbi[DBI_NAMES], &k, &v);
     if (rc == 0 && v.mv_size == 16) {
@@ -23,7 +23,7 @@ int secret_resolve(struct store *s, MDB_txn *txn, const char *ref, uint8_t id[16
     if (rc != 0 && rc != MDB_NOTFOUND)
       return store_mdb_err(rc);
   }
-  if (sd_is_hex_id(ref) && id_from_hex(ref, id) == 0) {
+  if (store_is_hex_id(ref) && store_id_from_hex(ref, id) == 0) {
     k = (MDB_val){16, id};
     int rc = mdb_get(txn, s->dbi[DBI_SECRETS], &k, &v);
     return rc == MDB_NOTFOUND ? -ENOENT : store_mdb_err(rc);
@@ -45,7 +45,7 @@ static int prefix_sweep(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t
   while (rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
     bool hit = true;
     if (max_version && k.mv_size == plen + 4)
-      hit = be32_get((const uint8_t *)k.mv_data + plen) <= max_version;
+      hit = store_be32_get((const uint8_t *)k.mv_data + plen) <= max_version;
     if (hit) {
       n++;
       if (del && (rc = mdb_cursor_del(c, 0)) != 0)
@@ -65,8 +65,8 @@ static int check_labels(const struct store_label *labels, size_t n) {
   if (n > SD_LABELS_MAX || (n && !labels))
     return -EINVAL;
   for (size_t i = 0; i < n; i++) {
-    if (sd_validate_name(labels[i].key) < 0 || !labels[i].value ||
-        sd_validate_label_value(labels[i].value, strlen(labels[i].value)) < 0)
+    if (store_validate_name(labels[i].key) < 0 || !labels[i].value ||
+        store_validate_label_value(labels[i].value, strlen(labels[i].value)) < 0)
       return -EINVAL;
     for (size_t j = 0; j < i; j++)
       if (strcmp(labels[i].key, labels[j].key) == 0)
@@ -85,9 +85,9 @@ static int put_version(struct store_op *op, const uint8_t id[16], uint32_t versi
     return r;
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
-  if ((r = rec_version_encode(&sb, now, env.wrapped_dk, env.nonce, env.ct, env.ct_len)) == 0) {
+  if ((r = store_rec_version_encode(&sb, now, env.wrapped_dk, env.nonce, env.ct, env.ct_len)) == 0) {
     memcpy(kb, id, 16);
-    be32_put(kb + 16, version);
+    store_be32_put(kb + 16, version);
     MDB_val k = {20, kb}, v = {sb.size, sb.data};
     r = store_mdb_err(mdb_put(op->txn, s->dbi[DBI_VERSIONS], &k, &v, 0));
   }
@@ -101,7 +101,7 @@ static int put_secret(struct store_op *op, const uint8_t id[16], const char *nam
                       size_t n_labels, const msgpack_object *labels_obj) {
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
-  int r = rec_secret_encode(&sb, name, created, updated, latest, labels, n_labels, labels_obj);
+  int r = store_rec_secret_encode(&sb, name, created, updated, latest, labels, n_labels, labels_obj);
   if (r == 0) {
     MDB_val k = {16, (void *)id}, v = {sb.size, sb.data};
     r = store_mdb_err(mdb_put(op->txn, op->b->s->dbi[DBI_SECRETS], &k, &v, 0));
@@ -127,9 +127,9 @@ static int do_create(struct store_op *op, const char *name, const struct secbuf 
   uint8_t id[16];
   MDB_val k, v;
   int r;
-  if ((r = sd_validate_name(name)) < 0)
+  if ((r = store_validate_name(name)) < 0)
     return r;
-  if (!value || sd_validate_value_len(secbuf_len(value)) < 0)
+  if (!value || store_validate_value_len(secbuf_len(value)) < 0)
     return SD_E_VALUE;
   if ((r = check_labels(labels, n_labels)) < 0)
     return r;
@@ -148,8 +148,9 @@ static int do_create(struct store_op *op, const char *name, const struct secbuf 
   if ((r = store_mdb_err(mdb_put(op->txn, s->dbi[DBI_NAMES], &k, &v, MDB_NOOVERWRITE))) < 0)
     return r;
   char hex[33];
-  id_to_hex(id, hex);
-  op_set_object(op, "secret:%s id:%s", name, hex);
+  store_id_to_hex(id, hex);
+  store_op_set_object(op, "secret:%s id:%s", name, hex);
+  store_op_set_target(op, hex, name);
   if (ret_id)
     memcpy(ret_id, hex, 33);
   return 0;
@@ -161,11 +162,11 @@ int store_secret_create(struct store_batch *b, const struct store_actor *a, cons
   struct store_op op;
   if (!b)
     return -EINVAL;
-  int r = op_begin(b, &op);
-  op_set_object(&op, "secret:%.200s", name ? name : "");
+  int r = store_op_begin(b, &op);
+  store_op_set_object(&op, "secret:%.200s", name ? name : "");
   if (r == 0)
     r = do_create(&op, name, value, labels, n_labels, ret_id);
-  return op_finish(&op, a, "secret.create", r);
+  return store_op_finish(&op, a, "secret.create", r);
 }
 
 /* Load and decode the secret record of id; name copied to name_out. */
@@ -175,7 +176,7 @@ static int get_secret(MDB_txn *txn, struct store *s, const uint8_t id[16], msgpa
   int r = store_mdb_err(mdb_get(txn, s->dbi[DBI_SECRETS], &k, &v));
   if (r < 0)
     return r;
-  if ((r = rec_secret_decode(&v, u, rec)) < 0)
+  if ((r = store_rec_secret_decode(&v, u, rec)) < 0)
     return r;
   memcpy(name_out, rec->name, rec->name_len);
   name_out[rec->name_len] = '\0';
@@ -190,15 +191,16 @@ static int do_rotate(struct store_op *op, const char *ref, const struct secbuf *
   struct secret_rec rec;
   msgpack_unpacked u;
   int r;
-  if ((r = secret_resolve(s, op->txn, ref, id)) < 0)
+  if ((r = store_secret_resolve(s, op->txn, ref, id)) < 0)
     return r;
-  if (!value || sd_validate_value_len(secbuf_len(value)) < 0)
+  if (!value || store_validate_value_len(secbuf_len(value)) < 0)
     return SD_E_VALUE;
   msgpack_unpacked_init(&u);
   if ((r = get_secret(op->txn, s, id, &u, &rec, name)) < 0)
     goto out;
-  id_to_hex(id, hex);
-  op_set_object(op, "secret:%s id:%s", name, hex);
+  store_id_to_hex(id, hex);
+  store_op_set_object(op, "secret:%s id:%s", name, hex);
+  store_op_set_target(op, hex, name);
   if (rec.latest == UINT32_MAX) {
     r = -EOVERFLOW;
     goto out;
@@ -212,7 +214,7 @@ static int do_rotate(struct store_op *op, const char *ref, const struct secbuf *
     goto out;
   if ((r = put_secret(op, id, name, rec.created_ns, now, ver, NULL, 0, &rec.labels)) < 0)
     goto out;
-  op_set_object(op, "secret:%s id:%s version:%u", name, hex, ver);
+  store_op_set_object(op, "secret:%s id:%s version:%u", name, hex, ver);
   if (ret_version)
     *ret_version = ver;
 out:
@@ -225,11 +227,11 @@ int store_secret_rotate(struct store_batch *b, const struct store_actor *a, cons
   struct store_op op;
   if (!b)
     return -EINVAL;
-  int r = op_begin(b, &op);
-  op_set_object(&op, "secret:%.200s", ref ? ref : "");
+  int r = store_op_begin(b, &op);
+  store_op_set_object(&op, "secret:%.200s", ref ? ref : "");
   if (r == 0)
     r = do_rotate(&op, ref, value, ret_version);
-  return op_finish(&op, a, "secret.rotate", r);
+  return store_op_finish(&op, a, "secret.rotate", r);
 }
 
 static int do_remove(struct store_op *op, const char *ref, bool force) {
@@ -240,21 +242,22 @@ static int do_remove(struct store_op *op, const char *ref, bool force) {
   msgpack_unpacked u;
   size_t n_grants = 0;
   int r;
-  if ((r = secret_resolve(s, op->txn, ref, id)) < 0)
+  if ((r = store_secret_resolve(s, op->txn, ref, id)) < 0)
     return r;
   msgpack_unpacked_init(&u);
   r = get_secret(op->txn, s, id, &u, &rec, name);
   msgpack_unpacked_destroy(&u);
   if (r < 0)
     return r;
-  id_to_hex(id, hex);
-  op_set_object(op, "secret:%s id:%s", name, hex);
+  store_id_to_hex(id, hex);
+  store_op_set_object(op, "secret:%s id:%s", name, hex);
+  store_op_set_target(op, hex, name);
   if ((r = prefix_sweep(op->txn, s->dbi[DBI_GRANTS], id, 16, false, 0, &n_grants)) < 0)
     return r;
   if (n_grants && !force)
     return SD_E_GRANTED;
   if (n_grants)
-    op_set_object(op, "secret:%s id:%s grants:%zu", name, hex, n_grants);
+    store_op_set_object(op, "secret:%s id:%s grants:%zu", name, hex, n_grants);
   MDB_val k = {strlen(name), name}, ki = {16, id};
   if ((r = prefix_sweep(op->txn, s->dbi[DBI_GRANTS], id, 16, true, 0, NULL)) < 0 ||
       (r = prefix_sweep(op->txn, s->dbi[DBI_VERSIONS], id, 16, true, 0, NULL)) < 0 ||
@@ -269,11 +272,11 @@ int store_secret_remove(struct store_batch *b, const struct store_actor *a, cons
   struct store_op op;
   if (!b)
     return -EINVAL;
-  int r = op_begin(b, &op);
-  op_set_object(&op, "secret:%.200s", ref ? ref : "");
+  int r = store_op_begin(b, &op);
+  store_op_set_object(&op, "secret:%.200s", ref ? ref : "");
   if (r == 0)
     r = do_remove(&op, ref, force);
-  return op_finish(&op, a, "secret.rm", r);
+  return store_op_finish(&op, a, "secret.rm", r);
 }
 
 /* ---- reads ---- */
@@ -299,7 +302,7 @@ static int fill_versions(struct store *s, MDB_txn *txn, const uint8_t id[16],
     struct version_rec vr;
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
-    r = rec_version_decode(&v, &u, &vr);
+    r = store_rec_version_decode(&v, &u, &vr);
     msgpack_unpacked_destroy(&u);
     if (r < 0)
       break;
@@ -313,7 +316,7 @@ static int fill_versions(struct store *s, MDB_txn *txn, const uint8_t id[16],
       info->versions = n;
     }
     info->versions[info->n_versions++] =
-        (struct store_version_info){be32_get((const uint8_t *)k.mv_data + 16), vr.created_ns};
+        (struct store_version_info){store_be32_get((const uint8_t *)k.mv_data + 16), vr.created_ns};
   }
   mdb_cursor_close(c);
   if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
@@ -335,7 +338,7 @@ static int fill_grants(struct store *s, MDB_txn *txn, const uint8_t id[16],
     struct grant_rec gr;
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
-    r = rec_grant_decode(&v, &u, &gr);
+    r = store_rec_grant_decode(&v, &u, &gr);
     if (r == 0 && info->n_grants == cap) {
       cap = cap ? cap * 2 : 4;
       void *n = realloc(info->grants, cap * sizeof(*info->grants));
@@ -373,7 +376,7 @@ static int fill_info(struct store *s, MDB_txn *txn, const uint8_t id[16],
   msgpack_unpacked_init(&u);
   if ((r = get_secret(txn, s, id, &u, &rec, info->name)) < 0)
     goto out;
-  id_to_hex(id, info->id);
+  store_id_to_hex(id, info->id);
   info->created_ns = rec.created_ns;
   info->updated_ns = rec.updated_ns;
   info->latest = rec.latest;
@@ -434,7 +437,7 @@ int store_secret_inspect(struct store *s, const char *ref, struct store_secret_i
   struct store_secret_info *info = calloc(1, sizeof(*info));
   if (!info)
     r = -ENOMEM;
-  if (r == 0 && (r = secret_resolve(s, txn, ref, id)) == 0)
+  if (r == 0 && (r = store_secret_resolve(s, txn, ref, id)) == 0)
     r = fill_info(s, txn, id, info);
   mdb_txn_abort(txn);
   if (r < 0) {
@@ -510,7 +513,7 @@ int store_secret_read(struct store *s, const char *ref, uint32_t version, struct
   int r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
   if (r < 0)
     goto unlock;
-  if ((r = secret_resolve(s, txn, ref, id)) < 0)
+  if ((r = store_secret_resolve(s, txn, ref, id)) < 0)
     goto out;
   if (version == 0) {
     if ((r = get_secret(txn, s, id, &u, &rec, name)) < 0)
@@ -518,13 +521,13 @@ int store_secret_read(struct store *s, const char *ref, uint32_t version, struct
     version = rec.latest;
   }
   memcpy(kb, id, 16);
-  be32_put(kb + 16, version);
+  store_be32_put(kb + 16, version);
   MDB_val k = {20, kb}, v;
   if ((r = store_mdb_err(mdb_get(txn, s->dbi[DBI_VERSIONS], &k, &v))) < 0)
     goto out;
   msgpack_unpacked_destroy(&u);
   msgpack_unpacked_init(&u);
-  if ((r = rec_version_decode(&v, &u, &vr)) < 0 ||
+  if ((r = store_rec_version_decode(&v, &u, &vr)) < 0 ||
       (r = store_master_for_txn(s, txn, &tmp, &master)) < 0)
     goto out;
   r = sd_envelope_open(master, id, version, vr.wrapped_dk, vr.nonce, vr.ct, vr.ct_len, ret);

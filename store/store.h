@@ -102,7 +102,7 @@ int store_rotate_master_key(struct store *s, const struct store_actor *a);
 
 /* A batch is one LMDB write txn; every op runs in a nested txn together with
  * its audit record. A failed op is rolled back and a failure record (outcome
- * "error: <sd_strerror>" or "denied") is written instead; if even that cannot
+ * "error:<code> <message>" or "denied", see store_audit_note) is written instead; if even that cannot
  * be written the op returns that error. Nothing is durable before commit.
  * All calls on one batch from the thread that began it. Blocks while another
  * batch is open (LMDB has one writer). */
@@ -114,6 +114,12 @@ int store_batch_begin(struct store *s, struct store_batch **ret); /* -ENOMEM, -e
  * store_audit_file_error). */
 int store_batch_commit(struct store_batch *b);
 void store_batch_abort(struct store_batch *b); /* frees b; NULL ok */
+/* The secret the batch's last create/rotate/remove/grant op acted on, as
+ * resolved in that op's own transaction (so a reply names what was really
+ * changed, not what the caller typed): 32 hex digits and the name, both ""
+ * when the op resolved nothing (e.g. -ENOENT). Also set when the op failed
+ * after resolving (e.g. SD_E_GRANTED). */
+void store_batch_last_target(const struct store_batch *b, char ret_id[33], char ret_name[65]);
 /* Number of audit records (= ops + notes) in the batch so far. */
 size_t store_batch_size(const struct store_batch *b);
 
@@ -154,7 +160,11 @@ int store_grant_add(struct store_batch *b, const struct store_actor *a, const ch
 int store_grant_remove(struct store_batch *b, const struct store_actor *a, const char *ref,
                        const char *service);
 /* An audit-only record (denied peer, malformed request, refused verb).
- * outcome 0 -> "ok", SD_E_DENIED -> "denied", else "error: <sd_strerror>".
+ * outcome 0 -> "ok", SD_E_DENIED -> "denied", else "error:<code> <message>"
+ * with a stable code (not_found, exists, granted, bad_name, bad_value,
+ * bad_target, bad_mode, bad_argument, too_big, out_of_range, overflow,
+ * bad_request, store_full, disk_full, tampered, decrypt_failed, chain_broken,
+ * busy, no_memory, cancelled, io_error; "other code <n>" for the rest).
  * object may be NULL (""). Returns 0 or the error writing the record. */
 int store_audit_note(struct store_batch *b, const struct store_actor *a, const char *action,
                      const char *object, int outcome);
@@ -213,3 +223,17 @@ int store_audit_verify(struct store *s, const uint64_t *expect_seq, const uint8_
 
 /* Last error appending to opts.audit_file (0 = none) and clear it. */
 int store_audit_file_error(struct store *s);
+/*
+ * The audit file mirrors the chain: line n is record n, from store.init on.
+ * store_open() calls this: it cuts a partial last line (a crash inside a
+ * write), then appends every chain record after the file's last line (lines
+ * lost by a crash between a commit and its append, or all of them for a new
+ * file). *ret_appended (may be NULL) gets the number of lines appended.
+ * After a failed append, the next commit catches up the same way.
+ * Returns 0, -ESTALE (the file is ahead of the chain: another store's file,
+ * or the store was rolled back to an older copy; nothing appended),
+ * -EBADMSG (the last line is not an audit record), -errno.
+ */
+int store_audit_file_sync(struct store *s, uint64_t *ret_appended);
+/* Lines the catch-up at store_open() appended (0: the file was complete). */
+uint64_t store_audit_file_recovered(const struct store *s);

@@ -9,7 +9,7 @@ static bool is_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-int sd_validate_name(const char *name) {
+int store_validate_name(const char *name) {
   if (!name || !is_alnum(name[0]))
     return SD_E_NAME;
   size_t i = 1;
@@ -23,11 +23,11 @@ int sd_validate_name(const char *name) {
   return 0;
 }
 
-int sd_validate_value_len(size_t len) {
+int store_validate_value_len(size_t len) {
   return len >= 1 && len <= SD_VALUE_MAX ? 0 : SD_E_VALUE;
 }
 
-int sd_validate_target(const char *target, size_t len) {
+int store_validate_target(const char *target, size_t len) {
   if (!target || len == 0 || len > SD_TARGET_MAX)
     return SD_E_TARGET;
   if (memchr(target, '\0', len))
@@ -53,11 +53,11 @@ int sd_validate_target(const char *target, size_t len) {
   return 0;
 }
 
-int sd_validate_mode(uint32_t mode) { return mode <= 0777 ? 0 : SD_E_MODE; }
+int store_validate_mode(uint32_t mode) { return mode <= 0777 ? 0 : SD_E_MODE; }
 
-int sd_validate_id(uint32_t id) { return id == UINT32_MAX ? -EINVAL : 0; }
+int store_validate_id(uint32_t id) { return id == UINT32_MAX ? -EINVAL : 0; }
 
-int sd_validate_label_value(const char *v, size_t len) {
+int store_validate_label_value(const char *v, size_t len) {
   if (!v || len > SD_LABEL_VALUE_MAX)
     return -EINVAL;
   for (size_t i = 0; i < len; i++)
@@ -66,7 +66,7 @@ int sd_validate_label_value(const char *v, size_t len) {
   return 0;
 }
 
-bool sd_is_hex_id(const char *s) {
+bool store_is_hex_id(const char *s) {
   if (!s)
     return false;
   size_t i = 0;

@@ -11,6 +11,20 @@ if(TARGET secretd AND TARGET secret)
                      $<TARGET_FILE:secretd> $<TARGET_FILE:secret>)
     set_tests_properties(daemon_${t} PROPERTIES TIMEOUT 180 LABELS "integration;daemon")
   endforeach()
+  # audit --verify over a 1,000,000-record chain made in-process (issue 6 §4)
+  add_test(NAME daemon_verify
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/daemon_verify.sh
+                   $<TARGET_FILE:secretd> $<TARGET_FILE:secret> $<TARGET_FILE:store_audit_fill>)
+  set_tests_properties(daemon_verify PROPERTIES TIMEOUT 300 LABELS "integration;daemon")
+  # Timing limits of the daemon tests are multiplied by SD_TIME_SLACK.
+  if(SECRETD_SANITIZE)
+    set(sd_slack 5)
+  else()
+    set(sd_slack 1)
+  endif()
+  foreach(t IN LISTS daemon_tests ITEMS verify)
+    set_tests_properties(daemon_${t} PROPERTIES ENVIRONMENT "SD_TIME_SLACK=${sd_slack}")
+  endforeach()
   # The crash test kills secretd hundreds of times; keep others off the CPU.
   set_tests_properties(daemon_crash PROPERTIES RUN_SERIAL TRUE)
 endif()

@@ -10,7 +10,7 @@ TOKEN=$(cat "$T/token")
 [ "$(wc -l <"$T/token")" = 1 ] || fail "init printed more than the token on stdout"
 [[ "$TOKEN" == SDUNLOCK-1-* ]] || fail "token has an unexpected form"
 [ ! -e "$DATA/unlock.key" ] || fail "autolock kept a key file"
-grep -rqa -- "${TOKEN#SDUNLOCK-1-}" "$DATA" && fail "token found under the data dir"
+for f in "$DATA"/*; do file_has_key "$f" "$TOKEN" && fail "unlock key found in $f"; done
 ok "init --autolock prints the token once and keeps no copy"
 
 serve_with_stdin() { # INPUT: expect refusal, print stderr
@@ -43,6 +43,34 @@ chmod 600 "$T/key.tok"
 start_daemon --unlock-key-file "$T/key.tok"
 stop_daemon
 ok "serve reads the token from --unlock-key-file"
+
+# A key file is refused as ssh refuses a private key (issue 7 §2): readable
+# by others, owned by another user, or reached through a symbolic link; the
+# message says how to fix it.
+refused_key() { # WHAT PATTERN: serve must refuse the key file with PATTERN in its message
+  local rc=0
+  timeout 10 "$SECRETD" serve --data "$DATA" --admin-socket "$SOCK" --unlock-key-file "$T/key.tok" \
+    </dev/null >/dev/null 2>"$T/perm.err" || rc=$?
+  [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "$1: serve started (rc $rc)"
+  grep -q -- "$2" "$T/perm.err" || fail "$1: unclear message: $(cat "$T/perm.err")"
+  [ ! -e "$SOCK" ] || fail "$1: socket left behind"
+}
+chmod 0644 "$T/key.tok"
+refused_key "mode 0644" "mode 0644.*chmod 600"
+chmod 0640 "$T/key.tok"
+refused_key "mode 0640" "chmod 600"
+chmod 0600 "$T/key.tok"
+chown nobody "$T/key.tok"
+refused_key "owned by nobody" "owned by uid $(id -u nobody).*chown"
+chown root "$T/key.tok"
+mv "$T/key.tok" "$T/key.real"
+ln -s "$T/key.real" "$T/key.tok"
+refused_key "a symlink" "symbolic link"
+rm "$T/key.tok"
+mv "$T/key.real" "$T/key.tok"
+start_daemon --unlock-key-file "$T/key.tok"
+stop_daemon
+ok "key files readable by others, owned by another user or behind a symlink are refused"
 
 # rotate-unlock-key: autolock -> key file (crash-safe staging), old key refused
 printf '%s\n' "$TOKEN" | "$SECRETD" rotate-unlock-key --data "$DATA" --key-file "$T/new.key" \

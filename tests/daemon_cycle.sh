@@ -16,7 +16,12 @@ printf 'hunter2-%s' "$(random_hex)" | S create db_password - --label env=prod >/
   fail "create failed"
 printf 'x' >"$T/v2"
 S create other "$T/v2" >/dev/null || fail "create from a file failed"
-S create db_password - </dev/null >/dev/null 2>&1 && fail "create of an existing name (or empty value) succeeded"
+# a duplicate name with a valid value: the server refuses it (not the CLI)
+printf 'other-value' | S create db_password - >/dev/null 2>"$T/dup.err" &&
+  fail "create of an existing name succeeded"
+grep -q "already exists" "$T/dup.err" || fail "duplicate refused without the server's reason: $(cat "$T/dup.err")"
+S audit --json | grep '"action":"secret.create"' | grep '"object":"secret:db_password"' |
+  grep -q '"outcome":"[^o]' || fail "the server did not record the refused duplicate create"
 S ls --json | json_names | sort | tr '\n' ' ' | grep -qx "db_password other " || fail "ls lists $(S ls --json)"
 S ls | grep -q db_password || fail "human ls lacks db_password"
 ok "create and ls"

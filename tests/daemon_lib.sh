@@ -107,4 +107,17 @@ json_get() {
   python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
 }
 
+# file_has_key FILE TOKEN: true when FILE holds the unlock key of TOKEN
+# ("SDUNLOCK-1-<base64url>") as its base64 text or as its 32 raw bytes.
+file_has_key() {
+  python3 - "$1" "$2" <<'PY'
+import base64, sys
+data = open(sys.argv[1], "rb").read()
+b64 = sys.argv[2].strip().split("-", 2)[2]
+raw = base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4))
+assert len(raw) == 32, len(raw)
+sys.exit(0 if (b64.encode() in data or raw in data) else 1)
+PY
+}
+
 random_hex() { head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'; }

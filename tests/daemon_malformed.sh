@@ -9,6 +9,7 @@ source "$(dirname "$0")/daemon_lib.sh" "$@"
 init_store
 start_daemon
 printf 'v' | S create keep - >/dev/null || fail "create failed"
+printf 'v' | S create keep2 - >/dev/null || fail "create failed"
 
 python3 - "$SOCK" "$SECRET" <<'PY' || fail "malformed-frame checks failed"
 import os, socket, struct, subprocess, sys, time, random
@@ -170,13 +171,69 @@ ls_works()
 slow.close()
 ls_works()
 print("ok - daemon kept serving through malformed frames")
+
+# An attacker-chosen op name never reaches the audit (issue 7 §4).
+expect_refused("unknown op with a marker", frame(enc({"v": 1, "id": 9, "op": "PAYLOADMARKXYZ",
+                                                      "args": {}})))
+
+# Replies name what the op acted on, resolved in the op's own transaction
+# (issue 6 §4, issue 7 §7): "keep2" exists; pipeline rm, create, rm on one
+# connection. The second rm removes the secret the create made, and its reply
+# must carry that id and name, not the id "keep2" had when the rm arrived.
+def call_all(reqs):
+    s = connect()
+    s.sendall(b"".join(frame(enc(r)) for r in reqs))
+    out, buf = {}, b""
+    while len(out) < len(reqs):  # replies may share one recv: keep the rest
+        while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
+            c = s.recv(65536)
+            assert c, "connection closed"
+            buf += c
+        n = struct.unpack(">I", buf[:4])[0]
+        r, _ = dec(buf[4:4 + n])
+        buf = buf[4 + n:]
+        out[r["id"]] = r
+    s.close()
+    return out
+r = call_all([{"v": 1, "id": 1, "op": "secret.inspect", "args": {"ref": "keep2"}}])
+old_id = r[1]["result"]["id"]
+r = call_all([{"v": 1, "id": 11, "op": "secret.rm", "args": {"ref": "keep2"}},
+              {"v": 1, "id": 12, "op": "secret.create", "args": {"name": "keep2", "value": b"n"}},
+              {"v": 1, "id": 13, "op": "secret.rm", "args": {"ref": "keep2"}}])
+assert all(r[i]["ok"] for i in (11, 12, 13)), r
+new_id = r[12]["result"]["id"]
+assert new_id != old_id
+assert r[11]["result"]["id"] == old_id, (r[11], old_id)
+assert r[13]["result"]["id"] == new_id, ("rm replied with the id resolved before the batch", r[13], new_id)
+assert r[13]["result"]["name"] == "keep2", r[13]
+print("ok - pipelined rm/create/rm: each reply names the secret its op removed")
+
+# A reply that cannot be written ends the connection: later requests on it
+# are not executed. The peer stops reading (SHUT_RD makes our writes fail
+# with EPIPE) and then sends two creates.
+s = connect()
+s.shutdown(socket.SHUT_RD)
+s.sendall(frame(enc({"v": 1, "id": 21, "op": "secret.create", "args": {"name": "w1", "value": b"v"}})))
+time.sleep(0.5)
+try:
+    s.sendall(frame(enc({"v": 1, "id": 22, "op": "secret.create", "args": {"name": "w2", "value": b"v"}})))
+except (BrokenPipeError, ConnectionResetError):
+    pass
+time.sleep(0.5)
+s.close()
+p = subprocess.run([secret, "ls", "--json"], capture_output=True, timeout=10, text=True)
+assert '"w2"' not in p.stdout, "a request after a failed reply was executed"
+print("ok - a failed reply closes the connection")
 PY
 kill -0 "$PID" || fail "secretd died"
-S ls --json | json_names | grep -qx keep || fail "stored secret lost"
+S ls --json | json_names | grep -x keep >/dev/null || fail "stored secret lost"
 S audit --json >"$T/audit.json"
 grep -q '"action":"secret.create".*"outcome":"error' "$T/audit.json" ||
   grep -q '"action":"secret.create".*"outcome":"[^o]' "$T/audit.json" ||
   fail "refused malformed secret.create was not audited"
+grep -q PAYLOADMARKXYZ "$T/audit.json" && fail "the peer's op name reached the audit chain"
+grep -q '"action":"request.unknown"' "$T/audit.json" || fail "unknown op not audited as request.unknown"
 S audit --verify >/dev/null || fail "audit does not verify"
 stop_daemon
+grep -q PAYLOADMARKXYZ "$AUDIT" && fail "the peer's op name reached the audit file"
 ok "malformed frames refused, daemon kept serving"

@@ -48,15 +48,49 @@ printf 'v' | as_user "$U" "$SECRET" create by_outsider - >/dev/null 2>&1 &&
   fail "outsider could create through a 0666 socket"
 S ls --json | json_names | grep -qx by_outsider && fail "outsider's secret exists"
 UID_U=$(id -u "$U")
+# Refusals are counted per uid and audited once a second: wait for the flush.
+sleep 1.2
 S audit --json >"$T/audit.json"
 python3 - "$T/audit.json" "$UID_U" <<'PY' || fail "no denied connect audited for uid $UID_U: $(grep connect "$T/audit.json")"
-import json, sys
+import json, re, sys
 uid = sys.argv[2]
 recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 hits = [r for r in recs if r["action"] == "connect" and r["actor"] == "uid:" + uid
         and "denied" in r["outcome"]]
-assert len(hits) >= 3, hits
+n = sum(int(re.search(r"refused:(\d+)", r["object"]).group(1)) for r in hits)
+assert n >= 3, hits
 PY
+ok "denied connects are audited with their count"
+
+# A flood of refused connects (issue 7 §4): 3,000 connects of the outsider
+# must neither add thousands of audit records nor hold up an admin write.
+before=$(S audit --json | wc -l)
+as_user "$U" perl -MIO::Socket::UNIX -e '
+  for (1..3000) { my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]); }' "$SOCK" &
+FLOOD=$!
+EXTRA_PIDS+=("$FLOOD")
+sleep 0.05
+t0=$(date +%s%N)
+printf 'v' | S create during_flood - >/dev/null || fail "admin create failed during the flood"
+t1=$(date +%s%N)
+wait "$FLOOD" || true
+sleep 1.2 # the last second's counts are flushed
+after=$(S audit --json | wc -l)
+added=$((after - before))
+# create + audit listing + at most a few aggregated records per second
+[ "$added" -le 12 ] || fail "3000 refused connects added $added audit records"
+ms=$(((t1 - t0) / 1000000))
+[ "$ms" -lt 2000 ] || fail "an admin write took $ms ms during the flood"
+S audit --json >"$T/audit2.json"
+python3 - "$T/audit2.json" "$UID_U" <<'PY' || fail "the flood's refusals are not all counted in the audit"
+import json, re, sys
+uid = sys.argv[2]
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+n = sum(int(re.search(r"refused:(\d+)", r["object"]).group(1)) for r in recs
+        if r["action"] == "connect" and r["actor"] == "uid:" + uid)
+assert n >= 3000, n
+PY
+ok "3000 refused connects: $added audit records, an admin write took $ms ms meanwhile"
 S ls >/dev/null || fail "root cannot list after denied peers"
 S audit --verify >/dev/null || fail "audit does not verify"
 stop_daemon

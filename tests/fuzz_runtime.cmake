@@ -1,8 +1,6 @@
 # Fuzzing of runtime/'s parser: the Docker seccomp profile reader.
 # With SECRETD_FUZZ (clang): a libFuzzer binary and a bounded run labelled
 # "fuzz"; in every build: the same harness replaying the seed corpus.
-set(SECRETD_PEERS_DIR ${CMAKE_SOURCE_DIR}/../shared/peers CACHE PATH
-    "Docker's profiles (moby/profiles) used by compatibility tests")
 set(SECCOMP_FUZZ_CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/seccomp)
 if(TARGET sdruntime)
   if(SECRETD_FUZZ)

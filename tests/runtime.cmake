@@ -1,7 +1,7 @@
 # R1: container launcher integration tests. Each script builds its own busybox rootfs
 # with scripts/mkrootfs.sh in a temp dir and runs the real secret-launch as root.
 if(TARGET secret-launch)
-  foreach(t basic exit paths user mounts devices init hygiene)
+  foreach(t basic exit paths user mounts devices init hygiene layer detach)
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/runtime_${t}.sh)
       add_test(NAME runtime_${t}
                COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/runtime_${t}.sh
@@ -16,3 +16,4 @@ endif()
 if(TARGET sdruntime)
   secretd_unit_test(test_runtime_launch_parse LIBS sdruntime)
 endif()
+secretd_unit_test(test_runtime_mac LIBS sdruntime)

@@ -17,20 +17,28 @@ run --rootfs "$ROOTFS" -- /bin/evil.sh
 expect_eq "launcher binary unchanged" "$(md5sum < "$LAUNCH")" "$sum_before"
 
 # The launcher runs from a read-only mount: /proc/PID/exe cannot be opened for writing
-# even by host root once the process is gone from the text-busy window.
-"$LAUNCH" --rootfs "$ROOTFS" -- /bin/sleep 5 &
+# even by host root. A private copy of the binary is used, so that no other process
+# (a launcher of a concurrently running test) executes the same inode: the only
+# possible refusal is then EROFS, not ETXTBSY (which the kernel checks first).
+cp "$LAUNCH" "$TMP/launch-copy"
+copy_sum=$(md5sum < "$TMP/launch-copy")
+"$TMP/launch-copy" --rootfs "$ROOTFS" -- /bin/sleep 5 &
 lp=$!; BG_PIDS="$BG_PIDS $lp"
 # Wait until the container runs (the launcher has re-executed from its read-only mount).
 for _ in $(seq 100); do pgrep -P $lp >/dev/null && break; sleep 0.05; done
+pgrep -P $lp >/dev/null || fail "launcher copy did not start a container"
 exec 9</proc/$lp/exe || fail "cannot open launcher exe"
+# The mount of that file is read-only (statvfs ST_RDONLY), unlike the copy's own.
+ro=$(python3 -c 'import os; print(bool(os.statvfs("/proc/self/fd/9").f_flag & os.ST_RDONLY))')
+expect_eq "launcher image on a read-only mount" "$ro" True
+rw=$(python3 -c "import os; print(bool(os.statvfs('$TMP/launch-copy').f_flag & os.ST_RDONLY))")
+expect_eq "control: the copy's own path is writable" "$rw" False
 kill -KILL $lp; wait $lp 2>/dev/null
-# fd 9 now refers to the launcher's image on its read-only mount.
+for _ in $(seq 100); do pgrep -f "$TMP/launch-copy" >/dev/null || break; sleep 0.02; done
 if (echo x >> /proc/self/fd/9) 2>"$TMP/werr"; then fail "launcher image writable through /proc/PID/exe"; fi
-# EROFS proves the read-only mount; ETXTBSY (the same inode is being executed by a
-# launcher of a concurrently running test) is checked first by the kernel and
-# refuses the write as well.
-expect_match "write refused" "$(cat "$TMP/werr")" "Read-only file system|Text file busy"
+expect_match "write refused with EROFS" "$(cat "$TMP/werr")" "Read-only file system"
 exec 9<&-
+expect_eq "launcher copy unchanged" "$(md5sum < "$TMP/launch-copy")" "$copy_sum"
 expect_eq "launcher binary still unchanged" "$(md5sum < "$LAUNCH")" "$sum_before"
 
 # The container sees no launcher process and no host pid.

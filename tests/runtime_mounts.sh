@@ -29,7 +29,8 @@ run --rootfs "$ROOTFS" --mount "$TMP/data:/abs/sub" -- /bin/cat /abs/sub/in
 # $TMP/outside does not exist inside the rootfs: the dangling link cannot be followed.
 [ "$RC" -eq 125 ] && pass "dangling absolute symlink refused" || fail "dangling link: rc $RC"
 mkdir -p "$ROOTFS$TMP/outside"
-run --rootfs "$ROOTFS" --mount "$TMP/data:/abs/sub" -- /bin/cat /abs/sub/in
+# --rootfs-writable: the created mount point lands in the directory, checked below.
+run --rootfs "$ROOTFS" --rootfs-writable --mount "$TMP/data:/abs/sub" -- /bin/cat /abs/sub/in
 expect_eq "absolute symlink: bind inside" "$OUT" hello
 run --rootfs "$ROOTFS" --mount "$TMP/data:/up/$TMP/outside/sub2" -- /bin/cat "/up/$TMP/outside/sub2/in"
 expect_eq "dotdot symlink: bind inside" "$OUT" hello

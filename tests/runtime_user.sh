@@ -49,8 +49,9 @@ run --rootfs "$ROOTFS" --uidmap 0:200000:10 --user 1000 -- /bin/true
 expect_eq "unmapped --user refused" "$RC" 125
 run --rootfs "$ROOTFS" --uidmap 0:x:1 -- /bin/true
 expect_eq "bad --uidmap refused" "$RC" 125
-# Files created by container root belong to the mapped host uid.
-run --rootfs "$ROOTFS" --userns -- /bin/touch /tmp/owned
+# Files created by container root belong to the mapped host uid (seen on the host
+# with --rootfs-writable; by default they stay in the container's own layer).
+run --rootfs "$ROOTFS" --userns --rootfs-writable -- /bin/touch /tmp/owned
 expect_eq "created file owner on host" "$(stat -c %u "$ROOTFS/tmp/owned")" 100000
 # Secrets of a --userns container belong to the mapped ids (container 1000 = host 101000).
 printf 'pw' > "$TMP/secret"

@@ -1,16 +1,17 @@
 # R2: seccomp, Landlock and MAC tests for runtime/ (unit tests need sdruntime;
 # integration tests need secret-launch). Written to configure even while either is missing.
-set(SECRETD_PEERS_DIR ${CMAKE_SOURCE_DIR}/../shared/peers CACHE PATH
-    "Docker's profiles (moby/profiles) used by compatibility tests")
+# SECRETD_PEERS_DIR (tests/CMakeLists.txt): Docker 20.10's and Podman's profiles from
+# Debian packages, unpacked by scripts/deps.sh.
 
 if(TARGET sdruntime)
   foreach(t test_runtime_seccomp_profile test_runtime_seccomp_default
-            test_runtime_seccomp_landlock)
-    if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c)
-      secretd_unit_test(${t} LIBS sdruntime)
-      target_compile_definitions(${t} PRIVATE PEERS_DIR="${SECRETD_PEERS_DIR}")
-    endif()
+            test_runtime_seccomp_landlock test_runtime_seccomp_vs_20_10)
+    secretd_unit_test(${t} LIBS sdruntime)
+    target_compile_definitions(${t} PRIVATE PEERS_DIR="${SECRETD_PEERS_DIR}")
   endforeach()
+  target_compile_definitions(test_runtime_seccomp_vs_20_10 PRIVATE
+    CHANGES_FILE="${CMAKE_SOURCE_DIR}/runtime/seccomp_default_since_20.10.txt")
+  set_tests_properties(test_runtime_seccomp_vs_20_10 PROPERTIES TIMEOUT 120)
 endif()
 
 # The probe runs inside the busybox rootfs, so it is linked statically. It is built with
@@ -37,10 +38,10 @@ if(TARGET secret-launch)
   endforeach()
 endif()
 
-# The shipped AppArmor profile must at least compile (no kernel load) where the parser
-# exists (Debian package "apparmor"); this host kind has no AppArmor in the kernel.
-find_program(APPARMOR_PARSER apparmor_parser PATHS /usr/sbin /sbin)
-if(APPARMOR_PARSER)
-  add_test(NAME apparmor_profile_compiles
-           COMMAND ${APPARMOR_PARSER} -Q -K -T ${CMAKE_SOURCE_DIR}/docs/apparmor/secretd-default)
-endif()
+# The shipped AppArmor profile must compile (no kernel load: -Q -K -T works without
+# AppArmor in the kernel), and a broken copy must not (the check can fail).
+# apparmor_parser comes from the Debian package "apparmor" (scripts/deps.sh).
+find_program(APPARMOR_PARSER apparmor_parser PATHS /usr/sbin /sbin REQUIRED)
+add_test(NAME apparmor_profile_compiles
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/apparmor_profile_compiles.sh ${APPARMOR_PARSER}
+                 ${CMAKE_SOURCE_DIR}/docs/apparmor/secretd-default)

@@ -15,7 +15,7 @@ expect() {
   grep -qx "$2 $3" <<<"$1" || fail "$2: expected $3, got '$(grep "^$2 " <<<"$1" || true)'"
 }
 
-# 1. Docker's default profile file.
+# 1. Docker's default profile file (Docker 20.10, from Debian's golang-github-docker-docker-dev).
 out=$(run --seccomp-profile "$PEERS/docker-seccomp-default.json" -- /bin/seccomp-probe all) \
   || fail "Docker's default profile refused"
 for c in mount umount2 unshare setns keyctl add_key bpf perf_event_open open_by_handle_at \
@@ -33,6 +33,18 @@ expect "$out" setns EPERM
 expect "$out" int80_setns EPERM
 grep -qx $'Seccomp:\t2' <<<"$out" || fail "old format: Seccomp status is not 2"
 echo "ok: old-format profile accepted and enforced"
+
+# 2b. Podman's default profile (golang-github-containers-common): default action
+#     ERRNO(ENOSYS), explicit EPERM for kexec_load.
+out=$(run --seccomp-profile "$PEERS/podman-seccomp.json" -- \
+      /bin/seccomp-probe add_key kexec_load nr1000 int80_getpid seccomp) \
+  || fail "Podman's profile refused"
+expect "$out" add_key ENOSYS
+expect "$out" nr1000 ENOSYS
+expect "$out" kexec_load EPERM
+expect "$out" int80_getpid ok
+grep -qx $'Seccomp:\t2' <<<"$out" || fail "Podman profile: Seccomp status is not 2"
+echo "ok: Podman's profile accepted and enforced"
 
 # 3. A custom profile that denies mkdir/mkdirat with ENOSPC; everything else allowed.
 cat > "$T/deny-mkdir.json" <<'J'

@@ -70,12 +70,19 @@ n=$(sed -n 's/^replacements //p' "$tmp/helper.err")
 # 3. Two containers cannot see each other's secrets (same rootfs, at the same time).
 printf 'container-one-only' >"$tmp/one"
 printf 'container-two-only' >"$tmp/two"
-"$launch" --rootfs "$R" --secret one="$tmp/one" -- sh -c 'sleep 1.5' &
+# Readiness: the first container writes a fifo (bind-mounted from the host) once its
+# secret is readable; it then holds until the second one is done.
+mkdir "$tmp/ctl" && mkfifo "$tmp/ctl/ready" "$tmp/ctl/done"
+"$launch" --rootfs "$R" --secret one="$tmp/one" --mount "$tmp/ctl:/ctl" -- sh -c \
+  'cat /run/secrets/one > /ctl/ready; read x < /ctl/done' &
 bgpid=$!
-sleep 0.3
+first=$(timeout 20 cat "$tmp/ctl/ready") || fail "first container never became ready"
+[ "$first" = container-one-only ] || fail "first container reads: $first"
 out=$("$launch" --rootfs "$R" --secret two="$tmp/two" -- sh -c \
   'ls -A /run/secrets; cat /run/secrets/* ; grep -rl container-one-only /run /tmp 2>/dev/null; true') ||
   fail "second container: $out"
+kill -0 "$bgpid" 2>/dev/null || fail "first container ended before the second one ran"
+echo done > "$tmp/ctl/done"
 wait "$bgpid" || fail "first container exited $?"
 bgpid=
 [ "$(echo "$out" | head -1)" = two ] || fail "second container lists: $out"

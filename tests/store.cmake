@@ -6,3 +6,9 @@ if(TARGET sdstore)
     endif()
   endforeach()
 endif()
+
+# Helper of daemon_verify.sh: a long audit chain made in-process.
+if(TARGET sdstore)
+  add_executable(store_audit_fill store_audit_fill.c)
+  target_link_libraries(store_audit_fill PRIVATE sdstore)
+endif()

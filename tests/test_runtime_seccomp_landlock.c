@@ -19,6 +19,7 @@
 
 #include "runtime/landlock.h"
 #include "runtime/mac.h"
+#include "tests/skip.h"
 
 static char tmpdir[] = "/tmp/r2-landlock-test-XXXXXX";
 static char rw[600], ro[600];
@@ -88,7 +89,8 @@ static int in_child(const char *const *paths, size_t n, int want_apply) {
 static void test_landlock_allows_writes_only_below_rw_paths(void **state) {
   const char *paths[] = {rw};
   if (rt_landlock_abi() < 0)
-    skip();
+    sd_skip("landlock", "kernel without Landlock (landlock_create_ruleset: %s)",
+            strerror(-rt_landlock_abi()));
   assert_int_equal(in_child(paths, 1, 0), 0);
 }
 
@@ -99,7 +101,8 @@ static void test_landlock_with_no_paths_is_a_no_op(void **state) {
 static void test_landlock_bad_paths_are_refused(void **state) {
   const char *rel[] = {"tmp"}, *missing[] = {"/nonexistent-r2-dir"}, *null[] = {NULL};
   if (rt_landlock_abi() < 0)
-    skip();
+    sd_skip("landlock", "kernel without Landlock (landlock_create_ruleset: %s)",
+            strerror(-rt_landlock_abi()));
   assert_int_equal(in_child(rel, 1, -EINVAL), 0);
   assert_int_equal(in_child(missing, 1, -ENOENT), 0);
   assert_int_equal(in_child(null, 1, -EINVAL), 0);

@@ -1,5 +1,5 @@
-/* secretd peer authorization over real Unix sockets (SO_PEERCRED,
- * SO_PEERGROUPS and the /proc/<pid>/status fallback). */
+/* secretd peer authorization over real Unix sockets (SO_PEERCRED and
+ * SO_PEERGROUPS; no /proc fallback). */
 #include <errno.h>
 #include <grp.h>
 #include <setjmp.h>
@@ -70,13 +70,20 @@ static void test_supplementary_group_from_socket_is_allowed(void **state) {
   assert_int_equal(peer_authorized(fds[0], &c, true, 4444), 0);
 }
 
-static void test_supplementary_group_from_proc_fallback(void **state) {
+/* No /proc fallback (issue 7 §7): when the socket cannot tell the peer's
+ * groups, /proc/<pid>/status is not consulted (the pid may have been reused
+ * by another process since connect): the answer is an error, never an allow,
+ * even though our own pid's Groups: line holds the admin group. */
+static void test_no_proc_fallback_when_the_socket_cannot_tell(void **state) {
   if (geteuid() != 0)
     skip();
-  /* fd -1: SO_PEERGROUPS fails, /proc/<pid>/status Groups: is read instead. */
   struct peer_cred c = {.pid = getpid(), .uid = 54321, .gid = 54321};
-  assert_int_equal(peer_authorized(-1, &c, true, 4242), 1);
-  assert_int_equal(peer_authorized(-1, &c, true, 4444), 0);
+  assert_true(peer_authorized(-1, &c, true, 4242) < 0);
+  int p[2];
+  assert_int_equal(pipe(p), 0); /* not a socket: SO_PEERGROUPS fails */
+  assert_true(peer_authorized(p[0], &c, true, 4242) < 0);
+  close(p[0]);
+  close(p[1]);
 }
 
 static void test_peer_with_300_groups_is_read_from_the_socket(void **state) {
@@ -110,7 +117,7 @@ int main(void) {
       cmocka_unit_test(test_other_uid_without_group_is_denied),
       cmocka_unit_test(test_primary_gid_in_admin_group_is_allowed),
       cmocka_unit_test(test_supplementary_group_from_socket_is_allowed),
-      cmocka_unit_test(test_supplementary_group_from_proc_fallback),
+      cmocka_unit_test(test_no_proc_fallback_when_the_socket_cannot_tell),
       cmocka_unit_test(test_peer_with_300_groups_is_read_from_the_socket),
       cmocka_unit_test(test_vanished_peer_pid_is_an_error_not_an_allow),
   };

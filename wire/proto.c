@@ -9,14 +9,16 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/limits.h"
 #include "base/macro.h"
 
 /* ---- the op tables ---- */
 
 #define STR_MAX 1024u      /* names, refs, services, targets: the store checks the real rules */
-#define LABELS_MAX 64u
-#define LABEL_KEY_MAX 256u
-#define LABEL_VALUE_MAX 1024u
+/* label limits: base/limits.h, the one definition shared with the store */
+#define LABELS_MAX SD_LABELS_MAX
+#define LABEL_KEY_MAX SD_NAME_MAX
+#define LABEL_VALUE_MAX SD_LABEL_VALUE_MAX
 #define ARGS_END {NULL, 0, false, 0}
 
 static const struct wire_arg_spec args_none[] = {ARGS_END};

@@ -49,7 +49,7 @@ enum wire_type {
   WIRE_T_BIN,     /* bin, at most max bytes */
   WIRE_T_UINT,    /* positive int, at most max */
   WIRE_T_BOOL,
-  WIRE_T_STRMAP,  /* map str->str, at most max entries (keys <= 256, values <= 1024 bytes) */
+  WIRE_T_STRMAP,  /* map str->str, at most max entries (keys <= SD_NAME_MAX, values <= SD_LABEL_VALUE_MAX bytes: base/limits.h) */
   WIRE_T_HEX32,   /* str of exactly 64 hex digits (a 32-byte hash) */
 };
 

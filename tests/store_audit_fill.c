@@ -1,0 +1,60 @@
+/*
+ * Test helper: append N audit records to an existing store in large
+ * transactions, in-process (through secretd one request at a time this takes
+ * minutes). Used by daemon_verify.sh to build a long chain for `secret audit
+ * --verify` while other clients are served.
+ *
+ *   store_audit_fill DIR N    (unlock key from DIR/unlock.key, as secretd init wrote it)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/parse.h"
+#include "crypto/keys.h"
+#include "store/store.h"
+
+#define PER_BATCH 100000u
+
+int main(int argc, char **argv) {
+  char path[4096], token[256];
+  uint64_t n;
+  if (argc != 3 || sd_parse_u64(argv[2], 100000000, &n) < 0) {
+    fprintf(stderr, "usage: store_audit_fill DIR N\n");
+    return 2;
+  }
+  snprintf(path, sizeof(path), "%s/unlock.key", argv[1]);
+  FILE *f = fopen(path, "re");
+  if (!f || !fgets(token, sizeof(token), f)) {
+    fprintf(stderr, "cannot read %s\n", path);
+    return 1;
+  }
+  fclose(f);
+  struct sd_key *key = NULL;
+  struct store *s = NULL;
+  int r = sd_key_from_token(token, &key);
+  memset(token, 0, sizeof(token));
+  if (r == 0)
+    r = store_open(argv[1], key, NULL, &s);
+  sd_key_free(key);
+  const struct store_actor a = {.uid = 0};
+  for (uint64_t done = 0; r == 0 && done < n;) {
+    struct store_batch *b;
+    if ((r = store_batch_begin(s, &b)) < 0)
+      break;
+    for (unsigned i = 0; r == 0 && i < PER_BATCH && done < n; i++, done++)
+      r = store_audit_note(b, &a, "test.fill", "chain filler", 0);
+    if (r < 0)
+      store_batch_abort(b);
+    else
+      r = store_batch_commit(b);
+  }
+  store_close(s);
+  if (r < 0) {
+    fprintf(stderr, "store_audit_fill: %s\n", sd_strerror(r));
+    return 1;
+  }
+  return 0;
+}
