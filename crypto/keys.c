@@ -64,12 +64,45 @@ int sd_key_from_bytes(const uint8_t *b, size_t n, struct sd_key **ret) {
   return 0;
 }
 
+/*
+ * users and open are atomics (sequentially consistent): a lingering key that
+ * is open is entered and left without the mutex (the store's master key, on
+ * every read). The one who seals (under the mutex) clears open and then
+ * looks at users again; a fast-path user counts itself and then looks at
+ * open. In the single order of these four steps at least one of them sees
+ * the other: either the user backs off to the slow path, or the sealer
+ * sees the user and reopens without touching the protection.
+ */
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_SEQ_CST)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
+#define ADD(x, v) __atomic_add_fetch(&(x), (v), __ATOMIC_SEQ_CST)
+#define SUB(x, v) __atomic_sub_fetch(&(x), (v), __ATOMIC_SEQ_CST)
+
+/* With k->mu held: PROT_NONE unless someone holds the key. */
+static void seal_locked(struct sd_key *k) {
+  if (LOAD(k->users) != 0 || !LOAD(k->open))
+    return;
+  STORE(k->open, false);
+  if (LOAD(k->users) != 0) {
+    STORE(k->open, true); /* a fast-path user came in: it keeps the window */
+    return;
+  }
+  sodium_mprotect_noaccess(k->bytes);
+}
+
 const uint8_t *sd_key_acquire(const struct sd_key *ck) {
   struct sd_key *k = (struct sd_key *)ck; /* refcount is not part of the value */
+  if (LOAD(k->lingering)) {
+    ADD(k->users, 1);
+    if (LOAD(k->open))
+      return k->bytes;
+    SUB(k->users, 1); /* being sealed or not opened yet: the slow path */
+  }
   pthread_mutex_lock(&k->mu);
-  if (k->users++ == 0 && !k->open) {
+  ADD(k->users, 1);
+  if (!LOAD(k->open)) {
     sodium_mprotect_readonly(k->bytes);
-    k->open = true;
+    STORE(k->open, true);
   }
   pthread_mutex_unlock(&k->mu);
   return k->bytes;
@@ -77,21 +110,21 @@ const uint8_t *sd_key_acquire(const struct sd_key *ck) {
 
 void sd_key_release(const struct sd_key *ck) {
   struct sd_key *k = (struct sd_key *)ck;
-  pthread_mutex_lock(&k->mu);
-  if (--k->users == 0 && !k->lingering) {
-    sodium_mprotect_noaccess(k->bytes);
-    k->open = false;
+  if (LOAD(k->lingering)) {
+    SUB(k->users, 1); /* stays open until sd_key_seal_idle() */
+    return;
   }
+  pthread_mutex_lock(&k->mu);
+  SUB(k->users, 1);
+  seal_locked(k);
   pthread_mutex_unlock(&k->mu);
 }
 
 void sd_key_set_lingering(struct sd_key *k, bool on) {
   pthread_mutex_lock(&k->mu);
-  k->lingering = on;
-  if (!on && k->users == 0 && k->open) {
-    sodium_mprotect_noaccess(k->bytes);
-    k->open = false;
-  }
+  STORE(k->lingering, on);
+  if (!on)
+    seal_locked(k);
   pthread_mutex_unlock(&k->mu);
 }
 
@@ -100,10 +133,7 @@ void sd_key_seal_idle(const struct sd_key *ck) {
   if (!k)
     return;
   pthread_mutex_lock(&k->mu);
-  if (k->users == 0 && k->open) {
-    sodium_mprotect_noaccess(k->bytes);
-    k->open = false;
-  }
+  seal_locked(k);
   pthread_mutex_unlock(&k->mu);
 }
 

@@ -59,8 +59,10 @@ void sd_key_release(const struct sd_key *k);
  * after its last release it stays mapped read-only instead of costing an
  * mprotect() pair per use, until sd_key_seal_idle() makes it PROT_NONE again
  * (a long-running process calls that from a timer, e.g. secretd every second,
- * so an idle key is sealed within that period). Turning lingering off seals
- * the key now if nobody holds it. Thread-safe.
+ * so an idle key is sealed within that period). While a lingering key is
+ * open, acquire and release take no lock. Turning lingering off seals the key
+ * now if nobody holds it (one still in use by other threads is sealed by the
+ * next sd_key_seal_idle). Thread-safe.
  */
 void sd_key_set_lingering(struct sd_key *k, bool on);
 /* Make k PROT_NONE if nobody holds it. NULL is fine. Thread-safe. */
