@@ -154,7 +154,8 @@ static void read_hot_in_child(void) {
   }
   int st;
   assert_int_equal(waitpid(pid, &st, 0), pid);
-  assert_true(WIFSIGNALED(st));
+  /* SIGSEGV, or ASan's report of it (SIGABRT or exit status 1) */
+  assert_true(WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st) != 0));
 }
 
 static void test_lingering_key_is_shared_by_threads_and_sealed_when_idle(void **state) {
