@@ -9,7 +9,15 @@
  * Frames are encoded here with msgpack-c (4-byte big-endian length + map
  * {"v":1,"id","op","args"}), a deliberately minimal blocking client.
  *
+ * Every row also prints the CPU time this load generator spent on it
+ * (getrusage, all threads) and, with --server-pid, the server's CPU time
+ * (/proc/PID/stat), each in seconds and per op, so that the figures compare
+ * with etcd_bench's rows on equal terms.
+ * secret.inspect writes an audit record and replies only after its durable
+ * group commit, so its row is labelled so.
+ *
  * Usage: admin_bench --socket PATH [--seconds S] [--clients 1,8,64] [--value-size N]
+ *                    [--server-pid PID]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +34,8 @@
 
 #include <msgpack.h>
 
+#include "bench/measure.h"
+
 struct client {
   int fd;
   uint64_t next_id;
@@ -40,6 +50,7 @@ static size_t value_size = 1024;
 static char *value;
 static volatile bool stop_flag;
 static unsigned run_no;
+static pid_t server_pid;
 
 static double now(void) {
   struct timespec ts;
@@ -193,13 +204,26 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
-static int run_point(enum kind kind, unsigned n, double seconds, double *ret_rate) {
+/* One row: ops/s, and CPU seconds of this client and of the server (-1: not measured). */
+struct point {
+  double rate, client_cpu, server_cpu;
+  uint64_t ops;
+};
+
+static int run_point(enum kind kind, unsigned n, double seconds, struct point *ret) {
   struct worker *ws = calloc(n, sizeof(*ws));
   uint64_t ops = 0, errors = 0;
+  double srv0 = -1, srv1 = -1;
   if (!ws)
     return -ENOMEM;
   run_no++;
   stop_flag = false;
+  if (server_pid > 0 && bench_cpu_pid(server_pid, &srv0) < 0) {
+    fprintf(stderr, "admin_bench: cannot read the CPU time of server pid %d\n", (int)server_pid);
+    free(ws);
+    return -ESRCH;
+  }
+  double cpu0 = bench_cpu_self();
   double t0 = now();
   for (unsigned i = 0; i < n; i++) {
     ws[i] = (struct worker){.idx = i, .kind = kind};
@@ -217,15 +241,42 @@ static int run_point(enum kind kind, unsigned n, double seconds, double *ret_rat
       r = ws[i].open_error;
   }
   double dt = now() - t0;
+  double cpu1 = bench_cpu_self();
   free(ws);
   if (r < 0) {
     fprintf(stderr, "admin_bench: cannot connect to %s: %s\n", sock_path, strerror(-r));
     return r;
   }
-  if (errors)
+  if (server_pid > 0 && bench_cpu_pid(server_pid, &srv1) < 0) {
+    fprintf(stderr, "admin_bench: server pid %d is gone\n", (int)server_pid);
+    return -ESRCH;
+  }
+  if (errors) { /* a figure that counts refusals would not measure the operation */
     fprintf(stderr, "admin_bench: %llu requests refused by secretd\n", (unsigned long long)errors);
-  *ret_rate = (double)ops / dt;
+    return -EPROTO;
+  }
+  *ret = (struct point){.rate = (double)ops / dt, .ops = ops, .client_cpu = cpu1 - cpu0,
+                        .server_cpu = server_pid > 0 ? srv1 - srv0 : -1};
   return 0;
+}
+
+/* "OP (1 KiB, durable)", or the size in bytes when it is not 1 KiB. */
+static const char *with_size(const char *op, char *buf, size_t cap) {
+  if (value_size == 1024)
+    snprintf(buf, cap, "%s (1 KiB, durable)", op);
+  else
+    snprintf(buf, cap, "%s (%zu B, durable)", op, value_size);
+  return buf;
+}
+
+static void print_row(const char *label, unsigned clients, const struct point *p) {
+  double per = p->ops ? 1e6 / (double)p->ops : 0;
+  printf("%-40s %7u %10.0f %9.2f %8.1f", label, clients, p->rate, p->client_cpu,
+         p->client_cpu * per);
+  if (p->server_cpu >= 0)
+    printf(" %9.2f %8.1f", p->server_cpu, p->server_cpu * per);
+  printf("\n");
+  fflush(stdout);
 }
 
 static int seed(void) {
@@ -246,7 +297,7 @@ int main(int argc, char **argv) {
   static const struct option opts[] = {
       {"socket", required_argument, NULL, 's'},  {"seconds", required_argument, NULL, 't'},
       {"clients", required_argument, NULL, 'c'}, {"value-size", required_argument, NULL, 'v'},
-      {0},
+      {"server-pid", required_argument, NULL, 'p'}, {0},
   };
   double seconds = 3;
   char clients_buf[128] = "1,8,64";
@@ -257,12 +308,13 @@ int main(int argc, char **argv) {
     case 't': seconds = atof(optarg); break;
     case 'c': snprintf(clients_buf, sizeof(clients_buf), "%s", optarg); break;
     case 'v': value_size = (size_t)strtoul(optarg, NULL, 10); break;
+    case 'p': server_pid = (pid_t)strtol(optarg, NULL, 10); break;
     default: return 2;
     }
   }
   if (!sock_path || seconds <= 0 || value_size == 0 || value_size > 500 * 1024) {
     fprintf(stderr, "usage: admin_bench --socket PATH [--seconds S] [--clients 1,8,64] "
-                    "[--value-size BYTES]\n");
+                    "[--value-size BYTES] [--server-pid PID]\n");
     return 2;
   }
   value = malloc(value_size);
@@ -271,28 +323,31 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < value_size; i++)
     value[i] = (char)(rand() & 0xff);
 
-  printf("%-34s %8s %12s\n", "operation", "clients", "ops/s");
-  double rate;
+  printf("%-40s %7s %10s %9s %8s", "operation", "clients", "ops/s", "clientCPU", "us/op");
+  if (server_pid > 0)
+    printf(" %9s %8s", "serverCPU", "us/op");
+  printf("\n");
+  struct point pt;
+  char label[64];
   for (char *save = NULL, *tok = strtok_r(clients_buf, ",", &save); tok;
        tok = strtok_r(NULL, ",", &save)) {
     unsigned n = (unsigned)strtoul(tok, NULL, 10);
     if (n == 0 || n > 1024)
       continue;
-    if (run_point(CREATE, n, seconds, &rate) < 0)
+    if (run_point(CREATE, n, seconds, &pt) < 0)
       return 1;
-    printf("%-34s %8u %12.0f\n", "secret.create (1 KiB, durable)", n, rate);
-    fflush(stdout);
+    print_row(with_size("secret.create", label, sizeof(label)), n, &pt);
   }
   if (seed() < 0) {
     fprintf(stderr, "admin_bench: cannot create the seed secrets\n");
     return 1;
   }
-  if (run_point(INSPECT, 8, seconds, &rate) < 0)
+  if (run_point(INSPECT, 8, seconds, &pt) < 0)
     return 1;
-  printf("%-34s %8u %12.0f\n", "secret.inspect", 8, rate);
-  if (run_point(ROTATE, 8, seconds, &rate) < 0)
+  print_row("secret.inspect (audited, durable commit)", 8, &pt);
+  if (run_point(ROTATE, 8, seconds, &pt) < 0)
     return 1;
-  printf("%-34s %8u %12.0f\n", "secret.rotate (1 KiB, durable)", 8, rate);
+  print_row(with_size("secret.rotate", label, sizeof(label)), 8, &pt);
   free(value);
   return 0;
 }

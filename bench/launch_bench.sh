@@ -6,18 +6,28 @@
 #   floor                     bench/floor.c: clone(namespaces) + tmpfs + one file + exec
 #   secret-launch             default security (caps, seccomp, no_new_privs, masked paths, devices cgroup)
 #   secret-launch +2 secrets  the same with two --secret files on the /run/secrets tmpfs
-#   secret-launch +2s +limits and --memory 256m --pids-limit 1024 --cpus 1
-#   crun                      `crun spec` bundle, args /bin/true
-#   crun equivalent           + Docker's seccomp profile (converted to OCI), Docker's caps,
-#                             Docker's masked/read-only paths, devices allow-list, same limits
+#   secret-launch +2 secrets +limits   and --memory 256m --pids-limit 1024 --cpus 1
+#   crun                      `crun spec` bundle, args /bin/true (no resource limits)
+#   crun equivalent           + a Docker-style seccomp profile (converted to OCI), Docker's caps,
+#                             Docker's masked/read-only paths, devices allow-list, and the
+#                             same memory, cpu and pids limits as "+limits"
 #   runc, runc equivalent     the same two bundles with runc
 #   secret-launch +2 secrets, no layer   --rootfs-writable: without the per-container
 #                             overlay layer, to print the cost of that layer
+# Rows are compared only with rows that set the same limits: "crun/runc equivalent" with
+# "secret-launch +2 secrets +limits"; plain crun/runc and the floor with the rows without.
+# The seccomp profile of the equivalent bundles is Docker 20.10's default when
+# scripts/deps.sh has unpacked it from Debian's golang-github-docker-docker-dev
+# ($SECRETD_PEERS_CACHE, default /var/cache/secretd-peers), else Podman's default
+# (/usr/share/containers/seccomp.json from golang-github-containers-common, installed with
+# podman by scripts/deps.sh --bench), which follows Moby's; DOCKER_SECCOMP=FILE picks
+# another profile in the same format. The one used is printed with the figures.
 # crun 1.8.1 refuses this host's hybrid cgroup layout unless cgroup2 is unmounted in a
 # private mount namespace, so EVERY command runs under the same wrapper:
 #   unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec "$@"' sh CMD
 # Floor and secret-launch are also timed bare (no wrapper) for reference.
-# Prints hyperfine medians and ratios to crun. Needs root, hyperfine, crun, runc, python3.
+# Prints hyperfine medians and ratios. Needs root, hyperfine, crun, runc, podman's profile,
+# python3; a missing peer is an error (scripts/deps.sh --bench installs them).
 # Takes about 1 minute with the default 40 runs per command.
 set -euo pipefail
 
@@ -27,14 +37,18 @@ build=$(cd "$build" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
 launch=${LAUNCH:-$build/runtime/secret-launch}   # LAUNCH=path to time another build
 floor=$build/bench/launch_floor
-profile=${DOCKER_SECCOMP:-/var/cache/secretd-peers/docker-seccomp-default.json}  # scripts/deps.sh
+profile=${DOCKER_SECCOMP:-${SECRETD_PEERS_CACHE:-/var/cache/secretd-peers}/docker-seccomp-default.json}
+[ -n "${DOCKER_SECCOMP:-}" ] || [ -r "$profile" ] || profile=/usr/share/containers/seccomp.json
 for f in "$launch" "$floor"; do
   [ -x "$f" ] || { echo "$0: $f not built (cmake --build $build --target secret-launch launch_floor)" >&2; exit 1; }
 done
 for t in hyperfine crun runc python3; do
-  command -v $t >/dev/null || { echo "$0: $t not installed" >&2; exit 1; }
+  command -v $t >/dev/null || { echo "$0: $t (a peer) is not installed: run scripts/deps.sh --bench" >&2; exit 1; }
 done
-[ -r "$profile" ] || { echo "$0: $profile missing: run scripts/deps.sh (Docker 20.10's profile from Debian) or set DOCKER_SECCOMP" >&2; exit 1; }
+[ -r "$profile" ] || {
+  echo "$0: seccomp profile $profile missing: run scripts/deps.sh --bench or set DOCKER_SECCOMP" >&2
+  exit 1
+}
 
 work=$(mktemp -d /tmp/launch-bench.XXXXXX)
 cleanup() {
@@ -75,7 +89,7 @@ if mode == "equiv":
     lx["maskedPaths"] = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
                          "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
                          "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-                         "/sys/devices/virtual/powercap"]
+                         "/sys/devices/virtual/powercap", "/proc/interrupts"]
     lx["readonlyPaths"] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
                            "/proc/sysrq-trigger"]
     dev = lambda t, ma, mi: {"allow": True, "type": t, "major": ma, "minor": mi, "access": "rwm"}
@@ -147,6 +161,7 @@ for i in "${!cmds[@]}"; do
   fi
 done
 
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 args=()
 for i in "${!cmds[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
 hyperfine -N --style none --warmup 3 --runs "$runs" --export-json "$work/out.json" "${args[@]}" \
@@ -162,22 +177,32 @@ hyperfine -N --style none --prepare 'sleep 0.05' --runs "$cold_runs" --export-js
   -n "crun" "${cmds[4]}" -n "crun equivalent" "${cmds[5]}" \
   >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; exit 1; }
 
+echo "# command: $0 $*"
+echo "# machine: $(nproc) cores, $(uname -r), load before the runs: $load0, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(crun --version | head -n1), $(runc --version | head -n1), $(hyperfine --version)"
+echo "# seccomp profile of the equivalent bundles: $profile${DOCKER_SECCOMP:+ (DOCKER_SECCOMP)}"
 python3 - "$work/out.json" "$work/cold.json" <<'PY'
 import json, sys
 res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 med = {k: r["median"] * 1000 for k, r in res.items()}
-crun, crun_eq, floor = med["crun"], med["crun equivalent"], med["floor"]
-print(f"{'command (all under the unshare/umount wrapper unless bare)':<44} {'median ms':>9} {'min':>6} "
-      f"{'/crun':>6} {'/crun-eq':>8} {'/floor':>6}")
+floor = med["floor"]
+# Which row each row is compared with: the peer that sets the same limits.
+peer = {"secret-launch": "crun", "secret-launch +2 secrets": "crun",
+        "secret-launch +2 secrets +limits": "crun equivalent",
+        "runc": "crun", "runc equivalent": "crun equivalent"}
+print(f"{'command (under the wrapper unless bare)':<44} {'median ms':>9} {'min':>6} "
+      f"{'/floor':>6}  {'ratio to the crun row with the same limits':<}")
 for k, r in res.items():
-    print(f"{k:<44} {med[k]:9.2f} {r['min']*1000:6.2f} {med[k]/crun:6.2f} {med[k]/crun_eq:8.2f} "
-          f"{med[k]/floor:6.2f}")
+    cmp = f"{med[k]/med[peer[k]]:5.2f} x {peer[k]}" if k in peer else ""
+    print(f"{k:<44} {med[k]:9.2f} {r['min']*1000:6.2f} {med[k]/floor:6.2f}  {cmp}")
 s2 = med["secret-launch +2 secrets"]
+s2l = med["secret-launch +2 secrets +limits"]
+crun_eq = med["crun equivalent"]
 print()
 print(f"goal 1: secret-launch +2 secrets <= 1.5 x floor:        {s2/floor:.2f} x "
       f"({'met' if s2 <= 1.5 * floor else 'NOT met'})")
-print(f"goal 2: >= 2 x faster than crun with equivalent security: {crun_eq/s2:.2f} x "
-      f"({'met' if crun_eq >= 2 * s2 else 'NOT met'})")
+print(f"goal 2: secret-launch +2 secrets +limits >= 2 x faster than crun equivalent (same limits): "
+      f"{crun_eq/s2l:.2f} x ({'met' if crun_eq >= 2 * s2l else 'NOT met'})")
 b = med["secret-launch +2 secrets (bare)"] / med["floor (bare)"]
 print(f"bare (no wrapper): secret-launch +2 secrets / floor = {b:.2f} x")
 s2b, nl = med["secret-launch +2 secrets (bare)"], med["secret-launch +2 secrets, no layer (bare)"]
@@ -187,5 +212,9 @@ cold = {r["command"]: r["median"] * 1000 for r in json.load(open(sys.argv[2]))["
 print()
 print("cold starts (50 ms idle before each run; includes the cgroup v1 migration's RCU wait):")
 for k, v in cold.items():
-    print(f"  {k:<42} {v:9.2f} ms  /crun-eq {v/cold['crun equivalent']:5.2f}  /floor {v/cold['floor']:5.2f}")
+    print(f"  {k:<42} {v:9.2f} ms  /floor {v/cold['floor']:5.2f}")
+print(f"  crun equivalent / secret-launch +2 secrets +limits (same limits): "
+      f"{cold['crun equivalent']/cold['secret-launch +2 secrets +limits']:.2f} x")
+print(f"  crun / secret-launch +2 secrets (neither sets limits):            "
+      f"{cold['crun']/cold['secret-launch +2 secrets']:.2f} x")
 PY

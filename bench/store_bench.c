@@ -4,6 +4,11 @@
  *
  *   store_bench [--dir PARENT] [--seconds S]
  *
+ * The store lives in a fresh directory under PARENT (default /var/tmp, a disk
+ * on most systems where /tmp may be tmpfs); the file system it is on is
+ * printed with the figures. Any other argument is refused, so a caller cannot
+ * believe it chose the directory when it did not.
+ *
  * Figures: durable creates/s with one commit per op and with 8, 64 and 1000
  * ops per commit (group commit), reads/s (store_secret_read = unwrap + AEAD
  * decrypt), rotates/s with one commit per op and with 64 per commit, and a
@@ -22,6 +27,7 @@
 #include <time.h>
 
 #include "base/error.h"
+#include "bench/measure.h"
 #include "store/store.h"
 
 #define VALUE_LEN 1024
@@ -172,6 +178,11 @@ int main(int argc, char **argv) {
       return c == 'h' ? 0 : 2;
     }
   }
+  if (optind < argc) {
+    fprintf(stderr, "store_bench: unexpected argument '%s' (the directory is --dir PARENT)\n",
+            argv[optind]);
+    return 2;
+  }
   char dir[4096];
   snprintf(dir, sizeof(dir), "%s/store_bench.XXXXXX", parent);
   if (!mkdtemp(dir)) {
@@ -192,8 +203,11 @@ int main(int argc, char **argv) {
   printf("command: ");
   for (int i = 0; i < argc; i++)
     printf("%s%s", argv[i], i + 1 < argc ? " " : "\n");
-  printf("store: %s (LMDB, durable commits), value size %d bytes, ~%.1f s per figure\n\n", dir,
+  printf("store: %s (LMDB, durable commits), value size %d bytes, ~%.1f s per figure\n", dir,
          VALUE_LEN, seconds);
+  if ((r = bench_fs_print(stdout, "every figure below, the raw LMDB baseline too, ran on: ", dir)) < 0)
+    die("statfs", r);
+  printf("\n");
   printf("%-44s %12s %10s\n", "operation", "ops/s", "ops");
   long n;
   static const int pers[] = {1, 8, 64, 1000};
