@@ -319,9 +319,14 @@ static int open_txn(struct store *s, const struct sd_key *unlock) {
     r = -EIO;
     goto fail;
   }
-  if ((r = sd_key_unwrap(s->master, SD_WRAP_AUDIT, s->cluster_id, 16, v.mv_data, &s->audit_key)) < 0)
+  if ((r = sd_key_unwrap(s->master, SD_WRAP_AUDIT, s->cluster_id, 16, v.mv_data, &s->audit_key)) < 0 ||
+      (r = store_rec_key_derive(s->audit_key, &s->rec_key)) < 0)
     goto fail;
-  sd_key_set_lingering(s->master, true); /* read on every secret read: see store_seal_idle_keys */
+  /* Read on every secret read: they linger open between reads (no mprotect
+   * pair per read) and secretd seals them once a second (store_seal_idle_keys). */
+  sd_key_set_lingering(s->master, true);
+  if (s->rec_key)
+    sd_key_set_lingering(s->rec_key, true);
   return store_commit_err(s->env, mdb_txn_commit(txn));
 fail:
   mdb_txn_abort(txn);
@@ -344,6 +349,7 @@ int store_open(const char *dir, const struct sd_key *unlock, const struct store_
   s->audit_fd = -1;
   pthread_rwlock_init(&s->key_lock, NULL);
   pthread_mutex_init(&s->audit_file_mu, NULL);
+  pthread_mutex_init(&s->tamper_mu, NULL);
   s->keep_versions = o && o->keep_versions ? o->keep_versions : STORE_DEFAULT_KEEP_VERSIONS;
   if ((r = store_env_open(dir, o ? o->map_size : 0, 0, &s->env)) < 0)
     return r;
@@ -365,6 +371,7 @@ void store_seal_idle_keys(struct store *s) {
     return;
   pthread_rwlock_rdlock(&s->key_lock);
   sd_key_seal_idle(s->master);
+  sd_key_seal_idle(s->rec_key);
   pthread_rwlock_unlock(&s->key_lock);
 }
 
@@ -378,10 +385,12 @@ void store_close(struct store *s) {
   sd_key_free(s->unlock);
   sd_key_free(s->master);
   sd_key_free(s->audit_key);
+  sd_key_free(s->rec_key);
   if (s->audit_fd >= 0)
     close(s->audit_fd);
   pthread_rwlock_destroy(&s->key_lock);
   pthread_mutex_destroy(&s->audit_file_mu);
+  pthread_mutex_destroy(&s->tamper_mu);
   free(s);
 }
 
