@@ -101,8 +101,9 @@ static void usage(FILE *f) {
           "  --rootfs-size SIZE     (the container's own writable layer, default 256m)\n"
           "  --rootfs-writable      (no layer: write into DIR itself, seen by every container)\n"
           "  --detach, -d           --state-root DIR       --secrets-max-size SIZE\n"
+          "       %s --print-default-caps   (Docker's default set: NUMBER<TAB>CAP_NAME lines)\n"
           "See secret-launch(1).\n",
-          prog, prog, prog, prog, prog, prog, prog);
+          prog, prog, prog, prog, prog, prog, prog, prog);
 }
 
 /* Decimal only (ids, limits, seconds): digits, leading zeros ignored, then base's
@@ -834,6 +835,20 @@ static int run_detached(int argc, char **argv) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_LAUNCHER;
 }
 
+/* One line per capability of Docker's default set, "NUMBER\tCAP_NAME", for scripts
+ * (tests, bench/launch_bench.sh) that need the set and must not repeat it. */
+static int print_default_caps(void) {
+  uint64_t caps = rt_caps_docker_default();
+  char name[64];
+  for (int c = 0; c < 64; c++) {
+    if (!(caps & (UINT64_C(1) << c)))
+      continue;
+    rt_caps_name(c, name, sizeof name);
+    printf("%d\tCAP_%s\n", c, name);
+  }
+  return fflush(stdout) == 0 && !ferror(stdout) ? 0 : EXIT_LAUNCHER;
+}
+
 int main(int argc, char **argv, char **envp) {
   struct opts o = {0};
   bool protected;
@@ -841,6 +856,8 @@ int main(int argc, char **argv, char **envp) {
 
   if (ensure_stdio() < 0)
     return EXIT_LAUNCHER;
+  if (argc == 2 && strcmp(argv[1], "--print-default-caps") == 0)
+    return print_default_caps();
 
   /* Run from a read-only mount of ourselves (see rt_exe_protect). */
   r = rt_exe_protect(argv, envp, &protected);

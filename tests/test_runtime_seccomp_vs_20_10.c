@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/caps.h"
 #include "runtime/seccomp.h"
 #include "runtime/seccomp_default.h"
 #include "runtime/seccomp_profile.h"
@@ -503,8 +504,8 @@ int main(void) {
     cmocka_unit_test(test_a_changed_list_fails),
   };
   cap_sets[0] = 0;
-  cap_sets[1] = rt_seccomp_docker_default_caps();
-  cap_sets[2] = rt_seccomp_docker_default_caps() | CAP(CAP_SYS_ADMIN);
+  cap_sets[1] = rt_caps_docker_default();
+  cap_sets[2] = rt_caps_docker_default() | CAP(CAP_SYS_ADMIN);
   cap_sets[3] = CAP(CAP_SYS_ADMIN);
   return cmocka_run_group_tests(tests, load_rows, NULL);
 }
