@@ -106,16 +106,6 @@ static void usage(FILE *f) {
           prog, prog, prog, prog, prog, prog, prog, prog);
 }
 
-/* Decimal only (ids, limits, seconds): digits, leading zeros ignored, then base's
- * sd_parse_u64 (which alone would read "010" as octal and "0x10" as hex). */
-int parse_u64(const char *s, uint64_t max, uint64_t *ret) {
-  if (!*s || s[strspn(s, "0123456789")] != '\0')
-    return -EINVAL;
-  while (s[0] == '0' && s[1])
-    s++;
-  return sd_parse_u64(s, max, ret);
-}
-
 /* "64m", "1g", "512k", "1048576" (bytes, 1024-based suffixes as Docker). */
 int parse_size(const char *s, int64_t *ret) {
   char *end;
@@ -180,9 +170,9 @@ static int parse_user(const char *s, uid_t *uid, gid_t *gid) {
   char *colon = strchr(buf, ':');
   if (colon)
     *colon = '\0';
-  if (parse_u64(buf, UINT32_MAX - 1, &u) < 0)
+  if (sd_parse_u64(buf, UINT32_MAX - 1, &u) < 0)
     return -EINVAL;
-  if (colon && parse_u64(colon + 1, UINT32_MAX - 1, &g) < 0)
+  if (colon && sd_parse_u64(colon + 1, UINT32_MAX - 1, &g) < 0)
     return -EINVAL;
   *uid = (uid_t)u;
   *gid = (gid_t)g; /* as Docker for a numeric user without passwd entry: gid 0 */
@@ -296,10 +286,10 @@ static int parse_secret(char *arg, struct opts *o) {
     uint64_t n;
     if (strcmp(opts, "target") == 0) {
       s->target = v;
-    } else if (strcmp(opts, "uid") == 0 && parse_u64(v, UINT32_MAX - 1, &n) == 0) {
+    } else if (strcmp(opts, "uid") == 0 && sd_parse_u64(v, UINT32_MAX - 1, &n) == 0) {
       s->uid = (uid_t)n;
       o->secret_uid_set[i] = true;
-    } else if (strcmp(opts, "gid") == 0 && parse_u64(v, UINT32_MAX - 1, &n) == 0) {
+    } else if (strcmp(opts, "gid") == 0 && sd_parse_u64(v, UINT32_MAX - 1, &n) == 0) {
       s->gid = (gid_t)n;
       o->secret_gid_set[i] = true;
     } else if (strcmp(opts, "mode") == 0) {
@@ -495,7 +485,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
       s->limits.cpu_period_us = 100000;
       break;
     case O_PIDS:
-      if (parse_u64(optarg, INT64_MAX, &n) < 0 || n == 0)
+      if (sd_parse_u64(optarg, INT64_MAX, &n) < 0 || n == 0)
         return die("--pids-limit: expected a positive number, got \"%s\"", optarg);
       s->limits.pids_max = (int64_t)n;
       break;
@@ -510,7 +500,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
       o->landlock[s->n_landlock_rw++] = optarg;
       break;
     case O_STOPTIMEOUT:
-      if (parse_u64(optarg, 86400, &n) < 0)
+      if (sd_parse_u64(optarg, 86400, &n) < 0)
         return die("--stop-timeout: expected seconds (0..86400), got \"%s\"", optarg);
       o->stop_timeout_s = (unsigned)n;
       break;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "base/macro.h"
+#include "base/parse.h"
 #include "runtime/cgroup.h"
 #include "runtime/launch.h"
 #include "runtime/runtime.h"
@@ -199,7 +200,7 @@ static const struct {
 
 static int parse_signal(const char *s) {
   uint64_t n;
-  if (parse_u64(s, 64, &n) == 0)
+  if (sd_parse_u64(s, 64, &n) == 0)
     return n >= 1 ? (int)n : -EINVAL;
   if (strncasecmp(s, "SIG", 3) == 0)
     s += 3;
@@ -264,7 +265,7 @@ static int v_stop(struct ctx *x, int argc, char **argv) {
     else if (strncmp(argv[i], "--timeout=", 10) == 0)
       v = argv[i] + 10;
     if (v) {
-      if (parse_u64(v, 86400, &timeout) < 0)
+      if (sd_parse_u64(v, 86400, &timeout) < 0)
         return die("stop: --timeout expects seconds (0..86400), got \"%s\"", v), EXIT_VERB;
     } else if (!name) {
       name = argv[i];
@@ -378,7 +379,7 @@ static int v_secret(struct ctx *x, int argc, char **argv) {
         r = (!*v || *end || errno || m > 0777) ? -EINVAL : 0;
         mode = m;
       } else {
-        r = parse_u64(v, max, dst);
+        r = sd_parse_u64(v, max, dst);
       }
       if (r < 0)
         return die("secret put: invalid %s \"%s\"", a, v), EXIT_VERB;
