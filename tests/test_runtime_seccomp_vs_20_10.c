@@ -152,8 +152,10 @@ static bool set_has(const struct set *s, const char *name) {
 static void set_add(struct set *s, const char *name) {
   if (set_has(s, name))
     return;
+  size_t len = strlen(name);
   assert_true(s->n < sizeof(s->names) / sizeof(s->names[0]));
-  snprintf(s->names[s->n++], sizeof(s->names[0]), "%s", name);
+  assert_true(len < sizeof(s->names[0])); /* a longer name would be cut, not compared */
+  memcpy(s->names[s->n++], name, len + 1);
 }
 
 static bool quiet;   /* the mutation test expects failures */
