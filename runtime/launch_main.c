@@ -89,7 +89,7 @@ static void usage(FILE *f) {
           "       %s stop NAME [--timeout SECONDS] | delete NAME [--force]\n"
           "       %s secret put NAME TARGET [FILE|-] [--uid N] [--gid N] [--mode 0400]\n"
           "       %s secret rm NAME TARGET      (every verb: --state-root DIR)\n"
-          "  --hostname NAME        --name NAME (cgroup secretd/NAME)\n"
+          "  --hostname NAME        --name NAME (cgroup secretd/NAME[.TAG]: secret-launch(1))\n"
           "  --env K=V              --workdir DIR (default /)\n"
           "  --user UID[:GID]       --read-only            --init\n"
           "  --userns               --uidmap C:H:N         --gidmap C:H:N\n"
@@ -614,6 +614,15 @@ static int start_error_code(const struct rt_error *err) {
   return EXIT_LAUNCHER;
 }
 
+/* What to do when the container's cgroup exists (-EEXIST with a "cgroup:" message):
+ * for both the foreground and the detached start. */
+static const char *start_error_hint(int r, const struct rt_error *err) {
+  if (r != -EEXIST || strncmp(err->msg, "cgroup:", 7) != 0)
+    return "";
+  return "\n  (choose another --name; if no container of that name runs, remove the "
+         "leftover group with rmdir on the directory named above)";
+}
+
 static int run_foreground(struct opts *o) {
   int r;
   /* Block the forwarded signals before the child exists, so that none is lost; the
@@ -637,7 +646,8 @@ static int run_foreground(struct opts *o) {
   r = rt_container_start(&o->spec, &c, &err);
   wipe_secrets(o); /* the bytes now live only in the container's tmpfs */
   if (r < 0) {
-    fprintf(stderr, "%s: %s\n", prog, err.msg[0] ? err.msg : sd_strerror(r));
+    fprintf(stderr, "%s: %s%s\n", prog, err.msg[0] ? err.msg : sd_strerror(r),
+            start_error_hint(r, &err));
     return start_error_code(&err);
   }
   warn_swap(c);
@@ -702,10 +712,23 @@ static int supervisor_main(int argc, char **argv, int ready_fd) {
     return EXIT_LAUNCHER;
   }
   sweep_stale();
+  /* The cgroup carries a tag of the state root (see rt_state_cgroup_name); the
+   * container's hostname stays its name. */
+  char cgname[RT_NAME_MAX + 16];
+  if ((r = rt_state_cgroup_name(root, o.spec.name, cgname, sizeof cgname)) < 0) {
+    wipe_secrets(&o);
+    die("state root %s: %s", root, strerror(-r));
+    rt_state_remove(root_fd, o.spec.name);
+    return EXIT_LAUNCHER;
+  }
+  if (!o.spec.hostname)
+    o.spec.hostname = o.spec.name;
+  const char *name = o.spec.name;
+  o.spec.name = cgname;
   if ((r = rt_supervisor_listen(dir_fd, &lfd)) < 0) {
     wipe_secrets(&o);
     die("listening in the state directory: %s", strerror(-r));
-    rt_state_remove(root_fd, o.spec.name);
+    rt_state_remove(root_fd, name);
     return EXIT_LAUNCHER;
   }
   /* The container's stdio is /dev/null; our messages go to the caller's stderr. */
@@ -713,7 +736,7 @@ static int supervisor_main(int argc, char **argv, int ready_fd) {
   int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (errfd < 0 || nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(nul, 2) < 0) {
     wipe_secrets(&o);
-    rt_state_remove(root_fd, o.spec.name);
+    rt_state_remove(root_fd, name);
     return EXIT_LAUNCHER;
   }
   close(nul);
@@ -724,15 +747,16 @@ static int supervisor_main(int argc, char **argv, int ready_fd) {
   r = rt_container_start(&o.spec, &c, &err);
   wipe_secrets(&o);
   if (r < 0) {
-    dprintf(errfd, "%s: %s\n", prog, err.msg[0] ? err.msg : sd_strerror(r));
-    rt_state_remove(root_fd, o.spec.name);
+    dprintf(errfd, "%s: %s%s\n", prog, err.msg[0] ? err.msg : sd_strerror(r),
+            start_error_hint(r, &err));
+    rt_state_remove(root_fd, name);
     return start_error_code(&err);
   }
-  snprintf(st.id, sizeof st.id, "%s", o.spec.name);
+  snprintf(st.id, sizeof st.id, "%s", name);
   st.status = RT_STATUS_RUNNING;
   st.pid = rt_container_pid(c);
   st.supervisor = getpid();
-  snprintf(st.cgroup, sizeof st.cgroup, "secretd/%s", o.spec.name);
+  snprintf(st.cgroup, sizeof st.cgroup, "secretd/%s", cgname);
   st.secrets_max = rt_secrets_fs_max(rt_container_secrets(c));
   if (o.spec.userns) { /* a put's owners are container ids, mapped like --secret's */
     static const struct rt_idmap def = {0, RT_DEFAULT_IDMAP_OUTSIDE, RT_DEFAULT_IDMAP_COUNT};

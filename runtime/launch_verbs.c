@@ -116,7 +116,8 @@ static int refresh(int dir_fd, struct rt_state *st, struct rt_container **ret_c)
   st->status = RT_STATUS_STOPPED;
   st->exited = false;
   unlinkat(dir_fd, "sock", 0);
-  (void)rt_cgroup_remove_name(st->id, false);
+  if (rt_state_cgroup_leaf(st))
+    (void)rt_cgroup_remove_name(rt_state_cgroup_leaf(st), false);
   return rt_state_write(dir_fd, st);
 }
 
@@ -328,7 +329,7 @@ static int v_delete(struct ctx *x, int argc, char **argv) {
   /* The supervisor removes the group as it reaps; a killed one leaves it behind. */
   for (int i = 0; i < 100 && supervisor_alive(&st); i++)
     sleep_ms(10);
-  r = rt_cgroup_remove_name(name, true);
+  r = rt_state_cgroup_leaf(&st) ? rt_cgroup_remove_name(rt_state_cgroup_leaf(&st), true) : 0;
   if (r < 0)
     return die("delete %s: removing its cgroup: %s (%s)", name, strerror(-r),
                rt_cgroup_last_error()), EXIT_VERB;
@@ -340,9 +341,12 @@ static int v_delete(struct ctx *x, int argc, char **argv) {
 /* v1: move this (single-threaded, short-lived) process into the container's memory
  * group, so that the tmpfs pages it writes are charged to the container. v2 cannot
  * move a single thread cheaply: there the pages are charged to the caller. */
-static void charge_to_container(const char *name) {
-  char path[128];
-  snprintf(path, sizeof path, "/sys/fs/cgroup/memory/secretd/%s/tasks", name);
+static void charge_to_container(const struct rt_state *st) {
+  const char *leaf = rt_state_cgroup_leaf(st);
+  char path[160];
+  if (!leaf)
+    return;
+  snprintf(path, sizeof path, "/sys/fs/cgroup/memory/secretd/%s/tasks", leaf);
   int fd = open(path, O_WRONLY | O_CLOEXEC);
   if (fd < 0)
     return;
@@ -448,7 +452,7 @@ static int v_secret(struct ctx *x, int argc, char **argv) {
     return die("secret %s %s: %s", argv[1], name, strerror(-r)), EXIT_VERB;
   }
   if (put) {
-    charge_to_container(name);
+    charge_to_container(&st);
     r = rt_secrets_fs_put(fs, target, buf.mem, len, (uid_t)uid, (gid_t)gid, (mode_t)mode);
   } else {
     r = rt_secrets_fs_remove(fs, target);
