@@ -179,6 +179,8 @@ static int idmap_rootfs(const char *rootfs, const struct maps *m) {
   return idmapped_lower(rootfs, rootfs, m);
 }
 
+int launch_image_marker_fd(void) { return g_marker_fd; }
+
 int launch_image_args(int *argcp, char ***argvp) {
   int argc = *argcp;
   char **argv = *argvp;

@@ -20,3 +20,7 @@
  * Returns 0 (also when there is no --image) or -1 after printing one line.
  */
 int launch_image_args(int *argc, char ***argv);
+
+/* The fd of the in-use marker's flock (-1 when there is no --image): a detached
+ * container's supervisor keeps it open while it closes every other inherited fd. */
+int launch_image_marker_fd(void);

@@ -682,10 +682,21 @@ static int supervisor_main(int argc, char **argv, int ready_fd) {
   int r;
 
   setsid();
-  /* Nothing of the caller's but stdio (until readiness) and the ready pipe: an
+  /* Nothing of the caller's but stdio (until readiness), the ready pipe and the
+   * image's in-use marker (its flock keeps gc away while the container runs): an
    * inherited pipe would keep e.g. a shell's $(...) waiting for the container's life. */
-  if ((ready_fd > 3 && close_range(3, (unsigned)ready_fd - 1, 0) < 0) ||
-      close_range((unsigned)ready_fd + 1, ~0U, 0) < 0)
+  int keep[2] = {ready_fd, launch_image_marker_fd()};
+  if (keep[1] >= 0 && keep[1] < keep[0])
+    keep[0] = keep[1], keep[1] = ready_fd;
+  unsigned from = 3;
+  for (int i = 0; i < 2; i++) {
+    if (keep[i] < 0)
+      continue;
+    if ((unsigned)keep[i] > from && close_range(from, (unsigned)keep[i] - 1, 0) < 0)
+      return EXIT_LAUNCHER;
+    from = (unsigned)keep[i] + 1;
+  }
+  if (close_range(from, ~0U, 0) < 0)
     return EXIT_LAUNCHER;
   if (parse_args(argc, argv, &o) < 0) {
     wipe_secrets(&o);
