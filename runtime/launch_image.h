@@ -17,7 +17,7 @@
  * container's maps. --rootfs and --rootfs-writable are refused with --image.
  * The image is marked in use (a flock'ed marker in the store that gc respects)
  * while this process or a fork of it (a detached container's supervisor) runs.
- * Returns 0 (also when there is no --image) or -1 after printing one line.
+ * Returns 0 (also when there is no --image) or a negative value after printing one line.
  */
 int launch_image_args(int *argc, char ***argv);
 
