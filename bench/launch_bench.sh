@@ -64,6 +64,10 @@ ids=()
 trap cleanup EXIT
 
 sh "$src/scripts/mkrootfs.sh" "$work/rootfs" >/dev/null
+# Docker's default capabilities for the equivalent bundles: from the launcher, which holds
+# the project's one definition of the set ("NUMBER<TAB>CAP_NAME" lines).
+default_caps=$("$launch" --print-default-caps | cut -f2)
+[ -n "$default_caps" ] || { echo "$0: $launch --print-default-caps printed nothing" >&2; exit 1; }
 printf 'db-password-value' >"$work/s1"
 printf 'api-token-value' >"$work/s2"
 
@@ -71,9 +75,9 @@ printf 'api-token-value' >"$work/s2"
 mkbundle() { # DIR MODE
   mkdir -p "$1"
   (cd "$1" && crun spec)
-  python3 - "$1/config.json" "$2" "$profile" "$work/rootfs" <<'PY'
+  python3 - "$1/config.json" "$2" "$profile" "$work/rootfs" "$default_caps" <<'PY'
 import json, sys
-path, mode, profile, rootfs = sys.argv[1:5]
+path, mode, profile, rootfs, default_caps = sys.argv[1:6]
 c = json.load(open(path))
 c["root"]["path"] = rootfs             # the same rootfs for every runtime
 p = c["process"]
@@ -81,9 +85,7 @@ p["args"] = ["/bin/true"]
 p["terminal"] = False
 c["root"]["readonly"] = False          # secret-launch's default rootfs is writable too
 if mode == "equiv":
-    caps = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-            "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-            "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
+    caps = default_caps.split()        # Docker's default set, as secret-launch defines it
     p["capabilities"] = {"bounding": caps, "effective": caps, "permitted": caps,
                          "inheritable": [], "ambient": []}
     p["noNewPrivileges"] = True

@@ -8,7 +8,9 @@
 #include <stdint.h>
 
 /* Docker's default set: CHOWN, DAC_OVERRIDE, FSETID, FOWNER, MKNOD, NET_RAW, SETGID,
- * SETUID, SETFCAP, SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, KILL, AUDIT_WRITE. */
+ * SETUID, SETFCAP, SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, KILL, AUDIT_WRITE.
+ * The project's one definition of it: the default seccomp filter selects by it, and
+ * scripts read it from `secret-launch --print-default-caps`. */
 uint64_t rt_caps_docker_default(void);
 
 /* Parse "NET_ADMIN", "CAP_NET_ADMIN" or "net_admin" (any case). "ALL" is not a

@@ -25,7 +25,7 @@
 
 #define CG_ROOT "/sys/fs/cgroup"
 #define CG_PARENT "secretd"
-#define CG_NAME_MAX 64
+#define CG_NAME_MAX 80 /* a container name (64) and a state root tag */
 #define CG_MAX_DIRS 5
 #define CG_DEFAULT_PERIOD 100000
 
@@ -185,8 +185,14 @@ static int add_dir(struct rt_cgroup *cg, const char *hier, bool v2, dev_t dev, c
     return fail(-errno, "cannot create", parent, NULL);
   if ((size_t)snprintf(d->path, sizeof(d->path), "%s/%s", parent, name) >= sizeof(d->path))
     return fail(-ENAMETOOLONG, "path too long under", parent, NULL);
-  if (mkdir(d->path, 0755) < 0)
-    return fail(-errno, "cannot create", d->path, NULL);
+  if (mkdir(d->path, 0755) < 0) {
+    if (errno != EEXIST)
+      return fail(-errno, "cannot create", d->path, NULL);
+    snprintf(last_error, sizeof(last_error),
+             "%.300s exists: a container with this name runs, or one that was killed "
+             "left its group behind", d->path);
+    return -EEXIST;
+  }
   d->v2 = v2;
   d->dev = dev;
   return cg->n_dirs++;
@@ -340,7 +346,7 @@ int rt_cgroup_create(const char *name, const struct rt_limits *lim, struct rt_cg
 
   last_error[0] = '\0';
   if (!ret || !name_valid(name)) {
-    snprintf(last_error, sizeof(last_error), "invalid group name (1..64 of A-Z a-z 0-9 _ . -)");
+    snprintf(last_error, sizeof(last_error), "invalid group name (1..80 of A-Z a-z 0-9 _ . -)");
     return -EINVAL;
   }
   cg = calloc(1, sizeof(*cg));

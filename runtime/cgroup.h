@@ -34,7 +34,7 @@ struct rt_cgroup;
  * devices always (v1 devices controller, or a v2 BPF_PROG_TYPE_CGROUP_DEVICE program)
  * with Docker's allow-list. A limit that cannot be applied is an error (never silently
  * skipped). Parent side, before the child runs.
- * name: 1..64 characters of [A-Za-z0-9_.-], not "." or "..". lim: NULL = no limits.
+ * name: 1..80 characters of [A-Za-z0-9_.-], not "." or "..". lim: NULL = no limits.
  * On success *ret owns the handle (rt_cgroup_destroy). On failure every directory
  * created is removed again and *ret is untouched.
  * Returns 0, -EINVAL (bad name or negative/incoherent limit), -EEXIST (a group of that

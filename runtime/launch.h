@@ -34,8 +34,6 @@ struct secret_buf {
 int secret_buf_read_fd(int fd, bool regular, struct secret_buf *b, size_t *ret_len);
 void secret_buf_wipe(struct secret_buf *b);
 
-/* Parse a non-negative decimal <= max. */
-int parse_u64(const char *s, uint64_t max, uint64_t *ret);
 /* "64m", "1g", "512k", "1048576". */
 int parse_size(const char *s, int64_t *ret);
 

@@ -38,11 +38,10 @@
 #include "base/macro.h"
 #include "image/store.h"
 #include "image/user.h"
+#include "runtime/launch.h" /* prog, die */
 #include "runtime/runtime.h"
 #include "runtime/userns.h"
 
-
-static const char *prog = "secret-launch";
 static struct img_store *g_store;
 static char g_marker[128];
 static int g_marker_fd = -1;
@@ -54,16 +53,6 @@ static char *g_userarg;
 static char **g_argv;
 static bool *g_keep;
 
-static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int die(const char *fmt, ...) {
-  va_list ap;
-  fprintf(stderr, "%s: ", prog);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-  return -1;
-}
 
 /* Remove our use marker unless a fork of ours (a detached container's
  * supervisor) still holds it: then it stays, and gc removes it once that
@@ -179,19 +168,7 @@ static int idmap_rootfs(const char *rootfs, const struct maps *m) {
   return idmapped_lower(rootfs, rootfs, m);
 }
 
-void launch_image_after_close(void) {
-  if (!g_store || !g_marker[0])
-    return;
-  char p[4400 + 160];
-  snprintf(p, sizeof p, "%s/inuse/%s", img_store_dir(g_store), g_marker);
-  /* the caller still holds its lock, so the marker is never unlocked meanwhile */
-  int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd >= 0 && flock(fd, LOCK_SH) < 0) {
-    close(fd);
-    fd = -1;
-  }
-  g_marker_fd = fd; /* held for this process's life */
-}
+int launch_image_marker_fd(void) { return g_marker_fd; }
 
 int launch_image_args(int *argcp, char ***argvp) {
   int argc = *argcp;

@@ -17,11 +17,10 @@
  * container's maps. --rootfs and --rootfs-writable are refused with --image.
  * The image is marked in use (a flock'ed marker in the store that gc respects)
  * while this process or a fork of it (a detached container's supervisor) runs.
- * Returns 0 (also when there is no --image) or -1 after printing one line.
+ * Returns 0 (also when there is no --image) or a negative value after printing one line.
  */
 int launch_image_args(int *argc, char ***argv);
 
-/* In a detached container's supervisor, after it closed every inherited fd:
- * take the image's use marker again (shared flock) for the supervisor's life.
- * No-op without --image. */
-void launch_image_after_close(void);
+/* The fd of the in-use marker's flock (-1 when there is no --image): a detached
+ * container's supervisor keeps it open while it closes every other inherited fd. */
+int launch_image_marker_fd(void);

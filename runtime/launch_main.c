@@ -90,7 +90,7 @@ static void usage(FILE *f) {
           "       %s stop NAME [--timeout SECONDS] | delete NAME [--force]\n"
           "       %s secret put NAME TARGET [FILE|-] [--uid N] [--gid N] [--mode 0400]\n"
           "       %s secret rm NAME TARGET      (every verb: --state-root DIR)\n"
-          "  --hostname NAME        --name NAME (cgroup secretd/NAME)\n"
+          "  --hostname NAME        --name NAME (cgroup secretd/NAME[.TAG]: secret-launch(1))\n"
           "  --env K=V              --workdir DIR (default /)\n"
           "  --user UID[:GID]       --read-only            --init\n"
           "  --userns               --uidmap C:H:N         --gidmap C:H:N\n"
@@ -102,18 +102,9 @@ static void usage(FILE *f) {
           "  --rootfs-size SIZE     (the container's own writable layer, default 256m)\n"
           "  --rootfs-writable      (no layer: write into DIR itself, seen by every container)\n"
           "  --detach, -d           --state-root DIR       --secrets-max-size SIZE\n"
+          "       %s --print-default-caps   (Docker's default set: NUMBER<TAB>CAP_NAME lines)\n"
           "See secret-launch(1).\n",
-          prog, prog, prog, prog, prog, prog, prog);
-}
-
-/* Decimal only (ids, limits, seconds): digits, leading zeros ignored, then base's
- * sd_parse_u64 (which alone would read "010" as octal and "0x10" as hex). */
-int parse_u64(const char *s, uint64_t max, uint64_t *ret) {
-  if (!*s || s[strspn(s, "0123456789")] != '\0')
-    return -EINVAL;
-  while (s[0] == '0' && s[1])
-    s++;
-  return sd_parse_u64(s, max, ret);
+          prog, prog, prog, prog, prog, prog, prog, prog);
 }
 
 /* "64m", "1g", "512k", "1048576" (bytes, 1024-based suffixes as Docker). */
@@ -180,9 +171,9 @@ static int parse_user(const char *s, uid_t *uid, gid_t *gid) {
   char *colon = strchr(buf, ':');
   if (colon)
     *colon = '\0';
-  if (parse_u64(buf, UINT32_MAX - 1, &u) < 0)
+  if (sd_parse_u64(buf, UINT32_MAX - 1, &u) < 0)
     return -EINVAL;
-  if (colon && parse_u64(colon + 1, UINT32_MAX - 1, &g) < 0)
+  if (colon && sd_parse_u64(colon + 1, UINT32_MAX - 1, &g) < 0)
     return -EINVAL;
   *uid = (uid_t)u;
   *gid = (gid_t)g; /* as Docker for a numeric user without passwd entry: gid 0 */
@@ -276,10 +267,10 @@ static int parse_secret(char *arg, struct opts *o) {
     uint64_t n;
     if (strcmp(opts, "target") == 0) {
       s->target = v;
-    } else if (strcmp(opts, "uid") == 0 && parse_u64(v, UINT32_MAX - 1, &n) == 0) {
+    } else if (strcmp(opts, "uid") == 0 && sd_parse_u64(v, UINT32_MAX - 1, &n) == 0) {
       s->uid = (uid_t)n;
       o->secret_uid_set[i] = true;
-    } else if (strcmp(opts, "gid") == 0 && parse_u64(v, UINT32_MAX - 1, &n) == 0) {
+    } else if (strcmp(opts, "gid") == 0 && sd_parse_u64(v, UINT32_MAX - 1, &n) == 0) {
       s->gid = (gid_t)n;
       o->secret_gid_set[i] = true;
     } else if (strcmp(opts, "mode") == 0) {
@@ -475,7 +466,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
       s->limits.cpu_period_us = 100000;
       break;
     case O_PIDS:
-      if (parse_u64(optarg, INT64_MAX, &n) < 0 || n == 0)
+      if (sd_parse_u64(optarg, INT64_MAX, &n) < 0 || n == 0)
         return die("--pids-limit: expected a positive number, got \"%s\"", optarg);
       s->limits.pids_max = (int64_t)n;
       break;
@@ -490,7 +481,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
       o->landlock[s->n_landlock_rw++] = optarg;
       break;
     case O_STOPTIMEOUT:
-      if (parse_u64(optarg, 86400, &n) < 0)
+      if (sd_parse_u64(optarg, 86400, &n) < 0)
         return die("--stop-timeout: expected seconds (0..86400), got \"%s\"", optarg);
       o->stop_timeout_s = (unsigned)n;
       break;
@@ -604,6 +595,15 @@ static int start_error_code(const struct rt_error *err) {
   return EXIT_LAUNCHER;
 }
 
+/* What to do when the container's cgroup exists (-EEXIST with a "cgroup:" message):
+ * for both the foreground and the detached start. */
+static const char *start_error_hint(int r, const struct rt_error *err) {
+  if (r != -EEXIST || strncmp(err->msg, "cgroup:", 7) != 0)
+    return "";
+  return "\n  (choose another --name; if no container of that name runs, remove the "
+         "leftover group with rmdir on the directory named above)";
+}
+
 static int run_foreground(struct opts *o) {
   int r;
   /* Block the forwarded signals before the child exists, so that none is lost; the
@@ -627,7 +627,8 @@ static int run_foreground(struct opts *o) {
   r = rt_container_start(&o->spec, &c, &err);
   wipe_secrets(o); /* the bytes now live only in the container's tmpfs */
   if (r < 0) {
-    fprintf(stderr, "%s: %s\n", prog, err.msg[0] ? err.msg : sd_strerror(r));
+    fprintf(stderr, "%s: %s%s\n", prog, err.msg[0] ? err.msg : sd_strerror(r),
+            start_error_hint(r, &err));
     return start_error_code(&err);
   }
   warn_swap(c);
@@ -662,12 +663,22 @@ static int supervisor_main(int argc, char **argv, int ready_fd) {
   int r;
 
   setsid();
-  /* Nothing of the caller's but stdio (until readiness) and the ready pipe: an
+  /* Nothing of the caller's but stdio (until readiness), the ready pipe and the
+   * image's in-use marker (its flock keeps gc away while the container runs): an
    * inherited pipe would keep e.g. a shell's $(...) waiting for the container's life. */
-  if ((ready_fd > 3 && close_range(3, (unsigned)ready_fd - 1, 0) < 0) ||
-      close_range((unsigned)ready_fd + 1, ~0U, 0) < 0)
+  int keep[2] = {ready_fd, launch_image_marker_fd()};
+  if (keep[1] >= 0 && keep[1] < keep[0])
+    keep[0] = keep[1], keep[1] = ready_fd;
+  unsigned from = 3;
+  for (int i = 0; i < 2; i++) {
+    if (keep[i] < 0)
+      continue;
+    if ((unsigned)keep[i] > from && close_range(from, (unsigned)keep[i] - 1, 0) < 0)
+      return EXIT_LAUNCHER;
+    from = (unsigned)keep[i] + 1;
+  }
+  if (close_range(from, ~0U, 0) < 0)
     return EXIT_LAUNCHER;
-  launch_image_after_close(); /* --image: the image stays marked in use */
   if (parse_args(argc, argv, &o) < 0) {
     wipe_secrets(&o);
     return EXIT_LAUNCHER;
@@ -693,10 +704,23 @@ static int supervisor_main(int argc, char **argv, int ready_fd) {
     return EXIT_LAUNCHER;
   }
   sweep_stale();
+  /* The cgroup carries a tag of the state root (see rt_state_cgroup_name); the
+   * container's hostname stays its name. */
+  char cgname[RT_NAME_MAX + 16];
+  if ((r = rt_state_cgroup_name(root, o.spec.name, cgname, sizeof cgname)) < 0) {
+    wipe_secrets(&o);
+    die("state root %s: %s", root, strerror(-r));
+    rt_state_remove(root_fd, o.spec.name);
+    return EXIT_LAUNCHER;
+  }
+  if (!o.spec.hostname)
+    o.spec.hostname = o.spec.name;
+  const char *name = o.spec.name;
+  o.spec.name = cgname;
   if ((r = rt_supervisor_listen(dir_fd, &lfd)) < 0) {
     wipe_secrets(&o);
     die("listening in the state directory: %s", strerror(-r));
-    rt_state_remove(root_fd, o.spec.name);
+    rt_state_remove(root_fd, name);
     return EXIT_LAUNCHER;
   }
   /* The container's stdio is /dev/null; our messages go to the caller's stderr. */
@@ -704,7 +728,7 @@ static int supervisor_main(int argc, char **argv, int ready_fd) {
   int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (errfd < 0 || nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(nul, 2) < 0) {
     wipe_secrets(&o);
-    rt_state_remove(root_fd, o.spec.name);
+    rt_state_remove(root_fd, name);
     return EXIT_LAUNCHER;
   }
   close(nul);
@@ -715,15 +739,16 @@ static int supervisor_main(int argc, char **argv, int ready_fd) {
   r = rt_container_start(&o.spec, &c, &err);
   wipe_secrets(&o);
   if (r < 0) {
-    dprintf(errfd, "%s: %s\n", prog, err.msg[0] ? err.msg : sd_strerror(r));
-    rt_state_remove(root_fd, o.spec.name);
+    dprintf(errfd, "%s: %s%s\n", prog, err.msg[0] ? err.msg : sd_strerror(r),
+            start_error_hint(r, &err));
+    rt_state_remove(root_fd, name);
     return start_error_code(&err);
   }
-  snprintf(st.id, sizeof st.id, "%s", o.spec.name);
+  snprintf(st.id, sizeof st.id, "%s", name);
   st.status = RT_STATUS_RUNNING;
   st.pid = rt_container_pid(c);
   st.supervisor = getpid();
-  snprintf(st.cgroup, sizeof st.cgroup, "secretd/%s", o.spec.name);
+  snprintf(st.cgroup, sizeof st.cgroup, "secretd/%s", cgname);
   st.secrets_max = rt_secrets_fs_max(rt_container_secrets(c));
   if (o.spec.userns) { /* a put's owners are container ids, mapped like --secret's */
     static const struct rt_idmap def = {0, RT_DEFAULT_IDMAP_OUTSIDE, RT_DEFAULT_IDMAP_COUNT};
@@ -816,6 +841,20 @@ static int run_detached(int argc, char **argv) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_LAUNCHER;
 }
 
+/* One line per capability of Docker's default set, "NUMBER\tCAP_NAME", for scripts
+ * (tests, bench/launch_bench.sh) that need the set and must not repeat it. */
+static int print_default_caps(void) {
+  uint64_t caps = rt_caps_docker_default();
+  char name[64];
+  for (int c = 0; c < 64; c++) {
+    if (!(caps & (UINT64_C(1) << c)))
+      continue;
+    rt_caps_name(c, name, sizeof name);
+    printf("%d\tCAP_%s\n", c, name);
+  }
+  return fflush(stdout) == 0 && !ferror(stdout) ? 0 : EXIT_LAUNCHER;
+}
+
 int main(int argc, char **argv, char **envp) {
   struct opts o = {0};
   bool protected;
@@ -823,6 +862,8 @@ int main(int argc, char **argv, char **envp) {
 
   if (ensure_stdio() < 0)
     return EXIT_LAUNCHER;
+  if (argc == 2 && strcmp(argv[1], "--print-default-caps") == 0)
+    return print_default_caps();
 
   /* Run from a read-only mount of ourselves (see rt_exe_protect). */
   r = rt_exe_protect(argv, envp, &protected);

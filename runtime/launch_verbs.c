@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "base/macro.h"
+#include "base/parse.h"
 #include "runtime/cgroup.h"
 #include "runtime/launch.h"
 #include "runtime/runtime.h"
@@ -115,7 +116,8 @@ static int refresh(int dir_fd, struct rt_state *st, struct rt_container **ret_c)
   st->status = RT_STATUS_STOPPED;
   st->exited = false;
   unlinkat(dir_fd, "sock", 0);
-  (void)rt_cgroup_remove_name(st->id, false);
+  if (rt_state_cgroup_leaf(st))
+    (void)rt_cgroup_remove_name(rt_state_cgroup_leaf(st), false);
   return rt_state_write(dir_fd, st);
 }
 
@@ -199,7 +201,7 @@ static const struct {
 
 static int parse_signal(const char *s) {
   uint64_t n;
-  if (parse_u64(s, 64, &n) == 0)
+  if (sd_parse_u64(s, 64, &n) == 0)
     return n >= 1 ? (int)n : -EINVAL;
   if (strncasecmp(s, "SIG", 3) == 0)
     s += 3;
@@ -264,7 +266,7 @@ static int v_stop(struct ctx *x, int argc, char **argv) {
     else if (strncmp(argv[i], "--timeout=", 10) == 0)
       v = argv[i] + 10;
     if (v) {
-      if (parse_u64(v, 86400, &timeout) < 0)
+      if (sd_parse_u64(v, 86400, &timeout) < 0)
         return die("stop: --timeout expects seconds (0..86400), got \"%s\"", v), EXIT_VERB;
     } else if (!name) {
       name = argv[i];
@@ -327,7 +329,7 @@ static int v_delete(struct ctx *x, int argc, char **argv) {
   /* The supervisor removes the group as it reaps; a killed one leaves it behind. */
   for (int i = 0; i < 100 && supervisor_alive(&st); i++)
     sleep_ms(10);
-  r = rt_cgroup_remove_name(name, true);
+  r = rt_state_cgroup_leaf(&st) ? rt_cgroup_remove_name(rt_state_cgroup_leaf(&st), true) : 0;
   if (r < 0)
     return die("delete %s: removing its cgroup: %s (%s)", name, strerror(-r),
                rt_cgroup_last_error()), EXIT_VERB;
@@ -339,9 +341,12 @@ static int v_delete(struct ctx *x, int argc, char **argv) {
 /* v1: move this (single-threaded, short-lived) process into the container's memory
  * group, so that the tmpfs pages it writes are charged to the container. v2 cannot
  * move a single thread cheaply: there the pages are charged to the caller. */
-static void charge_to_container(const char *name) {
-  char path[128];
-  snprintf(path, sizeof path, "/sys/fs/cgroup/memory/secretd/%s/tasks", name);
+static void charge_to_container(const struct rt_state *st) {
+  const char *leaf = rt_state_cgroup_leaf(st);
+  char path[160];
+  if (!leaf)
+    return;
+  snprintf(path, sizeof path, "/sys/fs/cgroup/memory/secretd/%s/tasks", leaf);
   int fd = open(path, O_WRONLY | O_CLOEXEC);
   if (fd < 0)
     return;
@@ -378,7 +383,7 @@ static int v_secret(struct ctx *x, int argc, char **argv) {
         r = (!*v || *end || errno || m > 0777) ? -EINVAL : 0;
         mode = m;
       } else {
-        r = parse_u64(v, max, dst);
+        r = sd_parse_u64(v, max, dst);
       }
       if (r < 0)
         return die("secret put: invalid %s \"%s\"", a, v), EXIT_VERB;
@@ -447,7 +452,7 @@ static int v_secret(struct ctx *x, int argc, char **argv) {
     return die("secret %s %s: %s", argv[1], name, strerror(-r)), EXIT_VERB;
   }
   if (put) {
-    charge_to_container(name);
+    charge_to_container(&st);
     r = rt_secrets_fs_put(fs, target, buf.mem, len, (uid_t)uid, (gid_t)gid, (mode_t)mode);
   } else {
     r = rt_secrets_fs_remove(fs, target);

@@ -72,7 +72,9 @@ struct rt_spec {
   char *const *env;          /* NULL-terminated K=V list (only --env); PATH added if absent */
   const char *cwd;           /* absolute container path; NULL = "/" */
   const char *hostname;      /* NULL = name */
-  const char *name;          /* cgroup name "secretd/<name>"; NULL = "launch-<pid>" */
+  const char *name;          /* cgroup name "secretd/<name>" (a detached container's carries
+                                its state root's tag: rt_state_cgroup_name); NULL =
+                                "launch-<pid>"; also the default hostname */
   bool readonly_rootfs;
   bool rootfs_writable;      /* no layer of its own: the container writes into the directory
                                 itself (seen by every other container on it; see

@@ -9,10 +9,13 @@
 set(_rt_scmp_dir ${CMAKE_CURRENT_LIST_DIR})
 set(_rt_scmp_out ${CMAKE_CURRENT_BINARY_DIR}/rt_seccomp_default_bpf.c)
 
+# caps.c: Docker's default capability set has its one definition there.
 add_executable(secretd_seccomp_gen ${_rt_scmp_dir}/seccomp_gen.c
-               ${_rt_scmp_dir}/seccomp_default.c ${_rt_scmp_dir}/seccomp_profile.c)
+               ${_rt_scmp_dir}/seccomp_default.c ${_rt_scmp_dir}/seccomp_profile.c
+               ${_rt_scmp_dir}/caps.c)
 target_include_directories(secretd_seccomp_gen PRIVATE ${CMAKE_SOURCE_DIR})
-target_link_libraries(secretd_seccomp_gen PRIVATE PkgConfig::SECCOMP PkgConfig::JSONC)
+target_link_libraries(secretd_seccomp_gen PRIVATE PkgConfig::SECCOMP PkgConfig::JSONC
+                      PkgConfig::LIBCAP)
 
 if(CMAKE_CROSSCOMPILING)
   set(_rt_scmp_args --empty)

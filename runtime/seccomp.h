@@ -46,9 +46,6 @@ const char *rt_seccomp_last_error(void);
 
 /* --- additions beyond the shared contract --- */
 
-/* Docker's default capability set as a mask (bit N = CAP number N). */
-uint64_t rt_seccomp_docker_default_caps(void);
-
 /* Where the compiled filter came from, for tests and benchmarks. */
 enum rt_seccomp_source {
   RT_SECCOMP_SRC_PRECOMPILED,  /* built-in default, BPF generated at build time */

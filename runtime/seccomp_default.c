@@ -240,17 +240,6 @@ bool rt_seccomp_default_rule(size_t i, const char *const **ret_names, uint32_t *
   return true;
 }
 
-uint64_t rt_seccomp_docker_default_caps(void) {
-  /* CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW
-   * SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP */
-  static const int caps[] = {0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31};
-  uint64_t m = 0;
-
-  for (size_t i = 0; i < ARRAY_SIZE(caps); i++)
-    m |= UINT64_C(1) << caps[i];
-  return m;
-}
-
 uint64_t rt_seccomp_default_selection(uint64_t caps, unsigned kernel) {
   uint64_t sel = 0;
 

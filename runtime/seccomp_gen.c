@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/caps.h"
 #include "runtime/seccomp.h"
 #include "runtime/seccomp_default.h"
 #include "runtime/seccomp_profile.h"
@@ -58,7 +59,7 @@ int main(int argc, char **argv) {
   if (argc > 2 && strcmp(argv[2], "--empty") == 0)
     r = write_out(argv[1], NULL, 0, UINT64_MAX, 0);
   else {
-    sel = rt_seccomp_default_selection(rt_seccomp_docker_default_caps(),
+    sel = rt_seccomp_default_selection(rt_caps_docker_default(),
                                        rt_scmp_kernel_version());
     r = rt_seccomp_default_build(sel, &ctx);
     if (r >= 0)

@@ -218,8 +218,10 @@ static const char *type_name(struct json_object *v) {
   return json_type_to_name(json_object_get_type(v));
 }
 
+/* *ret is set on every path (NULL on error), so no caller reads an unset pointer. */
 static int get_string(struct parser *p, struct json_object *v, const char *what,
                       const char **ret) {
+  *ret = NULL;
   if (!json_object_is_type(v, json_type_string))
     return fail(p, "%s: expected a string, got %s", what, type_name(v));
   *ret = json_object_get_string(v);
@@ -231,6 +233,7 @@ static int get_uint(struct parser *p, struct json_object *v, const char *what, u
                     uint64_t *ret) {
   uint64_t u;
 
+  *ret = 0; /* set on every path, as get_string's */
   if (!json_object_is_type(v, json_type_int))
     return fail(p, "%s: expected an unsigned integer, got %s", what, type_name(v));
   if (json_object_get_int64(v) < 0 && json_object_get_uint64(v) == 0)

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,31 @@ bool rt_name_valid(const char *n) {
       return false;
   }
   return true;
+}
+
+int rt_state_cgroup_name(const char *root, const char *name, char *buf, size_t len) {
+  char real[PATH_MAX];
+  if (!rt_name_valid(name))
+    return -EINVAL;
+  if (!realpath(root, real))
+    return -errno;
+  int n;
+  if (strcmp(real, RT_STATE_ROOT_DEFAULT) == 0) {
+    n = snprintf(buf, len, "%s", name);
+  } else {
+    uint32_t h = 2166136261u; /* FNV-1a: a name, not a secret */
+    for (const char *p = real; *p; p++)
+      h = (h ^ (uint8_t)*p) * 16777619u;
+    n = snprintf(buf, len, "%s.%08" PRIx32, name, h);
+  }
+  return n >= 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+const char *rt_state_cgroup_leaf(const struct rt_state *st) {
+  const char *leaf = st->cgroup + strlen("secretd/");
+  if (strncmp(st->cgroup, "secretd/", strlen("secretd/")) != 0 || !*leaf || strchr(leaf, '/'))
+    return NULL;
+  return leaf;
 }
 
 const char *rt_status_name(enum rt_status s) {

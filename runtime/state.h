@@ -40,7 +40,7 @@ struct rt_state {
   uint64_t supervisor_start;
   char bundle[4096];           /* the rootfs directory */
   char created[40];            /* RFC 3339, UTC */
-  char cgroup[RT_NAME_MAX + 16]; /* "secretd/NAME" */
+  char cgroup[RT_NAME_MAX + 32]; /* "secretd/" + rt_state_cgroup_name() */
   uint64_t secrets_max;
   struct rt_idmap uidmap[RT_MAX_IDMAPS]; /* --userns: container -> host ids (n = 0: none) */
   size_t n_uidmap;
@@ -54,6 +54,19 @@ struct rt_state {
 
 /* Valid container name: 1..64 of [A-Za-z0-9_.-], not starting with '.' or '-'. */
 bool rt_name_valid(const char *name);
+
+/*
+ * The group (below secretd/) of detached container name under state root root: name
+ * itself under RT_STATE_ROOT_DEFAULT, else "name.<8 hex digits of a hash of root's real
+ * path>", so that one name under two state roots (two checkouts' tests, a user's own
+ * container) never shares a cgroup. buf: at least RT_NAME_MAX + 10 bytes.
+ * Returns 0, -EINVAL (bad name), -ENAMETOOLONG or -errno (realpath).
+ */
+int rt_state_cgroup_name(const char *root, const char *name, char *buf, size_t len);
+
+/* The group below secretd/ that st->cgroup records ("secretd/X" -> "X"); NULL when the
+ * record has another form. */
+const char *rt_state_cgroup_leaf(const struct rt_state *st);
 
 const char *rt_status_name(enum rt_status s);
 

@@ -27,6 +27,12 @@ run --rootfs "$ROOTFS" --hostname box42 -- /bin/hostname
 expect_eq "hostname" "$OUT" box42
 expect_nomatch "host hostname not leaked" "$(timeout 20 "$LAUNCH" --rootfs "$ROOTFS" -- /bin/hostname)" "^$(hostname)\$"
 
+# --print-default-caps: Docker's 14 default capabilities, one "NUMBER<TAB>CAP_NAME" line
+# each (the value itself is pinned by test_runtime_launch_parse).
+expect_eq "print-default-caps: 14 lines" "$(printf '%s\n' "$DEFAULT_CAPS_LIST" | wc -l)" 14
+expect_eq "print-default-caps: format" \
+  "$(printf '%s\n' "$DEFAULT_CAPS_LIST" | grep -Evc "^[0-9]+$(printf '\t')CAP_[A-Z_]+\$")" 0
+
 # Capabilities, no_new_privs, seccomp as seen by the container.
 run --rootfs "$ROOTFS" -- /bin/cat /proc/self/status
 expect_eq "CapEff" "$(status_field CapEff "$OUT")" "$DOCKER_CAPS"

@@ -403,13 +403,13 @@ static void test_join_self_moves_child_and_limits_apply(void **state) {
 
 static void test_bad_input_is_refused_with_message(void **state) {
   struct rt_cgroup *cg = NULL, *dup = NULL;
-  char longname[80];
+  char longname[96];
   const char *bad[] = {"", ".", "..", "a/b", "../x", "a b", longname};
   struct rt_limits neg = {.memory_bytes = -1};
   struct rt_limits badcpu = {.cpu_quota_us = 500};
 
-  memset(longname, 'x', 65);
-  longname[65] = '\0';
+  memset(longname, 'x', 81); /* one over the limit: a name (64) and a state root tag */
+  longname[81] = '\0';
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     assert_int_equal(rt_cgroup_create(bad[i], NULL, &cg), -EINVAL);
     assert_true(strlen(rt_cgroup_last_error()) > 0);

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime/caps.h"
 #include "runtime/seccomp.h"
 #include "runtime/seccomp_default.h"
 #include "runtime/seccomp_profile.h"
@@ -81,7 +82,7 @@ static void builtin_bpf(uint64_t caps, struct bpf *b) {
 static void test_precompiled_bpf_equals_fresh_compile(void **state) {
   struct bpf fresh;
 
-  builtin_bpf(rt_seccomp_docker_default_caps(), &fresh);
+  builtin_bpf(rt_caps_docker_default(), &fresh);
   assert_int_equal(rt_seccomp_default_bpf_len, fresh.n);
   assert_memory_equal(rt_seccomp_default_bpf, fresh.insns, fresh.n * sizeof(struct sock_filter));
   assert_int_equal(rt_seccomp_default_bpf_arch, seccomp_arch_native());
@@ -94,13 +95,13 @@ static void test_default_caps_use_precompiled_filter(void **state) {
   struct rt_seccomp *f = NULL;
   const void *insns;
 
-  assert_int_equal(rt_seccomp_compile(NULL, rt_seccomp_docker_default_caps(), &f), 0);
+  assert_int_equal(rt_seccomp_compile(NULL, rt_caps_docker_default(), &f), 0);
   assert_int_equal(rt_seccomp_source(f), RT_SECCOMP_SRC_PRECOMPILED);
   assert_int_equal(rt_seccomp_bpf(f, &insns), rt_seccomp_default_bpf_len);
   assert_ptr_equal(insns, rt_seccomp_default_bpf);
   rt_seccomp_free(f);
   /* capabilities that no rule mentions do not matter */
-  assert_int_equal(rt_seccomp_compile(NULL, rt_seccomp_docker_default_caps() | CAP(12), &f), 0);
+  assert_int_equal(rt_seccomp_compile(NULL, rt_caps_docker_default() | CAP(12), &f), 0);
   assert_int_equal(rt_seccomp_source(f), RT_SECCOMP_SRC_PRECOMPILED);
   rt_seccomp_free(f);
 }
@@ -299,7 +300,7 @@ static const char *run_in_child(const struct rt_seccomp *f, bool (*checks)(void)
 
 static void test_loaded_default_denies_with_eperm_and_allows_normal_work(void **state) {
   struct rt_seccomp *f = NULL;
-  assert_int_equal(rt_seccomp_compile(NULL, rt_seccomp_docker_default_caps(), &f), 0);
+  assert_int_equal(rt_seccomp_compile(NULL, rt_caps_docker_default(), &f), 0);
   assert_string_equal(run_in_child(f, default_checks), "");
   rt_seccomp_free(f);
 }
@@ -381,15 +382,15 @@ static void test_compile_times(void **state) {
   double pre, cached, docker_cached, docker_raw;
 
   snprintf(dir, sizeof(dir), "%s/speed", tmpdir);
-  pre = avg_compile_us(NULL, rt_seccomp_docker_default_caps(), 2000, RT_SECCOMP_SRC_PRECOMPILED);
+  pre = avg_compile_us(NULL, rt_caps_docker_default(), 2000, RT_SECCOMP_SRC_PRECOMPILED);
   rt_seccomp_set_cache_dir("");
-  docker_raw = avg_compile_us(DOCKER_DEFAULT, rt_seccomp_docker_default_caps(), 10,
+  docker_raw = avg_compile_us(DOCKER_DEFAULT, rt_caps_docker_default(), 10,
                               RT_SECCOMP_SRC_COMPILED);
   rt_seccomp_set_cache_dir(dir);
   avg_compile_us(NULL, 0, 1, RT_SECCOMP_SRC_COMPILED);
   cached = avg_compile_us(NULL, 0, 200, RT_SECCOMP_SRC_CACHE);
-  avg_compile_us(DOCKER_DEFAULT, rt_seccomp_docker_default_caps(), 1, RT_SECCOMP_SRC_COMPILED);
-  docker_cached = avg_compile_us(DOCKER_DEFAULT, rt_seccomp_docker_default_caps(), 200,
+  avg_compile_us(DOCKER_DEFAULT, rt_caps_docker_default(), 1, RT_SECCOMP_SRC_COMPILED);
+  docker_cached = avg_compile_us(DOCKER_DEFAULT, rt_caps_docker_default(), 200,
                                  RT_SECCOMP_SRC_CACHE);
   reset_cache_dir();
   print_message("rt_seccomp_compile: built-in default, precompiled: %.1f us; "
@@ -406,7 +407,7 @@ static void test_load_time(void **state) {
   double total = 0;
   const int n = 50;
 
-  assert_int_equal(rt_seccomp_compile(NULL, rt_seccomp_docker_default_caps(), &f), 0);
+  assert_int_equal(rt_seccomp_compile(NULL, rt_caps_docker_default(), &f), 0);
   for (int i = 0; i < n; i++) {
     int p[2];
     double d = -1;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runtime/caps.h"
 #include "runtime/seccomp.h"
 #include "runtime/seccomp_profile.h"
 #include "tests/test_runtime_seccomp_bpf.h"
@@ -114,7 +115,7 @@ static void test_docker_default_profile_is_accepted_with_default_caps(void **sta
   char *json = slurp("docker-seccomp-default.json");
   struct prog p;
 
-  build_ok(json, rt_seccomp_docker_default_caps(), &p);
+  build_ok(json, rt_caps_docker_default(), &p);
   assert_false(p.empty);
   assert_int_equal(ask(&p, "read", 0), ALLOW);
   assert_int_equal(ask(&p, "getpid", 0), ALLOW);
@@ -161,7 +162,7 @@ static void test_docker_default_profile_with_sys_admin_allows_mount_family(void 
   char *json = slurp("docker-seccomp-default.json");
   struct prog p;
 
-  build_ok(json, rt_seccomp_docker_default_caps() | CAP(CAP_SYS_ADMIN), &p);
+  build_ok(json, rt_caps_docker_default() | CAP(CAP_SYS_ADMIN), &p);
   assert_int_equal(ask(&p, "mount", 0), ALLOW);
   assert_int_equal(ask(&p, "umount2", 0), ALLOW);
   assert_int_equal(ask(&p, "unshare", 0), ALLOW);
@@ -242,7 +243,7 @@ static void test_podman_profile_is_accepted_with_default_caps(void **state) {
   char *json = slurp("podman-seccomp.json");
   struct prog p;
 
-  build_ok(json, rt_seccomp_docker_default_caps(), &p);
+  build_ok(json, rt_caps_docker_default(), &p);
   assert_false(p.empty);
   assert_int_equal(ask(&p, "getpid", 0), ALLOW);
   assert_int_equal(ask(&p, "mount", 0), ALLOW);             /* Podman leaves it to caps */
@@ -253,7 +254,7 @@ static void test_podman_profile_is_accepted_with_default_caps(void **state) {
   assert_int_equal(ask(&p, "personality", 0), ALLOW);
   assert_int_equal(ask_x86(&p, "getpid"), ALLOW);
   prog_free(&p);
-  build_ok(json, rt_seccomp_docker_default_caps() | CAP(CAP_SYS_ADMIN), &p);
+  build_ok(json, rt_caps_docker_default() | CAP(CAP_SYS_ADMIN), &p);
   assert_int_equal(ask(&p, "bpf", 0), ALLOW);
   prog_free(&p);
   free(json);
@@ -269,7 +270,7 @@ static void test_every_peer_profile_compiles_through_public_api(void **state) {
     char path[512];
     struct rt_seccomp *f = NULL;
     snprintf(path, sizeof(path), "%s/%s", PEERS_DIR, files[i]);
-    assert_int_equal(rt_seccomp_compile(path, rt_seccomp_docker_default_caps(), &f), 0);
+    assert_int_equal(rt_seccomp_compile(path, rt_caps_docker_default(), &f), 0);
     assert_non_null(f);
     assert_int_equal(rt_seccomp_source(f), RT_SECCOMP_SRC_COMPILED);
     assert_false(rt_seccomp_is_empty(f));
