@@ -493,10 +493,8 @@ int store_secret_inspect(struct store *s, const char *ref, struct store_secret_i
   struct store_secret_info *info = calloc(1, sizeof(*info));
   if (!info)
     r = -ENOMEM;
-  sd_key_acquire(s->rec_key); /* once for all the record tags of this read */
   if (r == 0 && (r = store_secret_resolve(s, txn, ref, id)) == 0)
     r = fill_info(s, txn, id, info);
-  sd_key_release(s->rec_key);
   mdb_txn_abort(txn);
   if (r < 0) {
     store_secret_info_free(info, info ? 1 : 0);
@@ -517,7 +515,6 @@ int store_secret_list(struct store *s, struct store_secret_info **ret, size_t *r
   int r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
   if (r < 0)
     return r;
-  sd_key_acquire(s->rec_key); /* once for all the record tags of this read */
   if ((r = store_mdb_err(mdb_cursor_open(txn, s->dbi[DBI_NAMES], &c))) < 0)
     goto out;
   int rc;
@@ -562,7 +559,6 @@ int store_secret_list(struct store *s, struct store_secret_info **ret, size_t *r
   n = 0;
   r = 0;
 out:
-  sd_key_release(s->rec_key);
   store_secret_info_free(arr, n);
   if (c)
     mdb_cursor_close(c);
@@ -583,7 +579,6 @@ int store_secret_read(struct store *s, const char *ref, uint32_t version, struct
     return -EINVAL;
   msgpack_unpacked_init(&u);
   pthread_rwlock_rdlock(&s->key_lock);
-  sd_key_acquire(s->rec_key); /* once for the read's 3-4 record tags */
   int r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
   if (r < 0)
     goto unlock;
@@ -614,7 +609,6 @@ int store_secret_read(struct store *s, const char *ref, uint32_t version, struct
 out:
   mdb_txn_abort(txn);
 unlock:
-  sd_key_release(s->rec_key);
   pthread_rwlock_unlock(&s->key_lock);
   sd_key_free(tmp);
   msgpack_unpacked_destroy(&u);
