@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "base/error.h"
+#include "base/secbuf.h"
 #include "crypto/envelope.h"
 #include "store/internal.h"
 
@@ -320,7 +321,8 @@ static int open_txn(struct store *s, const struct sd_key *unlock) {
     goto fail;
   }
   if ((r = sd_key_unwrap(s->master, SD_WRAP_AUDIT, s->cluster_id, 16, v.mv_data, &s->audit_key)) < 0 ||
-      (r = store_rec_key_derive(s->audit_key, &s->rec_key)) < 0)
+      (r = store_rec_key_derive(s->audit_key, &s->rec_key)) < 0 ||
+      (r = store_rec_state_init(s->rec_key, &s->rec_state)) < 0)
     goto fail;
   /* Read on every secret read: they linger open between reads (no mprotect
    * pair per read) and secretd seals them once a second (store_seal_idle_keys). */
@@ -386,6 +388,7 @@ void store_close(struct store *s) {
   sd_key_free(s->master);
   sd_key_free(s->audit_key);
   sd_key_free(s->rec_key);
+  secbuf_free(s->rec_state);
   if (s->audit_fd >= 0)
     close(s->audit_fd);
   pthread_rwlock_destroy(&s->key_lock);

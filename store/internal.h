@@ -60,6 +60,7 @@ struct store {
   size_t master_ok_txnid; /* snapshot known to use `master` (atomic; 0: none) */
   struct sd_key *audit_key;
   struct sd_key *rec_key; /* record authentication (recmac.c), derived from audit_key */
+  struct secbuf *rec_state; /* BLAKE2b state keyed with rec_key, domain absorbed (recmac.c) */
   pthread_mutex_t tamper_mu; /* guards the tamper events below */
   char tamper[STORE_TAMPER_MAX][STORE_TAMPER_EVENT_LEN];
   unsigned n_tamper;
@@ -182,6 +183,9 @@ int store_id_from_hex(const char *hex, uint8_t out[16]);
  * it and return the payload (pointing into the LMDB value). A bad tag is
  * -EBADMSG and is reported (store_tamper_report) for the audit. */
 int store_rec_key_derive(const struct sd_key *audit_key, struct sd_key **ret);
+/* The keyed BLAKE2b state every tag starts from (key block and domain string
+ * absorbed), in secret memory; computed once at store open from rec_key. */
+int store_rec_state_init(const struct sd_key *rec_key, struct secbuf **ret);
 int store_rec_seal(const struct store *s, enum store_dbi t, const MDB_val *k, const void *p,
                    size_t n, uint8_t **ret, size_t *ret_len);
 int store_rec_put(const struct store *s, MDB_txn *txn, enum store_dbi t, const MDB_val *k,

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/secbuf.h"
 #include "store/internal.h"
 
 #define REC_DOMAIN "sdrec1"
@@ -36,16 +37,31 @@ int store_rec_key_derive(const struct sd_key *audit_key, struct sd_key **ret) {
   return r;
 }
 
+int store_rec_state_init(const struct sd_key *rec_key, struct secbuf **ret) {
+  crypto_generichash_blake2b_state st;
+  struct secbuf *b;
+  int r = secbuf_new(sizeof(st), &b);
+  if (r < 0)
+    return r;
+  const uint8_t *kb = sd_key_acquire(rec_key);
+  crypto_generichash_blake2b_init(&st, kb, SD_KEY_LEN, STORE_TAG_LEN);
+  sd_key_release(rec_key);
+  crypto_generichash_blake2b_update(&st, (const uint8_t *)REC_DOMAIN, sizeof(REC_DOMAIN) - 1);
+  memcpy(secbuf_data(b), &st, sizeof(st));
+  sodium_memzero(&st, sizeof(st));
+  *ret = b;
+  return 0;
+}
+
+/* Starts from the precomputed keyed state (one BLAKE2b compression of the key
+ * block saved per tag); the result is the same as keying afresh. */
 static void rec_tag(const struct store *s, enum store_dbi t, const MDB_val *k, const void *p,
                     size_t n, uint8_t tag[STORE_TAG_LEN]) {
   crypto_generichash_blake2b_state st;
   uint8_t hdr[1 + 4];
   hdr[0] = (uint8_t)t;
   store_be32_put(hdr + 1, (uint32_t)k->mv_size);
-  const uint8_t *kb = sd_key_acquire(s->rec_key);
-  crypto_generichash_blake2b_init(&st, kb, SD_KEY_LEN, STORE_TAG_LEN);
-  sd_key_release(s->rec_key);
-  crypto_generichash_blake2b_update(&st, (const uint8_t *)REC_DOMAIN, sizeof(REC_DOMAIN) - 1);
+  memcpy(&st, secbuf_cdata(s->rec_state), sizeof(st));
   crypto_generichash_blake2b_update(&st, hdr, sizeof(hdr));
   crypto_generichash_blake2b_update(&st, k->mv_data, k->mv_size);
   crypto_generichash_blake2b_update(&st, p, n);

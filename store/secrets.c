@@ -35,9 +35,11 @@ static int check_name_maps_to(struct store *s, MDB_txn *txn, const char *name, s
   return r;
 }
 
-int store_secret_resolve(struct store *s, MDB_txn *txn, const char *ref, uint8_t id[16]) {
-  struct secret_rec rec;
-  msgpack_unpacked u;
+/* store_secret_resolve, handing the secret record it authenticated and
+ * decoded to the caller (u: initialised by the caller, destroyed by it; rec
+ * points into u) so a read does not load it twice. */
+static int resolve_load(struct store *s, MDB_txn *txn, const char *ref, uint8_t id[16],
+                        msgpack_unpacked *ret_u, struct secret_rec *ret_rec) {
   int r;
   if (!ref)
     return -EINVAL;
@@ -51,16 +53,15 @@ int store_secret_resolve(struct store *s, MDB_txn *txn, const char *ref, uint8_t
       }
       memcpy(id, p.mv_data, 16);
       /* the secret it names exists and carries this name */
-      msgpack_unpacked_init(&u);
-      r = load_secret(s, txn, id, &u, &rec);
+      r = load_secret(s, txn, id, ret_u, ret_rec);
       if (r == -ENOENT) {
         store_tamper_report(s, DBI_NAMES, &k, "refers to a missing secret");
         r = -EBADMSG;
-      } else if (r == 0 && (rec.name_len != k.mv_size || memcmp(rec.name, ref, k.mv_size) != 0)) {
+      } else if (r == 0 && (ret_rec->name_len != k.mv_size ||
+                            memcmp(ret_rec->name, ref, k.mv_size) != 0)) {
         store_tamper_report(s, DBI_NAMES, &k, "refers to a secret of another name");
         r = -EBADMSG;
       }
-      msgpack_unpacked_destroy(&u);
       return r;
     }
     if (r != -ENOENT)
@@ -68,14 +69,21 @@ int store_secret_resolve(struct store *s, MDB_txn *txn, const char *ref, uint8_t
   }
   if (store_is_hex_id(ref) && store_id_from_hex(ref, id) == 0) {
     MDB_val ki = {16, id};
-    msgpack_unpacked_init(&u);
-    r = load_secret(s, txn, id, &u, &rec);
+    r = load_secret(s, txn, id, ret_u, ret_rec);
     if (r == 0)
-      r = check_name_maps_to(s, txn, rec.name, rec.name_len, id, &ki, DBI_SECRETS);
-    msgpack_unpacked_destroy(&u);
+      r = check_name_maps_to(s, txn, ret_rec->name, ret_rec->name_len, id, &ki, DBI_SECRETS);
     return r;
   }
   return -ENOENT;
+}
+
+int store_secret_resolve(struct store *s, MDB_txn *txn, const char *ref, uint8_t id[16]) {
+  struct secret_rec rec;
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  int r = resolve_load(s, txn, ref, id, &u, &rec);
+  msgpack_unpacked_destroy(&u);
+  return r;
 }
 
 /* Visit (and optionally delete) every key in dbi starting with prefix.
@@ -493,10 +501,8 @@ int store_secret_inspect(struct store *s, const char *ref, struct store_secret_i
   struct store_secret_info *info = calloc(1, sizeof(*info));
   if (!info)
     r = -ENOMEM;
-  sd_key_acquire(s->rec_key); /* once for all the record tags of this read */
   if (r == 0 && (r = store_secret_resolve(s, txn, ref, id)) == 0)
     r = fill_info(s, txn, id, info);
-  sd_key_release(s->rec_key);
   mdb_txn_abort(txn);
   if (r < 0) {
     store_secret_info_free(info, info ? 1 : 0);
@@ -517,7 +523,6 @@ int store_secret_list(struct store *s, struct store_secret_info **ret, size_t *r
   int r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
   if (r < 0)
     return r;
-  sd_key_acquire(s->rec_key); /* once for all the record tags of this read */
   if ((r = store_mdb_err(mdb_cursor_open(txn, s->dbi[DBI_NAMES], &c))) < 0)
     goto out;
   int rc;
@@ -562,7 +567,6 @@ int store_secret_list(struct store *s, struct store_secret_info **ret, size_t *r
   n = 0;
   r = 0;
 out:
-  sd_key_release(s->rec_key);
   store_secret_info_free(arr, n);
   if (c)
     mdb_cursor_close(c);
@@ -578,23 +582,19 @@ int store_secret_read(struct store *s, const char *ref, uint32_t version, struct
   struct secret_rec rec;
   struct version_rec vr;
   msgpack_unpacked u;
-  char name[65];
   if (!s || !ret)
     return -EINVAL;
   msgpack_unpacked_init(&u);
   pthread_rwlock_rdlock(&s->key_lock);
-  sd_key_acquire(s->rec_key); /* once for the read's 3-4 record tags */
   int r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
   if (r < 0)
     goto unlock;
-  if ((r = store_secret_resolve(s, txn, ref, id)) < 0)
+  /* resolve authenticates and decodes the secret record once: its latest */
+  if ((r = resolve_load(s, txn, ref, id, &u, &rec)) < 0)
     goto out;
   bool latest = version == 0;
-  if (latest) {
-    if ((r = get_secret(txn, s, id, &u, &rec, name)) < 0)
-      goto out;
+  if (latest)
     version = rec.latest;
-  }
   memcpy(kb, id, 16);
   store_be32_put(kb + 16, version);
   MDB_val k = {20, kb}, v;
@@ -614,7 +614,6 @@ int store_secret_read(struct store *s, const char *ref, uint32_t version, struct
 out:
   mdb_txn_abort(txn);
 unlock:
-  sd_key_release(s->rec_key);
   pthread_rwlock_unlock(&s->key_lock);
   sd_key_free(tmp);
   msgpack_unpacked_destroy(&u);
