@@ -321,7 +321,7 @@ static void test_csr_with_bad_self_signature_refused(void **state) {
 
 static void test_csr_with_rsa_or_p384_key_refused(void **state) {
   struct fx *f = *state;
-  EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+  EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
   EVP_PKEY *p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
   EVP_PKEY *ed448 = EVP_PKEY_Q_keygen(NULL, NULL, "ED448");
   assert_non_null(ed448);
