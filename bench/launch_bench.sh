@@ -12,6 +12,7 @@
 #                             Docker's masked/read-only paths, devices allow-list, and the
 #                             same memory, cpu and pids limits as "+limits"
 #   runc, runc equivalent     the same two bundles with runc
+#   detached: run --detach + delete --force vs crun run -d + delete -f; secret put p50/p99
 #   secret-launch +2 secrets, no layer   --rootfs-writable: without the per-container
 #                             overlay layer, to print the cost of that layer
 # Rows are compared only with rows that set the same limits: "crun/runc equivalent" with
@@ -55,6 +56,8 @@ cleanup() {
   for id in "${ids[@]:-}"; do
     [ -n "$id" ] && { crun delete -f "$id" 2>/dev/null; runc delete -f "$id" 2>/dev/null; } || true
   done
+  [ -d "$work/state" ] && for n in $(ls "$work/state"); do
+    "$launch" delete --force "$n" --state-root "$work/state" >/dev/null 2>&1 || true; done
   rm -rf "$work"
 }
 ids=()
@@ -177,6 +180,30 @@ hyperfine -N --style none --prepare 'sleep 0.05' --runs "$cold_runs" --export-js
   -n "crun" "${cmds[4]}" -n "crun equivalent" "${cmds[5]}" \
   >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; exit 1; }
 
+# Detached containers (issue 10): start detached + delete against crun run -d + delete
+# (both: Docker-equivalent security, limits, /bin/sleep killed by delete --force), and
+# the latency of one live secret put into a running container.
+cp -r "$work/equiv" "$work/detach"
+sed -i 's|"/bin/true"|"/bin/sleep", "100"|' "$work/detach/config.json"
+st="--state-root $work/state"
+sld="$launch run --detach --rootfs $work/rootfs"
+dcmds=("$wrap sh -c '$sld --name bd $secrets $limits $st -- /bin/sleep 100 && $launch delete --force bd $st'"
+       "$wrap sh -c 'crun run -d --bundle $work/detach bd-crun-$$ && crun delete -f bd-crun-$$'")
+ids+=(bd-crun-$$)
+for c in "${dcmds[@]}"; do
+  out=$(eval "$c" 2>&1 </dev/null) || { echo "$0: '$c' fails: $out" >&2; exit 1; }
+done
+hyperfine -N --style none --warmup 2 --runs "$runs" --export-json "$work/detach.json" \
+  -n "secret-launch run --detach + delete --force" "${dcmds[0]}" \
+  -n "crun run -d + crun delete -f (equivalent)" "${dcmds[1]}" \
+  >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; exit 1; }
+$sld --name putbench $st -- /bin/sleep 600
+put_lib=$("$build/bench/secret_put_bench" "$work/state" putbench 1000)
+hyperfine -N --style none --warmup 5 --runs 300 --export-json "$work/put.json" \
+  -n "secret-launch secret put (CLI process)" "$launch secret put putbench cli-value $work/s1 $st" \
+  >/dev/null 2>"$work/hyperfine.err" || { cat "$work/hyperfine.err" >&2; exit 1; }
+$launch delete --force putbench $st
+
 echo "# command: $0 $*"
 echo "# machine: $(nproc) cores, $(uname -r), load before the runs: $load0, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $(crun --version | head -n1), $(runc --version | head -n1), $(hyperfine --version)"
@@ -218,3 +245,18 @@ print(f"  crun equivalent / secret-launch +2 secrets +limits (same limits): "
 print(f"  crun / secret-launch +2 secrets (neither sets limits):            "
       f"{cold['crun']/cold['secret-launch +2 secrets']:.2f} x")
 PY
+
+python3 - "$work/detach.json" "$work/put.json" <<'PY'
+import json, sys
+d = {r["command"]: r["median"] * 1000 for r in json.load(open(sys.argv[1]))["results"]}
+print()
+print("detached containers (start + delete, median ms):")
+crun = d["crun run -d + crun delete -f (equivalent)"]
+for k, v in d.items():
+    print(f"  {k:<46} {v:8.2f} ms  /crun {v/crun:5.2f}")
+t = sorted(json.load(open(sys.argv[2]))["results"][0]["times"])
+print(f"  {'secret put through the CLI (a new process)':<46} p50 {t[len(t)//2]*1e3:.2f} ms  "
+      f"p99 {t[int(len(t)*0.99)]*1e3:.2f} ms  ({len(t)} puts)")
+PY
+echo "$put_lib" | sed 's/^/  library: /'
+echo "  goal: p99 of one put under 1 ms (the agent holds the handle: library row)"

@@ -29,6 +29,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -852,6 +853,58 @@ int rt_container_stop(struct rt_container *c, unsigned timeout_ms, int sig, bool
     *ret_killed = true;
   r = wait_exit(c, 10000);
   return r < 0 ? r : r == 1 ? 0 : -ETIMEDOUT;
+}
+
+int rt_container_run(struct rt_container *c, int signal_fd, unsigned stop_timeout_ms,
+                     struct rt_exit *ret_exit, bool *ret_timed_out) {
+  struct timespec dl = {0};
+  bool armed = false;
+  if (ret_timed_out)
+    *ret_timed_out = false;
+  if (c->adopted)
+    return -ECHILD;
+  for (;;) {
+    struct pollfd p[2] = {{.fd = c->pidfd, .events = POLLIN}, {.fd = signal_fd, .events = POLLIN}};
+    int timeout = -1;
+    if (armed) {
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      int64_t left = (dl.tv_sec - now.tv_sec) * 1000 + (dl.tv_nsec - now.tv_nsec) / 1000000;
+      timeout = left < 0 ? 0 : (int)left;
+    }
+    int n = poll(p, signal_fd >= 0 ? 2 : 1, timeout);
+    if (n < 0 && errno != EINTR)
+      return -errno;
+    if (n == 0 && armed) {
+      rt_container_kill(c, SIGKILL);
+      armed = false;
+      if (ret_timed_out)
+        *ret_timed_out = true;
+      continue;
+    }
+    if (n > 0 && signal_fd >= 0 && (p[1].revents & POLLIN)) {
+      struct signalfd_siginfo si;
+      if (read(signal_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        rt_container_kill(c, (int)si.ssi_signo);
+        if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) && !armed) {
+          clock_gettime(CLOCK_MONOTONIC, &dl);
+          dl.tv_sec += stop_timeout_ms / 1000;
+          dl.tv_nsec += (long)(stop_timeout_ms % 1000) * 1000000L;
+          if (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
+          }
+          armed = true;
+        }
+      }
+    }
+    if (n > 0 && (p[0].revents & POLLIN)) {
+      int r = rt_container_wait(c, false, ret_exit);
+      if (r == -EAGAIN)
+        continue;
+      return r;
+    }
+  }
 }
 
 /* Whether /proc/PID/cgroup names the group (a line ending in ":/<cgroup>" or with a

@@ -37,9 +37,11 @@
 
 #include "base/error.h"
 #include "base/macro.h"
+#include "base/parse.h"
 #include "runtime/caps.h"
 #include "runtime/cgroup.h"
 #include "runtime/launch.h"
+#include "runtime/launch_image.h"
 #include "runtime/runtime.h"
 #include "runtime/secrets_fs.h"
 #include "runtime/state.h"
@@ -81,6 +83,8 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: %s [run] --rootfs DIR [options] -- CMD [ARG...]\n"
           "       %s run --detach --name NAME --rootfs DIR [options] -- CMD [ARG...]\n"
+          "       %s [run] --image NAME[:VERSION|@sha256:D] [--store DIR] [options]\n"
+          "          [-- CMD [ARG...]]   (instead of --rootfs: see docs/images.md)\n"
           "       %s list [--json] | state NAME | kill NAME [SIGNAL]\n"
           "       %s stop NAME [--timeout SECONDS] | delete NAME [--force]\n"
           "       %s secret put NAME TARGET [FILE|-] [--uid N] [--gid N] [--mode 0400]\n"
@@ -98,19 +102,17 @@ static void usage(FILE *f) {
           "  --rootfs-writable      (no layer: write into DIR itself, seen by every container)\n"
           "  --detach, -d           --state-root DIR       --secrets-max-size SIZE\n"
           "See secret-launch(1).\n",
-          prog, prog, prog, prog, prog, prog);
+          prog, prog, prog, prog, prog, prog, prog);
 }
 
+/* Decimal only (ids, limits, seconds): digits, leading zeros ignored, then base's
+ * sd_parse_u64 (which alone would read "010" as octal and "0x10" as hex). */
 int parse_u64(const char *s, uint64_t max, uint64_t *ret) {
-  if (!isdigit((unsigned char)*s))
+  if (!*s || s[strspn(s, "0123456789")] != '\0')
     return -EINVAL;
-  errno = 0;
-  char *end;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || *end || v > max)
-    return -EINVAL;
-  *ret = v;
-  return 0;
+  while (s[0] == '0' && s[1])
+    s++;
+  return sd_parse_u64(s, max, ret);
 }
 
 /* "64m", "1g", "512k", "1048576" (bytes, 1024-based suffixes as Docker). */
@@ -575,51 +577,17 @@ static void warn_swap(struct rt_container *c) {
                     "secrets may be swapped out\n", prog);
 }
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
-/* Forward signals, enforce the stop timeout, return the exit code to use. */
+/* Forward signals, enforce the stop timeout (in the library), return the exit code. */
 static int supervise(struct rt_container *c, int sfd, unsigned stop_timeout_s) {
-  int64_t deadline = -1;
   struct rt_exit ex;
-  for (;;) {
-    struct pollfd p[2] = {{.fd = sfd, .events = POLLIN},
-                          {.fd = rt_container_pidfd(c), .events = POLLIN}};
-    int timeout = -1;
-    if (deadline >= 0) {
-      int64_t left = deadline - now_ms();
-      timeout = left < 0 ? 0 : (int)left;
-    }
-    int n = poll(p, 2, timeout);
-    if (n < 0 && errno != EINTR)
-      return (void)die("poll: %s", strerror(errno)), EXIT_LAUNCHER;
-    if (n == 0 && deadline >= 0) {
-      fprintf(stderr, "%s: stop timeout (%u s) expired: killing the container\n", prog,
-              stop_timeout_s);
-      rt_container_kill(c, SIGKILL);
-      deadline = -1;
-      continue;
-    }
-    if (n > 0 && (p[0].revents & POLLIN)) {
-      struct signalfd_siginfo si;
-      if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-        rt_container_kill(c, (int)si.ssi_signo);
-        if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) && deadline < 0)
-          deadline = now_ms() + (int64_t)stop_timeout_s * 1000;
-      }
-    }
-    if (n > 0 && (p[1].revents & POLLIN)) {
-      int r = rt_container_wait(c, false, &ex);
-      if (r == -EAGAIN)
-        continue;
-      if (r < 0)
-        return (void)die("waiting for the container: %s", strerror(-r)), EXIT_LAUNCHER;
-      break;
-    }
-  }
+  bool timed_out = false;
+  int r = rt_container_run(c, sfd, stop_timeout_s * 1000u, &ex, &timed_out);
+  if (r < 0)
+    return (void)die("waiting for the container: %s", strerror(-r)), EXIT_LAUNCHER;
+  if (timed_out)
+    fprintf(stderr, "%s: stop timeout (%u s) expired: the container was killed\n", prog,
+            stop_timeout_s);
   if (ex.oom_killed)
     fprintf(stderr, "%s: the container was killed by the OOM killer (memory limit reached)\n",
             prog);
@@ -713,8 +681,18 @@ static int supervisor_main(int argc, char **argv, int ready_fd) {
   int r;
 
   setsid();
+  /* Nothing of the caller's but stdio (until readiness) and the ready pipe: an
+   * inherited pipe would keep e.g. a shell's $(...) waiting for the container's life. */
+  if ((ready_fd > 3 && close_range(3, (unsigned)ready_fd - 1, 0) < 0) ||
+      close_range((unsigned)ready_fd + 1, ~0U, 0) < 0)
+    return EXIT_LAUNCHER;
   if (parse_args(argc, argv, &o) < 0) {
     wipe_secrets(&o);
+    return EXIT_LAUNCHER;
+  }
+  if (!o.detach) { /* "--detach" was seen, but not as an option (after an argument) */
+    wipe_secrets(&o);
+    die("--detach must be given among the options, before the command");
     return EXIT_LAUNCHER;
   }
   const char *root = o.state_root ? o.state_root : RT_STATE_ROOT_DEFAULT;
@@ -765,6 +743,13 @@ static int supervisor_main(int argc, char **argv, int ready_fd) {
   st.supervisor = getpid();
   snprintf(st.cgroup, sizeof st.cgroup, "secretd/%s", o.spec.name);
   st.secrets_max = rt_secrets_fs_max(rt_container_secrets(c));
+  if (o.spec.userns) { /* a put's owners are container ids, mapped like --secret's */
+    static const struct rt_idmap def = {0, RT_DEFAULT_IDMAP_OUTSIDE, RT_DEFAULT_IDMAP_COUNT};
+    st.n_uidmap = o.spec.n_uidmap ? o.spec.n_uidmap : 1;
+    st.n_gidmap = o.spec.n_gidmap ? o.spec.n_gidmap : 1;
+    memcpy(st.uidmap, o.spec.n_uidmap ? o.spec.uidmap : &def, st.n_uidmap * sizeof def);
+    memcpy(st.gidmap, o.spec.n_gidmap ? o.spec.gidmap : &def, st.n_gidmap * sizeof def);
+  }
   now_rfc3339(st.created, sizeof st.created);
   if (!realpath(o.spec.rootfs, st.bundle))
     snprintf(st.bundle, sizeof st.bundle, "%s", o.spec.rootfs);
@@ -781,6 +766,9 @@ static int supervisor_main(int argc, char **argv, int ready_fd) {
   }
   close(ready_fd);
   closep(&errfd);
+  if (chdir("/") < 0) {
+    /* keeps the caller's cwd busy; harmless */
+  }
 
   struct rt_exit ex = {0};
   for (;;) {
@@ -860,6 +848,9 @@ int main(int argc, char **argv, char **envp) {
     fprintf(stderr, "%s: protecting the launcher image: %s\n", prog, strerror(-r));
     return EXIT_LAUNCHER;
   }
+  /* --image REF: becomes --rootfs plus the image config's defaults. */
+  if (launch_image_args(&argc, &argv) < 0)
+    return EXIT_LAUNCHER;
   /* Secrets will be in our memory: no core dumps, no ptrace by other users. */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   struct rlimit nocore = {0, 0};

@@ -27,6 +27,7 @@
 #include "runtime/secrets_fs.h"
 #include "runtime/state.h"
 #include "runtime/supervisor.h"
+#include "runtime/userns.h"
 
 #define EXIT_VERB 1
 
@@ -44,10 +45,25 @@ static void sleep_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
+/* The recorded supervisor still runs: same start time and not a zombie (once it has
+ * exited, its new parent may take a while to reap it). */
 static bool supervisor_alive(const struct rt_state *st) {
   uint64_t t;
-  return st->supervisor > 0 && rt_proc_start_time(st->supervisor, &t) == 0 &&
-         t == st->supervisor_start;
+  char path[64], buf[512];
+  if (st->supervisor <= 0 || rt_proc_start_time(st->supervisor, &t) < 0 ||
+      t != st->supervisor_start)
+    return false;
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)st->supervisor);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0)
+    return false;
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')');
+  return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
 
 static int open_container(struct ctx *x, const char *name, int *ret_dir, struct rt_state *st) {
@@ -72,7 +88,7 @@ static int open_container(struct ctx *x, const char *name, int *ret_dir, struct 
  * supervisor gone too, the state is stale: marked stopped (exit status unknown), its
  * socket and empty cgroup removed.
  */
-static int refresh(struct ctx *x, int dir_fd, struct rt_state *st, struct rt_container **ret_c) {
+static int refresh(int dir_fd, struct rt_state *st, struct rt_container **ret_c) {
   struct rt_container *c = NULL;
   if (st->status != RT_STATUS_RUNNING)
     return 0;
@@ -101,7 +117,6 @@ static int refresh(struct ctx *x, int dir_fd, struct rt_state *st, struct rt_con
   unlinkat(dir_fd, "sock", 0);
   (void)rt_cgroup_remove_name(st->id, false);
   return rt_state_write(dir_fd, st);
-  (void)x;
 }
 
 static json_object *state_json(const struct rt_state *st) {
@@ -140,7 +155,7 @@ static int v_list(struct ctx *x, int argc, char **argv) {
     _cleanup_close_ int dfd = -1;
     if (rt_state_open(x->root_fd, *n, &dfd) < 0 || rt_state_read(dfd, &st) < 0)
       continue; /* being created or deleted right now */
-    refresh(x, dfd, &st, NULL);
+    refresh(dfd, &st, NULL);
     if (json)
       json_object_array_add(arr, state_json(&st));
     else
@@ -163,7 +178,7 @@ static int v_state(struct ctx *x, int argc, char **argv) {
   _cleanup_close_ int dfd = -1;
   if (open_container(x, argv[1], &dfd, &st) < 0)
     return EXIT_VERB;
-  int r = refresh(x, dfd, &st, NULL);
+  int r = refresh(dfd, &st, NULL);
   if (r < 0)
     return die("state of %s: %s", st.id, strerror(-r)), EXIT_VERB;
   json_object *o = state_json(&st);
@@ -199,7 +214,7 @@ static int running(struct ctx *x, const char *verb, const char *name, int *dfd,
                    struct rt_state *st, struct rt_container **c) {
   if (open_container(x, name, dfd, st) < 0)
     return -1;
-  int r = refresh(x, *dfd, st, c);
+  int r = refresh(*dfd, st, c);
   if (r < 0)
     return die("%s %s: %s", verb, name, strerror(-r));
   if (st->status != RT_STATUS_RUNNING || !*c)
@@ -294,7 +309,7 @@ static int v_delete(struct ctx *x, int argc, char **argv) {
   _cleanup_close_ int dfd = -1;
   if (open_container(x, name, &dfd, &st) < 0)
     return EXIT_VERB;
-  int r = refresh(x, dfd, &st, &c);
+  int r = refresh(dfd, &st, &c);
   if (r < 0)
     return die("delete %s: %s", name, strerror(-r)), EXIT_VERB;
   if (c) {
@@ -406,6 +421,18 @@ static int v_secret(struct ctx *x, int argc, char **argv) {
     return EXIT_VERB;
   }
   rt_container_detach(c);
+  /* --userns: the owner given is a container id; the tmpfs wants the host id. */
+  if (put && st.n_uidmap) {
+    uint32_t hu = rt_idmap_to_host(st.uidmap, st.n_uidmap, (uint32_t)uid);
+    uint32_t hg = rt_idmap_to_host(st.gidmap, st.n_gidmap, (uint32_t)gid);
+    if (hu == UINT32_MAX || hg == UINT32_MAX) {
+      secret_buf_wipe(&buf);
+      return die("secret put %s: owner %u:%u is not mapped in the container's user "
+                 "namespace", name, (unsigned)uid, (unsigned)gid), EXIT_VERB;
+    }
+    uid = hu;
+    gid = hg;
+  }
   int mfd = -1;
   struct rt_secrets_fs *fs = NULL;
   r = rt_supervisor_get_secrets(dfd, st.supervisor, &mfd);

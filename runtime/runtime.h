@@ -159,6 +159,16 @@ int rt_container_wait(struct rt_container *c, bool block, struct rt_exit *ret_ex
  * For an adopted container: rt_container_detach (it is not ours to kill). */
 void rt_container_free(struct rt_container *c);
 
+/*
+ * Foreground supervision: until PID 1 exits, forward every signal read from
+ * signal_fd (a signalfd of the caller; -1 for none) to PID 1; after SIGTERM or SIGINT,
+ * SIGKILL follows stop_timeout_ms later (*ret_timed_out, may be NULL, tells). Then reap
+ * and fill *ret_exit (may be NULL) as rt_container_wait. Returns 0, -ECHILD (adopted or
+ * already reaped) or a negative errno.
+ */
+int rt_container_run(struct rt_container *c, int signal_fd, unsigned stop_timeout_ms,
+                     struct rt_exit *ret_exit, bool *ret_timed_out);
+
 /* Let go of the container without stopping it: free the handle, close its pidfd and
  * secrets handle; the container and its cgroup stay. NULL ok. */
 void rt_container_detach(struct rt_container *c);

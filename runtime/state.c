@@ -160,6 +160,21 @@ int rt_state_write(int dir_fd, const struct rt_state *st) {
   json_object_object_add(o, "supervisor", json_object_new_int64(st->supervisor));
   json_object_object_add(o, "supervisorStartTime", json_object_new_uint64(st->supervisor_start));
   json_object_object_add(o, "secretsMax", json_object_new_uint64(st->secrets_max));
+  for (int k = 0; k < 2; k++) {
+    const struct rt_idmap *m = k ? st->gidmap : st->uidmap;
+    size_t n = k ? st->n_gidmap : st->n_uidmap;
+    if (n == 0)
+      continue;
+    json_object *arr = json_object_new_array();
+    for (size_t i = 0; i < n && i < RT_MAX_IDMAPS; i++) {
+      json_object *e = json_object_new_array();
+      json_object_array_add(e, json_object_new_int64(m[i].inside));
+      json_object_array_add(e, json_object_new_int64(m[i].outside));
+      json_object_array_add(e, json_object_new_int64(m[i].count));
+      json_object_array_add(arr, e);
+    }
+    json_object_object_add(o, k ? "gidMap" : "uidMap", arr);
+  }
   if (st->exited) {
     json_object_object_add(o, "exitCode", json_object_new_int(st->exit_code));
     json_object_object_add(o, "exitSignal", json_object_new_int(st->exit_signal));
@@ -214,6 +229,41 @@ static int get_u64(json_object *o, const char *key, uint64_t max, uint64_t *ret,
   return 0;
 }
 
+/* [[inside, outside, count], ...]: 1..RT_MAX_IDMAPS entries of 32-bit ids, count >= 1,
+ * no range past 2^32. Absent: n = 0. */
+static int get_idmap(json_object *o, const char *key, struct rt_idmap *m, size_t *ret_n) {
+  json_object *arr;
+  *ret_n = 0;
+  if (!json_object_object_get_ex(o, key, &arr))
+    return 0;
+  if (!json_object_is_type(arr, json_type_array))
+    return -EBADMSG;
+  size_t n = json_object_array_length(arr);
+  if (n == 0 || n > RT_MAX_IDMAPS)
+    return -EBADMSG;
+  for (size_t i = 0; i < n; i++) {
+    json_object *e = json_object_array_get_idx(arr, i);
+    uint64_t v[3];
+    if (!json_object_is_type(e, json_type_array) || json_object_array_length(e) != 3)
+      return -EBADMSG;
+    for (size_t j = 0; j < 3; j++) {
+      json_object *x = json_object_array_get_idx(e, j);
+      if (!json_object_is_type(x, json_type_int))
+        return -EBADMSG;
+      errno = 0;
+      int64_t y = json_object_get_int64(x);
+      if (errno || y < 0 || y > (int64_t)UINT32_MAX)
+        return -EBADMSG;
+      v[j] = (uint64_t)y;
+    }
+    if (v[2] == 0 || v[0] + v[2] > ((uint64_t)1 << 32) || v[1] + v[2] > ((uint64_t)1 << 32))
+      return -EBADMSG;
+    m[i] = (struct rt_idmap){(uint32_t)v[0], (uint32_t)v[1], (uint32_t)v[2]};
+  }
+  *ret_n = n;
+  return 0;
+}
+
 int rt_state_parse(const char *buf, size_t len, struct rt_state *ret) {
   struct rt_state st = {0};
   char status[16] = "";
@@ -254,6 +304,9 @@ int rt_state_parse(const char *buf, size_t len, struct rt_state *ret) {
   if (get_u64(o, "startTime", UINT64_MAX >> 1, &st.start_time, true) < 0 ||
       get_u64(o, "supervisorStartTime", UINT64_MAX >> 1, &st.supervisor_start, true) < 0 ||
       get_u64(o, "secretsMax", (uint64_t)1 << 30, &st.secrets_max, false) < 0)
+    goto out;
+  if (get_idmap(o, "uidMap", st.uidmap, &st.n_uidmap) < 0 ||
+      get_idmap(o, "gidMap", st.gidmap, &st.n_gidmap) < 0)
     goto out;
   json_object *x;
   if (json_object_object_get_ex(o, "exitCode", &x)) {

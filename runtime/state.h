@@ -6,7 +6,8 @@
  *   ROOT/NAME/            0700 root; mkdir'ed exclusively: a name is taken once
  *   ROOT/NAME/state.json  OCI state (ociVersion, id, status, pid, bundle, created) plus
  *                         what adoption checks (startTime, cgroup, supervisor pid and
- *                         start time, secretsMax) and, once stopped, exitCode,
+ *                         start time, secretsMax, uidMap/gidMap with --userns) and,
+ *                         once stopped, exitCode,
  *                         exitSignal, oomKilled; replaced atomically (rename)
  *   ROOT/NAME/sock        the supervisor's socket (SOCK_SEQPACKET, 0600): hands the
  *                         writable secrets tmpfs fd to a root peer (SCM_RIGHTS)
@@ -21,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "runtime/runtime.h"
 
 #define RT_STATE_ROOT_DEFAULT "/run/secretd/launch"
 #define RT_STATE_MAX_BYTES 65536
@@ -39,6 +42,10 @@ struct rt_state {
   char created[40];            /* RFC 3339, UTC */
   char cgroup[RT_NAME_MAX + 16]; /* "secretd/NAME" */
   uint64_t secrets_max;
+  struct rt_idmap uidmap[RT_MAX_IDMAPS]; /* --userns: container -> host ids (n = 0: none) */
+  size_t n_uidmap;
+  struct rt_idmap gidmap[RT_MAX_IDMAPS];
+  size_t n_gidmap;
   bool exited;                 /* exit fields valid (set by the supervisor) */
   int exit_code;
   int exit_signal;

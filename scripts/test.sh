@@ -55,8 +55,7 @@ if [[ "$mode" == default ]]; then
         -DSECRETD_FUZZ=ON >/dev/null
   # The generator that precompiles the default seccomp filter runs during the
   # build, instrumented too; its one-shot allocations are not leaks worth failing on.
-  ASAN_OPTIONS=detect_leaks=0 cmake --build build-fuzz -j"$jobs" --target fuzz_wire fuzz_seccomp_profile fuzz_bench_parsers \
-    fuzz_join_token fuzz_csr
+  ASAN_OPTIONS=detect_leaks=0 cmake --build build-fuzz -j"$jobs" --target fuzz_all
   suite build-fuzz --label-regex fuzz
 fi
 

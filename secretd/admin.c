@@ -175,13 +175,19 @@ static void conn_drop(struct admin_conn *c) {
 static void req_done(struct cq_item *it, int r) {
   struct admin_req *rq = (struct admin_req *)it;
   struct admin_conn *c = rq->conn;
+  if (r == -EBADMSG)
+    log_err("%s refused: a stored record failed its integrity check (changed outside "
+            "secretd); the audit chain has a store.tamper record", rq->action);
   if (c->wc) {
     int w;
+    const char *msg = r == rq->code && rq->errmsg ? rq->errmsg : sd_strerror(r);
+    if (r == -EBADMSG)
+      msg = "a stored record failed its integrity check (changed outside secretd); "
+            "refused: see the audit (action store.tamper)";
     if (r == 0)
       w = wire_conn_reply_ok(c->wc, rq->id, reply_pack, rq);
     else
-      w = wire_conn_reply_error(c->wc, rq->id, r, r == rq->code && rq->errmsg ? rq->errmsg
-                                                                                : sd_strerror(r));
+      w = wire_conn_reply_error(c->wc, rq->id, r, msg);
     /* -EMSGSIZE: the result did not fit a frame and an error reply went out
      * instead. Any other failure: the reply is lost, so the connection must
      * not go on answering later requests as if nothing happened. */

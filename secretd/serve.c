@@ -213,6 +213,12 @@ static int open_store(const struct serve_opts *o, struct store **ret) {
   case 0: return 0;
   case SD_E_BADKEY: log_err("wrong unlock key"); break;
   case -EPERM: break; /* the key file was refused; unlock.c said why and how to fix it */
+  case SD_E_SCHEMA:
+    log_err("the store in %s has a schema version this secretd (schema %d) cannot open: a store "
+            "made by secretd 0.1 before record authentication (schema 1) is not upgraded in "
+            "place; restore its secrets into a new store (docs/operator-guide.md)", o->dir,
+            STORE_SCHEMA_VERSION);
+    break;
   case -EINVAL: log_err("the unlock key is not a valid SDUNLOCK-1 token"); break;
   case -ENODATA: log_err("no unlock key given (expected a token line on stdin)"); break;
   case -ENOENT:

@@ -366,48 +366,53 @@ static int file_write_recs(struct store *s, const struct store_audit_rec *recs, 
 }
 
 /* The seq of the file's last complete line (0: empty file). A partial last
- * line (a crash in the middle of a write) is cut off. -EBADMSG when the last
- * line is not one of our records. Call with audit_file_mu held. */
-static int file_last_seq(int fd, uint64_t *ret) {
+ * line (a crash in the middle of a write) is cut off, but only once the line
+ * before it parsed. -EBADMSG when the last line is not one of our records. */
+int store_audit_file_last_seq(int fd, uint64_t *ret) {
   struct stat st;
   char buf[4096];
   if (fstat(fd, &st) < 0)
     return -errno;
-  off_t end = st.st_size;
-  *ret = 0;
-  while (end > 0) {
-    size_t want = end < (off_t)sizeof(buf) - 1 ? (size_t)end : sizeof(buf) - 1;
-    ssize_t n = pread(fd, buf, want, end - (off_t)want);
+  off_t end = st.st_size, keep = end;
+  /* window: the last sizeof(buf)-1 bytes, then (after a partial tail) the
+   * bytes before the cut */
+  for (int pass = 0; pass < 2 && keep > 0; pass++) {
+    size_t want = keep < (off_t)sizeof(buf) - 1 ? (size_t)keep : sizeof(buf) - 1;
+    off_t start = keep - (off_t)want;
+    ssize_t n = pread(fd, buf, want, start);
     if (n < 0)
       return -errno;
     if ((size_t)n != want)
       return -EIO;
-    buf[n] = 0;
-    if (buf[n - 1] != '\n') { /* partial tail: cut it at the last newline */
+    if (buf[n - 1] != '\n') { /* partial tail: the complete part ends at the last newline */
       char *nl = memrchr(buf, '\n', (size_t)n);
-      off_t keep = nl ? end - (off_t)want + (nl - buf) + 1 : end - (off_t)want;
-      if (!nl && keep > 0)
+      if (!nl && start > 0)
         return -EBADMSG; /* a line longer than any record */
-      if (ftruncate(fd, keep) < 0)
-        return -errno;
-      end = keep;
+      keep = nl ? start + (nl - buf) + 1 : 0;
       continue;
     }
     buf[n - 1] = 0;
     char *line = memrchr(buf, '\n', (size_t)n - 1);
     line = line ? line + 1 : buf;
-    if (!line[0] || (line == buf && end > (off_t)want))
+    if (!line[0] || (line == buf && start > 0))
       return -EBADMSG;
     char *p;
-    if (strncmp(line, "{\"seq\":", 7) != 0)
+    if (strncmp(line, "{\"seq\":", 7) != 0 || line[7] < '0' || line[7] > '9')
       return -EBADMSG;
     errno = 0;
     unsigned long long v = strtoull(line + 7, &p, 10);
-    if (errno || p == line + 7 || *p != ',')
+    if (errno || *p != ',')
       return -EBADMSG;
+    if (keep < end && ftruncate(fd, keep) < 0)
+      return -errno;
     *ret = v;
     return 0;
   }
+  if (keep > 0)
+    return -EBADMSG;
+  if (end > 0 && ftruncate(fd, 0) < 0) /* nothing but one partial line */
+    return -errno;
+  *ret = 0;
   return 0;
 }
 
@@ -415,7 +420,7 @@ static int file_last_seq(int fd, uint64_t *ret) {
  * with audit_file_mu held. */
 static int file_catch_up(struct store *s, uint64_t *ret_appended) {
   uint64_t last, head_seq = 0, added = 0;
-  int r = file_last_seq(s->audit_fd, &last);
+  int r = store_audit_file_last_seq(s->audit_fd, &last);
   if (r < 0)
     return r;
   for (;;) {

@@ -26,7 +26,11 @@ int store_batch_begin(struct store *s, struct store_batch **ret) {
    * batch instead of several per op (acquire is reference counted). */
   sd_key_acquire(b->master);
   sd_key_acquire(s->audit_key);
+  sd_key_acquire(s->rec_key);
   b->keys_held = true;
+  /* Tamper events seen by reads since the last batch go into the chain first. */
+  if ((r = store_tamper_flush(b)) < 0)
+    goto fail;
   *ret = b;
   return 0;
 fail:
@@ -36,6 +40,7 @@ fail:
 
 static void batch_free(struct store_batch *b) {
   if (b->keys_held) {
+    sd_key_release(b->s->rec_key);
     sd_key_release(b->s->audit_key);
     sd_key_release(b->master);
   }
@@ -143,7 +148,33 @@ int store_op_finish(struct store_op *op, const struct store_actor *a, const char
     op->txn = NULL;
   }
   int w = write_record(b, NULL, actor, action, op->object, store_audit_outcome_text(r, obuf));
+  if (w == 0 && r == -EBADMSG)
+    w = store_tamper_flush(b); /* the records this op found tampered with */
   return w < 0 && r >= 0 ? w : r;
+}
+
+int store_tamper_flush(struct store_batch *b) {
+  struct store *s = b->s;
+  char ev[STORE_TAMPER_MAX][STORE_TAMPER_EVENT_LEN], obuf[80];
+  uint64_t dropped;
+  int r = 0;
+  pthread_mutex_lock(&s->tamper_mu);
+  unsigned n = s->n_tamper;
+  memcpy(ev, s->tamper, sizeof(ev[0]) * n);
+  dropped = s->tamper_dropped;
+  s->n_tamper = 0;
+  s->tamper_dropped = 0;
+  pthread_mutex_unlock(&s->tamper_mu);
+  const char *outcome = store_audit_outcome_text(-EBADMSG, obuf);
+  for (unsigned i = 0; r == 0 && i < n; i++)
+    r = write_record(b, NULL, "store", "store.tamper", ev[i], outcome);
+  if (r == 0 && dropped) {
+    char more[80];
+    snprintf(more, sizeof(more), "%llu more records failed authentication",
+             (unsigned long long)dropped);
+    r = write_record(b, NULL, "store", "store.tamper", more, outcome);
+  }
+  return r;
 }
 
 int store_audit_note(struct store_batch *b, const struct store_actor *a, const char *action,

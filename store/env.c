@@ -311,7 +311,8 @@ static int open_txn(struct store *s, const struct sd_key *unlock) {
     r = -EIO;
     goto fail;
   }
-  if ((r = sd_key_unwrap(s->master, SD_WRAP_AUDIT, s->cluster_id, 16, v.mv_data, &s->audit_key)) < 0)
+  if ((r = sd_key_unwrap(s->master, SD_WRAP_AUDIT, s->cluster_id, 16, v.mv_data, &s->audit_key)) < 0 ||
+      (r = store_rec_key_derive(s->audit_key, &s->rec_key)) < 0)
     goto fail;
   return store_commit_err(s->env, mdb_txn_commit(txn));
 fail:
@@ -335,6 +336,7 @@ int store_open(const char *dir, const struct sd_key *unlock, const struct store_
   s->audit_fd = -1;
   pthread_rwlock_init(&s->key_lock, NULL);
   pthread_mutex_init(&s->audit_file_mu, NULL);
+  pthread_mutex_init(&s->tamper_mu, NULL);
   s->keep_versions = o && o->keep_versions ? o->keep_versions : STORE_DEFAULT_KEEP_VERSIONS;
   if ((r = store_env_open(dir, o ? o->map_size : 0, 0, &s->env)) < 0)
     return r;
@@ -361,10 +363,12 @@ void store_close(struct store *s) {
   sd_key_free(s->unlock);
   sd_key_free(s->master);
   sd_key_free(s->audit_key);
+  sd_key_free(s->rec_key);
   if (s->audit_fd >= 0)
     close(s->audit_fd);
   pthread_rwlock_destroy(&s->key_lock);
   pthread_mutex_destroy(&s->audit_file_mu);
+  pthread_mutex_destroy(&s->tamper_mu);
   free(s);
 }
 

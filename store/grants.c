@@ -21,7 +21,7 @@ static int resolve_for_grant(struct store_op *op, const char *ref, const char *s
   int r = store_secret_resolve(s, op->txn, ref, id);
   if (r < 0)
     return r;
-  if ((r = store_mdb_err(mdb_get(op->txn, s->dbi[DBI_SECRETS], &k, &v))) < 0)
+  if ((r = store_rec_get(s, op->txn, DBI_SECRETS, &k, &v)) < 0)
     return r;
   msgpack_unpacked_init(&u);
   if ((r = store_rec_secret_decode(&v, &u, &rec)) == 0) {
@@ -63,22 +63,21 @@ static int do_grant(struct store_op *op, const char *ref, const struct store_gra
     return r;
   grant_key(kb, id, g->service, &k);
   uint64_t created = store_now_ns();
-  int rc = mdb_get(op->txn, s->dbi[DBI_GRANTS], &k, &v);
-  if (rc == 0) { /* re-grant: update, keep the creation time */
+  r = store_rec_get(s, op->txn, DBI_GRANTS, &k, &v);
+  if (r == 0) { /* re-grant: update, keep the creation time */
     struct grant_rec old;
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     if (store_rec_grant_decode(&v, &u, &old) == 0)
       created = old.created_ns;
     msgpack_unpacked_destroy(&u);
-  } else if (rc != MDB_NOTFOUND) {
-    return store_mdb_err(rc);
+  } else if (r != -ENOENT) {
+    return r; /* -EBADMSG: the grant was tampered with; refuse to build on it */
   }
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
   if ((r = store_rec_grant_encode(&sb, target, g->uid, g->gid, g->mode, created)) == 0) {
-    v = (MDB_val){sb.size, sb.data};
-    r = store_mdb_err(mdb_put(op->txn, s->dbi[DBI_GRANTS], &k, &v, 0));
+    r = store_rec_put(s, op->txn, DBI_GRANTS, &k, sb.data, sb.size, 0);
   }
   msgpack_sbuffer_destroy(&sb);
   if (r == 0)

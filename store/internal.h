@@ -15,6 +15,8 @@
 #include "crypto/keys.h"
 #include "store/store.h"
 
+/* Values of the data tables (all but audit and meta) are payload || tag
+ * (recmac.c); the payloads: */
 enum store_dbi {
   DBI_SECRETS,  /* id(16) -> [name, created_ns, updated_ns, latest, {labels}] */
   DBI_NAMES,    /* name -> id(16) */
@@ -44,6 +46,10 @@ struct audit_head {
   uint8_t hash[32];
 };
 
+#define STORE_TAG_LEN 32
+#define STORE_TAMPER_MAX 16         /* events kept until the next batch audits them */
+#define STORE_TAMPER_EVENT_LEN 120
+
 struct store {
   MDB_env *env;
   MDB_dbi dbi[DBI_N];
@@ -52,6 +58,11 @@ struct store {
   struct sd_key *master;
   uint8_t master_wrapped[SD_WRAPPED_KEY_LEN]; /* META_MASTER as loaded */
   struct sd_key *audit_key;
+  struct sd_key *rec_key; /* record authentication (recmac.c), derived from audit_key */
+  pthread_mutex_t tamper_mu; /* guards the tamper events below */
+  char tamper[STORE_TAMPER_MAX][STORE_TAMPER_EVENT_LEN];
+  unsigned n_tamper;
+  uint64_t tamper_dropped, tamper_total;
   pthread_rwlock_t key_lock; /* guards master/master_wrapped swaps */
   unsigned keep_versions;
   int audit_fd; /* -1: no audit file */
@@ -110,6 +121,11 @@ int store_audit_append(MDB_txn *txn, MDB_dbi audit, const struct sd_key *key,
 /* Encode the MAC'ed part of a record (fields other than prev/hash). */
 int store_audit_encode_body(msgpack_sbuffer *sb, const struct store_audit_rec *r);
 int store_audit_decode(const void *data, size_t len, struct store_audit_rec *out);
+/* The seq of the last complete line of an audit file open for reading and
+ * writing (0: empty). Cuts a partial last line (ftruncate). -EBADMSG when the
+ * last line is not an audit record (or longer than 4 KiB), -errno.
+ * Parses bytes from disk: fuzzed (tests/fuzz/fuzz_audit_tail.c). */
+int store_audit_file_last_seq(int fd, uint64_t *ret);
 void store_audit_file_append(struct store *s, const struct store_audit_rec *recs, size_t n);
 
 /* batch.c */
@@ -160,6 +176,24 @@ void store_be64_put(uint8_t *p, uint64_t v);
 uint64_t store_be64_get(const uint8_t *p);
 void store_id_to_hex(const uint8_t id[16], char out[33]);
 int store_id_from_hex(const char *hex, uint8_t out[16]);
+
+/* recmac.c: record authentication. seal/put append the tag; open/get check
+ * it and return the payload (pointing into the LMDB value). A bad tag is
+ * -EBADMSG and is reported (store_tamper_report) for the audit. */
+int store_rec_key_derive(const struct sd_key *audit_key, struct sd_key **ret);
+int store_rec_seal(const struct store *s, enum store_dbi t, const MDB_val *k, const void *p,
+                   size_t n, uint8_t **ret, size_t *ret_len);
+int store_rec_put(const struct store *s, MDB_txn *txn, enum store_dbi t, const MDB_val *k,
+                  const void *p, size_t n, unsigned flags);
+int store_rec_open(struct store *s, enum store_dbi t, const MDB_val *k, const MDB_val *v,
+                   MDB_val *ret_payload);
+int store_rec_get(struct store *s, MDB_txn *txn, enum store_dbi t, const MDB_val *k,
+                  MDB_val *ret_payload);
+/* Queue a tamper event (any thread); the next batch writes it to the audit
+ * chain as "store.tamper". what: a short static description. */
+void store_tamper_report(struct store *s, enum store_dbi t, const MDB_val *k, const char *what);
+/* batch.c: write the queued tamper events into b's chain. */
+int store_tamper_flush(struct store_batch *b);
 
 /* secrets.c */
 /* Resolve ref (name wins, else full hex id). -ENOENT. */

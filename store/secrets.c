@@ -9,24 +9,71 @@
 #include "store/internal.h"
 #include "store/validate.h"
 
+/* The secret record of id: must exist (else *missing) and decode. */
+static int load_secret(struct store *s, MDB_txn *txn, const uint8_t id[16], msgpack_unpacked *u,
+                       struct secret_rec *rec) {
+  MDB_val k = {16, (void *)id}, p;
+  int r = store_rec_get(s, txn, DBI_SECRETS, &k, &p);
+  if (r < 0)
+    return r;
+  if ((r = store_rec_secret_decode(&p, u, rec)) < 0) {
+    store_tamper_report(s, DBI_SECRETS, &k, "authenticated but undecodable");
+    return -EBADMSG;
+  }
+  return 0;
+}
+
+/* names[name] must be exactly id (both directions of the name <-> id link). */
+static int check_name_maps_to(struct store *s, MDB_txn *txn, const char *name, size_t len,
+                              const uint8_t id[16], const MDB_val *from_key, enum store_dbi from) {
+  MDB_val k = {len, (void *)name}, p;
+  int r = store_rec_get(s, txn, DBI_NAMES, &k, &p);
+  if (r == -ENOENT || (r == 0 && (p.mv_size != 16 || memcmp(p.mv_data, id, 16) != 0))) {
+    store_tamper_report(s, from, from_key, "its name record is missing or names another secret");
+    return -EBADMSG;
+  }
+  return r;
+}
+
 int store_secret_resolve(struct store *s, MDB_txn *txn, const char *ref, uint8_t id[16]) {
-  MDB_val k, v;
+  struct secret_rec rec;
+  msgpack_unpacked u;
+  int r;
   if (!ref)
     return -EINVAL;
   if (store_validate_name(ref) == 0) { /* the name wins */
-    k = (MDB_val){strlen(ref), (void *)ref};
-    int rc = mdb_get(txn, s->dbi[DBI_NAMES], &k, &v);
-    if (rc == 0 && v.mv_size == 16) {
-      memcpy(id, v.mv_data, 16);
-      return 0;
+    MDB_val k = {strlen(ref), (void *)ref}, p;
+    r = store_rec_get(s, txn, DBI_NAMES, &k, &p);
+    if (r == 0) {
+      if (p.mv_size != 16) {
+        store_tamper_report(s, DBI_NAMES, &k, "authenticated but not an id");
+        return -EBADMSG;
+      }
+      memcpy(id, p.mv_data, 16);
+      /* the secret it names exists and carries this name */
+      msgpack_unpacked_init(&u);
+      r = load_secret(s, txn, id, &u, &rec);
+      if (r == -ENOENT) {
+        store_tamper_report(s, DBI_NAMES, &k, "refers to a missing secret");
+        r = -EBADMSG;
+      } else if (r == 0 && (rec.name_len != k.mv_size || memcmp(rec.name, ref, k.mv_size) != 0)) {
+        store_tamper_report(s, DBI_NAMES, &k, "refers to a secret of another name");
+        r = -EBADMSG;
+      }
+      msgpack_unpacked_destroy(&u);
+      return r;
     }
-    if (rc != 0 && rc != MDB_NOTFOUND)
-      return store_mdb_err(rc);
+    if (r != -ENOENT)
+      return r;
   }
   if (store_is_hex_id(ref) && store_id_from_hex(ref, id) == 0) {
-    k = (MDB_val){16, id};
-    int rc = mdb_get(txn, s->dbi[DBI_SECRETS], &k, &v);
-    return rc == MDB_NOTFOUND ? -ENOENT : store_mdb_err(rc);
+    MDB_val ki = {16, id};
+    msgpack_unpacked_init(&u);
+    r = load_secret(s, txn, id, &u, &rec);
+    if (r == 0)
+      r = check_name_maps_to(s, txn, rec.name, rec.name_len, id, &ki, DBI_SECRETS);
+    msgpack_unpacked_destroy(&u);
+    return r;
   }
   return -ENOENT;
 }
@@ -88,8 +135,8 @@ static int put_version(struct store_op *op, const uint8_t id[16], uint32_t versi
   if ((r = store_rec_version_encode(&sb, now, env.wrapped_dk, env.nonce, env.ct, env.ct_len)) == 0) {
     memcpy(kb, id, 16);
     store_be32_put(kb + 16, version);
-    MDB_val k = {20, kb}, v = {sb.size, sb.data};
-    r = store_mdb_err(mdb_put(op->txn, s->dbi[DBI_VERSIONS], &k, &v, 0));
+    MDB_val k = {20, kb};
+    r = store_rec_put(s, op->txn, DBI_VERSIONS, &k, sb.data, sb.size, 0);
   }
   msgpack_sbuffer_destroy(&sb);
   sd_envelope_clear(&env);
@@ -103,8 +150,8 @@ static int put_secret(struct store_op *op, const uint8_t id[16], const char *nam
   msgpack_sbuffer_init(&sb);
   int r = store_rec_secret_encode(&sb, name, created, updated, latest, labels, n_labels, labels_obj);
   if (r == 0) {
-    MDB_val k = {16, (void *)id}, v = {sb.size, sb.data};
-    r = store_mdb_err(mdb_put(op->txn, op->b->s->dbi[DBI_SECRETS], &k, &v, 0));
+    MDB_val k = {16, (void *)id};
+    r = store_rec_put(op->b->s, op->txn, DBI_SECRETS, &k, sb.data, sb.size, 0);
   }
   msgpack_sbuffer_destroy(&sb);
   return r;
@@ -144,8 +191,7 @@ static int do_create(struct store_op *op, const char *name, const struct secbuf 
   if ((r = put_version(op, id, 1, value, now)) < 0 ||
       (r = put_secret(op, id, name, now, now, 1, labels, n_labels, NULL)) < 0)
     return r;
-  v = (MDB_val){16, id};
-  if ((r = store_mdb_err(mdb_put(op->txn, s->dbi[DBI_NAMES], &k, &v, MDB_NOOVERWRITE))) < 0)
+  if ((r = store_rec_put(s, op->txn, DBI_NAMES, &k, id, 16, MDB_NOOVERWRITE)) < 0)
     return r;
   char hex[33];
   store_id_to_hex(id, hex);
@@ -172,11 +218,8 @@ int store_secret_create(struct store_batch *b, const struct store_actor *a, cons
 /* Load and decode the secret record of id; name copied to name_out. */
 static int get_secret(MDB_txn *txn, struct store *s, const uint8_t id[16], msgpack_unpacked *u,
                       struct secret_rec *rec, char name_out[65]) {
-  MDB_val k = {16, (void *)id}, v;
-  int r = store_mdb_err(mdb_get(txn, s->dbi[DBI_SECRETS], &k, &v));
+  int r = load_secret(s, txn, id, u, rec);
   if (r < 0)
-    return r;
-  if ((r = store_rec_secret_decode(&v, u, rec)) < 0)
     return r;
   memcpy(name_out, rec->name, rec->name_len);
   name_out[rec->name_len] = '\0';
@@ -301,8 +344,11 @@ static int fill_versions(struct store *s, MDB_txn *txn, const uint8_t id[16],
        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
     struct version_rec vr;
     msgpack_unpacked u;
+    MDB_val p;
+    if ((r = store_rec_open(s, DBI_VERSIONS, &k, &v, &p)) < 0)
+      break;
     msgpack_unpacked_init(&u);
-    r = store_rec_version_decode(&v, &u, &vr);
+    r = store_rec_version_decode(&p, &u, &vr);
     msgpack_unpacked_destroy(&u);
     if (r < 0)
       break;
@@ -321,6 +367,13 @@ static int fill_versions(struct store *s, MDB_txn *txn, const uint8_t id[16],
   mdb_cursor_close(c);
   if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
     r = store_mdb_err(rc);
+  /* the latest version the secret record names must be there */
+  if (r == 0 && (info->n_versions == 0 ||
+                 info->versions[info->n_versions - 1].version != info->latest)) {
+    MDB_val ki = {16, (void *)id};
+    store_tamper_report(s, DBI_SECRETS, &ki, "its latest version is missing");
+    r = -EBADMSG;
+  }
   return r;
 }
 
@@ -337,8 +390,11 @@ static int fill_grants(struct store *s, MDB_txn *txn, const uint8_t id[16],
        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
     struct grant_rec gr;
     msgpack_unpacked u;
+    MDB_val p;
+    if ((r = store_rec_open(s, DBI_GRANTS, &k, &v, &p)) < 0)
+      break;
     msgpack_unpacked_init(&u);
-    r = store_rec_grant_decode(&v, &u, &gr);
+    r = store_rec_grant_decode(&p, &u, &gr);
     if (r == 0 && info->n_grants == cap) {
       cap = cap ? cap * 2 : 4;
       void *n = realloc(info->grants, cap * sizeof(*info->grants));
@@ -437,8 +493,10 @@ int store_secret_inspect(struct store *s, const char *ref, struct store_secret_i
   struct store_secret_info *info = calloc(1, sizeof(*info));
   if (!info)
     r = -ENOMEM;
+  sd_key_acquire(s->rec_key); /* once for all the record tags of this read */
   if (r == 0 && (r = store_secret_resolve(s, txn, ref, id)) == 0)
     r = fill_info(s, txn, id, info);
+  sd_key_release(s->rec_key);
   mdb_txn_abort(txn);
   if (r < 0) {
     store_secret_info_free(info, info ? 1 : 0);
@@ -459,12 +517,17 @@ int store_secret_list(struct store *s, struct store_secret_info **ret, size_t *r
   int r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
   if (r < 0)
     return r;
+  sd_key_acquire(s->rec_key); /* once for all the record tags of this read */
   if ((r = store_mdb_err(mdb_cursor_open(txn, s->dbi[DBI_NAMES], &c))) < 0)
     goto out;
   int rc;
   for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-    if (v.mv_size != 16) {
-      r = -EIO;
+    MDB_val p;
+    if ((r = store_rec_open(s, DBI_NAMES, &k, &v, &p)) < 0)
+      goto out;
+    if (p.mv_size != 16) {
+      store_tamper_report(s, DBI_NAMES, &k, "authenticated but not an id");
+      r = -EBADMSG;
       goto out;
     }
     if (n == cap) {
@@ -476,8 +539,17 @@ int store_secret_list(struct store *s, struct store_secret_info **ret, size_t *r
       }
       arr = p;
     }
-    r = fill_info(s, txn, v.mv_data, &arr[n]);
+    r = fill_info(s, txn, p.mv_data, &arr[n]);
     n++;
+    if (r == -ENOENT) {
+      store_tamper_report(s, DBI_NAMES, &k, "refers to a missing secret");
+      r = -EBADMSG;
+    }
+    if (r == 0 && (strlen(arr[n - 1].name) != k.mv_size ||
+                   memcmp(arr[n - 1].name, k.mv_data, k.mv_size) != 0)) {
+      store_tamper_report(s, DBI_NAMES, &k, "refers to a secret of another name");
+      r = -EBADMSG;
+    }
     if (r < 0)
       goto out;
   }
@@ -490,6 +562,7 @@ int store_secret_list(struct store *s, struct store_secret_info **ret, size_t *r
   n = 0;
   r = 0;
 out:
+  sd_key_release(s->rec_key);
   store_secret_info_free(arr, n);
   if (c)
     mdb_cursor_close(c);
@@ -510,12 +583,14 @@ int store_secret_read(struct store *s, const char *ref, uint32_t version, struct
     return -EINVAL;
   msgpack_unpacked_init(&u);
   pthread_rwlock_rdlock(&s->key_lock);
+  sd_key_acquire(s->rec_key); /* once for the read's 3-4 record tags */
   int r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
   if (r < 0)
     goto unlock;
   if ((r = store_secret_resolve(s, txn, ref, id)) < 0)
     goto out;
-  if (version == 0) {
+  bool latest = version == 0;
+  if (latest) {
     if ((r = get_secret(txn, s, id, &u, &rec, name)) < 0)
       goto out;
     version = rec.latest;
@@ -523,7 +598,12 @@ int store_secret_read(struct store *s, const char *ref, uint32_t version, struct
   memcpy(kb, id, 16);
   store_be32_put(kb + 16, version);
   MDB_val k = {20, kb}, v;
-  if ((r = store_mdb_err(mdb_get(txn, s->dbi[DBI_VERSIONS], &k, &v))) < 0)
+  if ((r = store_rec_get(s, txn, DBI_VERSIONS, &k, &v)) == -ENOENT && latest) {
+    MDB_val ki = {16, id};
+    store_tamper_report(s, DBI_SECRETS, &ki, "its latest version is missing");
+    r = -EBADMSG;
+  }
+  if (r < 0)
     goto out;
   msgpack_unpacked_destroy(&u);
   msgpack_unpacked_init(&u);
@@ -534,6 +614,7 @@ int store_secret_read(struct store *s, const char *ref, uint32_t version, struct
 out:
   mdb_txn_abort(txn);
 unlock:
+  sd_key_release(s->rec_key);
   pthread_rwlock_unlock(&s->key_lock);
   sd_key_free(tmp);
   msgpack_unpacked_destroy(&u);

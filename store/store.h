@@ -9,6 +9,9 @@
  * Errors: 0 or a negative errno / SD_E_* code (base/error.h). LMDB errors are
  * translated here: MDB_MAP_FULL -> SD_E_MAPFULL, disk full -> -ENOSPC,
  * MDB_NOTFOUND -> -ENOENT, MDB_KEYEXIST -> -EEXIST, corruption -> -EIO.
+ * -EBADMSG: a stored record failed authentication or a reference between
+ * records is broken (offline tampering); the store queues a "store.tamper"
+ * audit record for it, written by the next batch (store_tamper_count).
  * Library code: never logs, never exits.
  */
 #pragma once
@@ -20,7 +23,10 @@
 #include "crypto/keys.h"
 #include "crypto/secbuf.h"
 
-#define STORE_SCHEMA_VERSION 1
+/* 2: every data record carries an authentication tag (recmac.c). Stores of
+ * schema 1 (made before record authentication) are refused with
+ * SD_E_SCHEMA; there is no in-place upgrade (docs/architecture-store.md). */
+#define STORE_SCHEMA_VERSION 2
 #define STORE_DEFAULT_MAP_SIZE ((size_t)4 << 30)
 #define STORE_DEFAULT_KEEP_VERSIONS 5
 
@@ -215,6 +221,10 @@ struct store_audit_verdict {
  * filled (ret->ok says the verdict) or -errno on I/O errors. */
 int store_audit_verify(struct store *s, const uint64_t *expect_seq, const uint8_t *expect_hash,
                        struct store_audit_verdict *ret);
+
+/* Records that failed authentication since open (each is audited as
+ * "store.tamper" by the next batch). */
+uint64_t store_tamper_count(struct store *s);
 
 /* Last error appending to opts.audit_file (0 = none) and clear it. */
 int store_audit_file_error(struct store *s);

@@ -25,6 +25,10 @@ if(TARGET secretd AND TARGET secret)
   foreach(t IN LISTS daemon_tests ITEMS verify)
     set_tests_properties(daemon_${t} PROPERTIES ENVIRONMENT "SD_TIME_SLACK=${sd_slack}")
   endforeach()
+  if(SECRETD_SANITIZE)
+    set_tests_properties(daemon_verify PROPERTIES
+                         ENVIRONMENT "SD_TIME_SLACK=${sd_slack};SD_VERIFY_RECORDS=200000")
+  endif()
   # The crash test kills secretd hundreds of times; keep others off the CPU.
   set_tests_properties(daemon_crash PROPERTIES RUN_SERIAL TRUE)
 endif()

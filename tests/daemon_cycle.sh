@@ -49,10 +49,14 @@ S inspect db_password --json >"$T/insp.json"
 S rm db_password >/dev/null 2>&1 && fail "rm of a granted secret succeeded without --force"
 ok "grant, and rm refused while granted"
 
-S revoke db_password --service web >/dev/null || fail "revoke failed"
+S revoke "$ID" --service web >"$T/revoke.out" || fail "revoke failed"
+# the CLI prints what the daemon acted on (name and id), not the argument typed
+grep -qx "revoked db_password (id $ID) from service web" "$T/revoke.out" ||
+  fail "revoke printed: $(cat "$T/revoke.out")"
 S revoke db_password --service web >/dev/null 2>&1 && fail "second revoke succeeded"
 [ "$(S inspect db_password --json | json_get 'len(d["grants"])')" = 0 ] || fail "grant still there"
-S rm db_password >/dev/null || fail "rm failed"
+S rm "$ID" >"$T/rm.out" || fail "rm failed"
+grep -qx "removed db_password (id $ID)" "$T/rm.out" || fail "rm printed: $(cat "$T/rm.out")"
 S ls --json | json_names | grep -qx db_password && fail "db_password still listed after rm"
 ok "revoke and rm"
 

@@ -17,3 +17,26 @@ if(TARGET sdruntime)
   secretd_unit_test(test_runtime_launch_parse LIBS sdruntime)
 endif()
 secretd_unit_test(test_runtime_mac LIBS sdruntime)
+secretd_unit_test(test_runtime_lifecycle LIBS sdruntime)
+target_compile_definitions(test_runtime_lifecycle PRIVATE
+                           MKROOTFS="${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh")
+set_tests_properties(test_runtime_lifecycle PROPERTIES TIMEOUT 60)
+
+# The detached-container state reader (runtime/state.c): libFuzzer under SECRETD_FUZZ,
+# a replay of the seed corpus in every other build.
+set(RT_STATE_FUZZ_CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/runtime_state)
+if(SECRETD_FUZZ)
+  add_executable(fuzz_runtime_state fuzz/fuzz_runtime_state.c)
+  target_link_libraries(fuzz_runtime_state PRIVATE sdruntime)
+  target_link_options(fuzz_runtime_state PRIVATE -fsanitize=fuzzer)
+  add_test(NAME fuzz_runtime_state_bounded
+           COMMAND bash -c "d=$(mktemp -d) && trap 'rm -rf $d' EXIT && cp $1/* $d/ && \
+$0 -max_total_time=$2 -rss_limit_mb=2048 -timeout=10 $d"
+                   $<TARGET_FILE:fuzz_runtime_state> ${RT_STATE_FUZZ_CORPUS} 30)
+  set_tests_properties(fuzz_runtime_state_bounded PROPERTIES LABELS fuzz TIMEOUT 300)
+else()
+  add_executable(fuzz_runtime_state_replay fuzz/fuzz_runtime_state.c fuzz/replay_main.c)
+  target_link_libraries(fuzz_runtime_state_replay PRIVATE sdruntime)
+  add_test(NAME fuzz_runtime_state_replay
+           COMMAND fuzz_runtime_state_replay ${RT_STATE_FUZZ_CORPUS})
+endif()

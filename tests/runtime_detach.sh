@@ -8,9 +8,15 @@ SR=$TMP/state
 marker=$TMP/marker; touch "$marker"; sleep 0.01
 mkdir -p "$TMP/ctl"
 sl() { timeout -s KILL 20 "$LAUNCH" "$@"; }
-# jfield NAME FIELD: a field of `state NAME` (python3 reads the JSON).
+# jfield NAME FIELD: a field of `state NAME` (pretty JSON: one "key":value per line).
 jfield() {
-  sl state "$1" --state-root "$SR" | python3 -c "import json,sys; print(json.load(sys.stdin).get('$2'))"
+  sl state "$1" --state-root "$SR" | sed -n "s/^ *\"$2\":\"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}\$/\1/p"
+}
+# edit_state NAME PID STARTTIME: make a state file claim that PID runs as the container.
+edit_state() {
+  sed -i -E "s/\"status\":\"[a-z]+\"/\"status\":\"running\"/; s/\"pid\":[0-9]+/\"pid\":$2/;
+    s/\"startTime\":[0-9]+/\"startTime\":$3/; s/\"supervisor\":[0-9]+/\"supervisor\":0/;
+    s/,\"exitCode\".*\}/}/" "$SR/$1/state.json"
 }
 starttime() { awk '{sub(/.*\) /, ""); print $20}' "/proc/$1/stat"; }
 cleanup_containers() {
@@ -38,10 +44,10 @@ expect_eq "same process (start time)" "$(starttime "$pid1")" "$st1"
 # 2. A new process lists it (text and JSON).
 OUT=$(sl list --state-root "$SR")
 expect_match "list shows it running" "$OUT" "^web +$pid1 +running"
-OUT=$(sl list --json --state-root "$SR" | python3 -c 'import json,sys; print([(c["id"], c["status"]) for c in json.load(sys.stdin)])')
-expect_eq "list --json" "$OUT" "[('web', 'running')]"
-OUT=$(sl state web --state-root "$SR" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sorted(d))')
-expect_eq "state has the OCI fields" "$OUT" "['bundle', 'created', 'id', 'ociVersion', 'pid', 'status']"
+OUT=$(sl list --json --state-root "$SR" | tr -d ' \n')
+expect_match "list --json" "$OUT" "^\[\{\"ociVersion\":\"1.0.2\",\"id\":\"web\",\"status\":\"running\",\"pid\":$pid1,.*\}\]$"
+OUT=$(sl state web --state-root "$SR" | sed -n 's/^ *"\([a-zA-Z]*\)":.*/\1/p' | sort | tr '\n' ' ')
+expect_eq "state has the OCI fields" "$OUT" "bundle created id ociVersion pid status "
 
 # 3. The state directory and the writable secrets mount are invisible inside.
 "$LAUNCH" secret put web probe --state-root "$SR" --uid 0 --mode 0400 <<<"p" || fail "put probe"
@@ -122,6 +128,18 @@ expect_match "delete running: message" "$ERR" "running"
 run delete dup --force --state-root "$SR"
 expect_eq "delete --force" "$RC" 0
 
+# 9b. --userns: a put's owner is a container id, mapped like --secret's.
+run run --detach --name uns --userns --state-root "$SR" --rootfs "$ROOTFS" -- /bin/sleep 30
+expect_eq "userns detached" "$RC" 0
+printf 'u' | sl secret put uns owned --uid 1000 --gid 1000 --state-root "$SR" || fail "userns put"
+upid=$(jfield uns pid)
+expect_eq "userns: owner seen inside" "$(nsenter -t "$upid" -m -U -p /bin/stat -c '%u %g' /run/secrets/owned)" "1000 1000"
+expect_eq "userns: host owner" "$(nsenter -t "$upid" -m -p /bin/stat -c '%u %g' /run/secrets/owned)" "101000 101000"
+ERR=$(printf 'u' | sl secret put uns bad --uid 70000 --state-root "$SR" 2>&1); RC=$?
+expect_eq "userns: unmapped owner refused" "$RC" 1
+expect_match "userns: unmapped owner message" "$ERR" "not mapped"
+sl delete --force uns --state-root "$SR" || fail "delete uns"
+
 # 10. A container that exits while nobody watches: stopped, with its exit status.
 run run --detach --name quick --state-root "$SR" --rootfs "$ROOTFS" -- /bin/sh -c 'sleep 0.2; exit 7'
 expect_eq "quick started" "$RC" 0
@@ -135,23 +153,13 @@ sl delete quick --state-root "$SR" || fail "delete quick"
 run run --detach --name reuse --state-root "$SR" --rootfs "$ROOTFS" -- /bin/true
 sleep 0.3
 sleep 30 & victim=$!; BG_PIDS="$BG_PIDS $victim"
-python3 - "$SR/reuse/state.json" "$victim" 12345 <<'PY'
-import json, sys
-p, pid, st = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-d = json.load(open(p)); d.update(status="running", pid=pid, startTime=st, supervisor=0)
-for k in ("exitCode", "exitSignal", "oomKilled"): d.pop(k, None)
-json.dump(d, open(p, "w"))
-PY
+edit_state reuse "$victim" 12345
+grep -q "\"pid\":$victim,.*\"startTime\":12345," "$SR/reuse/state.json" || fail "state edit"
 run kill reuse KILL --state-root "$SR"
 expect_eq "reused pid, wrong start time: not adopted" "$RC" 1
 kill -0 "$victim" 2>/dev/null && pass "the other process lives" || fail "the other process was killed"
 expect_eq "stale state shows stopped" "$(jfield reuse status)" stopped
-python3 - "$SR/reuse/state.json" "$victim" "$(starttime "$victim")" <<'PY'
-import json, sys
-p, pid, st = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-d = json.load(open(p)); d.update(status="running", pid=pid, startTime=st, supervisor=0)
-json.dump(d, open(p, "w"))
-PY
+edit_state reuse "$victim" "$(starttime "$victim")"
 run stop reuse --timeout 0 --state-root "$SR"
 expect_eq "right start time, other cgroup: not adopted" "$RC" 1
 kill -0 "$victim" 2>/dev/null && pass "the other process still lives" || fail "killed by stop"
@@ -170,7 +178,7 @@ expect_match "bad name refused" "$ERR" "invalid container name"
 
 # 13. Stale state: supervisor and container killed; seen as stopped, cgroup removed.
 run run --detach --name stale --state-root "$SR" --rootfs "$ROOTFS" --memory 64m -- /bin/sleep 60
-sup=$(python3 -c "import json; print(json.load(open('$SR/stale/state.json'))['supervisor'])")
+sup=$(sed -n 's/.*"supervisor":\([0-9]*\),.*/\1/p' "$SR/stale/state.json")
 p1=$(jfield stale pid)
 kill -KILL "$sup" "$p1"; sleep 0.2
 expect_eq "stale: stopped" "$(jfield stale status)" stopped

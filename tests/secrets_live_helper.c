@@ -92,6 +92,7 @@ int main(int argc, char **argv) {
                            .gid = 0, .mode = 0444};
   spec.rootfs = argv[1];
   spec.argv = cargv;
+  spec.pdeathsig = true; /* the container dies with the helper, even if it crashes */
   spec.caps = rt_default_caps();
   spec.secrets = &sec;
   spec.n_secrets = 1;

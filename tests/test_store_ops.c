@@ -82,8 +82,9 @@ static void test_schema_mismatch_is_refused(void **state) {
   assert_int_equal(mdb_env_open(env, f->dir, 0, 0600), 0);
   assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
   assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-  uint8_t v2[] = {0x02}; /* msgpack positive fixint 2 */
-  MDB_val k = {6, "schema"}, v = {1, v2};
+  /* schema 1: a store of the version before record authentication */
+  uint8_t v1[] = {0x01}; /* msgpack positive fixint 1 */
+  MDB_val k = {6, "schema"}, v = {1, v1};
   assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
   assert_int_equal(mdb_txn_commit(txn), 0);
   mdb_env_close(env);

@@ -1,0 +1,31 @@
+/*
+ * sha256 digests as OCI writes them ("sha256:" + 64 lowercase hex digits), and
+ * a streaming hasher (libsodium's crypto_hash_sha256). No allocation.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sodium.h>
+
+#define IMG_DIGEST_LEN 32
+#define IMG_HEX_LEN 64 /* without NUL */
+
+/* Parse "sha256:<64 lowercase hex>" into hex (65 bytes with NUL). Returns 0 or
+ * -EINVAL (other algorithm, wrong length, upper case or non-hex). */
+int img_digest_parse(const char *s, char hex[IMG_HEX_LEN + 1]);
+
+/* True if s is exactly 64 lowercase hex digits. */
+bool img_hex_valid(const char *s);
+
+/* Lowercase hex of 32 bytes into out (65 bytes with NUL). */
+void img_hex_encode(const uint8_t d[IMG_DIGEST_LEN], char out[IMG_HEX_LEN + 1]);
+
+/* sha256 of a buffer as hex. */
+void img_sha256_hex(const void *p, size_t n, char out[IMG_HEX_LEN + 1]);
+
+/* Hash an open file from its current offset to EOF. Returns 0 and the size read
+ * in *ret_size, or -errno. */
+int img_sha256_fd(int fd, char out[IMG_HEX_LEN + 1], uint64_t *ret_size);

@@ -1,0 +1,18 @@
+/* Shared between image/'s own files; not part of the library's interface. */
+#pragma once
+
+#include "image/digest.h"
+#include "image/store.h"
+
+/* names/<file> for name:version: the sha256 hex of "name:version". */
+void img_name_file(const char *name, const char *version, char out[IMG_HEX_LEN + 1]);
+
+/* Point name:version at hex (atomic replace). Returns 0 or -errno. */
+int img_store_set_name(struct img_store *s, const char *name, const char *version,
+                       const char *hex);
+
+/* Walk the rootfs under imgfd ("rootfs") and write files.rec and files.mac
+ * into imgfd, MAC'd with the host key and bound to hex. Counts into ret_files
+ * and ret_bytes. Returns 0 or -errno. */
+int img_record_write(struct img_store *s, int imgfd, const char *hex, uint64_t *ret_files,
+                     uint64_t *ret_bytes);
