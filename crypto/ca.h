@@ -7,7 +7,8 @@
  * - Node certificates issued from a CSR: only the CSR's public key is used;
  *   the CA sets CN=<node id>, OU=<role>, O=<cluster id>, URI SAN
  *   spiffe://<cluster id>/node/<node id>, EKU clientAuth (+serverAuth for a
- *   manager), CA:FALSE, notBefore one hour back, a random 127-bit serial.
+ *   manager), CA:FALSE, notBefore one hour back, a random serial (16 bytes,
+ *   126 random bits).
  * - Agent side: a fresh node key, its CSR, and a proof of possession (a
  *   signature by the previous key over the new CSR) for a returning node.
  *
