@@ -352,6 +352,24 @@ static void test_csr_with_rsa_or_p384_key_refused(void **state) {
   EVP_PKEY_free(ed448);
 }
 
+static void test_csr_with_off_curve_point_refused(void **state) {
+  struct fx *f = *state;
+  /* The uncompressed point 04||X||Y in the SubjectPublicKeyInfo: change Y. */
+  uint8_t *bad = malloc(f->csr_len);
+  memcpy(bad, f->csr, f->csr_len);
+  uint8_t *pt = NULL;
+  for (size_t i = 0; i + 67 < f->csr_len; i++)
+    if (bad[i] == 0x03 && bad[i + 1] == 0x42 && bad[i + 2] == 0x00 && bad[i + 3] == 0x04) {
+      pt = bad + i + 4;
+      break;
+    }
+  assert_non_null(pt);
+  pt[63] ^= 0x01;
+  int r = issue(f, bad, f->csr_len, 3600);
+  assert_int_equal(r, CA_E_KEY_TYPE);
+  free(bad);
+}
+
 static void test_csr_garbage_and_trailing_bytes_refused(void **state) {
   struct fx *f = *state;
   uint8_t junk[64] = {0x30, 0x03, 0x02, 0x01, 0x00};
@@ -556,6 +574,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_csr_with_bad_self_signature_refused, fx_setup,
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_csr_with_rsa_or_p384_key_refused, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_csr_with_off_curve_point_refused, fx_setup,
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_csr_garbage_and_trailing_bytes_refused, fx_setup,
                                       fx_teardown),
