@@ -39,7 +39,7 @@
 
 #include "base/error.h"
 #include "base/macro.h"
-#include "crypto/secbuf.h"
+#include "base/secbuf.h"
 
 enum ca_key_type {
   CA_KEY_P256 = 1,    /* ECDSA on prime256v1, signatures with SHA-256 (default) */

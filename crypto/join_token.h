@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
-#include "crypto/secbuf.h"
+#include "base/secbuf.h"
 
 #define JOIN_TOKEN_PREFIX "SWMTKN-"
 #define JOIN_TOKEN_VERSION "1"

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "crypto/ca.h"
-#include "crypto/secbuf.h"
+#include "base/secbuf.h"
 
 static X509 *parse(const uint8_t *der, size_t len) {
   const unsigned char *p = der;

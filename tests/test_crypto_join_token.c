@@ -16,7 +16,7 @@
 
 #include "crypto/ca.h"
 #include "crypto/join_token.h"
-#include "crypto/secbuf.h"
+#include "base/secbuf.h"
 
 /* A real Docker Swarm root CA certificate (public test fixture). */
 static const char swarm_ca_pem[] =
