@@ -9,6 +9,14 @@ if(TARGET sdimage)
       set_tests_properties(test_image_${t} PROPERTIES LABELS "unit;image;scan")
     endif()
   endforeach()
+  # the status test loads this machine's root and a busybox rootfs it builds
+  add_executable(test_image_dpkg_status test_image_dpkg_status.c)
+  target_link_libraries(test_image_dpkg_status PRIVATE sdimage PkgConfig::CMOCKA)
+  add_test(NAME test_image_dpkg_status
+           COMMAND bash ${SECRETD_TEST_DIR}/harness/run_unit.sh
+                   $<TARGET_FILE:test_image_dpkg_status> ${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh)
+  set_tests_properties(test_image_dpkg_status PROPERTIES LABELS "unit;image;scan"
+                       SKIP_RETURN_CODE 77)
 
   add_executable(dpkg_version_tool dpkg_version_tool.c)
   target_link_libraries(dpkg_version_tool PRIVATE sdimage)
@@ -17,7 +25,7 @@ if(TARGET sdimage)
                    $<TARGET_FILE:dpkg_version_tool> 2000)
   set_tests_properties(scan_dpkg_compare PROPERTIES TIMEOUT 120 LABELS "image;scan;integration")
 
-  foreach(h dpkg_version)
+  foreach(h dpkg_version dpkg_status)
     set(corpus ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/${h})
     if(SECRETD_FUZZ)
       add_executable(fuzz_${h} fuzz/fuzz_${h}.c)
