@@ -44,3 +44,11 @@ $0 -max_total_time=$2 -rss_limit_mb=2048 -timeout=10 -max_len=65536 $d"
     endif()
   endforeach()
 endif()
+
+# secret-image db import / scan through the real binary
+if(TARGET secret-image)
+  add_test(NAME scan_rootfs
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scan_rootfs.sh $<TARGET_FILE:secret-image>
+                   ${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh)
+  set_tests_properties(scan_rootfs PROPERTIES TIMEOUT 120 LABELS "image;scan;integration")
+endif()

@@ -1,0 +1,342 @@
+/*
+ * secret-image's scanning verbs (issue 14):
+ *   secret-image [--store DIR] db import FILE     Security Tracker JSON -> index
+ *   secret-image [--store DIR] db info            the index's size and age
+ *   secret-image [--store DIR] scan (REF | --rootfs DIR) [--json] [--release CODENAME]
+ *                                   [--max-age DAYS]
+ * The index lives in STORE/vulndb/tracker.idx. Every report names its data
+ * source and shows the data's age (the tracker file's own mtime: the data
+ * carries no date) and warns on stderr past --max-age (default 7 days).
+ * Exit: 0 scanned (findings or not), 1 error, 3 the root has no package
+ * database (nothing can be said about it; no findings are invented).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdarg.h>
+
+#include "base/macro.h"
+#include "image/dpkg_status.h"
+#include "image/scan_match.h"
+#include "image/store.h"
+#include "image/vulndb_tracker.h"
+
+#define INDEX_DIR "vulndb"
+#define INDEX_NAME "tracker.idx"
+#define DATA_SOURCE "debian-security-tracker"
+
+int secret_image_scan_main(int argc, char **argv);
+
+struct sopts {
+  const char *store, *rootfs, *release;
+  bool json;
+  long max_age_days;
+};
+
+static int sfail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sfail(const char *fmt, ...) {
+  va_list ap;
+  fputs("secret-image: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return 1;
+}
+
+static int open_index_dir(struct img_store *s, bool create) {
+  int fd = img_store_fd(s);
+  if (create && mkdirat(fd, INDEX_DIR, 0700) < 0 && errno != EEXIST)
+    return -errno;
+  int d = openat(fd, INDEX_DIR, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  return d < 0 ? -errno : d;
+}
+
+static void fmt_time(int64_t t, char out[32]) {
+  time_t tt = (time_t)t;
+  struct tm tm;
+  if (!gmtime_r(&tt, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+    snprintf(out, 32, "%" PRId64, t);
+}
+
+static int cmd_db_import(const struct sopts *o, const char *file) {
+  _cleanup_(img_store_freep) struct img_store *s = NULL;
+  struct img_err err = {0};
+  if (img_store_open(img_store_path(o->store), true, &s, &err) < 0)
+    return sfail("%s", err.msg);
+  _cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0)
+    return sfail("%s: %s", file, strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+    return sfail("%s: not a regular file", file);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  struct vulndb_tracker *t = NULL;
+  int r = vulndb_tracker_parse_fd(fd, &t, &err);
+  if (r < 0)
+    return sfail("%s refused, the previous index stays: %s", file, err.msg);
+  struct vulndb_meta m = {.import_time = (int64_t)time(NULL),
+                          .file_mtime = (int64_t)st.st_mtime,
+                          .file_size = (uint64_t)st.st_size};
+  vulndb_tracker_set_meta(t, &m);
+  _cleanup_close_ int dfd = open_index_dir(s, true);
+  if (dfd < 0) {
+    vulndb_tracker_free(t);
+    return sfail("%s/" INDEX_DIR ": %s", img_store_dir(s), strerror(-dfd));
+  }
+  r = vulndb_tracker_write_at(t, dfd, INDEX_NAME, &err);
+  size_t n = vulndb_tracker_count(t);
+  vulndb_tracker_free(t);
+  if (r < 0)
+    return sfail("writing the index: %s", err.msg);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  char ft[32];
+  fmt_time(m.file_mtime, ft);
+  printf("imported %zu records from %s (data time %s, %.2f s)\n", n, file, ft,
+         (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+  return 0;
+}
+
+static int load_index(struct img_store *s, struct vulndb_tracker **ret) {
+  struct img_err err = {0};
+  _cleanup_close_ int dfd = open_index_dir(s, false);
+  int r = dfd < 0 ? dfd : vulndb_tracker_load_at(dfd, INDEX_NAME, ret, &err);
+  if (r == -ENOENT)
+    return sfail("no vulnerability data in %s: run secret-image db import FILE "
+                 "(https://security-tracker.debian.org/tracker/data/json, fetched anywhere)",
+                 img_store_dir(s)), -1;
+  if (r < 0)
+    return sfail("vulnerability index: %s", err.msg[0] ? err.msg : strerror(-r)), -1;
+  return 0;
+}
+
+static long age_days(const struct vulndb_meta *m) {
+  int64_t now = (int64_t)time(NULL);
+  return now > m->file_mtime ? (long)((now - m->file_mtime) / 86400) : 0;
+}
+
+static int cmd_db_info(const struct sopts *o) {
+  _cleanup_(img_store_freep) struct img_store *s = NULL;
+  struct img_err err = {0};
+  if (img_store_open(img_store_path(o->store), false, &s, &err) < 0)
+    return sfail("%s", err.msg);
+  struct vulndb_tracker *t = NULL;
+  if (load_index(s, &t) < 0)
+    return 1;
+  struct vulndb_meta m;
+  vulndb_tracker_get_meta(t, &m);
+  char ft[32], it[32];
+  fmt_time(m.file_mtime, ft);
+  fmt_time(m.import_time, it);
+  printf("source %s\nrecords %zu\ndata_time %s\nage_days %ld\nimported %s\nfile_size %" PRIu64 "\n",
+         DATA_SOURCE, vulndb_tracker_count(t), ft, age_days(&m), it, m.file_size);
+  vulndb_tracker_free(t);
+  return 0;
+}
+
+static json_object *finding_json(const struct scan_finding *f) {
+  json_object *j = json_object_new_object();
+  const struct vulndb_entry *e = &f->entry;
+  json_object_object_add(j, "issue", json_object_new_string(e->issue));
+  json_object_object_add(j, "package", json_object_new_string(f->pkg->name));
+  json_object_object_add(j, "architecture", json_object_new_string(f->pkg->arch));
+  json_object_object_add(j, "version", json_object_new_string(f->pkg->version));
+  json_object_object_add(j, "source", json_object_new_string(f->pkg->source));
+  json_object_object_add(j, "source_version", json_object_new_string(f->pkg->source_version));
+  json_object_object_add(j, "fixed_version",
+                         e->fixed_version ? json_object_new_string(e->fixed_version) : NULL);
+  json_object_object_add(j, "status", json_object_new_string(vulndb_status_name(e->status)));
+  json_object_object_add(j, "urgency", json_object_new_string(vulndb_urgency_name(e->urgency)));
+  json_object_object_add(j, "category", json_object_new_string(scan_category_name(f->category)));
+  json_object_object_add(j, "nodsa", json_object_new_boolean(e->nodsa != VULNDB_NODSA_NONE));
+  if (e->debianbug)
+    json_object_object_add(j, "debianbug", json_object_new_int64(e->debianbug));
+  json_object_object_add(j, "data_source", json_object_new_string(DATA_SOURCE));
+  return j;
+}
+
+static void report_json(const char *target, const struct dpkg_db *db, const struct scan_result *r,
+                        const struct vulndb_meta *m) {
+  json_object *j = json_object_new_object(), *os = json_object_new_object(),
+              *data = json_object_new_object(), *counts = json_object_new_object(),
+              *fs = json_object_new_array();
+  char ft[32], it[32];
+  fmt_time(m->file_mtime, ft);
+  fmt_time(m->import_time, it);
+  json_object_object_add(j, "target", json_object_new_string(target));
+  json_object_object_add(os, "id", json_object_new_string(db->os.id));
+  json_object_object_add(os, "version_id", json_object_new_string(db->os.version_id));
+  json_object_object_add(os, "codename", json_object_new_string(db->os.codename));
+  json_object_object_add(j, "os", os);
+  json_object_object_add(j, "release", json_object_new_string(r->release));
+  json_object_object_add(j, "release_in_data", json_object_new_boolean(r->release_in_data));
+  json_object_object_add(j, "packages", json_object_new_int64((int64_t)db->n));
+  json_object_object_add(data, "source", json_object_new_string(DATA_SOURCE));
+  json_object_object_add(data, "data_time", json_object_new_string(ft));
+  json_object_object_add(data, "imported", json_object_new_string(it));
+  json_object_object_add(data, "age_days", json_object_new_int64(age_days(m)));
+  json_object_object_add(j, "data", data);
+  for (int c = 0; c < SCAN_CATEGORY_COUNT; c++)
+    json_object_object_add(counts, scan_category_name(c), json_object_new_int64((int64_t)r->count[c]));
+  json_object_object_add(j, "counts", counts);
+  for (size_t i = 0; i < r->n; i++)
+    json_object_array_add(fs, finding_json(&r->findings[i]));
+  json_object_object_add(j, "findings", fs);
+  puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+  json_object_put(j);
+}
+
+static void report_table(const char *target, const struct dpkg_db *db, const struct scan_result *r,
+                         const struct vulndb_meta *m) {
+  char ft[32];
+  fmt_time(m->file_mtime, ft);
+  printf("%s: %s %s (%s), %zu packages\n", target, db->os.id, db->os.version_id, r->release, db->n);
+  printf("data: %s of %s (%ld days old)\n", DATA_SOURCE, ft, age_days(m));
+  if (!r->release_in_data)
+    printf("warning: the data has no entry for release %s (unknown or end-of-life)\n", r->release);
+  static const char *const titles[SCAN_CATEGORY_COUNT] = {
+      "Fixable now", "No fix yet", "No DSA or minor (Debian will not issue an advisory)",
+      "End of life (out of security support)"};
+  for (int c = 0; c < SCAN_CATEGORY_COUNT; c++) {
+    if (!r->count[c])
+      continue;
+    printf("\n%s: %zu\n%-12s %-20s %-28s %-28s %s\n", titles[c], r->count[c], "SEVERITY", "ISSUE",
+           "PACKAGE", "INSTALLED (SOURCE)", "FIXED");
+    for (size_t i = 0; i < r->n; i++) {
+      const struct scan_finding *f = &r->findings[i];
+      if ((int)f->category != c)
+        continue;
+      char inst[2 * DPKG_NAME_MAX + 300];
+      snprintf(inst, sizeof inst, "%s (%s %s)", f->pkg->version, f->pkg->source,
+               f->pkg->source_version);
+      printf("%-12s %-20s %-28s %-28s %s\n", vulndb_urgency_name(f->entry.urgency), f->entry.issue,
+             f->pkg->name, inst, f->entry.fixed_version ? f->entry.fixed_version : "-");
+    }
+  }
+  printf("\nsummary: %zu fixable, %zu no fix yet, %zu no-DSA or minor, %zu end-of-life "
+         "(verdicts from %s)\n",
+         r->count[SCAN_FIXABLE], r->count[SCAN_NO_FIX], r->count[SCAN_MINOR], r->count[SCAN_EOL],
+         DATA_SOURCE);
+}
+
+static int cmd_scan(const struct sopts *o, const char *ref) {
+  _cleanup_(img_store_freep) struct img_store *s = NULL;
+  struct img_err err = {0};
+  if (img_store_open(img_store_path(o->store), false, &s, &err) < 0)
+    return sfail("%s", err.msg);
+  _cleanup_close_ int lock = -1;
+  _cleanup_close_ int rootfd = -1;
+  char target[PATH_MAX];
+  if (o->rootfs) {
+    rootfd = open(o->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+      return sfail("%s: %s", o->rootfs, strerror(errno));
+    snprintf(target, sizeof target, "%s", o->rootfs);
+  } else {
+    char hex[IMG_HEX_LEN + 1], p[IMG_HEX_LEN + 32];
+    if ((lock = img_store_lock(s, LOCK_SH)) < 0) /* no gc under our feet */
+      return sfail("store lock: %s", strerror(-lock));
+    if (img_store_resolve(s, ref, hex, &err) < 0)
+      return sfail("%s", err.msg);
+    snprintf(p, sizeof p, "images/%s/rootfs", hex);
+    rootfd = openat(img_store_fd(s), p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (rootfd < 0)
+      return sfail("%s: %s", ref, strerror(errno));
+    snprintf(target, sizeof target, "%s (sha256:%s)", ref, hex);
+  }
+  struct vulndb_tracker *t = NULL;
+  if (load_index(s, &t) < 0)
+    return 1;
+  struct dpkg_db *db = NULL;
+  int r = dpkg_db_load_at(rootfd, &db, &err);
+  if (r == -ENOPKG) {
+    vulndb_tracker_free(t);
+    fprintf(stderr, "secret-image: %s: %s; its packages cannot be checked\n", target, err.msg);
+    return 3;
+  }
+  if (r < 0) {
+    vulndb_tracker_free(t);
+    return sfail("%s: %s", target, err.msg);
+  }
+  struct scan_result res;
+  r = scan_match(db, t, o->release, &res, &err);
+  if (r < 0) {
+    dpkg_db_free(db);
+    vulndb_tracker_free(t);
+    return sfail("%s: %s (--release CODENAME overrides)", target, err.msg);
+  }
+  struct vulndb_meta m;
+  vulndb_tracker_get_meta(t, &m);
+  if (age_days(&m) > o->max_age_days)
+    fprintf(stderr, "secret-image: warning: the vulnerability data is %ld days old (limit %ld): "
+                    "import a fresh copy\n", age_days(&m), o->max_age_days);
+  if (o->json)
+    report_json(target, db, &res, &m);
+  else
+    report_table(target, db, &res, &m);
+  scan_result_clear(&res);
+  dpkg_db_free(db);
+  vulndb_tracker_free(t);
+  return 0;
+}
+
+/* Returns the exit status, or -1 when argv's verb is not one of ours. */
+int secret_image_scan_main(int argc, char **argv) {
+  int v = 1;
+  while (v < argc && argv[v][0] == '-') /* global options before the verb */
+    v += (!strcmp(argv[v], "--store") && v + 1 < argc) ? 2 : 1;
+  if (v >= argc || (strcmp(argv[v], "scan") && strcmp(argv[v], "db")))
+    return -1;
+  struct sopts o = {.max_age_days = 7};
+  enum { O_STORE = 256, O_ROOTFS, O_JSON, O_RELEASE, O_MAXAGE };
+  static const struct option lo[] = {{"store", required_argument, NULL, O_STORE},
+                                     {"rootfs", required_argument, NULL, O_ROOTFS},
+                                     {"json", no_argument, NULL, O_JSON},
+                                     {"release", required_argument, NULL, O_RELEASE},
+                                     {"max-age", required_argument, NULL, O_MAXAGE},
+                                     {NULL, 0, NULL, 0}};
+  int c;
+  char *end;
+  while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+    switch (c) {
+    case O_STORE: o.store = optarg; break;
+    case O_ROOTFS: o.rootfs = optarg; break;
+    case O_JSON: o.json = true; break;
+    case O_RELEASE: o.release = optarg; break;
+    case O_MAXAGE:
+      errno = 0;
+      o.max_age_days = strtol(optarg, &end, 10);
+      if (errno || *end || end == optarg || o.max_age_days < 0)
+        return sfail("--max-age: expected a number of days, got \"%s\"", optarg);
+      break;
+    default: return 2;
+    }
+  }
+  int n = argc - optind;
+  char **a = argv + optind;
+  if (sodium_init() < 0)
+    return sfail("libsodium failed to initialise");
+  if (!strcmp(a[0], "db") && n == 3 && !strcmp(a[1], "import"))
+    return cmd_db_import(&o, a[2]);
+  if (!strcmp(a[0], "db") && n == 2 && !strcmp(a[1], "info"))
+    return cmd_db_info(&o);
+  if (!strcmp(a[0], "scan") && ((n == 1 && o.rootfs) || (n == 2 && !o.rootfs)))
+    return cmd_scan(&o, n == 2 ? a[1] : NULL);
+  fprintf(stderr, "usage: secret-image [--store DIR] db import FILE | db info\n"
+                  "       secret-image [--store DIR] scan (REF | --rootfs DIR) [--json] "
+                  "[--release CODENAME] [--max-age DAYS]\n");
+  return 2;
+}
