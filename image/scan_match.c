@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "image/dpkg_version.h"
 
@@ -123,4 +124,47 @@ void scan_result_clear(struct scan_result *r) {
     return;
   free(r->findings);
   memset(r, 0, sizeof *r);
+}
+
+const char *scan_severity_name(enum vulndb_urgency u) {
+  static const char *const names[] = {"unknown", "unimportant", "low", "medium", "high"};
+  return names[scan_severity_rank(u)];
+}
+
+int scan_severity_parse(const char *list, unsigned *ret_mask, struct img_err *err) {
+  static const char *const names[] = {"unknown", "unimportant", "low", "medium", "high"};
+  unsigned mask = 0;
+  const char *p = list;
+  for (;;) {
+    size_t n = strcspn(p, ",");
+    unsigned bit = 0;
+    for (unsigned i = 0; i < 5; i++)
+      if (strlen(names[i]) == n && !strncasecmp(p, names[i], n))
+        bit = 1u << i;
+    if (!bit)
+      return img_fail(err, -EINVAL,
+                      "unknown severity \"%.*s\" (high, medium, low, unimportant, unknown)",
+                      (int)(n > 32 ? 32 : n), p);
+    mask |= bit;
+    if (!p[n])
+      break;
+    p += n + 1;
+  }
+  *ret_mask = mask;
+  return 0;
+}
+
+void scan_result_filter(struct scan_result *r, unsigned mask, int fixable_only) {
+  size_t o = 0;
+  memset(r->count, 0, sizeof r->count);
+  for (size_t i = 0; i < r->n; i++) {
+    const struct scan_finding *f = &r->findings[i];
+    if (!(mask & (1u << scan_severity_rank(f->entry.urgency))))
+      continue;
+    if (fixable_only && f->category != SCAN_FIXABLE)
+      continue;
+    r->findings[o++] = *f;
+    r->count[f->category]++;
+  }
+  r->n = o;
 }

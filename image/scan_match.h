@@ -51,6 +51,27 @@ int scan_match(const struct dpkg_db *db, const struct vulndb_tracker *t, const c
 
 void scan_result_clear(struct scan_result *r);
 
+/* Severities of findings, as bits for scan_result_filter(). */
+#define SCAN_SEV_UNKNOWN (1u << 0) /* not yet assigned, end-of-life, absent */
+#define SCAN_SEV_UNIMPORTANT (1u << 1)
+#define SCAN_SEV_LOW (1u << 2)
+#define SCAN_SEV_MEDIUM (1u << 3)
+#define SCAN_SEV_HIGH (1u << 4)
+#define SCAN_SEV_ALL 0x1fu
+
+/* The severity name of an urgency: high, medium, low, unimportant, unknown. */
+const char *scan_severity_name(enum vulndb_urgency u);
+
+/*
+ * Parse a comma-separated list of severity names ("high,medium") into bits.
+ * Returns 0 or -EINVAL (err names the word).
+ */
+int scan_severity_parse(const char *list, unsigned *ret_mask, struct img_err *err);
+
+/* Keep only the findings whose severity is in mask and, with fixable_only,
+ * that are fixable now; recount. Order is kept. */
+void scan_result_filter(struct scan_result *r, unsigned mask, int fixable_only);
+
 const char *scan_category_name(enum scan_category c);
 
 /* Severity order of an urgency: high 4, medium 3, low 2, unimportant 1, other 0. */

@@ -3,12 +3,16 @@
  *   secret-image [--store DIR] db import FILE     Security Tracker JSON -> index
  *   secret-image [--store DIR] db info            the index's size and age
  *   secret-image [--store DIR] scan (REF | --rootfs DIR) [--json] [--release CODENAME]
- *                                   [--max-age DAYS]
+ *                                   [--max-age DAYS] [--severity LIST] [--ignore-unfixed]
+ *                                   [--exit-code N]
  * The index lives in STORE/vulndb/tracker.idx. Every report names its data
  * source and shows the data's age (the tracker file's own mtime: the data
  * carries no date) and warns on stderr past --max-age (default 7 days).
- * Exit: 0 scanned (findings or not), 1 error, 3 the root has no package
- * database (nothing can be said about it; no findings are invented).
+ * --severity high,medium,... keeps those severities (Debian's urgency;
+ * "unknown" for not yet assigned); --ignore-unfixed keeps fixable findings
+ * only. Exit: --exit-code N (default 0) when findings remain after the
+ * filters, else 0; 1 error; 3 the root has no package database (nothing can
+ * be said about it; no findings are invented).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,8 +45,10 @@ int secret_image_scan_main(int argc, char **argv);
 
 struct sopts {
   const char *store, *rootfs, *release;
-  bool json;
+  bool json, ignore_unfixed;
   long max_age_days;
+  unsigned severities;
+  int exit_code; /* exit status when findings remain after the filters */
 };
 
 static int sfail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -160,6 +166,7 @@ static json_object *finding_json(const struct scan_finding *f) {
                          e->fixed_version ? json_object_new_string(e->fixed_version) : NULL);
   json_object_object_add(j, "status", json_object_new_string(vulndb_status_name(e->status)));
   json_object_object_add(j, "urgency", json_object_new_string(vulndb_urgency_name(e->urgency)));
+  json_object_object_add(j, "severity", json_object_new_string(scan_severity_name(e->urgency)));
   json_object_object_add(j, "category", json_object_new_string(scan_category_name(f->category)));
   json_object_object_add(j, "nodsa", json_object_new_boolean(e->nodsa != VULNDB_NODSA_NONE));
   if (e->debianbug)
@@ -278,6 +285,8 @@ static int cmd_scan(const struct sopts *o, const char *ref) {
     vulndb_tracker_free(t);
     return sfail("%s: %s (--release CODENAME overrides)", target, err.msg);
   }
+  scan_result_filter(&res, o->severities, o->ignore_unfixed);
+  int status = res.n ? o->exit_code : 0;
   struct vulndb_meta m;
   vulndb_tracker_get_meta(t, &m);
   if (age_days(&m) > o->max_age_days)
@@ -290,7 +299,7 @@ static int cmd_scan(const struct sopts *o, const char *ref) {
   scan_result_clear(&res);
   dpkg_db_free(db);
   vulndb_tracker_free(t);
-  return 0;
+  return status;
 }
 
 /* Returns the exit status, or -1 when argv's verb is not one of ours. */
@@ -300,13 +309,16 @@ int secret_image_scan_main(int argc, char **argv) {
     v += (!strcmp(argv[v], "--store") && v + 1 < argc) ? 2 : 1;
   if (v >= argc || (strcmp(argv[v], "scan") && strcmp(argv[v], "db")))
     return -1;
-  struct sopts o = {.max_age_days = 7};
-  enum { O_STORE = 256, O_ROOTFS, O_JSON, O_RELEASE, O_MAXAGE };
+  struct sopts o = {.max_age_days = 7, .severities = SCAN_SEV_ALL};
+  enum { O_STORE = 256, O_ROOTFS, O_JSON, O_RELEASE, O_MAXAGE, O_SEV, O_UNFIXED, O_EXIT };
   static const struct option lo[] = {{"store", required_argument, NULL, O_STORE},
                                      {"rootfs", required_argument, NULL, O_ROOTFS},
                                      {"json", no_argument, NULL, O_JSON},
                                      {"release", required_argument, NULL, O_RELEASE},
                                      {"max-age", required_argument, NULL, O_MAXAGE},
+                                     {"severity", required_argument, NULL, O_SEV},
+                                     {"ignore-unfixed", no_argument, NULL, O_UNFIXED},
+                                     {"exit-code", required_argument, NULL, O_EXIT},
                                      {NULL, 0, NULL, 0}};
   int c;
   char *end;
@@ -322,6 +334,21 @@ int secret_image_scan_main(int argc, char **argv) {
       if (errno || *end || end == optarg || o.max_age_days < 0)
         return sfail("--max-age: expected a number of days, got \"%s\"", optarg);
       break;
+    case O_SEV: {
+      struct img_err err = {0};
+      if (scan_severity_parse(optarg, &o.severities, &err) < 0)
+        return sfail("--severity: %s", err.msg);
+      break;
+    }
+    case O_UNFIXED: o.ignore_unfixed = true; break;
+    case O_EXIT: {
+      errno = 0;
+      long v = strtol(optarg, &end, 10);
+      if (errno || *end || end == optarg || v < 0 || v > 255 || v == 3)
+        return sfail("--exit-code: expected 0..255 other than 3 (no database), got \"%s\"", optarg);
+      o.exit_code = (int)v;
+      break;
+    }
     default: return 2;
     }
   }
@@ -337,6 +364,8 @@ int secret_image_scan_main(int argc, char **argv) {
     return cmd_scan(&o, n == 2 ? a[1] : NULL);
   fprintf(stderr, "usage: secret-image [--store DIR] db import FILE | db info\n"
                   "       secret-image [--store DIR] scan (REF | --rootfs DIR) [--json] "
-                  "[--release CODENAME] [--max-age DAYS]\n");
+                  "[--release CODENAME] [--max-age DAYS]\n"
+                  "            [--severity high,medium,low,unimportant,unknown] [--ignore-unfixed] "
+                  "[--exit-code N]\n");
   return 2;
 }

@@ -127,6 +127,30 @@ grep -q 'days old' "$tmp/scan.txt" || fail "table: no data age"
 grep -q 'CVE-2099-0002\|CVE-2099-0050' "$tmp/scan.txt" && fail "table: a fixed issue is shown"
 grep -q '^summary: ' "$tmp/scan.txt" || fail "table: no summary"
 
+# --- --severity, --ignore-unfixed, --exit-code ---
+"$si" --store "$store" scan --rootfs / --json --severity high > "$tmp/high.json" || fail "--severity high"
+python3 - "$tmp/high.json" <<'EOP' || fail "--severity high kept others"
+import json, sys
+r = json.load(open(sys.argv[1]))
+issues = {f["issue"] for f in r["findings"]}
+ok = issues == {"CVE-2099-0001", "CVE-2099-0021"} and all(f["severity"] == "high" for f in r["findings"])
+sys.exit(0 if ok else print(issues) or 1)
+EOP
+"$si" --store "$store" scan --rootfs / --json --ignore-unfixed > "$tmp/fix.json" || fail "--ignore-unfixed"
+python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(0 if r["findings"] and all(f["category"] == "fixable" for f in r["findings"])
+         and r["counts"]["no-fix-yet"] == 0 else 1)' "$tmp/fix.json" || fail "--ignore-unfixed kept unfixed"
+"$si" --store "$store" scan --rootfs / --exit-code 7 > /dev/null 2>&1
+rc=$?
+[[ $rc -eq 7 ]] || fail "--exit-code 7 with findings: exit $rc"
+"$si" --store "$store" scan --rootfs / --exit-code 7 --severity unimportant --ignore-unfixed > /dev/null 2>&1
+rc=$?
+[[ $rc -eq 0 ]] || fail "--exit-code 7 without findings left: exit $rc"
+"$si" --store "$store" scan --rootfs / --severity critical > /dev/null 2> "$tmp/sev.err" && fail "--severity critical accepted"
+grep -q 'unknown severity "critical"' "$tmp/sev.err" || fail "--severity message: $(cat "$tmp/sev.err")"
+
 # --- stale data warns ---
 touch -d '30 days ago' "$tmp/data.json"
 "$si" --store "$tmp/store-old" db import "$tmp/data.json" >/dev/null || fail "import old"

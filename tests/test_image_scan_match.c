@@ -171,10 +171,41 @@ static void test_release_choice(void **state) {
   assert_int_equal(scan_match(&other, f->t, NULL, &r, NULL), -ENODATA);
 }
 
+static void test_filters_by_severity_and_fixability(void **state) {
+  struct fixture *f = *state;
+  struct scan_result r;
+  unsigned mask = 0;
+  struct img_err err = {0};
+  assert_int_equal(scan_severity_parse("high,MEDIUM", &mask, &err), 0);
+  assert_int_equal(mask, SCAN_SEV_HIGH | SCAN_SEV_MEDIUM);
+  assert_int_equal(scan_severity_parse("high,critical", &mask, &err), -EINVAL);
+  assert_non_null(strstr(err.msg, "critical"));
+  assert_int_equal(scan_severity_parse("", &mask, NULL), -EINVAL);
+  assert_int_equal(scan_severity_parse("high,", &mask, NULL), -EINVAL);
+
+  assert_int_equal(scan_match(&f->db, f->t, NULL, &r, NULL), 0);
+  scan_result_filter(&r, SCAN_SEV_HIGH | SCAN_SEV_MEDIUM, 0);
+  for (size_t i = 0; i < r.n; i++)
+    assert_true(scan_severity_rank(r.findings[i].entry.urgency) >= 3);
+  assert_int_equal(r.n, 4); /* 0001 high, 0004 medium, 0009 medium, 0013 medium */
+  scan_result_filter(&r, SCAN_SEV_ALL, 1);
+  assert_int_equal(r.n, 3); /* 0004 (open) goes */
+  assert_int_equal(r.count[SCAN_FIXABLE], 3);
+  assert_int_equal(r.count[SCAN_NO_FIX], 0);
+  scan_result_clear(&r);
+  assert_int_equal(scan_match(&f->db, f->t, NULL, &r, NULL), 0);
+  scan_result_filter(&r, SCAN_SEV_ALL, 1);
+  assert_int_equal(r.n, 5);
+  scan_result_clear(&r);
+  assert_string_equal(scan_severity_name(VULNDB_URG_END_OF_LIFE), "unknown");
+  assert_string_equal(scan_severity_name(VULNDB_URG_HIGH), "high");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_case_lands_in_its_category),
       cmocka_unit_test(test_release_choice),
+      cmocka_unit_test(test_filters_by_severity_and_fixability),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
