@@ -2,7 +2,7 @@
  * secret-image's scanning verbs (issue 14):
  *   secret-image [--store DIR] db import FILE     Security Tracker JSON -> index
  *   secret-image [--store DIR] db info            the index's size and age
- *   secret-image [--store DIR] scan (REF | --rootfs DIR) [--json] [--release CODENAME]
+ *   secret-image [--store DIR] scan (REF | --rootfs DIR) [--json | --sarif] [--release CODENAME]
  *                                   [--max-age DAYS] [--severity LIST] [--ignore-unfixed]
  *                                   [--exit-code N]
  * The index lives in STORE/vulndb/tracker.idx. Every report names its data
@@ -45,7 +45,7 @@ int secret_image_scan_main(int argc, char **argv);
 
 struct sopts {
   const char *store, *rootfs, *release;
-  bool json, ignore_unfixed;
+  bool json, sarif, ignore_unfixed;
   long max_age_days;
   unsigned severities;
   int exit_code; /* exit status when findings remain after the filters */
@@ -206,6 +206,109 @@ static void report_json(const char *target, const struct dpkg_db *db, const stru
   json_object_put(j);
 }
 
+/* SARIF 2.1.0 (OASIS): one rule per issue, one result per (issue, package). */
+static const char *sarif_level(enum vulndb_urgency u) {
+  int r = scan_severity_rank(u);
+  return r >= 4 ? "error" : r == 3 ? "warning" : "note";
+}
+
+static const char *security_severity(enum vulndb_urgency u) {
+  switch (scan_severity_rank(u)) {
+  case 4: return "8.0";
+  case 3: return "5.5";
+  case 2: return "3.0";
+  default: return "0.0";
+  }
+}
+
+static void report_sarif(const char *target, const struct scan_result *r,
+                         const struct vulndb_meta *m) {
+  json_object *root = json_object_new_object(), *runs = json_object_new_array(),
+              *run = json_object_new_object(), *tool = json_object_new_object(),
+              *driver = json_object_new_object(), *rules = json_object_new_array(),
+              *results = json_object_new_array();
+  json_object_object_add(root, "$schema",
+                         json_object_new_string("https://json.schemastore.org/sarif-2.1.0.json"));
+  json_object_object_add(root, "version", json_object_new_string("2.1.0"));
+  json_object_object_add(driver, "name", json_object_new_string("secret-image scan"));
+  json_object_object_add(driver, "informationUri",
+                         json_object_new_string("https://security-tracker.debian.org/tracker/"));
+  size_t nrules = 0;
+  for (size_t i = 0; i < r->n; i++) {
+    const struct scan_finding *f = &r->findings[i];
+    /* findings are sorted by severity then issue: an issue's rule is the last one
+     * added unless another severity came between; look back for it */
+    size_t ri = nrules;
+    for (size_t k = 0; k < nrules; k++) {
+      json_object *id;
+      json_object_object_get_ex(json_object_array_get_idx(rules, k), "id", &id);
+      if (!strcmp(json_object_get_string(id), f->entry.issue)) {
+        ri = k;
+        break;
+      }
+    }
+    char text[512];
+    if (ri == nrules) {
+      json_object *rule = json_object_new_object(), *sd = json_object_new_object(),
+                  *props = json_object_new_object();
+      char uri[VULNDB_NAME_MAX + 64];
+      json_object_object_add(rule, "id", json_object_new_string(f->entry.issue));
+      snprintf(text, sizeof text, "%s in Debian source package %s", f->entry.issue,
+               f->entry.source);
+      json_object_object_add(sd, "text", json_object_new_string(text));
+      json_object_object_add(rule, "shortDescription", sd);
+      snprintf(uri, sizeof uri, "https://security-tracker.debian.org/tracker/%s", f->entry.issue);
+      json_object_object_add(rule, "helpUri", json_object_new_string(uri));
+      json_object_object_add(props, "security-severity",
+                             json_object_new_string(security_severity(f->entry.urgency)));
+      json_object_object_add(rule, "properties", props);
+      json_object_array_add(rules, rule);
+      nrules++;
+    }
+    json_object *res = json_object_new_object(), *msg = json_object_new_object(),
+                *locs = json_object_new_array(), *loc = json_object_new_object(),
+                *phys = json_object_new_object(), *art = json_object_new_object(),
+                *props = json_object_new_object();
+    json_object_object_add(res, "ruleId", json_object_new_string(f->entry.issue));
+    json_object_object_add(res, "ruleIndex", json_object_new_int64((int64_t)ri));
+    json_object_object_add(res, "level", json_object_new_string(sarif_level(f->entry.urgency)));
+    snprintf(text, sizeof text, "%s %s (source %s %s) in %s: %s, %s%s", f->pkg->name,
+             f->pkg->version, f->pkg->source, f->pkg->source_version, r->release,
+             scan_category_name(f->category),
+             f->entry.fixed_version ? "fixed in " : "no fixed version",
+             f->entry.fixed_version ? f->entry.fixed_version : "");
+    json_object_object_add(msg, "text", json_object_new_string(text));
+    json_object_object_add(res, "message", msg);
+    json_object_object_add(art, "uri", json_object_new_string("var/lib/dpkg/status"));
+    json_object_object_add(phys, "artifactLocation", art);
+    json_object_object_add(loc, "physicalLocation", phys);
+    json_object_array_add(locs, loc);
+    json_object_object_add(res, "locations", locs);
+    json_object_object_add(props, "package", json_object_new_string(f->pkg->name));
+    json_object_object_add(props, "category", json_object_new_string(scan_category_name(f->category)));
+    json_object_object_add(props, "severity", json_object_new_string(scan_severity_name(f->entry.urgency)));
+    json_object_object_add(props, "data_source", json_object_new_string(DATA_SOURCE));
+    json_object_object_add(res, "properties", props);
+    json_object_array_add(results, res);
+  }
+  json_object_object_add(driver, "rules", rules);
+  json_object_object_add(tool, "driver", driver);
+  json_object_object_add(run, "tool", tool);
+  json_object_object_add(run, "results", results);
+  json_object *rp = json_object_new_object();
+  char ft[32];
+  fmt_time(m->file_mtime, ft);
+  json_object_object_add(rp, "target", json_object_new_string(target));
+  json_object_object_add(rp, "data_source", json_object_new_string(DATA_SOURCE));
+  json_object_object_add(rp, "data_time", json_object_new_string(ft));
+  json_object_object_add(rp, "data_age_days", json_object_new_int64(age_days(m)));
+  json_object_object_add(run, "properties", rp);
+  json_object_array_add(runs, run);
+  json_object_object_add(root, "runs", runs);
+  puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+  json_object_put(root);
+}
+
 static void report_table(const char *target, const struct dpkg_db *db, const struct scan_result *r,
                          const struct vulndb_meta *m) {
   char ft[32];
@@ -292,7 +395,9 @@ static int cmd_scan(const struct sopts *o, const char *ref) {
   if (age_days(&m) > o->max_age_days)
     fprintf(stderr, "secret-image: warning: the vulnerability data is %ld days old (limit %ld): "
                     "import a fresh copy\n", age_days(&m), o->max_age_days);
-  if (o->json)
+  if (o->sarif)
+    report_sarif(target, &res, &m);
+  else if (o->json)
     report_json(target, db, &res, &m);
   else
     report_table(target, db, &res, &m);
@@ -310,10 +415,11 @@ int secret_image_scan_main(int argc, char **argv) {
   if (v >= argc || (strcmp(argv[v], "scan") && strcmp(argv[v], "db")))
     return -1;
   struct sopts o = {.max_age_days = 7, .severities = SCAN_SEV_ALL};
-  enum { O_STORE = 256, O_ROOTFS, O_JSON, O_RELEASE, O_MAXAGE, O_SEV, O_UNFIXED, O_EXIT };
+  enum { O_STORE = 256, O_ROOTFS, O_JSON, O_SARIF, O_RELEASE, O_MAXAGE, O_SEV, O_UNFIXED, O_EXIT };
   static const struct option lo[] = {{"store", required_argument, NULL, O_STORE},
                                      {"rootfs", required_argument, NULL, O_ROOTFS},
                                      {"json", no_argument, NULL, O_JSON},
+                                     {"sarif", no_argument, NULL, O_SARIF},
                                      {"release", required_argument, NULL, O_RELEASE},
                                      {"max-age", required_argument, NULL, O_MAXAGE},
                                      {"severity", required_argument, NULL, O_SEV},
@@ -327,6 +433,7 @@ int secret_image_scan_main(int argc, char **argv) {
     case O_STORE: o.store = optarg; break;
     case O_ROOTFS: o.rootfs = optarg; break;
     case O_JSON: o.json = true; break;
+    case O_SARIF: o.sarif = true; break;
     case O_RELEASE: o.release = optarg; break;
     case O_MAXAGE:
       errno = 0;
@@ -363,7 +470,7 @@ int secret_image_scan_main(int argc, char **argv) {
   if (!strcmp(a[0], "scan") && ((n == 1 && o.rootfs) || (n == 2 && !o.rootfs)))
     return cmd_scan(&o, n == 2 ? a[1] : NULL);
   fprintf(stderr, "usage: secret-image [--store DIR] db import FILE | db info\n"
-                  "       secret-image [--store DIR] scan (REF | --rootfs DIR) [--json] "
+                  "       secret-image [--store DIR] scan (REF | --rootfs DIR) [--json | --sarif] "
                   "[--release CODENAME] [--max-age DAYS]\n"
                   "            [--severity high,medium,low,unimportant,unknown] [--ignore-unfixed] "
                   "[--exit-code N]\n");

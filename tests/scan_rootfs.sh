@@ -127,6 +127,41 @@ grep -q 'days old' "$tmp/scan.txt" || fail "table: no data age"
 grep -q 'CVE-2099-0002\|CVE-2099-0050' "$tmp/scan.txt" && fail "table: a fixed issue is shown"
 grep -q '^summary: ' "$tmp/scan.txt" || fail "table: no summary"
 
+# --- SARIF 2.1.0: the fields the schema requires, and the same findings ---
+"$si" --store "$store" scan --rootfs / --sarif > "$tmp/scan.sarif" || fail "--sarif"
+python3 - "$tmp/scan.sarif" "$tmp/scan.json" <<'EOP' || fail "SARIF (above)"
+import json, sys
+s = json.load(open(sys.argv[1])); j = json.load(open(sys.argv[2]))
+bad = []
+if s.get("version") != "2.1.0": bad.append("version")
+runs = s.get("runs")
+if not isinstance(runs, list) or len(runs) != 1: bad.append("runs")
+run = runs[0]
+drv = run.get("tool", {}).get("driver", {})
+if not isinstance(drv.get("name"), str) or not drv["name"]: bad.append("tool.driver.name")
+rules = drv.get("rules", [])
+ids = [r.get("id") for r in rules]
+if len(ids) != len(set(ids)): bad.append("duplicate rule ids")
+for r in rules:
+    if not r.get("id") or "text" not in r.get("shortDescription", {"text": 1}): bad.append("rule %s" % r)
+res = run.get("results")
+if not isinstance(res, list): bad.append("results")
+for x in res:
+    if not isinstance(x.get("message", {}).get("text"), str): bad.append("result without message.text")
+    if x.get("level") not in ("none", "note", "warning", "error"): bad.append("level %s" % x.get("level"))
+    ri = x.get("ruleIndex")
+    if ri is None or ids[ri] != x.get("ruleId"): bad.append("ruleIndex %s -> %s" % (ri, x.get("ruleId")))
+    for l in x.get("locations", []):
+        if not l["physicalLocation"]["artifactLocation"]["uri"]: bad.append("location")
+got = sorted((x["ruleId"], x["properties"]["package"], x["properties"]["category"]) for x in res)
+want = sorted((f["issue"], f["package"], f["category"]) for f in j["findings"])
+if got != want: bad.append("SARIF results differ from JSON findings")
+lv = {x["ruleId"]: x["level"] for x in res}
+if lv.get("CVE-2099-0001") != "error" or lv.get("CVE-2099-0040") != "note": bad.append("levels %s" % lv)
+if bad:
+    print("\n".join(bad), file=sys.stderr); sys.exit(1)
+EOP
+
 # --- --severity, --ignore-unfixed, --exit-code ---
 "$si" --store "$store" scan --rootfs / --json --severity high > "$tmp/high.json" || fail "--severity high"
 python3 - "$tmp/high.json" <<'EOP' || fail "--severity high kept others"
