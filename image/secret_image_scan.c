@@ -4,14 +4,15 @@
  *   secret-image [--store DIR] db info            the index's size and age
  *   secret-image [--store DIR] scan (REF | --rootfs DIR) [--json | --sarif] [--release CODENAME]
  *                                   [--max-age DAYS] [--severity LIST] [--ignore-unfixed]
- *                                   [--exit-code N]
+ *                                   [--exit-code N] [--ignore-file FILE]
  * The index lives in STORE/vulndb/tracker.idx. Every report names its data
  * source and shows the data's age (the tracker file's own mtime: the data
  * carries no date) and warns on stderr past --max-age (default 7 days).
  * --severity high,medium,... keeps those severities (Debian's urgency;
  * "unknown" for not yet assigned); --ignore-unfixed keeps fixable findings
  * only. Exit: --exit-code N (default 0) when findings remain after the
- * filters, else 0; 1 error; 3 the root has no package database (nothing can
+ * filters, else 0; --ignore-file hides findings until each entry's expiry
+ * date (scan_ignore.h; expired entries are named on stderr); 1 error; 3 the root has no package database (nothing can
  * be said about it; no findings are invented).
  */
 #include <errno.h>
@@ -33,6 +34,7 @@
 
 #include "base/macro.h"
 #include "image/dpkg_status.h"
+#include "image/scan_ignore.h"
 #include "image/scan_match.h"
 #include "image/store.h"
 #include "image/vulndb_tracker.h"
@@ -44,7 +46,7 @@
 int secret_image_scan_main(int argc, char **argv);
 
 struct sopts {
-  const char *store, *rootfs, *release;
+  const char *store, *rootfs, *release, *ignore_file;
   bool json, sarif, ignore_unfixed;
   long max_age_days;
   unsigned severities;
@@ -389,6 +391,24 @@ static int cmd_scan(const struct sopts *o, const char *ref) {
     return sfail("%s: %s (--release CODENAME overrides)", target, err.msg);
   }
   scan_result_filter(&res, o->severities, o->ignore_unfixed);
+  if (o->ignore_file) {
+    struct scan_ignore ig = {0};
+    if (scan_ignore_load(o->ignore_file, &ig, &err) < 0) {
+      scan_result_clear(&res);
+      dpkg_db_free(db);
+      vulndb_tracker_free(t);
+      return sfail("--ignore-file: %s", err.msg);
+    }
+    size_t hidden = scan_ignore_apply(&ig, &res, (int64_t)time(NULL));
+    for (size_t k = 0; k < ig.n; k++)
+      if (ig.entries[k].expired)
+        fprintf(stderr, "secret-image: warning: %s line %zu (%s%s%s) expired on %s and hides "
+                        "nothing\n", o->ignore_file, ig.entries[k].line, ig.entries[k].issue,
+                ig.entries[k].package[0] ? "/" : "", ig.entries[k].package, ig.entries[k].date);
+    if (hidden)
+      fprintf(stderr, "secret-image: %zu finding(s) hidden by %s\n", hidden, o->ignore_file);
+    scan_ignore_clear(&ig);
+  }
   int status = res.n ? o->exit_code : 0;
   struct vulndb_meta m;
   vulndb_tracker_get_meta(t, &m);
@@ -415,7 +435,10 @@ int secret_image_scan_main(int argc, char **argv) {
   if (v >= argc || (strcmp(argv[v], "scan") && strcmp(argv[v], "db")))
     return -1;
   struct sopts o = {.max_age_days = 7, .severities = SCAN_SEV_ALL};
-  enum { O_STORE = 256, O_ROOTFS, O_JSON, O_SARIF, O_RELEASE, O_MAXAGE, O_SEV, O_UNFIXED, O_EXIT };
+  enum {
+    O_STORE = 256, O_ROOTFS, O_JSON, O_SARIF, O_RELEASE, O_MAXAGE, O_SEV, O_UNFIXED, O_EXIT,
+    O_IGNORE
+  };
   static const struct option lo[] = {{"store", required_argument, NULL, O_STORE},
                                      {"rootfs", required_argument, NULL, O_ROOTFS},
                                      {"json", no_argument, NULL, O_JSON},
@@ -425,6 +448,7 @@ int secret_image_scan_main(int argc, char **argv) {
                                      {"severity", required_argument, NULL, O_SEV},
                                      {"ignore-unfixed", no_argument, NULL, O_UNFIXED},
                                      {"exit-code", required_argument, NULL, O_EXIT},
+                                     {"ignore-file", required_argument, NULL, O_IGNORE},
                                      {NULL, 0, NULL, 0}};
   int c;
   char *end;
@@ -448,6 +472,7 @@ int secret_image_scan_main(int argc, char **argv) {
       break;
     }
     case O_UNFIXED: o.ignore_unfixed = true; break;
+    case O_IGNORE: o.ignore_file = optarg; break;
     case O_EXIT: {
       errno = 0;
       long v = strtol(optarg, &end, 10);
@@ -473,6 +498,7 @@ int secret_image_scan_main(int argc, char **argv) {
                   "       secret-image [--store DIR] scan (REF | --rootfs DIR) [--json | --sarif] "
                   "[--release CODENAME] [--max-age DAYS]\n"
                   "            [--severity high,medium,low,unimportant,unknown] [--ignore-unfixed] "
-                  "[--exit-code N]\n");
+                  "[--exit-code N]\n"
+                  "            [--ignore-file FILE]   (lines: ISSUE[/PACKAGE] YYYY-MM-DD REASON)\n");
   return 2;
 }

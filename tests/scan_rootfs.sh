@@ -186,6 +186,32 @@ rc=$?
 "$si" --store "$store" scan --rootfs / --severity critical > /dev/null 2> "$tmp/sev.err" && fail "--severity critical accepted"
 grep -q 'unknown severity "critical"' "$tmp/sev.err" || fail "--severity message: $(cat "$tmp/sev.err")"
 
+# --- an ignore file hides until its entries expire ---
+today=$(date -u +%F)
+yesterday=$(date -u -d yesterday +%F)
+cat > "$tmp/ignore" <<EOI
+# reviewed risks
+CVE-2099-0001/libc6 $today not reachable in our images (test)
+CVE-2099-0021 $yesterday expired entry (test)
+EOI
+"$si" --store "$store" scan --rootfs / --json --ignore-file "$tmp/ignore" > "$tmp/ign.json" 2> "$tmp/ign.err" \
+  || fail "--ignore-file"
+python3 - "$tmp/ign.json" <<'EOP' || fail "ignore file (above)"
+import json, sys
+r = json.load(open(sys.argv[1]))
+hit = {(f["issue"], f["package"]) for f in r["findings"]}
+bad = [x for x in hit if x == ("CVE-2099-0001", "libc6")]
+if ("CVE-2099-0021", "busybox-static") not in hit: bad.append("expired entry still hides CVE-2099-0021")
+if not any(i == "CVE-2099-0001" for i, p in hit): bad.append("/libc6 hid the other glibc packages too")
+if bad: print(bad, file=sys.stderr); sys.exit(1)
+EOP
+grep -q "line 3 (CVE-2099-0021) expired on $yesterday and hides nothing" "$tmp/ign.err" \
+  || fail "no expiry warning: $(cat "$tmp/ign.err")"
+printf 'CVE-2099-0001 2099-01-01\n' > "$tmp/ignore.bad"
+"$si" --store "$store" scan --rootfs / --ignore-file "$tmp/ignore.bad" > /dev/null 2> "$tmp/ignbad.err" \
+  && fail "an entry without a reason was accepted"
+grep -q 'line 1: an entry needs a reason' "$tmp/ignbad.err" || fail "no-reason message: $(cat "$tmp/ignbad.err")"
+
 # --- stale data warns ---
 touch -d '30 days ago' "$tmp/data.json"
 "$si" --store "$tmp/store-old" db import "$tmp/data.json" >/dev/null || fail "import old"
