@@ -52,3 +52,10 @@ if(TARGET secret-image)
                    ${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh)
   set_tests_properties(scan_rootfs PROPERTIES TIMEOUT 120 LABELS "image;scan;integration")
 endif()
+if(TARGET secret-image)
+  add_test(NAME scan_image
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scan_image.sh $<TARGET_FILE:secret-image>
+                   ${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh)
+  set_tests_properties(scan_image PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77
+                       LABELS "image;scan;integration")
+endif()
