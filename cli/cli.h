@@ -11,6 +11,8 @@
  */
 #pragma once
 
+#include "base/secbuf.h"
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -79,22 +81,17 @@ int cli_reply_is_map(const msgpack_object *o, const char *what);
 
 /* ---- secret values (value.c) ---- */
 
-/* A value in sodium_malloc memory (guard pages, locked); wiped on free. */
-struct cli_value {
-  uint8_t *data;
-  size_t len;
-};
-
 /*
- * Read a value from file (NULL or "-": standard input) to EOF. Refuses a
- * terminal on stdin (the value would echo), empty values and values over
- * max bytes. Returns 0, -ENOTTY, -ENODATA (empty), -EFBIG, -ENOMEM or the
- * errno of open/read. On success *ret is owned by the caller.
+ * Read a value from file (NULL or "-": standard input) to EOF into secret
+ * memory (struct secbuf, base/secbuf.h: locked, never dumped, wiped on
+ * free). Refuses a terminal on stdin (the value would echo), empty values and
+ * values over max bytes. Returns 0, -ENOTTY, -ENODATA (empty), -EFBIG,
+ * -ENOMEM or the errno of open/read. On success *ret is owned by the caller
+ * (secbuf_free).
  */
-int cli_value_read(const char *file, size_t max, struct cli_value **ret);
+int cli_value_read(const char *file, size_t max, struct secbuf **ret);
 /* Read from an open fd (not closed); same errors minus -ENOTTY. */
-int cli_value_read_fd(int fd, size_t max, struct cli_value **ret);
-void cli_value_free(struct cli_value *v); /* NULL ok */
+int cli_value_read_fd(int fd, size_t max, struct secbuf **ret);
 
 /* ---- parsing and output helpers (output.c) ---- */
 

@@ -14,7 +14,6 @@
 #include "cli/cli.h"
 #include "cli/opts.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct cli_value *, cli_value_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct wire_reply *, wire_reply_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct table *, table_free)
 
@@ -88,7 +87,7 @@ int create_parse(int argc, char **argv, struct create_args *a) {
 struct value_req {
   const char *key; /* "name" or "ref" */
   const char *name;
-  const struct cli_value *value;
+  struct secbuf *value;
   const struct cli_label *labels;
   size_t n_labels;
 };
@@ -98,8 +97,8 @@ static void pack_value_req(msgpack_packer *pk, void *ud) {
   msgpack_pack_map(pk, q->n_labels ? 3 : 2);
   wire_pack_kv_str(pk, q->key, q->name);
   wire_pack_str(pk, "value");
-  msgpack_pack_bin(pk, q->value->len);
-  msgpack_pack_bin_body(pk, q->value->data, q->value->len);
+  msgpack_pack_bin(pk, secbuf_len(q->value));
+  msgpack_pack_bin_body(pk, secbuf_data(q->value), secbuf_len(q->value));
   if (q->n_labels) {
     wire_pack_str(pk, "labels");
     msgpack_pack_map(pk, q->n_labels);
@@ -114,7 +113,7 @@ static void pack_value_req(msgpack_packer *pk, void *ud) {
 /* Read the value, send it, wipe it. */
 static int send_value(const char *verb, enum wire_op op, struct value_req *q, const char *file,
                       const char *socket, struct wire_reply **ret) {
-  _cleanup_(cli_value_freep) struct cli_value *v = NULL;
+  _cleanup_(secbuf_freep) struct secbuf *v = NULL;
   struct cli c = {.socket = cli_socket_path(socket)};
   char what[128];
   int r;

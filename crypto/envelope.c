@@ -117,6 +117,8 @@ int sd_envelope_open(const struct sd_key *master, const uint8_t id[SD_SECRET_ID_
   int r;
   if (ct_len < SD_TAG_LEN)
     return -EINVAL;
+  if ((r = sd_crypto_init()) < 0)
+    return r;
   id_ctx(ctx, id, version);
   int adlen = build_ad(ad, DK_PURPOSE, ctx, sizeof(ctx));
   const uint8_t *mk = sd_key_acquire(master);

@@ -16,6 +16,8 @@ struct sd_key {
   uint8_t *bytes; /* sodium_malloc(SD_KEY_LEN), PROT_NONE while users == 0 */
   pthread_mutex_t mu;
   unsigned users;
+  bool open;      /* mapped readable (users > 0, or lingering since the last use) */
+  bool lingering; /* stay readable after the last release until sd_key_seal_idle() */
 };
 
 static int key_alloc(struct sd_key **ret) {
@@ -62,20 +64,76 @@ int sd_key_from_bytes(const uint8_t *b, size_t n, struct sd_key **ret) {
   return 0;
 }
 
+/*
+ * users and open are atomics (sequentially consistent): a lingering key that
+ * is open is entered and left without the mutex (the store's master key, on
+ * every read). The one who seals (under the mutex) clears open and then
+ * looks at users again; a fast-path user counts itself and then looks at
+ * open. In the single order of these four steps at least one of them sees
+ * the other: either the user backs off to the slow path, or the sealer
+ * sees the user and reopens without touching the protection.
+ */
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_SEQ_CST)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
+#define ADD(x, v) __atomic_add_fetch(&(x), (v), __ATOMIC_SEQ_CST)
+#define SUB(x, v) __atomic_sub_fetch(&(x), (v), __ATOMIC_SEQ_CST)
+
+/* With k->mu held: PROT_NONE unless someone holds the key. */
+static void seal_locked(struct sd_key *k) {
+  if (LOAD(k->users) != 0 || !LOAD(k->open))
+    return;
+  STORE(k->open, false);
+  if (LOAD(k->users) != 0) {
+    STORE(k->open, true); /* a fast-path user came in: it keeps the window */
+    return;
+  }
+  sodium_mprotect_noaccess(k->bytes);
+}
+
 const uint8_t *sd_key_acquire(const struct sd_key *ck) {
   struct sd_key *k = (struct sd_key *)ck; /* refcount is not part of the value */
+  if (LOAD(k->lingering)) {
+    ADD(k->users, 1);
+    if (LOAD(k->open))
+      return k->bytes;
+    SUB(k->users, 1); /* being sealed or not opened yet: the slow path */
+  }
   pthread_mutex_lock(&k->mu);
-  if (k->users++ == 0)
+  ADD(k->users, 1);
+  if (!LOAD(k->open)) {
     sodium_mprotect_readonly(k->bytes);
+    STORE(k->open, true);
+  }
   pthread_mutex_unlock(&k->mu);
   return k->bytes;
 }
 
 void sd_key_release(const struct sd_key *ck) {
   struct sd_key *k = (struct sd_key *)ck;
+  if (LOAD(k->lingering)) {
+    SUB(k->users, 1); /* stays open until sd_key_seal_idle() */
+    return;
+  }
   pthread_mutex_lock(&k->mu);
-  if (--k->users == 0)
-    sodium_mprotect_noaccess(k->bytes);
+  SUB(k->users, 1);
+  seal_locked(k);
+  pthread_mutex_unlock(&k->mu);
+}
+
+void sd_key_set_lingering(struct sd_key *k, bool on) {
+  pthread_mutex_lock(&k->mu);
+  STORE(k->lingering, on);
+  if (!on)
+    seal_locked(k);
+  pthread_mutex_unlock(&k->mu);
+}
+
+void sd_key_seal_idle(const struct sd_key *ck) {
+  struct sd_key *k = (struct sd_key *)ck;
+  if (!k)
+    return;
+  pthread_mutex_lock(&k->mu);
+  seal_locked(k);
   pthread_mutex_unlock(&k->mu);
 }
 

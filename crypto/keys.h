@@ -10,6 +10,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,20 @@ int sd_key_equal(const struct sd_key *a, const struct sd_key *b);
  * one release. Thread-safe. For crypto/ internals and tests. */
 const uint8_t *sd_key_acquire(const struct sd_key *k);
 void sd_key_release(const struct sd_key *k);
+
+/*
+ * A hot key (the store's master key, read on every secret read) can linger:
+ * after its last release it stays mapped read-only instead of costing an
+ * mprotect() pair per use, until sd_key_seal_idle() makes it PROT_NONE again
+ * (a long-running process calls that from a timer, e.g. secretd every second,
+ * so an idle key is sealed within that period). While a lingering key is
+ * open, acquire and release take no lock. Turning lingering off seals the key
+ * now if nobody holds it (one still in use by other threads is sealed by the
+ * next sd_key_seal_idle). Thread-safe.
+ */
+void sd_key_set_lingering(struct sd_key *k, bool on);
+/* Make k PROT_NONE if nobody holds it. NULL is fine. Thread-safe. */
+void sd_key_seal_idle(const struct sd_key *k);
 
 /* Wipe and free; NULL is fine. */
 void sd_key_free(struct sd_key *k);

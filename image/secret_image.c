@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include <json-c/json.h>
+#include <sodium.h>
 
 #include "base/macro.h"
 #include "image/record.h"

@@ -270,13 +270,18 @@ int img_source_read_blob(struct img_source *s, const char *hex, uint64_t size, c
 
 int img_blob_reader_open(struct img_source *s, const char *hex, uint64_t size,
                          struct img_blob_reader *r, struct img_err *err) {
+  r->h.ctx = NULL;
   r->fd = open_blob(s, hex, err);
   if (r->fd < 0)
     return r->fd;
   snprintf(r->hex, sizeof r->hex, "%s", hex);
   r->size = size;
   r->done = 0;
-  crypto_hash_sha256_init(&r->st);
+  if (img_hasher_init(&r->h) < 0) {
+    close(r->fd);
+    r->fd = -1;
+    return -ENOMEM;
+  }
   return 0;
 }
 
@@ -291,7 +296,7 @@ ssize_t img_blob_reader_read(void *ctx, const void **buf) {
   r->done += (uint64_t)n;
   if (r->done > r->size)
     return -EBADMSG;
-  crypto_hash_sha256_update(&r->st, r->buf, (size_t)n);
+  img_hasher_update(&r->h, r->buf, (size_t)n);
   *buf = r->buf;
   return n;
 }
@@ -299,7 +304,6 @@ ssize_t img_blob_reader_read(void *ctx, const void **buf) {
 int img_blob_reader_finish(struct img_blob_reader *r, struct img_err *err) {
   const void *b;
   ssize_t n;
-  uint8_t d[IMG_DIGEST_LEN];
   char got[IMG_HEX_LEN + 1];
   while ((n = img_blob_reader_read(r, &b)) > 0)
     ;
@@ -311,8 +315,7 @@ int img_blob_reader_finish(struct img_blob_reader *r, struct img_err *err) {
   if (r->done != r->size)
     return img_fail(err, -EBADMSG, "blob sha256:%s: size %llu, descriptor says %llu", r->hex,
                     (unsigned long long)r->done, (unsigned long long)r->size);
-  crypto_hash_sha256_final(&r->st, d);
-  img_hex_encode(d, got);
+  img_hasher_final(&r->h, got);
   if (strcmp(got, r->hex))
     return img_fail(err, -EBADMSG, "blob sha256:%s: content hashes to sha256:%s", r->hex, got);
   return 0;
@@ -322,4 +325,5 @@ void img_blob_reader_close(struct img_blob_reader *r) {
   if (r->fd >= 0)
     close(r->fd);
   r->fd = -1;
+  img_hasher_free(&r->h);
 }

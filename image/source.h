@@ -12,8 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <sodium.h>
-
+#include "image/digest.h"
 #include "image/err.h"
 
 struct img_source;
@@ -40,11 +39,12 @@ struct img_blob_reader {
   int fd;
   char hex[65];
   uint64_t size, done;
-  crypto_hash_sha256_state st;
+  struct img_hasher h;
   unsigned char buf[256 * 1024];
 };
 
-/* Open the blob hex (regular file, resolved beneath the layout). */
+/* Open the blob hex (regular file, resolved beneath the layout). Pair with
+ * img_blob_reader_close (also after a failure of open). */
 int img_blob_reader_open(struct img_source *s, const char *hex, uint64_t size,
                          struct img_blob_reader *r, struct img_err *err);
 /* An img_read_fn: returns -EBADMSG once more than size bytes arrive. */

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "base/io.h"
 #include "base/macro.h"
 #include "crypto/keys.h"

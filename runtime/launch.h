@@ -18,9 +18,13 @@ extern const char *prog;
 /* Print "secret-launch: MSG" on stderr; returns -EINVAL. */
 int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Secret bytes: an anonymous mapping that is never dumped, zero-filled in any fork or
- * clone child (MADV_WIPEONFORK), locked when allowed, wiped before unmap. */
+struct secbuf;
+
+/* Secret bytes in the one secret-memory type (base/secbuf.h): locked, never dumped,
+ * zero-filled in any fork or clone child (MADV_WIPEONFORK), wiped on free. mem and
+ * cap (the value's length) point into sb. */
 struct secret_buf {
+  struct secbuf *sb;
   void *mem;
   size_t cap;
 };

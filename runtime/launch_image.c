@@ -179,6 +179,20 @@ static int idmap_rootfs(const char *rootfs, const struct maps *m) {
   return idmapped_lower(rootfs, rootfs, m);
 }
 
+void launch_image_after_close(void) {
+  if (!g_store || !g_marker[0])
+    return;
+  char p[4400 + 160];
+  snprintf(p, sizeof p, "%s/inuse/%s", img_store_dir(g_store), g_marker);
+  /* the caller still holds its lock, so the marker is never unlocked meanwhile */
+  int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0 && flock(fd, LOCK_SH) < 0) {
+    close(fd);
+    fd = -1;
+  }
+  g_marker_fd = fd; /* held for this process's life */
+}
+
 int launch_image_args(int *argcp, char ***argvp) {
   int argc = *argcp;
   char **argv = *argvp;

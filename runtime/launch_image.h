@@ -20,3 +20,8 @@
  * Returns 0 (also when there is no --image) or -1 after printing one line.
  */
 int launch_image_args(int *argc, char ***argv);
+
+/* In a detached container's supervisor, after it closed every inherited fd:
+ * take the image's use marker again (shared flock) for the supervisor's life.
+ * No-op without --image. */
+void launch_image_after_close(void);

@@ -38,6 +38,7 @@
 #include "base/error.h"
 #include "base/macro.h"
 #include "base/parse.h"
+#include "base/secbuf.h"
 #include "runtime/caps.h"
 #include "runtime/cgroup.h"
 #include "runtime/launch.h"
@@ -219,41 +220,21 @@ int secret_buf_read_fd(int fd, bool regular, struct secret_buf *b, size_t *ret_l
     return -EINVAL;
   if (S_ISREG(st.st_mode) && st.st_size > MAX_SECRET_BYTES)
     return -EFBIG;
-  /* Room for the largest secret plus one byte (to see "too large" from a pipe). */
-  size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-  size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : MAX_SECRET_BYTES + 1;
-  cap = (cap + pg - 1) / pg * pg;
-  void *m = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (m == MAP_FAILED)
-    return -errno;
-  madvise(m, cap, MADV_DONTDUMP);
-  madvise(m, cap, MADV_WIPEONFORK);
-  mlock(m, cap); /* best effort: RLIMIT_MEMLOCK may forbid it */
-  b->mem = m;
-  b->cap = cap;
-  size_t len = 0;
-  for (;;) {
-    ssize_t n = read(fd, (char *)m + len, cap - len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -errno;
-    if (n == 0)
-      break;
-    len += (size_t)n;
-    if (len == cap || len > MAX_SECRET_BYTES) /* grew while reading, or too much input */
-      return -EFBIG;
-  }
-  *ret_len = len;
+  /* The one secret-memory type (base/secbuf.h): locked, never dumped, zeroed in
+   * a fork or clone child (MADV_WIPEONFORK), wiped on free. -EFBIG if more
+   * than MAX_SECRET_BYTES arrive (a file that grew, or a pipe). */
+  int r = secbuf_read_fd(fd, MAX_SECRET_BYTES, &b->sb);
+  if (r < 0)
+    return r;
+  b->mem = secbuf_data(b->sb);
+  b->cap = secbuf_len(b->sb);
+  *ret_len = b->cap;
   return 0;
 }
 
 void secret_buf_wipe(struct secret_buf *b) {
-  if (!b->mem)
-    return;
-  explicit_bzero(b->mem, b->cap);
-  munmap(b->mem, b->cap);
-  b->mem = NULL;
+  secbuf_free(b->sb); /* wipes */
+  *b = (struct secret_buf){0};
 }
 
 static int read_secret_file(const char *path, struct secret_buf *b, size_t *ret_len) {
@@ -686,6 +667,7 @@ static int supervisor_main(int argc, char **argv, int ready_fd) {
   if ((ready_fd > 3 && close_range(3, (unsigned)ready_fd - 1, 0) < 0) ||
       close_range((unsigned)ready_fd + 1, ~0U, 0) < 0)
     return EXIT_LAUNCHER;
+  launch_image_after_close(); /* --image: the image stays marked in use */
   if (parse_args(argc, argv, &o) < 0) {
     wipe_secrets(&o);
     return EXIT_LAUNCHER;

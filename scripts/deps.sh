@@ -20,7 +20,7 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       busybox-static python3 iproute2 util-linux passwd procps psmisc kmod
       apparmor)   # apparmor: apparmor_parser, for the apparmor_profile_compiles test
 if [[ "${1:-}" == --bench ]]; then
-  pkgs+=(crun runc hyperfine etcd-server etcd-client podman)
+  pkgs+=(crun runc hyperfine etcd-server etcd-client podman openssl)
 fi
 
 need_root() {

@@ -55,7 +55,8 @@ if [[ "$mode" == default ]]; then
         -DSECRETD_FUZZ=ON >/dev/null
   # The generator that precompiles the default seccomp filter runs during the
   # build, instrumented too; its one-shot allocations are not leaks worth failing on.
-  ASAN_OPTIONS=detect_leaks=0 cmake --build build-fuzz -j"$jobs" --target fuzz_all
+  # Target "fuzzers": every tests/fuzz/fuzz_*.c (tests/CMakeLists.txt).
+  ASAN_OPTIONS=detect_leaks=0 cmake --build build-fuzz -j"$jobs" --target fuzzers
   suite build-fuzz --label-regex fuzz
 fi
 

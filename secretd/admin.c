@@ -435,6 +435,38 @@ static void refuse_with(struct admin_conn *c, int code, const char *msg) {
     linger_end(c);
 }
 
+/* At the connection cap, a new client is still served: the quietest
+ * connection with no request in flight (idle, or stalled mid-frame) makes
+ * room. If every connection has a request in flight, the newcomer is refused. */
+static void make_room(struct server *s) {
+  struct admin_conn *victim = NULL;
+  uint64_t oldest = UINT64_MAX;
+  for (struct admin_conn *c = s->conns; c; c = c->next)
+    if (c->wc && wire_conn_inflight(c->wc) == 0 && wire_conn_last_seen(c->wc) < oldest) {
+      oldest = wire_conn_last_seen(c->wc);
+      victim = c;
+    }
+  if (!victim)
+    return;
+  /* At most one line a second: a flood of connections must not flood the log. */
+  static uint64_t last_log;
+  static unsigned unlogged;
+  uint64_t now = uv_now(s->loop);
+  if (now - last_log >= 1000 || last_log == 0) {
+    log_warn("connection limit (%u) reached: closed the quietest connection (uid %u, quiet %llu "
+             "ms; %u more since the last such line)",
+             s->max_conns, (unsigned)victim->cred.uid, (unsigned long long)(now - oldest),
+             unlogged);
+    last_log = now;
+    unlogged = 0;
+  } else {
+    unlogged++;
+  }
+  struct wire_conn *wc = victim->wc;
+  wire_conn_drop(wc, -EBUSY, "connection closed to make room for a new client");
+  on_conn_close(wc, victim);
+}
+
 void admin_accept(struct server *s) {
   struct admin_conn *c = calloc(1, sizeof(*c));
   uv_os_fd_t fd;
@@ -465,6 +497,8 @@ void admin_accept(struct server *s) {
     refuse_with(c, SD_E_DENIED, why);
     return;
   }
+  if (!s->stopping && s->n_conns >= s->max_conns)
+    make_room(s);
   if (s->stopping || s->n_conns >= s->max_conns) {
     log_warn("too many admin connections (%u); refusing uid %u", s->n_conns,
              (unsigned)c->cred.uid);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -184,6 +185,33 @@ static void on_signal(uv_signal_t *h, int signum) {
   cq_shutdown(s->cq, on_cq_idle, s);
 }
 
+/*
+ * Raise the soft open-file limit to the hard one (systemd's default soft
+ * limit is 1,024: that many held connections would lock every client out)
+ * and size the connection cap below it, leaving room for the store, the
+ * audit file, libuv and the thread pool. Returns the connection cap.
+ */
+static unsigned raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+    return 512;
+  rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1u << 20) ? (1u << 20) : rl.rlim_max;
+  if (rl.rlim_cur < want) {
+    struct rlimit n = {want, rl.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &n) == 0)
+      rl.rlim_cur = want;
+    else
+      log_warn("cannot raise the open-file limit from %llu to %llu: %s",
+               (unsigned long long)rl.rlim_cur, (unsigned long long)want, strerror(errno));
+  }
+  rlim_t cap = rl.rlim_cur > 512 ? rl.rlim_cur - 256 : rl.rlim_cur / 2;
+  return cap > 65536 ? 65536 : (unsigned)cap;
+}
+
+/* The store's master key lingers readable between reads (one mprotect pair
+ * per read cost more than the read); seal it again once a second. */
+static void on_seal_keys(uv_timer_t *t) { store_seal_idle_keys(t->data); }
+
 static void close_walk(uv_handle_t *h, void *arg) {
   if (!uv_is_closing(h))
     uv_close(h, NULL);
@@ -234,7 +262,7 @@ static int open_store(const struct serve_opts *o, struct store **ret) {
 
 static int serve_run(const struct serve_opts *o) {
   _cleanup_close_ int lock_fd = -1;
-  struct server s = {.max_conns = 4096};
+  struct server s = {.max_conns = raise_fd_limit()};
   uv_loop_t loop;
   pid_t holder = 0;
   int r;
@@ -286,7 +314,13 @@ static int serve_run(const struct serve_opts *o) {
   s.sig_term.data = s.sig_int.data = &s;
   uv_signal_start(&s.sig_term, on_signal, SIGTERM);
   uv_signal_start(&s.sig_int, on_signal, SIGINT);
-  log_info("serving %s on %s (pid %d)", o->dir, o->socket, (int)getpid());
+  uv_timer_t seal_timer;
+  uv_timer_init(&loop, &seal_timer);
+  seal_timer.data = s.store;
+  uv_timer_start(&seal_timer, on_seal_keys, 1000, 1000);
+  uv_unref((uv_handle_t *)&seal_timer);
+  log_info("serving %s on %s (pid %d, at most %u connections)", o->dir, o->socket, (int)getpid(),
+           s.max_conns);
 
   uv_run(&loop, UV_RUN_DEFAULT);
 

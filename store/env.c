@@ -175,10 +175,17 @@ int store_load_master(MDB_txn *txn, MDB_dbi meta, const struct sd_key *unlock,
 int store_master_for_txn(struct store *s, MDB_txn *txn, struct sd_key **tmp,
                          const struct sd_key **ret) {
   MDB_val v;
+  /* Reads share snapshots: one check per snapshot, not one meta get per read. */
+  size_t snap = mdb_txn_id(txn);
+  if (snap && snap == __atomic_load_n(&s->master_ok_txnid, __ATOMIC_ACQUIRE)) {
+    *ret = s->master;
+    return 0;
+  }
   int r = meta_get(txn, s->dbi[DBI_META], META_MASTER, &v);
   if (r < 0)
     return r;
   if (v.mv_size == SD_WRAPPED_KEY_LEN && memcmp(v.mv_data, s->master_wrapped, v.mv_size) == 0) {
+    __atomic_store_n(&s->master_ok_txnid, snap, __ATOMIC_RELEASE);
     *ret = s->master;
     return 0;
   }
@@ -190,6 +197,7 @@ int store_master_for_txn(struct store *s, MDB_txn *txn, struct sd_key **tmp,
   if (meta_get(txn, s->dbi[DBI_META], META_AUDIT_KEY, &a) == 0 && a.mv_size == SD_WRAPPED_KEY_LEN &&
       sd_key_unwrap(s->master, SD_WRAP_AUDIT, s->cluster_id, 16, a.mv_data, &ak) == 0) {
     sd_key_free(ak);
+    __atomic_store_n(&s->master_ok_txnid, snap, __ATOMIC_RELEASE);
     *ret = s->master;
     return 0;
   }
@@ -314,6 +322,11 @@ static int open_txn(struct store *s, const struct sd_key *unlock) {
   if ((r = sd_key_unwrap(s->master, SD_WRAP_AUDIT, s->cluster_id, 16, v.mv_data, &s->audit_key)) < 0 ||
       (r = store_rec_key_derive(s->audit_key, &s->rec_key)) < 0)
     goto fail;
+  /* Read on every secret read: they linger open between reads (no mprotect
+   * pair per read) and secretd seals them once a second (store_seal_idle_keys). */
+  sd_key_set_lingering(s->master, true);
+  if (s->rec_key)
+    sd_key_set_lingering(s->rec_key, true);
   return store_commit_err(s->env, mdb_txn_commit(txn));
 fail:
   mdb_txn_abort(txn);
@@ -351,6 +364,15 @@ int store_open(const char *dir, const struct sd_key *unlock, const struct store_
     s->audit_file_err = r;
   *ret = TAKE_PTR(s);
   return 0;
+}
+
+void store_seal_idle_keys(struct store *s) {
+  if (!s)
+    return;
+  pthread_rwlock_rdlock(&s->key_lock);
+  sd_key_seal_idle(s->master);
+  sd_key_seal_idle(s->rec_key);
+  pthread_rwlock_unlock(&s->key_lock);
 }
 
 uint64_t store_audit_file_recovered(const struct store *s) { return s->audit_file_recovered; }

@@ -57,6 +57,7 @@ struct store {
   struct sd_key *unlock; /* copy, to rewrap the master key on rotation */
   struct sd_key *master;
   uint8_t master_wrapped[SD_WRAPPED_KEY_LEN]; /* META_MASTER as loaded */
+  size_t master_ok_txnid; /* snapshot known to use `master` (atomic; 0: none) */
   struct sd_key *audit_key;
   struct sd_key *rec_key; /* record authentication (recmac.c), derived from audit_key */
   pthread_mutex_t tamper_mu; /* guards the tamper events below */

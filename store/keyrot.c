@@ -223,6 +223,8 @@ int store_rotate_master_key(struct store *s, const struct store_actor *a) {
     goto out;
   sd_key_free(s->master);
   s->master = TAKE_PTR(new_m);
+  sd_key_set_lingering(s->master, true);
+  __atomic_store_n(&s->master_ok_txnid, 0, __ATOMIC_RELEASE);
   memcpy(s->master_wrapped, wm, sizeof(wm));
   store_audit_file_append(s, &rec, 1);
 out:

@@ -52,10 +52,21 @@ int store_id_from_hex(const char *hex, uint8_t out[16]) {
   return 0;
 }
 
-/* Unpack one array of exactly n items filling the whole value. -EIO otherwise. */
+/* Records decode into a few hundred bytes of objects (strings and bins point
+ * into the value): a small zone chunk stays in malloc's fast bins, where
+ * msgpack_unpack_next's 8 KiB chunk cost a slow malloc/free pair per record. */
+#define REC_ZONE_CHUNK 1024
+
+/* Unpack one array of exactly n items filling the whole value. -EIO otherwise.
+ * Like msgpack_unpack_next, a later call on the same u invalidates the
+ * objects of the previous one. */
 int store_rec_unpack(const MDB_val *v, msgpack_unpacked *u, msgpack_object **ret_items, uint32_t n) {
   size_t off = 0;
-  if (msgpack_unpack_next(u, v->mv_data, v->mv_size, &off) != MSGPACK_UNPACK_SUCCESS ||
+  if (u->zone)
+    msgpack_zone_clear(u->zone);
+  else if (!(u->zone = msgpack_zone_new(REC_ZONE_CHUNK)))
+    return -ENOMEM;
+  if (msgpack_unpack(v->mv_data, v->mv_size, &off, u->zone, &u->data) != MSGPACK_UNPACK_SUCCESS ||
       off != v->mv_size)
     return -EIO;
   if (u->data.type != MSGPACK_OBJECT_ARRAY || u->data.via.array.size != n)

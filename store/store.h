@@ -60,6 +60,11 @@ int store_init(const char *dir, const struct sd_key *unlock, const struct store_
 int store_open(const char *dir, const struct sd_key *unlock, const struct store_opts *o,
                struct store **ret);
 void store_close(struct store *s); /* NULL ok */
+
+/* The master key stays mapped read-only between secret reads (no mprotect
+ * pair per read); call this periodically (secretd: every second) to make it
+ * PROT_NONE again while idle. Thread-safe. NULL ok. */
+void store_seal_idle_keys(struct store *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct store *, store_close)
 
 /* Consistent, compacted copy of the store in dir to dest_file (created O_EXCL,

@@ -132,7 +132,7 @@ static void done(int fd) {
 }
 
 static void test_value_limits(void **state) {
-  struct cli_value *v = NULL;
+  struct secbuf *v = NULL;
   int fd;
 
   fd = pipe_with(0);
@@ -141,35 +141,35 @@ static void test_value_limits(void **state) {
   done(fd);
   fd = pipe_with(1);
   assert_int_equal(cli_value_read_fd(fd, CLI_VALUE_MAX, &v), 0);
-  assert_int_equal(v->len, 1);
-  cli_value_free(v);
+  assert_int_equal(secbuf_len(v), 1);
+  secbuf_free(v);
   v = NULL;
   done(fd);
   fd = pipe_with(CLI_VALUE_MAX);
   assert_int_equal(cli_value_read_fd(fd, CLI_VALUE_MAX, &v), 0);
-  assert_int_equal(v->len, CLI_VALUE_MAX);
-  assert_int_equal(v->data[CLI_VALUE_MAX - 1], 'x');
-  cli_value_free(v);
+  assert_int_equal(secbuf_len(v), CLI_VALUE_MAX);
+  assert_int_equal(secbuf_data(v)[CLI_VALUE_MAX - 1], 'x');
+  secbuf_free(v);
   v = NULL;
   done(fd);
   fd = pipe_with(CLI_VALUE_MAX + 1);
   assert_int_equal(cli_value_read_fd(fd, CLI_VALUE_MAX, &v), -EFBIG);
   assert_null(v);
   done(fd);
-  cli_value_free(NULL);
+  secbuf_free(NULL);
 }
 
 static void test_value_from_file_and_errors(void **state) {
   char path[] = "/tmp/test_cli_value.XXXXXX";
-  struct cli_value *v = NULL;
+  struct secbuf *v = NULL;
   int fd = mkstemp(path);
   assert_true(fd >= 0);
   assert_int_equal(write(fd, "s3cr3t", 6), 6);
   close(fd);
   assert_int_equal(cli_value_read(path, CLI_VALUE_MAX, &v), 0);
-  assert_int_equal(v->len, 6);
-  assert_memory_equal(v->data, "s3cr3t", 6);
-  cli_value_free(v);
+  assert_int_equal(secbuf_len(v), 6);
+  assert_memory_equal(secbuf_data(v), "s3cr3t", 6);
+  secbuf_free(v);
   v = NULL;
   assert_int_equal(cli_value_read(path, 5, &v), -EFBIG);
   unlink(path);

@@ -4,12 +4,19 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "crypto/keys.h"
 #include "crypto/secbuf.h"
+
+static const uint8_t *hot_bytes_for_test;
 
 static void test_token_round_trip(void **state) {
   struct sd_key *k, *back = NULL;
@@ -113,12 +120,79 @@ static void test_secbuf_read_fd_limits(void **state) {
   sd_key_free(NULL);
 }
 
+/* ---- a lingering key: lock-free use while open, sealed by sd_key_seal_idle ---- */
+
+static struct sd_key *hot;
+static volatile int stop_sealing;
+
+static void *use_hot(void *arg) {
+  unsigned sum = 0;
+  for (int i = 0; i < 100000; i++) {
+    const volatile uint8_t *b = sd_key_acquire(hot);
+    for (int j = 0; j < 16; j++) /* hold it a while: faults if sealed under us */
+      sum += b[(i + j) % SD_KEY_LEN];
+    sd_key_release(hot);
+  }
+  return (void *)(uintptr_t)(sum | 1);
+}
+
+static void *seal_hot(void *arg) {
+  while (!__atomic_load_n(&stop_sealing, __ATOMIC_SEQ_CST))
+    sd_key_seal_idle(hot);
+  return NULL;
+}
+
+static void read_hot_in_child(void) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    signal(SIGSEGV, SIG_DFL);
+    signal(SIGBUS, SIG_DFL);
+    volatile const uint8_t *b = (const uint8_t *)hot_bytes_for_test;
+    (void)b[0]; /* must fault: PROT_NONE */
+    _exit(0);
+  }
+  int st;
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  /* SIGSEGV, or ASan's report of it (SIGABRT or exit status 1) */
+  assert_true(WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st) != 0));
+}
+
+static void test_lingering_key_is_shared_by_threads_and_sealed_when_idle(void **state) {
+  assert_int_equal(sd_key_generate(&hot), 0);
+  sd_key_set_lingering(hot, true);
+  hot_bytes_for_test = sd_key_acquire(hot);
+  sd_key_release(hot); /* lingers open */
+  pthread_t users[4], sealer;
+  stop_sealing = 0;
+  assert_int_equal(pthread_create(&sealer, NULL, seal_hot, NULL), 0);
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(pthread_create(&users[i], NULL, use_hot, NULL), 0);
+  for (int i = 0; i < 4; i++) {
+    void *res;
+    assert_int_equal(pthread_join(users[i], &res), 0);
+    assert_non_null(res);
+  }
+  __atomic_store_n(&stop_sealing, 1, __ATOMIC_SEQ_CST);
+  assert_int_equal(pthread_join(sealer, NULL), 0);
+  sd_key_seal_idle(hot);
+  read_hot_in_child(); /* idle and sealed: PROT_NONE */
+  /* usable again after sealing */
+  const uint8_t *b = sd_key_acquire(hot);
+  assert_ptr_equal(b, hot_bytes_for_test);
+  sd_key_release(hot);
+  sd_key_set_lingering(hot, false); /* seals at once */
+  read_hot_in_child();
+  sd_key_free(hot);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_token_round_trip),
       cmocka_unit_test(test_bad_tokens_refused),
       cmocka_unit_test(test_key_file_is_0600_and_round_trips),
       cmocka_unit_test(test_secbuf_read_fd_limits),
+      cmocka_unit_test(test_lingering_key_is_shared_by_threads_and_sealed_when_idle),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,7 @@
 #include "base/error.h"
 #include "wire/client.h"
 #include "wire/conn_uv.h"
+#include "wire/frame.h"
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_SEQ_CST)
 #define INC(x) __atomic_add_fetch(&(x), 1, __ATOMIC_SEQ_CST)
@@ -159,6 +160,8 @@ static void on_close(struct wire_conn *wc, void *ud) {
 }
 
 static const struct wire_conn_cbs cbs = {on_request, on_refused, on_close};
+/* Timeouts and budget for the next server's connections (NULL: defaults). */
+static const struct wire_conn_opts *conn_opts;
 
 static void on_connection(uv_stream_t *l, int status) {
   struct srv *s = l->data;
@@ -169,7 +172,7 @@ static void on_connection(uv_stream_t *l, int status) {
   uv_pipe_init(&s->loop, &c->pipe, 0);
   assert_int_equal(uv_accept(l, (uv_stream_t *)&c->pipe), 0);
   int fd = -1;
-  assert_int_equal(wire_conn_new((uv_stream_t *)&c->pipe, &cbs, c, &c->wc), 0);
+  assert_int_equal(wire_conn_new_opts((uv_stream_t *)&c->pipe, &cbs, c, conn_opts, &c->wc), 0);
   assert_int_equal(wire_conn_fileno(c->wc, &fd), 0);
   assert_true(fd >= 0);
   assert_ptr_equal(wire_conn_userdata(c->wc), c);
@@ -631,6 +634,112 @@ static void test_connect_waits_while_backlog_is_full(void **state) {
   rmdir(dir);
 }
 
+/* ---- starvation: timeouts and the budget for incomplete frames ---- */
+
+static uint8_t filler[128 * 1024];
+
+/* The next frame from the server must be an error with this code, then EOF. */
+static void expect_dropped_with(struct wire_client *c, int code) {
+  struct wire_reply *rep = NULL;
+  assert_int_equal(wire_client_read_reply(c, &rep), 0);
+  assert_false(rep->r.ok);
+  assert_int_equal(rep->r.code, code);
+  wire_reply_free(rep);
+  assert_int_equal(wire_client_read_reply(c, &rep), -ECONNRESET);
+}
+
+static void test_idle_connection_is_closed_and_an_active_one_is_not(void **state) {
+  struct wire_conn_opts o = {.idle_ms = 250};
+  conn_opts = &o;
+  struct srv *s = srv_start(0);
+  struct wire_client *idle, *busy;
+  assert_int_equal(wire_client_connect(s->path, 3000, &idle), 0);
+  assert_int_equal(wire_client_connect(s->path, 3000, &busy), 0);
+  for (int i = 0; i < 12; i++) { /* 720 ms of pings, 60 ms apart */
+    assert_int_equal(ping(busy), 0);
+    usleep(60000);
+  }
+  expect_dropped_with(idle, -ETIMEDOUT);
+  assert_int_equal(LOAD(s->closed), 1);
+  assert_int_equal(ping(busy), 0);
+  wire_client_free(idle);
+  wire_client_free(busy);
+  srv_stop(s);
+  conn_opts = NULL;
+}
+
+static void test_frame_sent_too_slowly_is_closed(void **state) {
+  struct wire_conn_opts o = {.frame_ms = 300, .idle_ms = 10000};
+  conn_opts = &o;
+  struct srv *s = srv_start(0);
+  struct wire_client *slow;
+  assert_int_equal(wire_client_connect(s->path, 3000, &slow), 0);
+  uint8_t h[4];
+  wire_frame_header(1000, h);
+  assert_int_equal(wire_client_send_raw(slow, h, sizeof(h)), 0);
+  /* one byte every 50 ms: alive, but the frame would take 50 s */
+  int sent = 0;
+  for (int i = 0; i < 40; i++) {
+    if (wire_client_send_raw(slow, filler, 1) < 0)
+      break;
+    sent++;
+    usleep(50000);
+    if (LOAD(s->closed))
+      break;
+  }
+  assert_true(sent < 20); /* closed after about 300 ms, not 2 s */
+  expect_dropped_with(slow, -ETIMEDOUT);
+  wire_client_free(slow);
+  srv_stop(s);
+  conn_opts = NULL;
+}
+
+static void send_partial(struct wire_client *c, size_t declared, size_t n) {
+  uint8_t h[4];
+  wire_frame_header((uint32_t)declared, h);
+  assert_int_equal(wire_client_send_raw(c, h, sizeof(h)), 0);
+  assert_int_equal(wire_client_send_raw(c, filler, n), 0);
+  usleep(100000); /* let the server read it */
+}
+
+static void test_full_budget_closes_the_longest_stalled_connection(void **state) {
+  struct wire_budget *b;
+  assert_int_equal(wire_budget_new(256 * 1024, &b), 0);
+  struct wire_conn_opts o = {.budget = b};
+  conn_opts = &o;
+  struct srv *s = srv_start(0);
+  struct wire_client *first, *stalled, *last, *normal;
+  assert_int_equal(wire_client_connect(s->path, 3000, &first), 0);
+  assert_int_equal(wire_client_connect(s->path, 3000, &stalled), 0);
+  assert_int_equal(wire_client_connect(s->path, 3000, &last), 0);
+  send_partial(first, 1u << 20, 100 * 1024);   /* holds 128 KiB */
+  send_partial(stalled, 1u << 20, 100 * 1024); /* holds 128 KiB: budget full */
+  assert_int_equal(wire_client_send_raw(first, filler, 1024), 0); /* first progresses */
+  usleep(100000);
+  assert_int_equal(LOAD(s->closed), 0);
+  send_partial(last, 1u << 20, 100 * 1024); /* needs room: `stalled` goes */
+  expect_dropped_with(stalled, -ENOBUFS);
+  wait_for(&s->closed, 1);
+  assert_int_equal(wire_budget_evictions(b), 1);
+  assert_true(wire_budget_used(b) <= 256 * 1024);
+  /* A normal client is still served: its small frame needs room too, and
+   * the next longest stalled (`first`) makes it. `last` stays. */
+  assert_int_equal(wire_client_connect(s->path, 3000, &normal), 0);
+  assert_int_equal(ping(normal), 0);
+  expect_dropped_with(first, -ENOBUFS);
+  assert_int_equal(wire_budget_evictions(b), 2);
+  assert_int_equal(ping(normal), 0);
+  assert_int_equal(LOAD(s->closed), 2);
+  wire_client_free(first);
+  wire_client_free(stalled);
+  wire_client_free(last);
+  wire_client_free(normal);
+  srv_stop(s);
+  assert_int_equal(wire_budget_used(b), 0);
+  wire_budget_free(b);
+  conn_opts = NULL;
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN); /* as secretd does: see wire/conn_uv.h */
   const struct CMUnitTest tests[] = {
@@ -649,6 +758,9 @@ int main(void) {
       cmocka_unit_test(test_client_timeout_when_no_reply),
       cmocka_unit_test(test_connect_fails_at_once_without_a_listener),
       cmocka_unit_test(test_connect_waits_while_backlog_is_full),
+      cmocka_unit_test(test_idle_connection_is_closed_and_an_active_one_is_not),
+      cmocka_unit_test(test_frame_sent_too_slowly_is_closed),
+      cmocka_unit_test(test_full_budget_closes_the_longest_stalled_connection),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,3 +7,32 @@ if(TARGET sdwire)
   secretd_unit_test(test_wire_tls LIBS sdwire tls_pki)
   set_tests_properties(test_wire_tls PROPERTIES TIMEOUT 120 LABELS "unit;wire")
 endif()
+
+# Fuzzing the server end of a TLS session after a valid handshake
+# (tests/fuzz/fuzz_tls_server.c), registered like tests/fuzz.cmake does:
+# - SECRETD_FUZZ (clang): fuzz_tls_server with a bounded run (45 s) over a
+#   temporary copy of the seed corpus, labelled "fuzz";
+# - every build: fuzz_tls_server_replay runs each seed once.
+set(TLS_FUZZ_CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/tls_server)
+if(TARGET sdwire)
+  if(SECRETD_FUZZ)
+    add_executable(fuzz_tls_server fuzz/fuzz_tls_server.c tls_pki.c
+                   ${CMAKE_SOURCE_DIR}/wire/tls.c)
+    target_include_directories(fuzz_tls_server PRIVATE ${CMAKE_SOURCE_DIR}
+                               ${CMAKE_CURRENT_SOURCE_DIR})
+    target_compile_options(fuzz_tls_server PRIVATE -fsanitize=fuzzer,address,undefined
+                           -fno-sanitize-recover=all -U_FORTIFY_SOURCE)
+    target_link_options(fuzz_tls_server PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_libraries(fuzz_tls_server PRIVATE sdbase PkgConfig::UV PkgConfig::OPENSSL)
+    add_test(NAME fuzz_tls_server_bounded
+             COMMAND bash -c "d=$(mktemp -d) && trap 'rm -rf $d' EXIT && cp $1/* $d/ && \
+$0 -max_total_time=$2 -rss_limit_mb=2048 -timeout=10 -max_len=4096 $d"
+                     $<TARGET_FILE:fuzz_tls_server> ${TLS_FUZZ_CORPUS} 45)
+    set_tests_properties(fuzz_tls_server_bounded PROPERTIES LABELS fuzz TIMEOUT 300)
+  endif()
+  add_executable(fuzz_tls_server_replay fuzz/fuzz_tls_server.c fuzz/replay_main.c)
+  target_include_directories(fuzz_tls_server_replay PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  target_link_libraries(fuzz_tls_server_replay PRIVATE sdwire tls_pki)
+  add_test(NAME fuzz_tls_server_replay COMMAND fuzz_tls_server_replay ${TLS_FUZZ_CORPUS})
+  set_tests_properties(fuzz_tls_server_replay PROPERTIES LABELS "unit;wire" TIMEOUT 120)
+endif()

@@ -7,8 +7,19 @@ if(TARGET sdwire)
       set_tests_properties(${t} PROPERTIES TIMEOUT 60 LABELS "unit;wire")
     endif()
   endforeach()
-  # The wipe-on-growth test watches free() of the library's blocks.
-  if(TARGET test_wire_msg)
-    target_link_options(test_wire_msg PRIVATE -Wl,--wrap=free)
+endif()
+
+# Starvation (issue 7 §1): the real secretd under 2,000 stalled connections.
+if(TARGET secretd AND TARGET secret AND TARGET sdwire)
+  add_executable(wire_starve_client wire_starve_client.c)
+  target_link_libraries(wire_starve_client PRIVATE sdwire)
+  if(SECRETD_SANITIZE)
+    set(starve_slack 3)
+  else()
+    set(starve_slack 1)
   endif()
+  add_test(NAME wire_starve
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/wire_starve.sh $<TARGET_FILE:secretd>
+                   $<TARGET_FILE:secret> $<TARGET_FILE:wire_starve_client> ${starve_slack})
+  set_tests_properties(wire_starve PROPERTIES TIMEOUT 180 LABELS "integration;wire" RUN_SERIAL TRUE)
 endif()

@@ -12,10 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "base/error.h"
 #include "base/macro.h"
+#include "base/secbuf.h"
 #include "wire/frame.h"
 
 #define RBUF 16384
@@ -27,8 +26,9 @@ struct wire_client {
   bool broken;
   pthread_mutex_t lock;
   struct wire_reader *reader;
-  uint8_t rbuf[RBUF];
-  size_t rpos, rlen; /* unread bytes in rbuf */
+  struct secbuf *rmem; /* RBUF bytes of secret memory */
+  uint8_t *rbuf;       /* = secbuf_data(rmem) */
+  size_t rpos, rlen;   /* unread bytes in rbuf */
 };
 
 static int64_t now_ms(void) {
@@ -68,10 +68,12 @@ int wire_client_connect(const char *path, int timeout_ms, struct wire_client **r
   }
   if (!(c = calloc(1, sizeof(*c))))
     return -ENOMEM;
-  if (wire_reader_new(0, &c->reader) < 0) {
+  if (wire_reader_new(0, &c->reader) < 0 || secbuf_new(RBUF, &c->rmem) < 0) {
+    wire_reader_free(c->reader);
     free(c);
     return -ENOMEM;
   }
+  c->rbuf = secbuf_data(c->rmem);
   pthread_mutex_init(&c->lock, NULL);
   c->timeout_ms = timeout_ms > 0 ? timeout_ms : WIRE_CLIENT_TIMEOUT_MS;
   c->fd = TAKE_FD(fd);
@@ -85,7 +87,7 @@ void wire_client_free(struct wire_client *c) {
   if (c->fd >= 0)
     close(c->fd);
   wire_reader_free(c->reader);
-  sodium_memzero(c->rbuf, sizeof(c->rbuf));
+  secbuf_free(c->rmem); /* wipes */
   pthread_mutex_destroy(&c->lock);
   free(c);
 }
@@ -96,10 +98,7 @@ void wire_reply_free(struct wire_reply *rep) {
   if (!rep)
     return;
   wire_value_free(rep->val);
-  if (rep->frame) {
-    sodium_memzero(rep->frame, rep->frame_len);
-    free(rep->frame);
-  }
+  secbuf_free(rep->frame_mem); /* wipes */
   free(rep);
 }
 
@@ -153,18 +152,18 @@ static int read_frame(struct wire_client *c, int64_t deadline, struct wire_reply
         size_t fl;
         wire_reader_frame(c->reader, &f, &fl);
         struct wire_reply *rep = calloc(1, sizeof(*rep));
-        if (!rep || !(rep->frame = malloc(fl))) {
+        if (!rep || secbuf_from(f, fl, &rep->frame_mem) < 0) {
           free(rep);
           return -ENOMEM;
         }
-        memcpy(rep->frame, f, fl);
+        rep->frame = secbuf_data(rep->frame_mem);
         rep->frame_len = fl;
         wire_reader_consume(c->reader);
         *ret = rep;
         return 0;
       }
     }
-    sodium_memzero(c->rbuf, c->rlen);
+    explicit_bzero(c->rbuf, c->rlen);
     c->rpos = c->rlen = 0;
     ssize_t k = recv(c->fd, c->rbuf, sizeof(c->rbuf), 0);
     if (k > 0) {

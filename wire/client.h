@@ -11,6 +11,8 @@
 
 #include "wire/proto.h"
 
+struct secbuf;
+
 struct wire_client;
 
 #define WIRE_CLIENT_TIMEOUT_MS 60000
@@ -33,8 +35,9 @@ void wire_client_free(struct wire_client *c);
 struct wire_reply {
   struct wire_response r;
   struct wire_value *val; /* private */
-  uint8_t *frame;         /* private */
+  uint8_t *frame;         /* private: the payload, in frame_mem */
   size_t frame_len;       /* private */
+  struct secbuf *frame_mem; /* private: secret memory (base/secbuf.h) */
 };
 void wire_reply_free(struct wire_reply *rep); /* NULL ok */
 

@@ -11,19 +11,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
 
 #include "base/error.h"
+#include "base/secbuf.h"
 #include "wire/frame.h"
 
 #define READ_CHUNK (64u * 1024u)
+
+/*
+ * One read buffer per loop thread, shared by its connections: libuv calls
+ * on_alloc and on_read back to back for one stream, and on_read consumes
+ * every byte before it returns, so a connection holds no read buffer of its
+ * own (2,000 idle peers cost 2,000 small structs, not 2,000 x 64 KiB). It is
+ * secret memory and wiped after each read. Likewise one default budget for
+ * incomplete frames per loop thread.
+ */
+static _Thread_local struct secbuf *tl_rbuf;
+static _Thread_local unsigned tl_rbuf_users;
+static _Thread_local struct wire_budget *tl_budget;
 
 struct wire_conn {
   uv_stream_t *stream;
   const struct wire_conn_cbs *cbs;
   void *ud;
   struct wire_reader *reader;
-  uint8_t *rbuf;      /* READ_CHUNK bytes handed to libuv; wiped after each read */
+  uv_timer_t timer;   /* idle, frame and close-linger deadlines */
+  bool timer_live;    /* initialised and not closed yet (holds a reference) */
+  uint64_t idle_ms, frame_ms;
+  uint64_t last_active; /* uv_now of the last request, reply flushed or touch */
+  uint64_t frame_start; /* uv_now of the first byte of the frame under way */
+  uint64_t last_byte;   /* uv_now of the last byte received */
+  bool timing_frame;
   unsigned refs;
   unsigned inflight;  /* requests given to on_request and not answered yet */
   unsigned writes;    /* uv_write requests in flight */
@@ -46,11 +64,24 @@ static void conn_unref(struct wire_conn *wc) {
   if (--wc->refs > 0)
     return;
   wire_reader_free(wc->reader);
-  if (wc->rbuf) {
-    sodium_memzero(wc->rbuf, READ_CHUNK);
-    free(wc->rbuf);
+  if (--tl_rbuf_users == 0) { /* the thread's last connection: nothing uses these now */
+    secbuf_free(tl_rbuf);
+    tl_rbuf = NULL;
+    wire_budget_free(tl_budget);
+    tl_budget = NULL;
   }
   free(wc);
+}
+
+static void timer_closed(uv_handle_t *h) { conn_unref(h->data); }
+
+/* Stop the timers for good (the timer's reference goes with its close). */
+static void close_timer(struct wire_conn *wc) {
+  if (!wc->timer_live)
+    return;
+  wc->timer_live = false;
+  if (!uv_is_closing((uv_handle_t *)&wc->timer))
+    uv_close((uv_handle_t *)&wc->timer, timer_closed);
 }
 
 static void stop_reading(struct wire_conn *wc) {
@@ -64,6 +95,7 @@ static void finish(struct wire_conn *wc) {
     return;
   wc->dead = true;
   stop_reading(wc);
+  close_timer(wc);
   wc->cbs->on_close(wc, wc->ud);
   conn_unref(wc); /* the owner's reference */
 }
@@ -90,6 +122,7 @@ static void write_done(uv_write_t *req, int status) {
       wc->broken = true;
       finish(wc);
     } else {
+      wc->last_active = uv_now(wc->stream->loop);
       if (wc->paused && !wc->closing && !wc->eof &&
           wc->stream->write_queue_size < WIRE_CONN_MAX_QUEUED / 8) {
         wc->paused = false;
@@ -183,12 +216,118 @@ static void refused(struct wire_conn *wc, const char *op, int code) {
 }
 
 /* The byte stream cannot be trusted any more: answer once, then close. */
+static void arm(struct wire_conn *wc);
+
 static void protocol_error(struct wire_conn *wc, int code, const char *msg) {
   wc->closing = true;
   stop_reading(wc);
   send_error(wc, 0, code, msg);
   refused(wc, "malformed", code);
   maybe_finish(wc);
+  if (!wc->dead) /* a peer that does not read its error reply is not waited for */
+    arm(wc);
+}
+
+/* ---- timers and eviction: close without waiting for the peer ---- */
+
+/* One best-effort error frame that never queues behind a peer that does not
+ * read, then the end. */
+static void drop_now(struct wire_conn *wc, int code, const char *msg) {
+  if (wc->dead)
+    return;
+  struct wire_buf b = {0};
+  int n = wire_response_encode_error(&b, 0, code, msg);
+  if (n > 0 && !wc->writes && !uv_is_closing((uv_handle_t *)wc->stream)) {
+    uv_buf_t ub = uv_buf_init((char *)b.data, (unsigned)n);
+    (void)uv_try_write(wc->stream, &ub, 1);
+  }
+  wire_buf_release(&b);
+  wc->broken = true;
+  finish(wc);
+}
+
+static bool busy(const struct wire_conn *wc) {
+  return wc->inflight || wc->writes || wc->timing_frame;
+}
+
+static void on_timer(uv_timer_t *t);
+
+/* Start the timer for the nearest deadline. */
+static void arm(struct wire_conn *wc) {
+  if (!wc->timer_live || wc->dead)
+    return;
+  uint64_t now = uv_now(wc->stream->loop), due = UINT64_MAX;
+  if (wc->closing)
+    due = now + WIRE_CLOSE_LINGER_MS;
+  if (wc->timing_frame && wc->frame_ms != UINT64_MAX && wc->frame_start + wc->frame_ms < due)
+    due = wc->frame_start + wc->frame_ms;
+  if (wc->idle_ms != UINT64_MAX && wc->last_active + wc->idle_ms < due)
+    due = wc->last_active + wc->idle_ms; /* checked when due; busy ones re-arm */
+  if (due == UINT64_MAX) {
+    uv_timer_stop(&wc->timer);
+    return;
+  }
+  uv_timer_start(&wc->timer, on_timer, due > now ? due - now : 0, 0);
+}
+
+static void on_timer(uv_timer_t *t) {
+  struct wire_conn *wc = t->data;
+  if (wc->dead)
+    return;
+  uint64_t now = uv_now(wc->stream->loop);
+  if (wc->closing) {
+    finish(wc); /* the error reply had its chance */
+    return;
+  }
+  if (wc->timing_frame && wc->frame_ms != UINT64_MAX && now - wc->frame_start >= wc->frame_ms) {
+    drop_now(wc, -ETIMEDOUT, "frame not completed in time");
+    return;
+  }
+  if (wc->idle_ms != UINT64_MAX && !busy(wc) && now - wc->last_active >= wc->idle_ms) {
+    drop_now(wc, -ETIMEDOUT, "idle connection closed");
+    return;
+  }
+  if (busy(wc) && wc->idle_ms != UINT64_MAX && wc->last_active + wc->idle_ms <= now)
+    wc->last_active = now; /* a request in flight is not idleness: count from now */
+  arm(wc);
+}
+
+static void on_evict(struct wire_reader *r, void *ud) {
+  struct wire_conn *wc = ud;
+  conn_ref(wc);
+  drop_now(wc, -ENOBUFS, "connection dropped: too many incomplete frames held");
+  conn_unref(wc);
+}
+
+uint64_t wire_conn_last_seen(const struct wire_conn *conn) {
+  return conn->last_active > conn->last_byte ? conn->last_active : conn->last_byte;
+}
+
+unsigned wire_conn_inflight(const struct wire_conn *conn) { return conn->inflight; }
+
+void wire_conn_drop(struct wire_conn *conn, int code, const char *msg) {
+  if (!conn || conn->dead)
+    return;
+  struct wire_buf b = {0};
+  int n = wire_response_encode_error(&b, 0, code, msg);
+  if (n > 0 && !conn->writes && !uv_is_closing((uv_handle_t *)conn->stream)) {
+    uv_buf_t ub = uv_buf_init((char *)b.data, (unsigned)n);
+    (void)uv_try_write(conn->stream, &ub, 1);
+  }
+  wire_buf_release(&b);
+  wire_conn_free(conn);
+}
+
+void wire_conn_touch(struct wire_conn *conn) {
+  if (conn && !conn->dead)
+    conn->last_active = uv_now(conn->stream->loop);
+}
+
+void wire_conn_set_idle_timeout(struct wire_conn *conn, uint64_t idle_ms) {
+  if (!conn || conn->dead)
+    return;
+  conn->idle_ms = idle_ms ? idle_ms : WIRE_IDLE_TIMEOUT_MS;
+  arm(conn);
 }
 
 static void handle_frame(struct wire_conn *wc, const uint8_t *frame, size_t len) {
@@ -207,6 +346,7 @@ static void handle_frame(struct wire_conn *wc, const uint8_t *frame, size_t len)
     }
     return;
   }
+  wc->last_active = uv_now(wc->stream->loop);
   if (wc->inflight >= WIRE_CONN_MAX_INFLIGHT) {
     send_error(wc, req.id, -EBUSY, "too many requests in flight on this connection");
     refused(wc, req.op, -EBUSY);
@@ -219,35 +359,59 @@ static void handle_frame(struct wire_conn *wc, const uint8_t *frame, size_t len)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   struct wire_conn *wc = h->data;
-  *buf = wc ? uv_buf_init((char *)wc->rbuf, READ_CHUNK) : uv_buf_init(NULL, 0);
+  *buf = wc && tl_rbuf ? uv_buf_init((char *)secbuf_data(tl_rbuf), READ_CHUNK)
+                       : uv_buf_init(NULL, 0);
+}
+
+static const char *feed_error(int r) {
+  switch (r) {
+  case SD_E_PROTO: return "frame length is 0 or over the maximum";
+  case -ENOBUFS: return "frame does not fit the memory for incomplete frames";
+  default: return "out of memory";
+  }
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   struct wire_conn *wc = s->data;
-  if (!wc || wc->dead)
+  if (!wc || wc->dead) {
+    if (nread > 0)
+      explicit_bzero(buf->base, (size_t)nread);
     return;
+  }
   conn_ref(wc);
   if (nread > 0) {
+    wc->last_byte = uv_now(s->loop);
     const uint8_t *p = (const uint8_t *)buf->base;
     size_t n = (size_t)nread, used;
+    bool completed = false;
     while (n && !wc->dead && !wc->closing) {
       int r = wire_reader_feed(wc->reader, p, n, &used);
       p += used;
       n -= used;
       if (r < 0) {
-        protocol_error(wc, r, r == SD_E_PROTO ? "frame length is 0 or over the maximum"
-                                              : "out of memory");
+        protocol_error(wc, r, feed_error(r));
         break;
       }
       if (r == 1) {
         const uint8_t *f;
         size_t fl;
+        completed = true;
         wire_reader_frame(wc->reader, &f, &fl);
         handle_frame(wc, f, fl);
         wire_reader_consume(wc->reader); /* wipes the frame */
       }
     }
-    sodium_memzero(buf->base, (size_t)nread);
+    explicit_bzero(buf->base, (size_t)nread);
+    if (!wc->dead && !wc->closing) {
+      bool in_frame = wire_reader_in_frame(wc->reader);
+      if (in_frame && (!wc->timing_frame || completed)) {
+        wc->timing_frame = true; /* a new frame began in this read */
+        wc->frame_start = uv_now(s->loop);
+        arm(wc);
+      } else if (!in_frame) {
+        wc->timing_frame = false;
+      }
+    }
   } else if (nread == UV_EOF) {
     wc->eof = true;
     stop_reading(wc);
@@ -259,33 +423,55 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   conn_unref(wc);
 }
 
-int wire_conn_new(uv_stream_t *stream, const struct wire_conn_cbs *cbs, void *ud,
-                  struct wire_conn **ret) {
+int wire_conn_new_opts(uv_stream_t *stream, const struct wire_conn_cbs *cbs, void *ud,
+                       const struct wire_conn_opts *o, struct wire_conn **ret) {
   struct wire_conn *wc;
+  struct wire_budget *budget = o ? o->budget : NULL;
   int r;
 
   if (!stream || !cbs || !cbs->on_request || !cbs->on_close || !ret)
     return -EINVAL;
+  if (!budget && !tl_budget && (r = wire_budget_new(0, &tl_budget)) < 0)
+    return r;
+  if (!budget)
+    budget = tl_budget;
+  if (!tl_rbuf && (r = secbuf_new(READ_CHUNK, &tl_rbuf)) < 0)
+    return r;
   if (!(wc = calloc(1, sizeof(*wc))))
     return -ENOMEM;
+  tl_rbuf_users++;
   wc->refs = 1;
   wc->stream = stream;
   wc->cbs = cbs;
   wc->ud = ud;
-  if (!(wc->rbuf = malloc(READ_CHUNK)) || (r = wire_reader_new(0, &wc->reader)) < 0) {
-    r = -ENOMEM;
+  wc->idle_ms = o && o->idle_ms ? o->idle_ms : WIRE_IDLE_TIMEOUT_MS;
+  wc->frame_ms = o && o->frame_ms ? o->frame_ms : WIRE_FRAME_TIMEOUT_MS;
+  if ((r = wire_reader_new(0, &wc->reader)) < 0)
     goto fail;
-  }
+  wire_reader_set_budget(wc->reader, budget, on_evict, wc);
+  if ((r = uv_timer_init(stream->loop, &wc->timer)) < 0)
+    goto fail;
+  wc->timer.data = wc;
+  wc->timer_live = true;
+  wc->refs++; /* the timer's, dropped when its close completes */
+  wc->last_active = wc->last_byte = uv_now(stream->loop);
   stream->data = wc;
   if ((r = uv_read_start(stream, on_alloc, on_read)) < 0) {
     stream->data = NULL;
     goto fail;
   }
+  arm(wc);
   *ret = wc;
   return 0;
 fail:
+  close_timer(wc);
   conn_unref(wc);
   return r;
+}
+
+int wire_conn_new(uv_stream_t *stream, const struct wire_conn_cbs *cbs, void *ud,
+                  struct wire_conn **ret) {
+  return wire_conn_new_opts(stream, cbs, ud, NULL, ret);
 }
 
 void wire_conn_free(struct wire_conn *conn) {
@@ -293,6 +479,7 @@ void wire_conn_free(struct wire_conn *conn) {
     return;
   conn->dead = true;
   stop_reading(conn);
+  close_timer(conn);
   conn->stream->data = NULL;
   conn_unref(conn);
 }

@@ -31,6 +31,18 @@
  * not yet answered (more are refused with -EBUSY); reading pauses while more
  * than WIRE_CONN_MAX_QUEUED bytes of replies wait to be written.
  *
+ * Starvation: the frame reader (wire/frame.h) spends memory only as bytes
+ * arrive, and all connections of one loop thread share a budget for bytes of
+ * incomplete frames (WIRE_BUDGET_DEFAULT unless the owner gives its own):
+ * when it is full, the connections that have gone longest without sending a
+ * byte of their frame are closed first. Two timers close a connection
+ * without waiting for the peer: a frame (from its first header byte) not
+ * complete within frame_ms, and an idle connection (no request received, none
+ * in flight, no reply being written, no frame under way) for idle_ms. A
+ * later heartbeat resets the idle time with wire_conn_touch(). A timed-out or
+ * evicted peer gets one best-effort error frame (-ETIMEDOUT or -ENOBUFS,
+ * never blocking on a peer that does not read) and on_close is called.
+ *
  * Not thread-safe: every call from the loop thread. libuv writes with
  * write(2): the process must ignore SIGPIPE (secretd does, in harden.c), or a
  * peer that leaves before its reply kills it.
@@ -46,6 +58,22 @@
 
 #define WIRE_CONN_MAX_INFLIGHT 64
 #define WIRE_CONN_MAX_QUEUED (8u * 1024u * 1024u)
+#define WIRE_IDLE_TIMEOUT_MS 60000u
+#define WIRE_FRAME_TIMEOUT_MS 20000u
+/* After a protocol error, how long the error reply may take to flush before
+ * the connection is closed anyway. */
+#define WIRE_CLOSE_LINGER_MS 1000u
+
+struct wire_budget;
+
+struct wire_conn_opts {
+  uint64_t idle_ms;  /* 0: WIRE_IDLE_TIMEOUT_MS; UINT64_MAX: never */
+  uint64_t frame_ms; /* 0: WIRE_FRAME_TIMEOUT_MS; UINT64_MAX: never */
+  /* Budget for incomplete frames, shared with the other connections of the
+   * same loop thread; NULL: that thread's default budget. Must outlive the
+   * connection. */
+  struct wire_budget *budget;
+};
 
 struct wire_conn;
 
@@ -77,6 +105,30 @@ struct wire_conn_cbs {
  */
 int wire_conn_new(uv_stream_t *stream, const struct wire_conn_cbs *cbs, void *ud,
                   struct wire_conn **ret);
+
+/* Like wire_conn_new with timeouts and a budget of the owner's (o may be
+ * NULL: the defaults). */
+int wire_conn_new_opts(uv_stream_t *stream, const struct wire_conn_cbs *cbs, void *ud,
+                       const struct wire_conn_opts *o, struct wire_conn **ret);
+
+/* A heartbeat (or any sign of life the owner recognises): the idle time
+ * starts again now. */
+void wire_conn_touch(struct wire_conn *conn);
+
+/* Change the idle timeout (ms; UINT64_MAX: never), effective now. */
+void wire_conn_set_idle_timeout(struct wire_conn *conn, uint64_t idle_ms);
+
+/* The loop time (uv_now, ms) of the connection's last sign of life: a byte
+ * received, a request, a reply flushed, a touch. For an owner that must
+ * choose whom to close (the quietest first). */
+uint64_t wire_conn_last_seen(const struct wire_conn *conn);
+/* Requests handed to on_request and not answered yet. */
+unsigned wire_conn_inflight(const struct wire_conn *conn);
+
+/* End the connection now: one best-effort error frame (code, msg; never
+ * waits for the peer), then as wire_conn_free (on_close is not called; the
+ * owner closes the stream). NULL ok. */
+void wire_conn_drop(struct wire_conn *conn, int code, const char *msg);
 
 /* End the connection without calling on_close; see above. NULL ok. */
 void wire_conn_free(struct wire_conn *conn);

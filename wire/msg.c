@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
 
 #include "base/error.h"
+#include "base/secbuf.h"
 #include "wire/frame.h"
 
 /* ---- encoding: a buffer that never leaves old copies of its bytes ---- */
@@ -23,19 +23,18 @@ static int buf_write(void *data, const char *p, size_t n) {
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + n)
       cap *= 2;
-    /* Grow by copy-and-wipe, never realloc: realloc may leave the old bytes
-     * (possibly a secret value) behind in freed memory. */
-    uint8_t *nd = malloc(cap);
-    if (!nd) {
+    /* Grow by copy into a new secret buffer; freeing the old one wipes it
+     * (never realloc: it may leave the old bytes behind). */
+    struct secbuf *nm;
+    if (secbuf_new(cap, &nm) < 0) {
       b->failed = true;
       return -1;
     }
-    if (b->data) {
-      memcpy(nd, b->data, b->len);
-      sodium_memzero(b->data, b->cap);
-      free(b->data);
-    }
-    b->data = nd;
+    if (b->mem)
+      memcpy(secbuf_data(nm), b->data, b->len);
+    secbuf_free(b->mem);
+    b->mem = nm;
+    b->data = secbuf_data(nm);
     b->cap = cap;
   }
   memcpy(b->data + b->len, p, n);
@@ -63,10 +62,7 @@ int wire_buf_finish(struct wire_buf *buf) {
 }
 
 void wire_buf_release(struct wire_buf *buf) {
-  if (buf->data) {
-    sodium_memzero(buf->data, buf->cap);
-    free(buf->data);
-  }
+  secbuf_free(buf->mem); /* wipes */
   *buf = (struct wire_buf){0};
 }
 

@@ -22,12 +22,17 @@
 
 /* ---- encoding ---- */
 
-/* A growable byte buffer whose old storage is wiped on growth and on free.
- * The first WIRE_HEADER_BYTES are reserved for the frame header. */
+struct secbuf;
+
+/* A growable byte buffer in secret memory (base/secbuf.h: locked, never
+ * dumped), whose old storage is wiped on growth and on free. The first
+ * WIRE_HEADER_BYTES are reserved for the frame header. data points into mem;
+ * treat every field as read-only. */
 struct wire_buf {
   uint8_t *data;
   size_t len, cap;
   bool failed; /* an allocation failed: the content is incomplete */
+  struct secbuf *mem;
 };
 
 /* Initialise buf (reserving the frame header) and a packer writing into it. */

@@ -293,6 +293,13 @@ static void on_handle_closed(uv_handle_t *h) {
   if (!t->owner_closed)
     t->cbs->on_close(&t->transport, t->reason, t->ud);
   free(t->stream);
+  /* SSL_free() of a connection that did not shut down marks its session
+   * not resumable, and that is the very ticket object wire_tls_get_session()
+   * handed out. Tickets arrive only after a completed handshake, and an
+   * abrupt end later (a network drop: the reason to reconnect) does not
+   * make them any less valid. */
+  if (t->ready)
+    SSL_set_shutdown(t->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   SSL_free(t->ssl);
   SSL_SESSION_free(t->session);
   ctx_unref(t->ctx);
@@ -449,6 +456,9 @@ static void do_read(struct wire_tls *t) {
       err = conn_error(t, e);
     }
     int fr = flush_out(t); /* tickets, key-update replies, alerts */
+    /* A peer that makes us answer (key updates) but never reads. */
+    if (fr == 0 && err == 0 && t->queued > WIRE_TLS_MAX_QUEUED)
+      fr = -ENOBUFS;
     if (err < 0 || fr < 0) {
       end(t, err < 0 ? err : fr);
       break;

@@ -86,10 +86,11 @@ struct wire_tls;
  * Load a context: the key pair and the root CA are read now (the files can
  * go afterwards). The private key lives in OpenSSL's secure heap if the
  * process initialised one (CRYPTO_secure_malloc_init) before this call.
- * Returns 0 and *ret_ctx, or -EINVAL (bad config: missing file name, role,
- * key not matching the certificate, a key or certificate that is not
- * allowed), -ENOENT / -EACCES (a file cannot be opened), -EBADMSG (a file
- * is not the PEM it should be), -ENOMEM. *ret_ctx untouched on failure.
+ * Returns 0 and *ret_ctx, or -EINVAL (bad config: missing file name or
+ * role, a resumption hook on a client, key not matching the certificate),
+ * -ENOENT / -EACCES (a file cannot be opened), -EBADMSG (a file is not the
+ * PEM it should be, or OpenSSL refuses what it holds, e.g. a key too weak for
+ * its security level), -ENOMEM. *ret_ctx untouched on failure.
  */
 int wire_tls_ctx_new(const struct wire_tls_config *cfg, struct wire_tls_ctx **ret_ctx);
 /* Free a context. Connections made from it keep it alive (reference
@@ -105,7 +106,9 @@ void wire_tls_ctx_free(struct wire_tls_ctx *ctx);
  *
  * Client only: server_name, if not NULL, is sent as SNI and must match the
  * server certificate (DNS SAN); session, if not NULL, is offered for
- * resumption (the caller keeps its reference).
+ * resumption (the caller keeps its reference). Offer each ticket once
+ * (TLS 1.3 tickets are meant for single use): take the newest one from the
+ * last connection with wire_tls_get_session().
  *
  * Returns 0 and *ret (use wire_tls_transport() for the generic interface),
  * -EINVAL (server_name or session given to a server), -ENOMEM, or a libuv

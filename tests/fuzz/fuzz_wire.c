@@ -7,6 +7,7 @@
  * harness aborts.
  */
 #include <stdint.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,22 +75,60 @@ static void exercise(const uint8_t *p, size_t n) {
   }
 }
 
+static void on_evict(struct wire_reader *r, void *ud) { (*(int *)ud)++; }
+
+/* Memory follows the bytes: never more than twice what arrived (or one
+ * chunk), never more than declared. */
+static void check_held(const struct wire_reader *r) {
+  size_t held = wire_reader_held(r), got = wire_reader_received(r);
+  if (held > wire_reader_pending(r) || (held > WIRE_READER_CHUNK && held > 2 * got))
+    abort();
+}
+
+#define FUZZ_BUDGET 4096u
+
+/*
+ * Selector byte: 0x80 feeds everything at once, else 1 + (bits 0-5) bytes per
+ * feed; 0x40 puts the reader in a small budget (4 KiB) shared with a second
+ * reader that holds a partial frame, so growth evicts or fails.
+ */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  struct wire_reader *r;
+  struct wire_reader *r, *other = NULL;
+  struct wire_budget *b = NULL;
+  int evicted = 0;
   if (size == 0 || wire_reader_new(0, &r) < 0)
     return 0;
   size_t chunk = (data[0] & 0x80) ? size : 1 + (size_t)(data[0] & 0x3f);
   const uint8_t *p = data + 1;
   size_t left = size - 1;
+  if (data[0] & 0x40) {
+    if (wire_budget_new(FUZZ_BUDGET, &b) < 0 || wire_reader_new(0, &other) < 0)
+      abort();
+    wire_reader_set_budget(other, b, on_evict, &evicted);
+    wire_reader_set_budget(r, b, on_evict, &evicted);
+    static const uint8_t hdr[4] = {0, 0, 0x40, 0}; /* 16 KiB declared */
+    static uint8_t body[3000];
+    size_t used;
+    if (wire_reader_feed(other, hdr, 4, &used) != 0 ||
+        wire_reader_feed(other, body, sizeof(body), &used) != 0)
+      abort();
+    check_held(other);
+  }
   while (left) {
     size_t k = left < chunk ? left : chunk, used = 0;
     int st = wire_reader_feed(r, p, k, &used);
     if (used > k)
       abort();
+    if (b && wire_budget_used(b) > FUZZ_BUDGET)
+      abort();
+    check_held(r);
     p += used;
     left -= used;
-    if (st < 0)
+    if (st < 0) {
+      if (st == -ENOBUFS && !b)
+        abort(); /* only a budget refuses memory */
       break;
+    }
     if (st == 1) {
       const uint8_t *f;
       size_t fl;
@@ -98,11 +137,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
       exercise(f, fl);
       wire_reader_consume(r);
+      if (wire_reader_held(r) != 0)
+        abort();
     } else if (used == 0) {
       abort(); /* no progress without a complete frame */
     }
   }
+  if (evicted > 1 || (evicted && wire_reader_held(other) != 0))
+    abort();
   wire_reader_free(r);
+  wire_reader_free(other);
+  if (b && wire_budget_used(b) != 0)
+    abort();
+  wire_budget_free(b);
   if (size > 1)
     exercise(data + 1, size - 1);
   return 0;

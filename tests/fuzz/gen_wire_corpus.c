@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wire/frame.h"
+#include "wire/msg.h"
 #include "wire/proto.h"
 
 static const char *dir;
@@ -130,5 +132,92 @@ int main(int argc, char **argv) {
   put("array_length_lie", 0x80, lie, sizeof(lie));
   static const uint8_t trailing[] = {0, 0, 0, 3, 0x80, 0x01, 0x02};
   put("trailing_bytes", 0x80, trailing, sizeof(trailing));
+  /* Lying 32-bit lengths: a str32/bin32/array32/map32 that declares far
+   * more than the frame holds, alone and inside an otherwise valid request. */
+  {
+    static const uint8_t types[] = {0xdb, 0xc6, 0xdd, 0xdf};
+    static const char *names[] = {"str32", "bin32", "array32", "map32"};
+    static const uint32_t lies[] = {0xffffffffu, 0x7fffffffu, 0x00010000u, 5u};
+    for (size_t t = 0; t < 4; t++)
+      for (size_t l = 0; l < 4; l++) {
+        uint8_t f[4 + 5 + 3];
+        wire_frame_header(5 + 3, f);
+        f[4] = types[t];
+        f[5] = (uint8_t)(lies[l] >> 24);
+        f[6] = (uint8_t)(lies[l] >> 16);
+        f[7] = (uint8_t)(lies[l] >> 8);
+        f[8] = (uint8_t)lies[l];
+        f[9] = 0xa1, f[10] = 'k', f[11] = 0x01;
+        snprintf(name, sizeof(name), "lie_%s_%08x", names[t], lies[l]);
+        put(name, 0x80, f, sizeof(f));
+      }
+    /* {"v":1,"id":7,"op":<lie>,"args":{}} and {"v":1,"id":7,"op":"secret.create",
+     * "args":{"name":"a","value":<bin32 lie>}} and args holding an array32 lie */
+    for (int which = 0; which < 3; which++) {
+      uint8_t f[256];
+      size_t o = 4;
+      f[o++] = 0x84;
+      f[o++] = 0xa1, f[o++] = 'v', f[o++] = 0x01;
+      f[o++] = 0xa2, f[o++] = 'i', f[o++] = 'd', f[o++] = 0x07;
+      f[o++] = 0xa2, f[o++] = 'o', f[o++] = 'p';
+      if (which == 0) {
+        static const uint8_t lie[] = {0xdb, 0x7f, 0xff, 0xff, 0xff, 'p', 'i', 'n', 'g'};
+        memcpy(f + o, lie, sizeof(lie));
+        o += sizeof(lie);
+        f[o++] = 0xa4, memcpy(f + o, "args", 4), o += 4, f[o++] = 0x80;
+      } else {
+        f[o++] = 0xad, memcpy(f + o, "secret.create", 13), o += 13;
+        f[o++] = 0xa4, memcpy(f + o, "args", 4), o += 4;
+        f[o++] = 0x82;
+        f[o++] = 0xa4, memcpy(f + o, "name", 4), o += 4, f[o++] = 0xa1, f[o++] = 'a';
+        f[o++] = 0xa5, memcpy(f + o, "value", 5), o += 5;
+        static const uint8_t bin_lie[] = {0xc6, 0x00, 0x10, 0x00, 0x00, 's', '3'};
+        static const uint8_t arr_lie[] = {0xdd, 0xff, 0xff, 0xff, 0xfe, 0x01, 0x02};
+        memcpy(f + o, which == 1 ? bin_lie : arr_lie, 7);
+        o += 7;
+      }
+      wire_frame_header((uint32_t)(o - 4), f);
+      static const char *req_names[] = {"req_lie_str32_op", "req_lie_bin32_value",
+                                        "req_lie_array32_value"};
+      put(req_names[which], 0x80, f, o);
+    }
+  }
+  /* Nesting far past WIRE_MAX_DEPTH (16) and past the old seeds' 40: arrays,
+   * maps, array32s and a mix, 100 to 3000 levels. */
+  {
+    static const size_t depths[] = {WIRE_MAX_DEPTH, WIRE_MAX_DEPTH + 1, 100, 1000, 3000};
+    static uint8_t f[4 + 5 * 3000 + 1];
+    for (size_t d = 0; d < sizeof(depths) / sizeof(*depths); d++) {
+      for (int kind = 0; kind < 4; kind++) {
+        size_t o = 4;
+        for (size_t i = 0; i < depths[d]; i++) {
+          int k = kind == 3 ? (int)(i % 3) : kind;
+          if (k == 0) {
+            f[o++] = 0x91; /* fixarray of 1 */
+          } else if (k == 1) {
+            f[o++] = 0x81, f[o++] = 0xa1, f[o++] = 'k'; /* fixmap {"k": ...} */
+          } else {
+            f[o++] = 0xdd, f[o++] = 0, f[o++] = 0, f[o++] = 0, f[o++] = 1; /* array32 of 1 */
+          }
+        }
+        f[o++] = 0xc0;
+        wire_frame_header((uint32_t)(o - 4), f);
+        static const char *kinds[] = {"array", "map", "array32", "mixed"};
+        snprintf(name, sizeof(name), "deep_%s_%zu", kinds[kind], depths[d]);
+        put(name, 0x80, f, o);
+      }
+    }
+  }
+  /* Budgeted reader (selector 0x40): a frame larger than the 4 KiB budget,
+   * and a small frame that fits. */
+  {
+    static uint8_t f[4 + 6000];
+    wire_frame_header(6000, f);
+    memset(f + 4, 0xc0, 6000);
+    put("budget_frame_over_cap", 0x40 | 0x3f, f, sizeof(f));
+    n = wire_request_encode(&b, 5, WIRE_OP_PING, NULL, NULL);
+    put("budget_small_frames", 0x40 | 7, b.data, (size_t)n);
+    wire_buf_release(&b);
+  }
   return 0;
 }
