@@ -21,7 +21,8 @@ static int parse_date(const char *s, size_t n, int64_t *ret) {
   for (size_t i = 0; i < 10; i++)
     if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
       return -EINVAL;
-  int y = atoi(s), m = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
+  /* the buffer is not NUL-terminated: no atoi */
+  int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0'), m = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
   if (y < 1970 || m < 1 || m > 12 || d < 1 || d > 31)
     return -EINVAL;
   struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d};
