@@ -4,6 +4,7 @@
  *                [--max-size SIZE] [--max-entries N]
  *   secret-image [--store DIR] ls [--json] | inspect REF | rm REF | gc [--json]
  *   secret-image [--store DIR] verify REF [--deep]
+ *   secret-image [--store DIR] scan ... | db ...   (secret_image_scan.c)
  * REF is NAME[:VERSION], NAME@sha256:HEX or sha256:HEX. Exit 0 on success, 1
  * with one line on stderr otherwise (verify: 1 and one line per changed path).
  */
@@ -260,7 +261,12 @@ static int cmd_verify(const struct opts *o, const char *ref) {
   return 0;
 }
 
+int secret_image_scan_main(int argc, char **argv); /* secret_image_scan.c: scan, db */
+
 int main(int argc, char **argv) {
+  int sr = secret_image_scan_main(argc, argv);
+  if (sr >= 0)
+    return sr;
   struct opts o = {.limits = {IMG_DEFAULT_MAX_BYTES, IMG_DEFAULT_MAX_ENTRIES}};
   enum { O_STORE = 256, O_NAME, O_JSON, O_DEEP, O_MAXSIZE, O_MAXENT, O_HELP };
   static const struct option lo[] = {

@@ -16,7 +16,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libsodium-dev libssl-dev libuv1-dev liblmdb-dev libmsgpack-dev
       libcap-dev libseccomp-dev libcmocka-dev libjson-c-dev
-      libarchive-dev libzstd-dev zstd umoci
+      libarchive-dev libzstd-dev libyajl-dev zstd umoci
       busybox-static python3 iproute2 util-linux passwd procps psmisc kmod
       apparmor)   # apparmor: apparmor_parser, for the apparmor_profile_compiles test
 if [[ "${1:-}" == --bench ]]; then
