@@ -2,8 +2,9 @@
  * Process hardening, done first thing in main(): no core dumps (RLIMIT_CORE 0)
  * and not dumpable, which also makes the kernel refuse ptrace attach by
  * non-root (same-uid) processes and makes /proc/PID/{mem,environ,...}
- * root-only. Secret pages are locked by sodium_malloc, not mlockall (root
- * lacks CAP_SYS_RESOURCE to raise RLIMIT_MEMLOCK on these hosts).
+ * root-only. Secret pages are locked by the secret-memory pool (base/secmem:
+ * locked arenas, MADV_DONTDUMP) and long-lived keys by sodium_malloc, not by
+ * mlockall, which would pin the LMDB map (docs/secret-memory.md).
  */
 #include "secretd/secretd.h"
 
