@@ -1,6 +1,8 @@
 /* Shared between image/'s own files; not part of the library's interface. */
 #pragma once
 
+#include <dirent.h>
+
 #include "image/digest.h"
 #include "image/store.h"
 
@@ -16,3 +18,8 @@ int img_store_set_name(struct img_store *s, const char *name, const char *versio
  * and ret_bytes. Returns 0 or -errno. */
 int img_record_write(struct img_store *s, int imgfd, const char *hex, uint64_t *ret_files,
                      uint64_t *ret_bytes);
+
+/* Open the directory name under dfd (not following a symlink in its last
+ * component) for readdir. On success *ret is the caller's to closedir().
+ * Returns 0 or -errno (nothing to release on failure). */
+int img_opendir_at(int dfd, const char *name, DIR **ret);

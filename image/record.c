@@ -87,14 +87,10 @@ static int add_line(struct lines *l, const char *rel, const struct stat *st, con
 static int walk(int dfd, const char *rel, int depth, struct lines *l) {
   if (depth > MAX_DEPTH)
     return -ELOOP;
-  int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return -errno;
-  DIR *d = fdopendir(fd);
-  if (!d) {
-    close(fd);
-    return -errno;
-  }
+  DIR *d;
+  int q = img_opendir_at(dfd, ".", &d);
+  if (q < 0)
+    return q;
   struct dirent *e;
   int r = 0;
   while ((e = readdir(d))) {

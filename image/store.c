@@ -267,18 +267,28 @@ int img_store_info(struct img_store *s, const char *hex, struct img_entry *ret) 
   return 0;
 }
 
-/* For each marker inuse/<hex>.<pid>.<n>: fn(ctx, hex, locked). Stale markers
- * (nobody holds them) are removed when remove_stale. */
-static int scan_markers(struct img_store *s, bool remove_stale,
-                        void (*fn)(void *, const char *, bool), void *ctx) {
-  int fd = openat(s->dfd, "inuse", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+int img_opendir_at(int dfd, const char *name, DIR **ret) {
+  int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return -errno;
   DIR *d = fdopendir(fd);
   if (!d) {
+    int r = -errno;
     close(fd);
-    return -errno;
+    return r;
   }
+  *ret = d;
+  return 0;
+}
+
+/* For each marker inuse/<hex>.<pid>.<n>: fn(ctx, hex, locked). Stale markers
+ * (nobody holds them) are removed when remove_stale. */
+static int scan_markers(struct img_store *s, bool remove_stale,
+                        void (*fn)(void *, const char *, bool), void *ctx) {
+  DIR *d;
+  int q = img_opendir_at(s->dfd, "inuse", &d);
+  if (q < 0)
+    return q;
   struct dirent *e;
   while ((e = readdir(d))) {
     if (e->d_name[0] == '.' || strlen(e->d_name) < IMG_HEX_LEN + 1 || e->d_name[IMG_HEX_LEN] != '.')
@@ -375,14 +385,10 @@ static int acc_push(struct names_acc *a, const struct img_entry *e) {
 
 /* All names, as entries with ref and hex set. */
 static int list_names(struct img_store *s, struct names_acc *a) {
-  int fd = openat(s->dfd, "names", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return -errno;
-  DIR *d = fdopendir(fd);
-  if (!d) {
-    close(fd);
-    return -errno;
-  }
+  DIR *d;
+  int q = img_opendir_at(s->dfd, "names", &d);
+  if (q < 0)
+    return q;
   struct dirent *e;
   int r = 0;
   while ((e = readdir(d))) {
@@ -415,14 +421,10 @@ static bool named(const struct names_acc *a, const char *hex) {
 
 /* Append an entry for every image directory that no name refers to. */
 static int list_unnamed(struct img_store *s, struct names_acc *a) {
-  int fd = openat(s->dfd, "images", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return -errno;
-  DIR *d = fdopendir(fd);
-  if (!d) {
-    close(fd);
-    return -errno;
-  }
+  DIR *d;
+  int q = img_opendir_at(s->dfd, "images", &d);
+  if (q < 0)
+    return q;
   struct dirent *e;
   int r = 0;
   while ((e = readdir(d))) {
@@ -562,21 +564,17 @@ int img_store_gc(struct img_store *s, void (*fn)(void *, const char *hex), void 
       fn(ctx, a.v[i].hex);
   }
   /* stale imports (their importer died: the flock is gone) and removals */
-  int fd = openat(s->dfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    DIR *d = fdopendir(fd);
+  DIR *d;
+  if (img_opendir_at(s->dfd, "tmp", &d) == 0) {
     struct dirent *e;
-    while (d && (e = readdir(d))) {
+    while ((e = readdir(d))) {
       if (e->d_name[0] == '.')
         continue;
       _cleanup_close_ int tfd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
       if (tfd >= 0 && flock(tfd, LOCK_EX | LOCK_NB) == 0)
         img_rm_rf_at(dirfd(d), e->d_name);
     }
-    if (d)
-      closedir(d);
-    else
-      close(fd);
+    closedir(d);
   }
   r = 0;
 out:

@@ -17,6 +17,7 @@
 #include <archive_entry.h>
 
 #include "base/macro.h"
+#include "image/internal.h"
 
 #define MAX_PATH 4096
 #define MAX_DEPTH 200 /* directory nesting below the root, also via symlinked parents */
@@ -195,20 +196,16 @@ int img_rm_rf_at(int pfd, const char *name) {
   if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return -errno;
   if (S_ISDIR(st.st_mode)) {
-    int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-      return -errno;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-      close(fd);
-      return -errno;
-    }
+    DIR *d;
+    int q = img_opendir_at(pfd, name, &d);
+    if (q < 0)
+      return q;
     struct dirent *e;
     int r = 0;
     while ((e = readdir(d))) {
       if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
         continue;
-      int q = img_rm_rf_at(fd, e->d_name);
+      int q = img_rm_rf_at(dirfd(d), e->d_name);
       if (q < 0 && q != -ENOENT && !r)
         r = q;
     }
@@ -355,14 +352,10 @@ static int clear_slot(int pfd, const char *base, bool keep_dir) {
 }
 
 static int do_opaque(struct ctx *c, int pfd, const char *parent) {
-  int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return -errno;
-  DIR *d = fdopendir(fd);
-  if (!d) {
-    close(fd);
-    return -errno;
-  }
+  DIR *d;
+  int q = img_opendir_at(pfd, ".", &d);
+  if (q < 0)
+    return q;
   struct dirent *de;
   char path[MAX_PATH * 2];
   int r = 0;
