@@ -245,14 +245,23 @@ int verb_rm(int argc, char **argv) {
 /* ---- ls ---- */
 
 static const struct option json_opts[] = {CLI_JSON_LONGOPT, CLI_COMMON_LONGOPTS, CLI_LONGOPTS_END};
+static const struct option ls_opts[] = {CLI_JSON_LONGOPT, CLI_PAGE_SIZE_LONGOPT,
+                                        CLI_COMMON_LONGOPTS, CLI_LONGOPTS_END};
 
 int ls_parse(int argc, char **argv, struct ls_args *a) {
   int c;
   memset(a, 0, sizeof(*a));
+  a->page_size = WIRE_PAGE_MAX;
   cli_getopt_reset();
-  while ((c = getopt_long(argc, argv, CLI_SHORTOPTS, json_opts, NULL)) != -1)
-    if (!cli_common_opt(c, optarg, &a->co))
+  while ((c = getopt_long(argc, argv, CLI_SHORTOPTS, ls_opts, NULL)) != -1) {
+    if (cli_common_opt(c, optarg, &a->co))
+      continue;
+    if (c != OPT_PAGE_SIZE)
       return cli_bad_option("ls", c, optopt, argv, optind);
+    if (cli_parse_page_size(optarg, &a->page_size) < 0)
+      return cli_usage_err("ls", "--page-size wants a number from 1 to %d, got '%.32s'",
+                           WIRE_PAGE_MAX, optarg);
+  }
   if (a->co.help)
     return 0;
   return cli_positionals("ls", argc, argv, optind, 0, 0, NULL, NULL);
@@ -310,14 +319,21 @@ static int read_row(const msgpack_object *o, struct secret_row *s, bool for_json
   return 0;
 }
 
-static int ls_json(const msgpack_object *arr) {
+/* The listing as it arrives page by page: JSON streams, the table (whose
+ * columns are as wide as their widest cell) is printed at the end. */
+struct ls_out {
+  bool json, started; /* started: the first page arrived ("[" printed) */
+  size_t n;           /* rows so far */
+  struct table *t;
+};
+
+static int ls_json_rows(const msgpack_object *arr, struct ls_out *o) {
   struct secret_row s;
   int r;
-  fputs("[", stdout);
-  for (uint32_t i = 0; i < arr->via.array.size; i++) {
+  for (uint32_t i = 0; i < arr->via.array.size; i++, o->n++) {
     if ((r = read_row(&arr->via.array.ptr[i], &s, true)) != 0)
       return r;
-    fputs(i ? ",\n {\"id\":" : "\n {\"id\":", stdout);
+    fputs(o->n ? ",\n {\"id\":" : "\n {\"id\":", stdout);
     json_write_str(stdout, s.id, strlen(s.id));
     fputs(",\"name\":", stdout);
     json_write_str(stdout, s.name, strlen(s.name));
@@ -328,21 +344,14 @@ static int ls_json(const msgpack_object *arr) {
       return r;
     fputs("}", stdout);
   }
-  fputs(arr->via.array.size ? "\n]\n" : "]\n", stdout);
   return 0;
 }
 
-static int ls_table(const msgpack_object *arr) {
-  static const char *const head[] = {"NAME", "ID", "LATEST", "VERSIONS", "GRANTS", "UPDATED",
-                                     "LABELS"};
-  _cleanup_(table_freep) struct table *t = NULL;
+static int ls_table_rows(const msgpack_object *arr, struct ls_out *o) {
   struct secret_row s;
   char latest[24], versions[24], grants[24], labels[512];
   int r;
-
-  if (table_new(ARRAY_SIZE(head), head, &t) < 0)
-    goto oom;
-  for (uint32_t i = 0; i < arr->via.array.size; i++) {
+  for (uint32_t i = 0; i < arr->via.array.size; i++, o->n++) {
     if ((r = read_row(&arr->via.array.ptr[i], &s, false)) != 0 ||
         (r = labels_out(s.labels, NULL, labels, sizeof(labels))) != 0)
       return r;
@@ -350,29 +359,50 @@ static int ls_table(const msgpack_object *arr) {
     snprintf(versions, sizeof(versions), "%" PRIu64, s.versions);
     snprintf(grants, sizeof(grants), "%" PRIu64, s.grants);
     const char *row[] = {s.name, s.id, latest, versions, grants, s.updated, labels};
-    if (table_add(t, row) < 0)
-      goto oom;
+    if (table_add(o->t, row) < 0) {
+      cli_err("out of memory");
+      return CLI_EXIT_DAEMON;
+    }
   }
-  table_print(t, stdout);
   return 0;
-oom:
-  cli_err("out of memory");
-  return CLI_EXIT_DAEMON;
+}
+
+static int ls_page(const msgpack_object *result, void *ud) {
+  struct ls_out *o = ud;
+  const msgpack_object *arr;
+  int r = cli_reply_array(result, "secrets", &arr);
+  if (r)
+    return r;
+  if (o->json && !o->started)
+    fputs("[", stdout);
+  o->started = true;
+  return o->json ? ls_json_rows(arr, o) : ls_table_rows(arr, o);
 }
 
 int verb_ls(int argc, char **argv) {
-  _cleanup_(wire_reply_freep) struct wire_reply *rep = NULL;
-  const msgpack_object *arr;
+  static const char *const head[] = {"NAME", "ID", "LATEST", "VERSIONS", "GRANTS", "UPDATED",
+                                     "LABELS"};
+  _cleanup_(table_freep) struct table *t = NULL;
   struct ls_args a;
   int r;
   if ((r = ls_parse(argc, argv, &a)) != 0 || a.co.help)
     return cli_parsed("ls", r, a.co.help);
+  if (!a.co.json && table_new(ARRAY_SIZE(head), head, &t) < 0) {
+    cli_err("out of memory");
+    return CLI_EXIT_DAEMON;
+  }
+  struct ls_out o = {.json = a.co.json, .t = t};
   struct cli c = {.socket = cli_socket_path(a.co.socket)};
-  r = cli_call(&c, "ls", NULL, WIRE_OP_SECRET_LS, NULL, NULL, &rep);
+  r = cli_follow_pages(&c, "ls", WIRE_OP_SECRET_LS, a.page_size, "secrets", 0, NULL, NULL,
+                       ls_page, &o);
   cli_close(&c);
-  if (r || (r = cli_reply_array(rep->r.result, "secrets", &arr)))
+  if (r)
     return r;
-  return a.co.json ? ls_json(arr) : ls_table(arr);
+  if (a.co.json)
+    fputs(o.n ? "\n]\n" : "]\n", stdout);
+  else
+    table_print(t, stdout);
+  return 0;
 }
 
 /* ---- inspect ---- */

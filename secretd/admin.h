@@ -50,6 +50,7 @@ struct admin_req {
   struct store_label *labels;
   size_t n_labels;
   uint64_t after_seq, since_ns, limit;
+  struct wire_page page;      /* listings: limit and cursor (wire/proto.h) */
   bool has_expect;
   uint64_t expect_seq;
   uint8_t expect_hash[32];
@@ -58,6 +59,7 @@ struct admin_req {
   uint32_t version;
   struct store_secret_info *info;
   size_t n_info;
+  size_t n_page;              /* listings: entries of info/recs in this page's reply */
   struct store_audit_rec *recs;
   size_t n_recs;
   bool more;

@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "base/error.h"
+#include "base/limits.h"
 #include "base/str.h"
 #include "crypto/secbuf.h"
 #include "secretd/secretd.h"
@@ -233,15 +234,51 @@ static int run_note(struct store_batch *b, struct admin_req *rq) {
   return r < 0 ? r : rq->code;
 }
 
+/* A client that sends neither "limit" nor "cursor" predates paging: it gets
+ * the whole listing in one reply as before, up to this many entries (more
+ * would not fit a frame anyway); past it the reply says to page. */
+#define LS_UNPAGED_MAX 10000
+
+/* An upper bound of the packed size of one secret.ls entry. */
+static size_t secret_entry_bytes(const struct store_secret_info *s) {
+  size_t n = 128 + strlen(s->id) + strlen(s->name);
+  for (size_t i = 0; i < s->n_labels; i++)
+    n += 10 + strlen(s->labels[i].key) + strlen(s->labels[i].value);
+  return n;
+}
+
 static int prep_ls(struct admin_req *rq, const msgpack_object *args) {
-  return store_secret_list(rq->server->store, &rq->info, &rq->n_info);
+  struct wire_page *pg = &rq->page;
+  int r = wire_page_args(args, WIRE_LIST_SECRETS, 1, SD_NAME_MAX, pg, &rq->errmsg);
+  if (r < 0)
+    return r;
+  size_t want = pg->asked ? pg->limit : LS_UNPAGED_MAX;
+  /* One more than asked tells whether more follow. */
+  if ((r = store_secret_list_after(rq->server->store, pg->has_after ? pg->after : NULL,
+                                   pg->after_len, want + 1, &rq->info, &rq->n_info)) < 0)
+    return r;
+  if (!pg->asked) {
+    if (rq->n_info > want) {
+      rq->errmsg = "more than 10000 secrets: list them in pages ('limit' and 'cursor')";
+      return -EMSGSIZE;
+    }
+    rq->n_page = rq->n_info;
+    return 0;
+  }
+  size_t used = 0;
+  rq->n_page = 0;
+  while (rq->n_page < rq->n_info &&
+         wire_page_take(pg, rq->n_page, &used, secret_entry_bytes(&rq->info[rq->n_page])))
+    rq->n_page++;
+  rq->more = rq->n_page < rq->n_info;
+  return 0;
 }
 
 static void pack_ls(msgpack_packer *pk, const struct admin_req *rq) {
-  msgpack_pack_map(pk, 1);
+  msgpack_pack_map(pk, 1 + rq->more);
   wire_pack_str(pk, "secrets");
-  msgpack_pack_array(pk, rq->n_info);
-  for (size_t i = 0; i < rq->n_info; i++) {
+  msgpack_pack_array(pk, rq->n_page);
+  for (size_t i = 0; i < rq->n_page; i++) {
     const struct store_secret_info *s = &rq->info[i];
     msgpack_pack_map(pk, 8);
     wire_pack_kv_str(pk, "id", s->id);
@@ -253,6 +290,10 @@ static void pack_ls(msgpack_packer *pk, const struct admin_req *rq) {
     wire_pack_str(pk, "labels");
     pack_labels(pk, s);
     wire_pack_kv_uint(pk, "grants", s->n_grants);
+  }
+  if (rq->more) { /* n_page >= 1: wire_page_take always takes the first */
+    const char *last = rq->info[rq->n_page - 1].name;
+    wire_pack_page_next(pk, WIRE_LIST_SECRETS, last, strlen(last));
   }
 }
 
@@ -297,29 +338,44 @@ static void pack_inspect(msgpack_packer *pk, const struct admin_req *rq) {
   }
 }
 
+/* An upper bound of the packed size of one audit.ls entry. */
+static size_t audit_entry_bytes(const struct store_audit_rec *a) {
+  return 64 + 2 * 9 + 2 * 67 + strlen(a->actor) + strlen(a->action) + strlen(a->object) +
+         strlen(a->outcome) + 16;
+}
+
 static int prep_audit_ls(struct admin_req *rq, const msgpack_object *args) {
-  int r;
-  rq->limit = WIRE_AUDIT_LS_MAX; /* the schema bounds limit by it */
+  struct wire_page *pg = &rq->page;
+  int r = wire_page_args(args, WIRE_LIST_AUDIT, 8, 8, pg, &rq->errmsg);
+  if (r < 0)
+    return r;
   arg_uint(args, "after_seq", &rq->after_seq);
   arg_uint(args, "since_ns", &rq->since_ns);
-  arg_uint(args, "limit", &rq->limit);
-  if (rq->limit == 0)
-    rq->limit = WIRE_AUDIT_LS_MAX;
+  if (pg->has_after) { /* the cursor is the last seq returned; it wins over after_seq */
+    uint64_t seq = 0;
+    for (size_t i = 0; i < 8; i++)
+      seq = seq << 8 | pg->after[i];
+    rq->after_seq = seq;
+  }
+  rq->limit = pg->limit;
   /* One more than asked tells whether more follow. */
   if ((r = store_audit_list(rq->server->store, rq->after_seq, rq->since_ns, rq->limit + 1,
                             &rq->recs, &rq->n_recs)) < 0)
     return r;
-  rq->more = rq->n_recs > rq->limit;
-  if (rq->more)
-    rq->n_recs = rq->limit;
+  size_t used = 0;
+  rq->n_page = 0;
+  while (rq->n_page < rq->n_recs &&
+         wire_page_take(pg, rq->n_page, &used, audit_entry_bytes(&rq->recs[rq->n_page])))
+    rq->n_page++;
+  rq->more = rq->n_page < rq->n_recs;
   return 0;
 }
 
 static void pack_audit_ls(msgpack_packer *pk, const struct admin_req *rq) {
-  msgpack_pack_map(pk, 2);
+  msgpack_pack_map(pk, 2 + rq->more);
   wire_pack_str(pk, "records");
-  msgpack_pack_array(pk, rq->n_recs);
-  for (size_t i = 0; i < rq->n_recs; i++) {
+  msgpack_pack_array(pk, rq->n_page);
+  for (size_t i = 0; i < rq->n_page; i++) {
     const struct store_audit_rec *a = &rq->recs[i];
     msgpack_pack_map(pk, 8);
     wire_pack_kv_uint(pk, "seq", a->seq);
@@ -333,11 +389,15 @@ static void pack_audit_ls(msgpack_packer *pk, const struct admin_req *rq) {
     wire_pack_str(pk, "hash");
     pack_hex(pk, a->hash, sizeof(a->hash));
   }
-  wire_pack_str(pk, "more");
-  if (rq->more)
-    msgpack_pack_true(pk);
-  else
-    msgpack_pack_false(pk);
+  /* "more" stays for clients that page with after_seq (before cursors) */
+  wire_pack_kv_bool(pk, "more", rq->more);
+  if (rq->more) {
+    uint8_t key[8];
+    uint64_t seq = rq->recs[rq->n_page - 1].seq;
+    for (size_t i = 0; i < 8; i++)
+      key[i] = (uint8_t)(seq >> (56 - 8 * i));
+    wire_pack_page_next(pk, WIRE_LIST_AUDIT, key, sizeof(key));
+  }
 }
 
 static int prep_audit_verify(struct admin_req *rq, const msgpack_object *args) {

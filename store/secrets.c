@@ -512,13 +512,31 @@ int store_secret_inspect(struct store *s, const char *ref, struct store_secret_i
   return 0;
 }
 
+/* The names table from the first key strictly after `after` (NULL: from the
+ * first key); MDB_NOTFOUND at the end. */
+static int names_start(MDB_cursor *c, const void *after, size_t after_len, MDB_val *k,
+                       MDB_val *v) {
+  if (!after)
+    return mdb_cursor_get(c, k, v, MDB_FIRST);
+  *k = (MDB_val){after_len, (void *)after};
+  int rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+  if (rc == 0 && k->mv_size == after_len && memcmp(k->mv_data, after, after_len) == 0)
+    rc = mdb_cursor_get(c, k, v, MDB_NEXT);
+  return rc;
+}
+
 int store_secret_list(struct store *s, struct store_secret_info **ret, size_t *ret_n) {
+  return store_secret_list_after(s, NULL, 0, 0, ret, ret_n);
+}
+
+int store_secret_list_after(struct store *s, const void *after, size_t after_len, size_t limit,
+                            struct store_secret_info **ret, size_t *ret_n) {
   MDB_txn *txn;
   MDB_cursor *c = NULL;
   MDB_val k, v;
   struct store_secret_info *arr = NULL;
   size_t n = 0, cap = 0;
-  if (!s || !ret || !ret_n)
+  if (!s || !ret || !ret_n || (after && (after_len == 0 || after_len > 511)))
     return -EINVAL;
   int r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
   if (r < 0)
@@ -526,7 +544,8 @@ int store_secret_list(struct store *s, struct store_secret_info **ret, size_t *r
   if ((r = store_mdb_err(mdb_cursor_open(txn, s->dbi[DBI_NAMES], &c))) < 0)
     goto out;
   int rc;
-  for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+  for (rc = names_start(c, after, after_len, &k, &v); rc == 0 && (!limit || n < limit);
+       rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
     MDB_val p;
     if ((r = store_rec_open(s, DBI_NAMES, &k, &v, &p)) < 0)
       goto out;
@@ -558,7 +577,7 @@ int store_secret_list(struct store *s, struct store_secret_info **ret, size_t *r
     if (r < 0)
       goto out;
   }
-  if (rc != MDB_NOTFOUND) {
+  if (rc != 0 && rc != MDB_NOTFOUND) {
     r = store_mdb_err(rc);
     goto out;
   }

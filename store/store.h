@@ -196,6 +196,14 @@ struct store_secret_info {
 };
 /* All secrets sorted by name; *ret owned by caller (store_secret_info_free(*ret, n)). */
 int store_secret_list(struct store *s, struct store_secret_info **ret, size_t *ret_n);
+/* A page of that listing: at most limit secrets (0 = no limit) whose names
+ * sort strictly after after[0..after_len) in the names table's key order
+ * (byte order, a prefix first: the order of store_secret_list), or from the
+ * first when after is NULL. The position need not be an existing name, so a
+ * listing continues correctly after the last name returned was removed.
+ * Returns 0, -EINVAL (after_len 0 or over 511), -EBADMSG, -ENOMEM, -errno. */
+int store_secret_list_after(struct store *s, const void *after, size_t after_len, size_t limit,
+                            struct store_secret_info **ret, size_t *ret_n);
 int store_secret_inspect(struct store *s, const char *ref, struct store_secret_info **ret);
 void store_secret_info_free(struct store_secret_info *v, size_t n); /* NULL ok */
 /* Decrypt a version (0 = latest). -ENOENT (secret or version), SD_E_DECRYPT. */
