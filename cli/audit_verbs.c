@@ -38,8 +38,10 @@ static int audit_opt(struct audit_args *a, int c, const char *arg, uint64_t now_
     a->verify = true;
     return 0;
   case OPT_PAGE_SIZE:
-    if (cli_parse_page_size(arg, &a->page_size) < 0)
-      return cli_usage_err("audit", "--page-size wants a number from 1 to %d, got '%.32s'",
+    /* at least 2: every page request adds its own audit record at the end,
+     * so pages of 1 would never reach it */
+    if (cli_parse_page_size(arg, &a->page_size) < 0 || a->page_size < 2)
+      return cli_usage_err("audit", "--page-size wants a number from 2 to %d, got '%.32s'",
                            WIRE_PAGE_MAX, arg);
     return 0;
   case OPT_EXPECT_HEAD:
