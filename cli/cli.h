@@ -110,7 +110,8 @@ int cli_parse_mode(const char *s, uint32_t *ret);
 /* --page-size: a decimal 1 .. WIRE_PAGE_MAX. 0 or -EINVAL. */
 int cli_parse_page_size(const char *s, uint32_t *ret);
 /* Follow the pages of a listing: call op with {"limit","cursor"} (plus what
- * pack_more adds: n_more entries), hand each page's result to on_page, and
+ * pack_more adds: n_more entries) from the first page, hand each page's
+ * result to on_page, and
  * continue with its "next" until there is none. Refuses a reply whose
  * "next" is malformed, repeats the cursor just sent, or comes with an empty
  * page. Returns CLI_EXIT_OK or the exit status (error line printed). */
@@ -118,6 +119,11 @@ typedef int (*cli_page_fn)(const msgpack_object *result, void *ud);
 int cli_follow_pages(struct cli *c, const char *what, enum wire_op op, uint32_t page_size,
                      const char *items_key, uint32_t n_more, wire_pack_fn pack_more,
                      void *pack_ud, cli_page_fn on_page, void *page_ud);
+/* The same starting at cursor `from` (a "next" of an earlier reply). */
+int cli_follow_pages_from(struct cli *c, const char *what, enum wire_op op, uint32_t page_size,
+                          const char *from, const char *items_key, uint32_t n_more,
+                          wire_pack_fn pack_more, void *pack_ud, cli_page_fn on_page,
+                          void *page_ud);
 /* A decimal uint32 (uid/gid). 0, -EINVAL or -ERANGE. */
 int cli_parse_u32(const char *s, uint32_t *ret);
 /* "SEQ:HASH" with a decimal seq >= 1 and 64 hex digits (lower-cased into

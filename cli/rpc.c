@@ -162,7 +162,16 @@ static void pack_page_req(msgpack_packer *pk, void *ud) {
 int cli_follow_pages(struct cli *c, const char *what, enum wire_op op, uint32_t page_size,
                      const char *items_key, uint32_t n_more, wire_pack_fn pack_more,
                      void *pack_ud, cli_page_fn on_page, void *page_ud) {
-  char cursor[WIRE_CURSOR_MAX + 1] = "", next[WIRE_CURSOR_MAX + 1];
+  return cli_follow_pages_from(c, what, op, page_size, "", items_key, n_more, pack_more, pack_ud,
+                               on_page, page_ud);
+}
+
+int cli_follow_pages_from(struct cli *c, const char *what, enum wire_op op, uint32_t page_size,
+                          const char *from, const char *items_key, uint32_t n_more,
+                          wire_pack_fn pack_more, void *pack_ud, cli_page_fn on_page,
+                          void *page_ud) {
+  char cursor[WIRE_CURSOR_MAX + 1], next[WIRE_CURSOR_MAX + 1];
+  snprintf(cursor, sizeof(cursor), "%s", from);
   struct page_pack q = {page_size, n_more, cursor, pack_more, pack_ud};
   bool more = true;
   int r = CLI_EXIT_OK;

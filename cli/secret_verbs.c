@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <msgpack.h>
@@ -454,9 +455,49 @@ static int read_version(const msgpack_object *o, uint64_t *ver, char *created, s
   return 0;
 }
 
+/* All grants of the secret: the first page from inspect, the rest from grant.ls. */
+struct grant_rows {
+  struct grant_row *v;
+  size_t n, cap;
+  bool for_json;
+};
+
+static void grant_rows_free(struct grant_rows *g) {
+  free(g->v);
+  *g = (struct grant_rows){0};
+}
+
+static int grant_rows_add(const msgpack_object *arr, struct grant_rows *g) {
+  int r;
+  for (uint32_t i = 0; i < arr->via.array.size; i++) {
+    if (g->n == g->cap) {
+      size_t cap = g->cap ? g->cap * 2 : 16;
+      void *p = realloc(g->v, cap * sizeof(*g->v));
+      if (!p) {
+        cli_err("out of memory");
+        return CLI_EXIT_DAEMON;
+      }
+      g->v = p;
+      g->cap = cap;
+    }
+    if ((r = read_grant(&arr->via.array.ptr[i], &g->v[g->n], g->for_json)) != 0)
+      return r;
+    g->n++;
+  }
+  return 0;
+}
+
+static int grant_page(const msgpack_object *result, void *ud) {
+  const msgpack_object *arr;
+  int r = cli_reply_array(result, "grants", &arr);
+  return r ? r : grant_rows_add(arr, ud);
+}
+
+static void pack_grant_ref(msgpack_packer *pk, void *ud) { wire_pack_kv_str(pk, "ref", ud); }
+
 static int inspect_json(const struct secret_row *s, const msgpack_object *vers,
-                        const msgpack_object *grants) {
-  struct grant_row g;
+                        const struct grant_rows *grants) {
+  const struct grant_row *g;
   char created[40];
   uint64_t ver;
   int r;
@@ -476,27 +517,26 @@ static int inspect_json(const struct secret_row *s, const msgpack_object *vers,
     printf("%s{\"version\":%" PRIu64 ",\"created\":\"%s\"}", i ? "," : "", ver, created);
   }
   fputs("],\"grants\":[", stdout);
-  for (uint32_t i = 0; i < grants->via.array.size; i++) {
-    if ((r = read_grant(&grants->via.array.ptr[i], &g, true)) != 0)
-      return r;
+  for (size_t i = 0; i < grants->n; i++) {
+    g = &grants->v[i];
     fputs(i ? ",{\"service\":" : "{\"service\":", stdout);
-    json_write_str(stdout, g.service, strlen(g.service));
+    json_write_str(stdout, g->service, strlen(g->service));
     fputs(",\"target\":", stdout);
-    json_write_str(stdout, g.target, strlen(g.target));
+    json_write_str(stdout, g->target, strlen(g->target));
     printf(",\"uid\":%" PRIu64 ",\"gid\":%" PRIu64 ",\"mode\":%" PRIu64 ",\"created\":\"%s\"}",
-           g.uid, g.gid, g.mode, g.created);
+           g->uid, g->gid, g->mode, g->created);
   }
   fputs("]}\n", stdout);
   return 0;
 }
 
 static int inspect_text(struct secret_row *s, const msgpack_object *vers,
-                        const msgpack_object *grants) {
+                        const struct grant_rows *grants) {
   static const char *const vhead[] = {"VERSION", "CREATED"};
   static const char *const ghead[] = {"SERVICE", "TARGET", "UID", "GID", "MODE", "CREATED"};
   _cleanup_(table_freep) struct table *vt = NULL;
   _cleanup_(table_freep) struct table *gt = NULL;
-  struct grant_row g;
+  const struct grant_row *g;
   char created[40], n1[24], n2[24], n3[24], labels[2048];
   uint64_t ver;
   int r;
@@ -518,19 +558,18 @@ static int inspect_text(struct secret_row *s, const msgpack_object *vers,
     if (table_add(vt, row) < 0)
       goto oom;
   }
-  for (uint32_t i = 0; i < grants->via.array.size; i++) {
-    if ((r = read_grant(&grants->via.array.ptr[i], &g, false)) != 0)
-      return r;
-    snprintf(n1, sizeof(n1), "%" PRIu64, g.uid);
-    snprintf(n2, sizeof(n2), "%" PRIu64, g.gid);
-    snprintf(n3, sizeof(n3), "%04" PRIo64, g.mode);
-    const char *row[] = {g.service, g.target, n1, n2, n3, g.created};
+  for (size_t i = 0; i < grants->n; i++) {
+    g = &grants->v[i];
+    snprintf(n1, sizeof(n1), "%" PRIu64, g->uid);
+    snprintf(n2, sizeof(n2), "%" PRIu64, g->gid);
+    snprintf(n3, sizeof(n3), "%04" PRIo64, g->mode);
+    const char *row[] = {g->service, g->target, n1, n2, n3, g->created};
     if (table_add(gt, row) < 0)
       goto oom;
   }
   printf("\nversions:\n");
   table_print(vt, stdout);
-  if (grants->via.array.size) {
+  if (grants->n) {
     printf("\ngrants:\n");
     table_print(gt, stdout);
   } else {
@@ -547,17 +586,18 @@ int verb_inspect(int argc, char **argv) {
   const msgpack_object *vers, *grants, *res;
   struct inspect_args a;
   struct secret_row s;
+  struct grant_rows rows = {0};
   uint64_t cns, uns;
-  char what[128];
+  char what[128], next[WIRE_CURSOR_MAX + 1];
+  bool more;
   int r;
   if ((r = inspect_parse(argc, argv, &a)) != 0 || a.co.help)
     return cli_parsed("inspect", r, a.co.help);
   struct cli c = {.socket = cli_socket_path(a.co.socket)};
   what_of(what, sizeof(what), "inspect", a.name);
   r = cli_call(&c, what, NULL, WIRE_OP_SECRET_INSPECT, pack_ref, (void *)a.name, &rep);
-  cli_close(&c);
   if (r)
-    return r;
+    goto out;
   res = rep->r.result;
   if ((r = cli_reply_str(res, "id", s.id, sizeof(s.id))) ||
       (r = cli_reply_str(res, "name", s.name, sizeof(s.name))) ||
@@ -567,10 +607,27 @@ int verb_inspect(int argc, char **argv) {
       (r = cli_reply_map(res, "labels", &s.labels)) ||
       (r = cli_reply_array(res, "versions", &vers)) ||
       (r = cli_reply_array(res, "grants", &grants)))
-    return r;
+    goto out;
+  rows.for_json = a.co.json;
+  if ((r = grant_rows_add(grants, &rows)))
+    goto out;
+  /* more grants than one page: the rest through grant.ls, by the id (the
+   * name could be taken by another secret meanwhile) */
+  if (wire_page_next_at(res, "grants_next", next, &more) < 0) {
+    cli_err("unexpected reply from secretd (field 'grants_next' missing or malformed)");
+    r = CLI_EXIT_DAEMON;
+    goto out;
+  }
+  if (more && (r = cli_follow_pages_from(&c, what, WIRE_OP_GRANT_LS, WIRE_PAGE_MAX, next, "grants",
+                                         1, pack_grant_ref, s.id, grant_page, &rows)))
+    goto out;
   s.versions = vers->via.array.size;
-  s.grants = grants->via.array.size;
+  s.grants = rows.n;
   (a.co.json ? cli_time_long : cli_time_short)(cns, s.created, sizeof(s.created));
   (a.co.json ? cli_time_long : cli_time_short)(uns, s.updated, sizeof(s.updated));
-  return a.co.json ? inspect_json(&s, vers, grants) : inspect_text(&s, vers, grants);
+  r = a.co.json ? inspect_json(&s, vers, &rows) : inspect_text(&s, vers, &rows);
+out:
+  cli_close(&c);
+  grant_rows_free(&rows);
+  return r;
 }

@@ -297,6 +297,45 @@ static void pack_ls(msgpack_packer *pk, const struct admin_req *rq) {
   }
 }
 
+/* An upper bound of the packed size of one grant entry. */
+static size_t grant_entry_bytes(const struct store_grant *g, const char *secret_name) {
+  return 96 + (g->service ? strlen(g->service) : 0) +
+         (g->target ? strlen(g->target) : strlen(secret_name));
+}
+
+/* How many of info's grants make the page pg; *more when some are left. */
+static size_t grants_page(const struct wire_page *pg, const struct store_secret_info *s,
+                          bool *more) {
+  size_t n = 0, used = 0;
+  while (n < s->n_grants && wire_page_take(pg, n, &used, grant_entry_bytes(&s->grants[n], s->name)))
+    n++;
+  *more = n < s->n_grants;
+  return n;
+}
+
+static void pack_grants(msgpack_packer *pk, const struct store_secret_info *s, size_t n) {
+  msgpack_pack_array(pk, n);
+  for (size_t i = 0; i < n; i++) {
+    const struct store_grant *g = &s->grants[i];
+    msgpack_pack_map(pk, 6);
+    wire_pack_kv_str(pk, "service", g->service ? g->service : "");
+    wire_pack_kv_str(pk, "target", g->target ? g->target : s->name);
+    wire_pack_kv_uint(pk, "uid", g->uid);
+    wire_pack_kv_uint(pk, "gid", g->gid);
+    wire_pack_kv_uint(pk, "mode", g->mode);
+    wire_pack_kv_uint(pk, "created_ns", g->created_ns);
+  }
+}
+
+/* The cursor after the last grant of a page, as key `key`. */
+static void pack_grants_next(msgpack_packer *pk, const char *key, const struct store_grant *last) {
+  char c[WIRE_CURSOR_MAX + 1];
+  const char *svc = last->service ? last->service : "";
+  if (wire_cursor_encode(WIRE_LIST_GRANTS, svc, strlen(svc), c) < 0)
+    c[0] = 0;
+  wire_pack_kv_str(pk, key, c);
+}
+
 static int prep_inspect(struct admin_req *rq, const msgpack_object *args) {
   int r = req_ref(rq, args);
   if (r < 0)
@@ -304,12 +343,15 @@ static int prep_inspect(struct admin_req *rq, const msgpack_object *args) {
   if ((r = store_secret_inspect(rq->server->store, rq->ref, &rq->info)) < 0)
     return r;
   rq->n_info = 1;
+  /* The grants are the first page of grant.ls: "grants_next" continues there. */
+  rq->page = (struct wire_page){.limit = WIRE_PAGE_DEFAULT};
+  rq->n_page = grants_page(&rq->page, rq->info, &rq->more);
   return 0;
 }
 
 static void pack_inspect(msgpack_packer *pk, const struct admin_req *rq) {
   const struct store_secret_info *s = rq->info;
-  msgpack_pack_map(pk, 8);
+  msgpack_pack_map(pk, 8 + rq->more);
   wire_pack_kv_str(pk, "id", s->id);
   wire_pack_kv_str(pk, "name", s->name);
   wire_pack_kv_uint(pk, "created_ns", s->created_ns);
@@ -325,17 +367,36 @@ static void pack_inspect(msgpack_packer *pk, const struct admin_req *rq) {
     wire_pack_kv_uint(pk, "created_ns", s->versions[i].created_ns);
   }
   wire_pack_str(pk, "grants");
-  msgpack_pack_array(pk, s->n_grants);
-  for (size_t i = 0; i < s->n_grants; i++) {
-    const struct store_grant *g = &s->grants[i];
-    msgpack_pack_map(pk, 6);
-    wire_pack_kv_str(pk, "service", g->service ? g->service : "");
-    wire_pack_kv_str(pk, "target", g->target ? g->target : s->name);
-    wire_pack_kv_uint(pk, "uid", g->uid);
-    wire_pack_kv_uint(pk, "gid", g->gid);
-    wire_pack_kv_uint(pk, "mode", g->mode);
-    wire_pack_kv_uint(pk, "created_ns", g->created_ns);
-  }
+  pack_grants(pk, s, rq->n_page);
+  if (rq->more)
+    pack_grants_next(pk, "grants_next", &s->grants[rq->n_page - 1]);
+}
+
+/* ---- grant.ls: the grants of one secret, paged by service ---- */
+
+static int prep_grant_ls(struct admin_req *rq, const msgpack_object *args) {
+  struct wire_page *pg = &rq->page;
+  int r = req_ref(rq, args);
+  if (r < 0 || (r = wire_page_args(args, WIRE_LIST_GRANTS, 1, SD_NAME_MAX, pg, &rq->errmsg)) < 0)
+    return r;
+  /* One more than asked tells whether more follow. */
+  if ((r = store_grant_list_after(rq->server->store, rq->ref, pg->has_after ? pg->after : NULL,
+                                  pg->after_len, pg->limit + 1, &rq->info)) < 0)
+    return r;
+  rq->n_info = 1;
+  rq->n_page = grants_page(pg, rq->info, &rq->more);
+  return 0;
+}
+
+static void pack_grant_ls(msgpack_packer *pk, const struct admin_req *rq) {
+  const struct store_secret_info *s = rq->info;
+  msgpack_pack_map(pk, 3 + rq->more);
+  wire_pack_kv_str(pk, "id", s->id);
+  wire_pack_kv_str(pk, "name", s->name);
+  wire_pack_str(pk, "grants");
+  pack_grants(pk, s, rq->n_page);
+  if (rq->more)
+    pack_grants_next(pk, "next", &s->grants[rq->n_page - 1]);
 }
 
 /* An upper bound of the packed size of one audit.ls entry. */
@@ -453,6 +514,7 @@ static const struct admin_op ops[WIRE_OP__COUNT] = {
     [WIRE_OP_AUDIT_LS] = {prep_audit_ls, run_note, pack_audit_ls, ADMIN_READ, "audit", NULL},
     [WIRE_OP_AUDIT_VERIFY] = {prep_audit_verify, run_note, pack_audit_verify,
                               ADMIN_READ | ADMIN_SLOW, "audit", slow_audit_verify},
+    [WIRE_OP_GRANT_LS] = {prep_grant_ls, run_note, pack_grant_ls, ADMIN_READ, "secret:", NULL},
 };
 
 const struct admin_op *admin_op_get(enum wire_op op) {

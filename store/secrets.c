@@ -385,16 +385,28 @@ static int fill_versions(struct store *s, MDB_txn *txn, const uint8_t id[16],
   return r;
 }
 
-static int fill_grants(struct store *s, MDB_txn *txn, const uint8_t id[16],
-                       struct store_secret_info *info) {
+/* The grants of secret id whose services sort strictly after
+ * after[0..after_len) (NULL: all), at most limit of them (0: no limit). */
+static int fill_grants_after(struct store *s, MDB_txn *txn, const uint8_t id[16],
+                             const void *after, size_t after_len, size_t limit,
+                             struct store_secret_info *info) {
   MDB_cursor *c;
+  uint8_t kb[16 + 512];
   MDB_val k = {16, (void *)id}, v;
   size_t cap = 0;
+  if (after) { /* grants are keyed id || service: start at id || after */
+    memcpy(kb, id, 16);
+    memcpy(kb + 16, after, after_len);
+    k = (MDB_val){16 + after_len, kb};
+  }
   int r = store_mdb_err(mdb_cursor_open(txn, s->dbi[DBI_GRANTS], &c));
   if (r < 0)
     return r;
   int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-  for (; rc == 0 && k.mv_size > 16 && memcmp(k.mv_data, id, 16) == 0;
+  if (rc == 0 && after && k.mv_size == 16 + after_len && memcmp(k.mv_data, kb, k.mv_size) == 0)
+    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+  for (; rc == 0 && k.mv_size > 16 && memcmp(k.mv_data, id, 16) == 0 &&
+         (!limit || info->n_grants < limit);
        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
     struct grant_rec gr;
     msgpack_unpacked u;
@@ -429,6 +441,11 @@ static int fill_grants(struct store *s, MDB_txn *txn, const uint8_t id[16],
   if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
     r = store_mdb_err(rc);
   return r;
+}
+
+static int fill_grants(struct store *s, MDB_txn *txn, const uint8_t id[16],
+                       struct store_secret_info *info) {
+  return fill_grants_after(s, txn, id, NULL, 0, 0, info);
 }
 
 static int fill_info(struct store *s, MDB_txn *txn, const uint8_t id[16],
@@ -523,6 +540,39 @@ static int names_start(MDB_cursor *c, const void *after, size_t after_len, MDB_v
   if (rc == 0 && k->mv_size == after_len && memcmp(k->mv_data, after, after_len) == 0)
     rc = mdb_cursor_get(c, k, v, MDB_NEXT);
   return rc;
+}
+
+int store_grant_list_after(struct store *s, const char *ref, const void *after,
+                          size_t after_len, size_t limit, struct store_secret_info **ret) {
+  MDB_txn *txn;
+  uint8_t id[16];
+  struct secret_rec rec;
+  msgpack_unpacked u;
+  if (!s || !ref || !ret || (after && (after_len == 0 || after_len > 511 - 16)))
+    return -EINVAL;
+  int r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
+  if (r < 0)
+    return r;
+  struct store_secret_info *info = calloc(1, sizeof(*info));
+  msgpack_unpacked_init(&u);
+  if (!info)
+    r = -ENOMEM;
+  if (r == 0 && (r = store_secret_resolve(s, txn, ref, id)) == 0 &&
+      (r = get_secret(txn, s, id, &u, &rec, info->name)) == 0) {
+    store_id_to_hex(id, info->id);
+    info->created_ns = rec.created_ns;
+    info->updated_ns = rec.updated_ns;
+    info->latest = rec.latest;
+    r = fill_grants_after(s, txn, id, after, after_len, limit, info);
+  }
+  msgpack_unpacked_destroy(&u);
+  mdb_txn_abort(txn);
+  if (r < 0) {
+    store_secret_info_free(info, info ? 1 : 0);
+    return r;
+  }
+  *ret = info;
+  return 0;
 }
 
 int store_secret_list(struct store *s, struct store_secret_info **ret, size_t *ret_n) {

@@ -205,6 +205,14 @@ int store_secret_list(struct store *s, struct store_secret_info **ret, size_t *r
 int store_secret_list_after(struct store *s, const void *after, size_t after_len, size_t limit,
                             struct store_secret_info **ret, size_t *ret_n);
 int store_secret_inspect(struct store *s, const char *ref, struct store_secret_info **ret);
+/* A page of the grants of secret ref: *ret has id, name, times and at most
+ * limit grants (0 = no limit) whose services sort strictly after
+ * after[0..after_len) in byte order (NULL: from the first), sorted by
+ * service; no versions or labels. Free with store_secret_info_free(*ret, 1).
+ * Returns 0, -ENOENT (no such secret), -EINVAL (after_len 0 or over 495),
+ * -EBADMSG, -ENOMEM, -errno. */
+int store_grant_list_after(struct store *s, const char *ref, const void *after,
+                           size_t after_len, size_t limit, struct store_secret_info **ret);
 void store_secret_info_free(struct store_secret_info *v, size_t n); /* NULL ok */
 /* Decrypt a version (0 = latest). -ENOENT (secret or version), SD_E_DECRYPT. */
 int store_secret_read(struct store *s, const char *ref, uint32_t version, struct secbuf **ret);

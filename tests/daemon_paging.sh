@@ -5,7 +5,9 @@
 # name exactly once, in name order, with the default page size and with a
 # small one (hundreds of pages); the output does not depend on the page
 # size. A client that does not page gets a clear error instead of a cut
-# listing; a hostile cursor is refused; `secret audit` pages the same way.
+# listing; a hostile cursor is refused; `secret audit` pages the same way,
+# and `secret inspect` lists 1,500 grants of one secret (inspect's first
+# page, then grant.ls pages).
 # Extra argument: the store_secret_fill helper. SD_PAGING_SECRETS overrides N.
 source "$(dirname "$0")/daemon_lib.sh" "$@"
 FILL=${3:?usage: $0 SECRETD SECRET STORE_SECRET_FILL}
@@ -13,8 +15,11 @@ N=${SD_PAGING_SECRETS:-20000}
 export LC_ALL=C # sort in byte order: the names table's order
 
 init_store
-"$FILL" "$DATA" "$N" >"$T/created" || fail "store_secret_fill failed"
+G=1500
+"$FILL" "$DATA" "$N" "$G" >"$T/created" || fail "store_secret_fill failed"
 sort "$T/created" >"$T/expected"
+(sort "$T/created"; echo granted) | sort >"$T/expected_all"
+seq -f 'svc%05g' 0 $((G - 1)) >"$T/expected_svcs"
 [ "$(wc -l <"$T/expected")" = "$N" ] || fail "the filler did not create $N secrets"
 start_daemon
 
@@ -24,10 +29,10 @@ S ls --json >"$T/ls.json" || fail "secret ls --json failed"
 head -n 1 "$T/ls.txt" | grep -q '^NAME  *ID  *LATEST  *VERSIONS  *GRANTS  *UPDATED  *LABELS' ||
   fail "ls header changed: $(head -n 1 "$T/ls.txt")"
 tail -n +2 "$T/ls.txt" | awk '{print $1}' >"$T/table.names"
-cmp -s "$T/table.names" "$T/expected" ||
+cmp -s "$T/table.names" "$T/expected_all" ||
   fail "ls did not list each of the $N names exactly once in order ($(wc -l <"$T/table.names") rows)"
 json_names <"$T/ls.json" >"$T/json.names"
-cmp -s "$T/json.names" "$T/expected" ||
+cmp -s "$T/json.names" "$T/expected_all" ||
   fail "ls --json did not list each of the $N names exactly once in order"
 ok "secret ls and ls --json list all $N secrets, each once, in name order"
 
@@ -39,7 +44,7 @@ after=$(S audit --json | grep -c '"action":"secret.ls"')
 cmp -s "$T/ls37.txt" "$T/ls.txt" || fail "ls output depends on the page size"
 cmp -s "$T/ls37.json" "$T/ls.json" || fail "ls --json output depends on the page size"
 pages=$((after - before))
-min=$((2 * ((N + 36) / 37)))
+min=$((2 * ((N + 1 + 36) / 37)))
 [ "$pages" -ge "$min" ] || fail "ls --page-size 37 made $pages secret.ls requests, expected at least $min"
 ok "ls --page-size 37 pages $pages times ($((pages / 2)) per listing) and prints the same"
 
@@ -78,6 +83,18 @@ r = call({"limit": 5, "cursor": "0101" + "ff" * 64})  # past every name: an empt
 assert b"\xa2ok\xc3" in r and b"\xa7secrets\x90" in r and b"next" not in r, r[:200]
 print("ok - hostile cursors refused, a cursor past the end gives an empty last page")
 PY
+
+# the grants of one secret: more than one page of them
+S inspect granted >"$T/inspect.txt" || fail "secret inspect granted failed"
+S inspect granted --json >"$T/inspect.json" || fail "secret inspect --json granted failed"
+sed -n '/^grants:$/,$p' "$T/inspect.txt" | tail -n +3 | awk '{print $1}' >"$T/svcs.txt"
+cmp -s "$T/svcs.txt" "$T/expected_svcs" ||
+  fail "inspect did not list each of the $G grants once in order ($(wc -l <"$T/svcs.txt") rows)"
+json_get 'chr(10).join(g["service"] for g in d["grants"])' <"$T/inspect.json" >"$T/svcs.json"
+cmp -s "$T/svcs.json" "$T/expected_svcs" || fail "inspect --json did not list each of the $G grants once"
+[ "$(S audit --json | grep -c '"action":"grant.ls"')" -ge 2 ] ||
+  fail "inspect of $G grants did not page through grant.ls"
+ok "inspect lists all $G grants of a secret, each once, in service order"
 
 # audit pages through the 20,000 create records too
 S audit --json --page-size 400 >"$T/audit.json" || fail "secret audit failed"

@@ -3,8 +3,10 @@
  * many per batch (through secretd one request at a time 20,000 creates take
  * long under the sanitizers). Used by daemon_paging.sh.
  *
- *   store_secret_fill DIR N    (unlock key from DIR/unlock.key, as secretd init wrote it)
+ *   store_secret_fill DIR N [G]  (unlock key from DIR/unlock.key, as secretd init wrote it)
  *
+ * With G, one more secret "granted" is created with G grants, to the services
+ * "svc" followed by 5 digits of a permutation of 0..G-1 (not printed).
  * Names are "p" followed by 6 digits of a permutation of 0..N-1 (i * 7919
  * mod N for N not a multiple of 7919), so that creation order is not name
  * order; each is printed on standard output, in creation order.
@@ -23,8 +25,11 @@
 int main(int argc, char **argv) {
   char path[4096], token[256];
   uint64_t n;
-  if (argc != 3 || sd_parse_u64(argv[2], 999999, &n) < 0 || n == 0 || n % 7919 == 0) {
-    fprintf(stderr, "usage: store_secret_fill DIR N (N < 10^6, not a multiple of 7919)\n");
+  uint64_t g = 0;
+  if ((argc != 3 && argc != 4) || sd_parse_u64(argv[2], 999999, &n) < 0 || n == 0 ||
+      n % 7919 == 0 || (argc == 4 && (sd_parse_u64(argv[3], 99999, &g) < 0 || g % 7919 == 0))) {
+    fprintf(stderr, "usage: store_secret_fill DIR N [G] (N < 10^6, G < 10^5, neither a "
+                    "multiple of 7919)\n");
     return 2;
   }
   snprintf(path, sizeof(path), "%s/unlock.key", argv[1]);
@@ -50,7 +55,7 @@ int main(int argc, char **argv) {
     if ((r = store_batch_begin(s, &b)) < 0)
       break;
     for (unsigned i = 0; r == 0 && i < PER_BATCH && done < n; i++, done++) {
-      char name[16];
+      char name[32];
       snprintf(name, sizeof(name), "p%06llu", (unsigned long long)(done * 7919 % n));
       r = store_secret_create(b, &actor, name, value, NULL, 0, NULL);
       if (r == 0)
@@ -60,6 +65,24 @@ int main(int argc, char **argv) {
       store_batch_abort(b);
     else
       r = store_batch_commit(b);
+  }
+  if (r == 0 && g) {
+    struct store_batch *b;
+    if ((r = store_batch_begin(s, &b)) == 0) {
+      r = store_secret_create(b, &actor, "granted", value, NULL, 0, NULL);
+      for (uint64_t i = 0; r == 0 && i < g; i++) {
+        char svc[32];
+        struct store_grant gr;
+        store_grant_defaults(&gr);
+        snprintf(svc, sizeof(svc), "svc%05llu", (unsigned long long)(i * 7919 % g));
+        gr.service = svc;
+        r = store_grant_add(b, &actor, "granted", &gr);
+      }
+      if (r < 0)
+        store_batch_abort(b);
+      else
+        r = store_batch_commit(b);
+    }
   }
   secbuf_free(value);
   store_close(s);

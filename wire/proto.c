@@ -61,6 +61,11 @@ static const struct wire_arg_spec args_grant_rm[] = {
     {"service", WIRE_T_STR, true, STR_MAX},
     ARGS_END,
 };
+static const struct wire_arg_spec args_grant_ls[] = {
+    {"ref", WIRE_T_STR, true, STR_MAX},
+    WIRE_PAGE_ARGS,
+    ARGS_END,
+};
 static const struct wire_arg_spec args_audit_ls[] = {
     {"after_seq", WIRE_T_UINT, false, UINT64_MAX},
     {"since_ns", WIRE_T_UINT, false, UINT64_MAX},
@@ -87,6 +92,7 @@ static const struct {
     [WIRE_OP_GRANT_RM] = {"grant.rm", args_grant_rm},
     [WIRE_OP_AUDIT_LS] = {"audit.ls", args_audit_ls},
     [WIRE_OP_AUDIT_VERIFY] = {"audit.verify", args_audit_verify},
+    [WIRE_OP_GRANT_LS] = {"grant.ls", args_grant_ls},
 };
 
 const char *wire_op_name(enum wire_op op) {
@@ -591,7 +597,12 @@ void wire_pack_page_next(msgpack_packer *pk, enum wire_listing kind, const void 
 }
 
 int wire_page_next(const msgpack_object *result, char buf[WIRE_CURSOR_MAX + 1], bool *more) {
-  const msgpack_object *o = wire_map_get(result, "next");
+  return wire_page_next_at(result, "next", buf, more);
+}
+
+int wire_page_next_at(const msgpack_object *result, const char *key,
+                      char buf[WIRE_CURSOR_MAX + 1], bool *more) {
+  const msgpack_object *o = wire_map_get(result, key);
   *more = false;
   buf[0] = 0;
   if (!o)

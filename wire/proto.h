@@ -44,6 +44,7 @@ enum wire_op {
   WIRE_OP_GRANT_RM,
   WIRE_OP_AUDIT_LS,
   WIRE_OP_AUDIT_VERIFY,
+  WIRE_OP_GRANT_LS,
   WIRE_OP__COUNT,
 };
 
@@ -202,6 +203,9 @@ void wire_pack_page_next(msgpack_packer *pk, enum wire_listing kind, const void 
  * is none. Returns 0 or SD_E_PROTO ("next" not a string of at most
  * WIRE_CURSOR_MAX characters). */
 int wire_page_next(const msgpack_object *result, char buf[WIRE_CURSOR_MAX + 1], bool *more);
+/* The same for a cursor under another key (secret.inspect's "grants_next"). */
+int wire_page_next_at(const msgpack_object *result, const char *key,
+                      char buf[WIRE_CURSOR_MAX + 1], bool *more);
 /* Pack {"limit": limit, "cursor": cursor} (cursor NULL or "": the first
  * page) plus `extra` more entries the caller packs after; for clients. */
 void wire_pack_page_args(msgpack_packer *pk, size_t limit, const char *cursor, uint32_t extra);
