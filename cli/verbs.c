@@ -10,8 +10,10 @@ static const struct cli_verb verbs[] = {
      "  --label K=V     attach a label (repeatable, at most 64)\n"
      "Reads the value to end of file (1 byte to 500 KiB). Without FILE, or with '-',\n"
      "the value is read from standard input, which must not be a terminal.\n"},
-    {"ls", verb_ls, "[--json]", "list secrets (never their values)",
-     "  --json          print a JSON array of objects\n"},
+    {"ls", verb_ls, "[--json] [--page-size N]", "list secrets (never their values)",
+     "  --json          print a JSON array of objects\n"
+     "  --page-size N   ask secretd for N secrets per request (1 to 1000, default 1000);\n"
+     "                  the output is the same\n"},
     {"inspect", verb_inspect, "NAME|ID [--json]",
      "show a secret's id, versions, labels and grants (never its value)",
      "  --json          print one JSON object\n"},
@@ -30,11 +32,13 @@ static const struct cli_verb verbs[] = {
      "  --mode MODE     octal file mode, at most 0777 (default 0400)\n"},
     {"revoke", verb_revoke, "NAME|ID --service SVC", "take a grant away from a service",
      "  --service SVC   the service whose grant is removed\n"},
-    {"audit", verb_audit, "[--since TIME] [--json] | --verify [--expect-head SEQ:HASH]",
+    {"audit", verb_audit,
+     "[--since TIME] [--json] [--page-size N] | --verify [--expect-head SEQ:HASH]",
      "list or verify the audit chain",
      "  --since TIME    records since an RFC 3339 time (2026-11-29T01:00:00Z,\n"
      "                  2026-11-29T02:00:00+01:00) or a duration ago (90s, 15m, 1h, 2d)\n"
      "  --json          one JSON object per line, the shape of the audit file\n"
+     "  --page-size N   ask secretd for N records per request (2 to 1000, default 1000)\n"
      "  --verify        verify the whole chain and print its head SEQ:HASH;\n"
      "                  exit status 1 naming the first bad record if it does not verify\n"
      "  --expect-head SEQ:HASH\n"

@@ -247,6 +247,8 @@ grep -q '"action":"secret.create".*"outcome":"error' "$T/audit.json" ||
   fail "refused malformed secret.create was not audited"
 grep -q PAYLOADMARKXYZ "$T/audit.json" && fail "the peer's op name reached the audit chain"
 grep -q '"action":"request.unknown"' "$T/audit.json" || fail "unknown op not audited as request.unknown"
+grep -q '"action":"request.unknown".*"outcome":"error:unsupported' "$T/audit.json" ||
+  fail "unknown op not audited with outcome error:unsupported"
 S audit --verify >/dev/null || fail "audit does not verify"
 stop_daemon
 grep -q PAYLOADMARKXYZ "$AUDIT" && fail "the peer's op name reached the audit file"

@@ -76,6 +76,18 @@ static void test_help_and_socket_are_common(void **state) {
   assert_false(l.co.help);
   assert_int_equal(PARSE(ls_parse, &l, "ls", "extra"), CLI_EXIT_USAGE);
   assert_int_equal(PARSE(ls_parse, &l, "ls", "--socket"), CLI_EXIT_USAGE);
+  /* --page-size: 1 .. WIRE_PAGE_MAX, default the maximum */
+  assert_int_equal(PARSE(ls_parse, &l, "ls"), 0);
+  assert_int_equal(l.page_size, WIRE_PAGE_MAX);
+  assert_int_equal(PARSE(ls_parse, &l, "ls", "--page-size", "1"), 0);
+  assert_int_equal(l.page_size, 1);
+  assert_int_equal(PARSE(ls_parse, &l, "ls", "--page-size=1000"), 0);
+  assert_int_equal(l.page_size, 1000);
+  assert_int_equal(PARSE(ls_parse, &l, "ls", "--page-size", "0"), CLI_EXIT_USAGE);
+  assert_int_equal(PARSE(ls_parse, &l, "ls", "--page-size", "1001"), CLI_EXIT_USAGE);
+  assert_int_equal(PARSE(ls_parse, &l, "ls", "--page-size", "-5"), CLI_EXIT_USAGE);
+  assert_int_equal(PARSE(ls_parse, &l, "ls", "--page-size", "99999999999"), CLI_EXIT_USAGE);
+  assert_int_equal(PARSE(ls_parse, &l, "ls", "--page-size"), CLI_EXIT_USAGE);
   /* --json only where it means something */
   assert_int_equal(PARSE(create_parse, &a, "create", "x", "--json"), CLI_EXIT_USAGE);
 }
@@ -169,6 +181,11 @@ static void test_audit_usage_errors(void **state) {
   assert_int_equal(AUDIT(&a, "audit", "--verify", "--since", "1h"), CLI_EXIT_USAGE);
   assert_int_equal(AUDIT(&a, "audit", "--expect-head", "7:abc"), CLI_EXIT_USAGE);
   assert_int_equal(AUDIT(&a, "audit", "records"), CLI_EXIT_USAGE);
+  /* pages of one record would never reach the end (each adds a record) */
+  assert_int_equal(AUDIT(&a, "audit", "--page-size", "1"), CLI_EXIT_USAGE);
+  assert_int_equal(AUDIT(&a, "audit", "--page-size", "1001"), CLI_EXIT_USAGE);
+  assert_int_equal(AUDIT(&a, "audit", "--page-size", "2"), 0);
+  assert_int_equal(a.page_size, 2);
 }
 
 static void test_verb_table(void **state) {
