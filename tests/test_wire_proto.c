@@ -657,6 +657,52 @@ static void test_page_args_and_budget(void **state) {
   assert_false(wire_page_take(&p, 3, &used, 1)); /* the limit */
 }
 
+/* The client's reading of "next": absent, a cursor, or refused. */
+static void test_page_next_on_the_client(void **state) {
+  char buf[WIRE_CURSOR_MAX + 1];
+  bool more = true;
+  msgpack_object_kv kv;
+  msgpack_object m = {.type = MSGPACK_OBJECT_MAP, .via.map = {.size = 0, .ptr = &kv}};
+  assert_int_equal(wire_page_next(&m, buf, &more), 0);
+  assert_false(more);
+  assert_string_equal(buf, "");
+  char long_cursor[WIRE_CURSOR_MAX + 2];
+  memset(long_cursor, 'a', sizeof(long_cursor));
+  static const struct {
+    msgpack_object_type type;
+    const char *s;
+    size_t n;
+    int want;
+  } cases[] = {
+      {MSGPACK_OBJECT_STR, "010164", 6, 0},
+      {MSGPACK_OBJECT_STR, "", 0, SD_E_PROTO},          /* empty: would restart the walk */
+      {MSGPACK_OBJECT_STR, "01\0" "164", 6, SD_E_PROTO}, /* NUL inside */
+      {MSGPACK_OBJECT_POSITIVE_INTEGER, NULL, 0, SD_E_PROTO},
+  };
+  kv.key = (msgpack_object){.type = MSGPACK_OBJECT_STR, .via.str = {4, "next"}};
+  m.via.map.size = 1;
+  for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+    kv.val = (msgpack_object){.type = cases[i].type};
+    if (cases[i].type == MSGPACK_OBJECT_STR)
+      kv.val.via.str = (msgpack_object_str){(uint32_t)cases[i].n, cases[i].s};
+    else
+      kv.val.via.u64 = 5;
+    assert_int_equal(wire_page_next(&m, buf, &more), cases[i].want);
+    if (cases[i].want == 0) {
+      assert_true(more);
+      assert_string_equal(buf, cases[i].s);
+    }
+  }
+  kv.val = (msgpack_object){.type = MSGPACK_OBJECT_STR,
+                            .via.str = {(uint32_t)sizeof(long_cursor), long_cursor}};
+  assert_int_equal(wire_page_next(&m, buf, &more), SD_E_PROTO); /* longer than any cursor */
+  kv.key.via.str = (msgpack_object_str){11, "grants_next"};
+  kv.val.via.str.size = 4;
+  assert_int_equal(wire_page_next_at(&m, "grants_next", buf, &more), 0);
+  assert_true(more);
+  assert_string_equal(buf, "aaaa");
+}
+
 static void test_op_names_and_lookup(void **state) {
   assert_null(wire_op_name(WIRE_OP__COUNT));
   assert_null(wire_op_args(WIRE_OP__COUNT));
@@ -679,6 +725,7 @@ int main(void) {
       cmocka_unit_test(test_response_ignores_unknown_keys),
       cmocka_unit_test(test_cursor_round_trip_and_hostile_cursors),
       cmocka_unit_test(test_page_args_and_budget),
+      cmocka_unit_test(test_page_next_on_the_client),
       cmocka_unit_test(test_top_level_refusals),
       cmocka_unit_test(test_non_map_request_and_garbage_are_refused),
       cmocka_unit_test(test_limits_in_the_schema),
