@@ -27,6 +27,7 @@
 #define CLI_VALUE_MAX SD_VALUE_MAX /* base/limits.h */
 #define CLI_MAX_LABELS 64
 #define CLI_TIMEOUT_MS 60000
+#define CLI_MAX_PAGES 1000000 /* pages one listing follows at most (10^9 entries) */
 
 enum cli_exit {
   CLI_EXIT_OK = 0,

@@ -175,7 +175,11 @@ int cli_follow_pages_from(struct cli *c, const char *what, enum wire_op op, uint
   struct page_pack q = {page_size, n_more, cursor, pack_more, pack_ud};
   bool more = true;
   int r = CLI_EXIT_OK;
-  while (more && r == CLI_EXIT_OK) {
+  for (size_t page = 0; more && r == CLI_EXIT_OK; page++) {
+    if (page == CLI_MAX_PAGES) { /* a bound on the loop whatever the server says */
+      cli_err("%s: more than %d pages; stopped", what, CLI_MAX_PAGES);
+      return CLI_EXIT_DAEMON;
+    }
     struct wire_reply *rep = NULL;
     const msgpack_object *items;
     if ((r = cli_call(c, what, NULL, op, pack_page_req, &q, &rep)) != CLI_EXIT_OK)
