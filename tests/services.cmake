@@ -3,3 +3,6 @@
 if(TARGET sdstore)
   secretd_unit_test(test_store_services LIBS sdstore PkgConfig::LMDB PkgConfig::MSGPACK)
 endif()
+if(TARGET sdstore)
+  secretd_unit_test(test_store_grants LIBS sdstore PkgConfig::LMDB PkgConfig::MSGPACK)
+endif()
