@@ -18,6 +18,7 @@ enum {
   OPT_SINCE,
   OPT_VERIFY,
   OPT_EXPECT_HEAD,
+  OPT_VERSION,
 };
 
 /* Short options: only -h. The leading ':' reports a missing value as ':'. */

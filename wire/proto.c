@@ -49,6 +49,7 @@ static const struct wire_arg_spec args_grant_add[] = {
     {"uid", WIRE_T_UINT, false, UINT32_MAX},
     {"gid", WIRE_T_UINT, false, UINT32_MAX},
     {"mode", WIRE_T_UINT, false, UINT32_MAX},
+    {"version", WIRE_T_UINT, false, UINT32_MAX}, /* pin; absent or 0: follow the latest */
     ARGS_END,
 };
 static const struct wire_arg_spec args_grant_rm[] = {
@@ -68,6 +69,24 @@ static const struct wire_arg_spec args_audit_verify[] = {
     ARGS_END,
 };
 
+/* services: the spec is the launch spec's msgpack form (runtime/launch_spec.h),
+ * decoded strictly by secretd; node is an id or a host name, as given. */
+static const struct wire_arg_spec args_service_create[] = {
+    {"name", WIRE_T_STR, true, STR_MAX},
+    {"node", WIRE_T_STR, true, STR_MAX},
+    {"spec", WIRE_T_BIN, true, WIRE_MAX_FRAME},
+    ARGS_END,
+};
+static const struct wire_arg_spec args_service_ls[] = {
+    {"limit", WIRE_T_UINT, false, WIRE_SERVICE_LS_MAX},
+    {"cursor", WIRE_T_STR, false, STR_MAX}, /* the last name of the previous page */
+    ARGS_END,
+};
+static const struct wire_arg_spec args_service_name[] = {
+    {"name", WIRE_T_STR, true, STR_MAX},
+    ARGS_END,
+};
+
 static const struct {
   const char *name;
   const struct wire_arg_spec *args;
@@ -82,6 +101,10 @@ static const struct {
     [WIRE_OP_GRANT_RM] = {"grant.rm", args_grant_rm},
     [WIRE_OP_AUDIT_LS] = {"audit.ls", args_audit_ls},
     [WIRE_OP_AUDIT_VERIFY] = {"audit.verify", args_audit_verify},
+    [WIRE_OP_SERVICE_CREATE] = {"service.create", args_service_create},
+    [WIRE_OP_SERVICE_LS] = {"service.ls", args_service_ls},
+    [WIRE_OP_SERVICE_INSPECT] = {"service.inspect", args_service_name},
+    [WIRE_OP_SERVICE_RM] = {"service.rm", args_service_name},
 };
 
 const char *wire_op_name(enum wire_op op) {

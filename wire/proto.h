@@ -22,6 +22,7 @@
 
 #define WIRE_VERSION 1
 #define WIRE_AUDIT_LS_MAX 1000 /* largest "limit" of audit.ls */
+#define WIRE_SERVICE_LS_MAX 1000 /* largest "limit" of service.ls */
 #define WIRE_OP_NAME_MAX 32    /* longest op name accepted on the wire */
 
 enum wire_op {
@@ -35,6 +36,10 @@ enum wire_op {
   WIRE_OP_GRANT_RM,
   WIRE_OP_AUDIT_LS,
   WIRE_OP_AUDIT_VERIFY,
+  WIRE_OP_SERVICE_CREATE,
+  WIRE_OP_SERVICE_LS,
+  WIRE_OP_SERVICE_INSPECT,
+  WIRE_OP_SERVICE_RM,
   WIRE_OP__COUNT,
 };
 
