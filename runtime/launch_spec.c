@@ -11,6 +11,7 @@
 
 #include "base/macro.h"
 #include "base/parse.h"
+#include "base/str.h"
 #include "runtime/caps.h"
 #include "runtime/seccomp_profile.h"
 
@@ -276,8 +277,8 @@ int launch_spec_apply(struct launch_spec *s, enum launch_opt opt, const char *v,
     if (dst[0] != '/')
       return fail(err, "--mount: expected SRC:/DST[:ro]");
     struct launch_mount *m = &s->mounts[s->n_mounts];
-    m->source = strndup(v, (size_t)(a - v));
-    m->target = strndup(dst, dst_len);
+    m->source = sd_strdup_n(v, (size_t)(a - v));
+    m->target = sd_strdup_n(dst, dst_len);
     if (!m->source || !m->target) {
       free(m->source);
       free(m->target);

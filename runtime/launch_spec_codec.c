@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/str.h"
 #include "runtime/launch_spec.h"
 
 #define SPEC_VERSION 1
@@ -112,7 +113,7 @@ static int get_str(const msgpack_object *o, const char *what, char **ret,
       memchr(o->via.str.ptr, 0, o->via.str.size))
     return bad(err, "%s must be a string of at most %d bytes without NUL", what,
                LAUNCH_SPEC_STR_MAX);
-  char *c = strndup(o->via.str.ptr, o->via.str.size);
+  char *c = sd_strdup_n(o->via.str.ptr, o->via.str.size);
   if (!c)
     return -ENOMEM;
   free(*ret);
