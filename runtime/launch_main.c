@@ -278,28 +278,8 @@ static int shared(struct opts *o, enum launch_opt opt, const char *value) {
 
 /* The shared options into the runtime's spec (pointers into o->ls). */
 static void take_shared(struct opts *o) {
-  struct rt_spec *s = &o->spec;
-  const struct launch_spec *ls = &o->ls;
-  s->rootfs = ls->rootfs;
-  s->hostname = ls->hostname;
-  s->cwd = ls->workdir;
-  for (size_t i = 0; i < ls->n_env; i++)
-    o->env[i] = ls->env[i];
-  o->env[ls->n_env] = NULL;
-  for (size_t i = 0; i < ls->n_mounts; i++)
-    o->mounts[i] = (struct rt_mount){ls->mounts[i].source, ls->mounts[i].target,
-                                     ls->mounts[i].readonly};
-  s->n_mounts = ls->n_mounts;
-  s->uid = ls->uid;
-  s->gid = ls->gid;
-  s->readonly_rootfs = ls->read_only;
-  s->init = ls->init;
-  s->limits.memory_bytes = ls->memory_bytes;
-  s->limits.cpu_quota_us = ls->cpu_quota_us;
-  s->limits.cpu_period_us = ls->cpu_quota_us ? LAUNCH_SPEC_CPU_PERIOD_US : 0;
-  s->limits.pids_max = ls->pids_max;
-  s->seccomp_profile = ls->seccomp_path;
-  o->stop_timeout_s = ls->stop_timeout_s;
+  launch_spec_fill_rt(&o->ls, &o->spec, o->env, o->mounts);
+  o->stop_timeout_s = o->ls.stop_timeout_s;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o) {
@@ -393,8 +373,6 @@ static int parse_args(int argc, char **argv, struct opts *o) {
   if (optind >= argc)
     return die("no command given (secret-launch --rootfs DIR [options] -- CMD [ARG...])");
   s->argv = argv + optind;
-  s->env = o->env;
-  s->mounts = o->mounts;
   s->secrets = o->secrets;
   s->landlock_rw = o->landlock;
   s->uidmap = o->uidmap;

@@ -13,6 +13,7 @@
 #include "base/parse.h"
 #include "base/str.h"
 #include "runtime/caps.h"
+#include "runtime/runtime.h"
 #include "runtime/seccomp_profile.h"
 
 static const struct {
@@ -326,6 +327,31 @@ int launch_spec_apply(struct launch_spec *s, enum launch_opt opt, const char *v,
   case LAUNCH_OPT__COUNT: break;
   }
   return fail(err, "unknown option");
+}
+
+void launch_spec_fill_rt(const struct launch_spec *s, struct rt_spec *rt, char **env,
+                         struct rt_mount *mounts) {
+  rt->rootfs = s->rootfs;
+  rt->hostname = s->hostname;
+  rt->cwd = s->workdir;
+  for (size_t i = 0; i < s->n_env; i++)
+    env[i] = s->env[i];
+  env[s->n_env] = NULL;
+  rt->env = env;
+  for (size_t i = 0; i < s->n_mounts; i++)
+    mounts[i] = (struct rt_mount){s->mounts[i].source, s->mounts[i].target, s->mounts[i].readonly};
+  rt->mounts = mounts;
+  rt->n_mounts = s->n_mounts;
+  rt->uid = s->uid;
+  rt->gid = s->gid;
+  rt->readonly_rootfs = s->read_only;
+  rt->init = s->init;
+  rt->limits.memory_bytes = s->memory_bytes;
+  rt->limits.cpu_quota_us = s->cpu_quota_us;
+  rt->limits.cpu_period_us = s->cpu_quota_us ? LAUNCH_SPEC_CPU_PERIOD_US : 0;
+  rt->limits.pids_max = s->pids_max;
+  rt->seccomp_profile = s->seccomp_path;
+  rt->stop_timeout_ms = s->stop_timeout_s * 1000u;
 }
 
 int launch_spec_set_command(struct launch_spec *s, int argc, char *const *argv,

@@ -142,6 +142,21 @@ int launch_spec_validate(const struct launch_spec *s, char err[LAUNCH_SPEC_ERRLE
 int launch_spec_caps(const struct launch_spec *s, uint64_t host_bounding, uint64_t *ret_caps,
                      char err[LAUNCH_SPEC_ERRLEN]);
 
+struct rt_spec;
+struct rt_mount;
+/*
+ * Fill the fields of the runtime's spec (runtime/runtime.h) that the shared options
+ * describe: rootfs, hostname, cwd, env, mounts, uid/gid, read-only rootfs, init,
+ * limits, seccomp_profile (the local path as typed: NULL when the profile is only
+ * known by its content, which the caller compiles from seccomp_json) and
+ * stop_timeout_ms. Capabilities are launch_spec_caps()'s (they need the host's
+ * bounding set). env needs room for LAUNCH_SPEC_MAX_ITEMS + 1 pointers, mounts for
+ * LAUNCH_SPEC_MAX_ITEMS; rt then points into s, env and mounts. Other fields of rt
+ * are left as they are.
+ */
+void launch_spec_fill_rt(const struct launch_spec *s, struct rt_spec *rt, char **env,
+                         struct rt_mount *mounts);
+
 /* "64m", "1g", "512k", "1048576" (1024-based, as Docker). Returns 0 or -EINVAL. */
 int launch_spec_parse_size(const char *s, int64_t *ret);
 

@@ -16,6 +16,7 @@
 
 #include "runtime/caps.h"
 #include "runtime/launch_spec.h"
+#include "runtime/runtime.h"
 
 static const char SECCOMP_OK[] =
     "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\"],"
@@ -473,6 +474,30 @@ static void test_truncated_and_garbage_input_is_refused(void **state) {
   msgpack_sbuffer_destroy(&sb);
 }
 
+static void test_fill_rt_gives_the_runtime_every_shared_field(void **state) {
+  struct launch_spec *s = *state;
+  struct rt_spec rt = {0};
+  char *env[LAUNCH_SPEC_MAX_ITEMS + 1];
+  struct rt_mount mounts[LAUNCH_SPEC_MAX_ITEMS];
+  fill_full(s);
+  launch_spec_fill_rt(s, &rt, env, mounts);
+  assert_string_equal(rt.rootfs, "/srv/web");
+  assert_string_equal(rt.hostname, "web");
+  assert_string_equal(rt.cwd, "/app");
+  assert_string_equal(rt.env[1], "B=two words");
+  assert_null(rt.env[2]);
+  assert_int_equal(rt.n_mounts, 2);
+  assert_true(rt.mounts[0].readonly);
+  assert_string_equal(rt.mounts[1].target, "/log");
+  assert_int_equal(rt.uid, 1000);
+  assert_true(rt.readonly_rootfs && rt.init);
+  assert_true(rt.limits.memory_bytes == 64 << 20);
+  assert_true(rt.limits.cpu_quota_us == 50000 && rt.limits.cpu_period_us == 100000);
+  assert_true(rt.limits.pids_max == 64);
+  assert_int_equal(rt.stop_timeout_ms, 3000);
+  assert_null(rt.seccomp_profile); /* only content: the caller compiles seccomp_json */
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -492,6 +517,7 @@ int main(void) {
       T(test_command_is_required),
       T(test_hostile_encodings_are_refused),
       T(test_truncated_and_garbage_input_is_refused),
+      T(test_fill_rt_gives_the_runtime_every_shared_field),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
