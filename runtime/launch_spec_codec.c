@@ -287,6 +287,81 @@ static int decode_map(const msgpack_object *root, struct launch_spec *s,
   return 0;
 }
 
+/* ---- a pre-scan of the raw bytes, before msgpack-c allocates for them ----
+ * msgpack-c sizes its allocations by the counts an input declares (a map32 can
+ * claim 2^32 entries in 5 bytes), so those are checked against what the input can
+ * hold first, together with the nesting and the number of values a spec can have. */
+
+#define SCAN_MAX_DEPTH 4 /* map -> mounts array -> mount array -> str */
+#define SCAN_MAX_NODES (4 * LAUNCH_SPEC_MAX_ITEMS * 4 + LAUNCH_SPEC_MAX_ARGV + 64)
+
+struct scan {
+  const uint8_t *p;
+  size_t len, pos, nodes;
+};
+
+static int scan_value(struct scan *s, unsigned depth);
+
+static int scan_skip(struct scan *s, uint64_t n) {
+  if (n > s->len - s->pos)
+    return -EBADMSG;
+  s->pos += (size_t)n;
+  return 0;
+}
+
+static int scan_len(struct scan *s, unsigned bytes, uint64_t *ret) {
+  uint64_t v = 0;
+  if (bytes > s->len - s->pos)
+    return -EBADMSG;
+  for (unsigned i = 0; i < bytes; i++)
+    v = v << 8 | s->p[s->pos++];
+  *ret = v;
+  return 0;
+}
+
+static int scan_items(struct scan *s, uint64_t count, bool is_map, unsigned depth) {
+  uint64_t values = is_map ? 2 * count : count;
+  /* every value takes at least one byte */
+  if (count > s->len - s->pos || values > s->len - s->pos || depth + 1 > SCAN_MAX_DEPTH)
+    return -EBADMSG;
+  for (uint64_t i = 0; i < values; i++) {
+    int r = scan_value(s, depth + 1);
+    if (r < 0)
+      return r;
+  }
+  return 0;
+}
+
+static int scan_value(struct scan *s, unsigned depth) {
+  uint64_t n;
+  int r;
+  if (s->pos >= s->len || ++s->nodes > SCAN_MAX_NODES)
+    return -EBADMSG;
+  uint8_t t = s->p[s->pos++];
+  if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3)
+    return 0;
+  if (t >= 0x80 && t <= 0x8f)
+    return scan_items(s, t & 0x0f, true, depth);
+  if (t >= 0x90 && t <= 0x9f)
+    return scan_items(s, t & 0x0f, false, depth);
+  if (t >= 0xa0 && t <= 0xbf)
+    return scan_skip(s, t & 0x1f);
+  switch (t) {
+  case 0xc4: case 0xd9: return (r = scan_len(s, 1, &n)) < 0 ? r : scan_skip(s, n);
+  case 0xc5: case 0xda: return (r = scan_len(s, 2, &n)) < 0 ? r : scan_skip(s, n);
+  case 0xc6: case 0xdb: return (r = scan_len(s, 4, &n)) < 0 ? r : scan_skip(s, n);
+  case 0xcc: case 0xd0: return scan_skip(s, 1);
+  case 0xcd: case 0xd1: return scan_skip(s, 2);
+  case 0xce: case 0xd2: case 0xca: return scan_skip(s, 4);
+  case 0xcf: case 0xd3: case 0xcb: return scan_skip(s, 8);
+  case 0xdc: return (r = scan_len(s, 2, &n)) < 0 ? r : scan_items(s, n, false, depth);
+  case 0xdd: return (r = scan_len(s, 4, &n)) < 0 ? r : scan_items(s, n, false, depth);
+  case 0xde: return (r = scan_len(s, 2, &n)) < 0 ? r : scan_items(s, n, true, depth);
+  case 0xdf: return (r = scan_len(s, 4, &n)) < 0 ? r : scan_items(s, n, true, depth);
+  default: return -EBADMSG; /* 0xc1 (never used), ext, fixext: no place in a spec */
+  }
+}
+
 int launch_spec_decode(const void *data, size_t len, struct launch_spec *ret,
                        char err[LAUNCH_SPEC_ERRLEN]) {
   msgpack_unpacked u;
@@ -296,6 +371,9 @@ int launch_spec_decode(const void *data, size_t len, struct launch_spec *ret,
   if (len > LAUNCH_SPEC_ENCODED_MAX)
     return snprintf(err, LAUNCH_SPEC_ERRLEN, "launch spec: larger than %zu bytes",
                     LAUNCH_SPEC_ENCODED_MAX), -E2BIG;
+  struct scan sc = {.p = data, .len = len};
+  if (scan_value(&sc, 0) < 0 || sc.pos != len)
+    return bad(err, "not one well-formed msgpack value within the spec's bounds");
   msgpack_unpacked_init(&u);
   msgpack_unpack_return ur = msgpack_unpack_next(&u, data, len, &off);
   if (ur == MSGPACK_UNPACK_NOMEM_ERROR)

@@ -466,9 +466,16 @@ static void test_truncated_and_garbage_input_is_refused(void **state) {
   memcpy(longer, sb.data, sb.size);
   longer[sb.size] = (char)0xc0;
   assert_int_equal(launch_spec_decode(longer, sb.size + 1, &d, err), -EBADMSG);
-  assert_string_equal(err, "launch spec: trailing bytes");
+  assert_string_equal(err, "launch spec: not one well-formed msgpack value within the spec's bounds");
   free(longer);
   assert_int_equal(launch_spec_decode("\x93\x01\x02\x03", 4, &d, err), -EBADMSG);
+  /* counts that the input cannot hold are refused before anything is allocated */
+  assert_int_equal(launch_spec_decode("\xdf\xff\xff\xff\xff\xa1v\x01", 8, &d, err), -EBADMSG);
+  assert_int_equal(launch_spec_decode("\xdd\xff\xff\xff\xff\x01", 6, &d, err), -EBADMSG);
+  /* nesting deeper than a spec has */
+  assert_int_equal(launch_spec_decode("\x91\x91\x91\x91\x91\x01", 6, &d, err), -EBADMSG);
+  /* ext types have no place in a spec */
+  assert_int_equal(launch_spec_decode("\xd4\x01\x02", 3, &d, err), -EBADMSG);
   assert_int_equal(launch_spec_decode(sb.data, LAUNCH_SPEC_ENCODED_MAX + 1, &d, err), -E2BIG);
   assert_null(d.rootfs);
   msgpack_sbuffer_destroy(&sb);
