@@ -462,3 +462,157 @@ out:
     *ret_more = more;
   return 0;
 }
+
+/* ---- dispatch reads ---- */
+
+static int grow(void **arr, size_t *cap, size_t n, size_t size) {
+  if (n < *cap)
+    return 0;
+  size_t nc = *cap ? *cap * 2 : 8;
+  void *p = realloc(*arr, nc * size);
+  if (!p)
+    return -ENOMEM;
+  *arr = p;
+  *cap = nc;
+  return 0;
+}
+
+/* Fill g from a grant record of secret id: its name and latest from the secret. */
+static int resolve_grant(struct store *s, MDB_txn *txn, const MDB_val *k, const MDB_val *raw,
+                         struct store_service_grant *g) {
+  struct grant_rec gr;
+  struct secret_rec sr;
+  msgpack_unpacked u, us;
+  MDB_val p, sp, sk = {16, k->mv_data};
+  int r = store_rec_open(s, DBI_GRANTS, k, raw, &p);
+  if (r < 0)
+    return r;
+  msgpack_unpacked_init(&u);
+  msgpack_unpacked_init(&us);
+  if ((r = store_rec_grant_decode(&p, &u, &gr)) < 0 || gr.target_len > SD_TARGET_MAX) {
+    store_tamper_report(s, DBI_GRANTS, k, "authenticated but malformed");
+    r = -EBADMSG;
+    goto out;
+  }
+  r = store_rec_get(s, txn, DBI_SECRETS, &sk, &sp);
+  if (r == -ENOENT) {
+    store_tamper_report(s, DBI_GRANTS, k, "grants a missing secret");
+    r = -EBADMSG;
+  }
+  if (r < 0)
+    goto out;
+  if (store_rec_secret_decode(&sp, &us, &sr) < 0 || sr.name_len > SD_NAME_MAX) {
+    store_tamper_report(s, DBI_SECRETS, &sk, "authenticated but undecodable");
+    r = -EBADMSG;
+    goto out;
+  }
+  memset(g, 0, sizeof(*g));
+  store_id_to_hex(k->mv_data, g->secret_id);
+  memcpy(g->secret_name, sr.name, sr.name_len);
+  memcpy(g->target, gr.target, gr.target_len);
+  g->uid_unset = gr.uid_unset;
+  g->gid_unset = gr.gid_unset;
+  g->uid = gr.uid;
+  g->gid = gr.gid;
+  g->mode = gr.mode;
+  g->pinned = gr.version;
+  g->version = gr.version ? gr.version : sr.latest;
+out:
+  msgpack_unpacked_destroy(&u);
+  msgpack_unpacked_destroy(&us);
+  return r;
+}
+
+int store_service_grants(struct store *s, const char *service, struct store_service_grant **ret,
+                         size_t *ret_n) {
+  struct store_service_grant *arr = NULL;
+  size_t n = 0, cap = 0, slen;
+  MDB_txn *txn;
+  MDB_cursor *c = NULL;
+  MDB_val k, v;
+  int r, rc;
+  if (!s || !ret || !ret_n)
+    return -EINVAL;
+  if ((r = store_validate_name(service)) < 0)
+    return r;
+  slen = strlen(service);
+  if ((r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))) < 0)
+    return r;
+  if ((r = store_mdb_err(mdb_cursor_open(txn, s->dbi[DBI_GRANTS], &c))) < 0)
+    goto out;
+  /* Keyed secret id || service: a scan of the grants (dispatch reads this once per
+   * change, not per delivery). */
+  for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != 16 + slen || memcmp((const uint8_t *)k.mv_data + 16, service, slen) != 0)
+      continue;
+    if ((r = grow((void **)&arr, &cap, n, sizeof(*arr))) < 0 ||
+        (r = resolve_grant(s, txn, &k, &v, &arr[n])) < 0)
+      goto out;
+    n++;
+  }
+  if (rc != MDB_NOTFOUND)
+    r = store_mdb_err(rc);
+out:
+  if (c)
+    mdb_cursor_close(c);
+  mdb_txn_abort(txn);
+  if (r < 0) {
+    free(arr);
+    return r;
+  }
+  *ret = arr;
+  *ret_n = n;
+  return 0;
+}
+
+int store_node_tasks(struct store *s, const char *node, struct store_node_task **ret,
+                     size_t *ret_n) {
+  struct store_node_task *arr = NULL;
+  size_t n = 0, cap = 0;
+  MDB_txn *txn;
+  MDB_cursor *c = NULL;
+  MDB_val k, v;
+  int r, rc;
+  if (!s || !ret || !ret_n)
+    return -EINVAL;
+  if (store_validate_node(node) < 0)
+    return -EINVAL;
+  if ((r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))) < 0)
+    return r;
+  if ((r = store_mdb_err(mdb_cursor_open(txn, s->dbi[DBI_TASKS], &c))) < 0)
+    goto out;
+  for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    const uint8_t *kb = k.mv_data;
+    const uint8_t *nul = k.mv_size > 5 ? memchr(kb, 0, k.mv_size) : NULL;
+    size_t name_len = nul ? (size_t)(nul - kb) : 0;
+    uint8_t id[16];
+    if (!nul || name_len == 0 || name_len > SD_NAME_MAX || k.mv_size != name_len + 5) {
+      store_tamper_report(s, DBI_TASKS, &k, "key of no task");
+      r = -EBADMSG;
+      goto out;
+    }
+    if ((r = grow((void **)&arr, &cap, n, sizeof(*arr))) < 0)
+      goto out;
+    memset(&arr[n], 0, sizeof(arr[n]));
+    if ((r = get_task(s, txn, &k, &v, &arr[n].task, id)) < 0)
+      goto out;
+    if (strcmp(arr[n].task.node, node) != 0)
+      continue;
+    memcpy(arr[n].service, kb, name_len);
+    arr[n].task.slot = store_be32_get(kb + name_len + 1);
+    n++;
+  }
+  if (rc != MDB_NOTFOUND)
+    r = store_mdb_err(rc);
+out:
+  if (c)
+    mdb_cursor_close(c);
+  mdb_txn_abort(txn);
+  if (r < 0) {
+    free(arr);
+    return r;
+  }
+  *ret = arr;
+  *ret_n = n;
+  return 0;
+}

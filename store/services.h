@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/limits.h"
 #include "store/store.h"
 
 #define STORE_NODE_MAX 253                       /* a node id or a host name */
@@ -84,3 +85,35 @@ int store_service_list(struct store *s, const char *after, size_t limit,
 /* One service with its tasks. -ENOENT, SD_E_NAME, -EBADMSG, -ENOMEM. */
 int store_service_inspect(struct store *s, const char *name, struct store_service_info **ret);
 void store_service_info_free(struct store_service_info *v, size_t n); /* NULL ok */
+
+/* ---- what dispatch and the node authorizer read ---- */
+
+/* One grant to a service, resolved to the version it gives now. */
+struct store_service_grant {
+  char secret_id[33], secret_name[65];
+  char target[SD_TARGET_MAX + 1];
+  bool uid_unset, gid_unset; /* unset: the service's user */
+  uint32_t uid, gid, mode;
+  uint32_t pinned;  /* 0: follows the latest */
+  uint32_t version; /* the pin, or the secret's latest version */
+};
+/*
+ * Every grant to service (existing or not), sorted by secret id, in one read
+ * snapshot. *ret is malloc()ed (free(); NULL when n == 0). Returns 0, SD_E_NAME,
+ * -EBADMSG (a tampered grant or secret record), -ENOMEM, -errno.
+ */
+int store_service_grants(struct store *s, const char *service, struct store_service_grant **ret,
+                         size_t *ret_n);
+
+/* One task placed on a node, with its service's name. */
+struct store_node_task {
+  char service[65];
+  struct store_task_info task;
+};
+/*
+ * The tasks placed on node (compared as given: an id or a host name), sorted by
+ * service. *ret is malloc()ed (free(); NULL when n == 0). Returns 0, -EINVAL (node
+ * format), -EBADMSG, -ENOMEM, -errno.
+ */
+int store_node_tasks(struct store *s, const char *node, struct store_node_task **ret,
+                     size_t *ret_n);

@@ -166,6 +166,84 @@ static void test_task_update_records_state_exit_and_restarts(void **state) {
   sfx_free(f);
 }
 
+static int grant1(struct sfx *f, const char *ref, const char *svc, uint32_t version, bool unset) {
+  struct store_batch *b;
+  struct store_grant g;
+  store_grant_defaults(&g);
+  g.service = svc;
+  g.version = version;
+  g.uid_unset = g.gid_unset = unset;
+  if (!unset)
+    g.uid = g.gid = 7;
+  assert_int_equal(store_batch_begin(f->s, &b), 0);
+  int r = store_grant_add(b, &f->actor, ref, &g);
+  assert_int_equal(store_batch_commit(b), 0);
+  return r;
+}
+
+static void test_service_grants_resolve_pins_and_latest(void **state) {
+  struct sfx *f = sfx_new(NULL);
+  struct store_service_grant *g = NULL;
+  size_t n = 0;
+  assert_int_equal(put1(f, "a", "a1", NULL), 0);
+  assert_int_equal(put1(f, "b", "b1", NULL), 0);
+  assert_int_equal(rot1(f, "b", "b2", NULL), 0);
+  assert_int_equal(rot1(f, "b", "b3", NULL), 0);
+  assert_int_equal(grant1(f, "a", "web", 0, true), 0);
+  assert_int_equal(grant1(f, "b", "web", 2, false), 0);
+  assert_int_equal(grant1(f, "b", "web2", 0, true), 0); /* a service whose name extends web's */
+  assert_int_equal(grant1(f, "a", "we", 0, true), 0);
+  assert_int_equal(store_service_grants(f->s, "web", &g, &n), 0);
+  assert_int_equal(n, 2);
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(g[i].secret_name, "a") == 0) {
+      assert_true(g[i].uid_unset && g[i].gid_unset);
+      assert_int_equal(g[i].pinned, 0);
+      assert_int_equal(g[i].version, 1);
+      assert_string_equal(g[i].target, "a");
+      assert_int_equal(g[i].mode, 0400);
+    } else {
+      assert_string_equal(g[i].secret_name, "b");
+      assert_false(g[i].uid_unset);
+      assert_int_equal(g[i].uid, 7);
+      assert_int_equal(g[i].pinned, 2);
+      assert_int_equal(g[i].version, 2);
+    }
+    assert_int_equal(strlen(g[i].secret_id), 32);
+  }
+  free(g);
+  assert_int_equal(store_service_grants(f->s, "web2", &g, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(g[0].version, 3); /* follows the latest */
+  free(g);
+  assert_int_equal(store_service_grants(f->s, "nobody", &g, &n), 0);
+  assert_int_equal(n, 0);
+  free(g);
+  assert_int_equal(store_service_grants(f->s, "bad/name", &g, &n), SD_E_NAME);
+  sfx_free(f);
+}
+
+static void test_node_tasks_lists_what_a_node_runs(void **state) {
+  struct sfx *f = sfx_new(NULL);
+  struct store_node_task *t = NULL;
+  size_t n = 0;
+  assert_int_equal(svc_create(f, "b", "n1"), 0);
+  assert_int_equal(svc_create(f, "a", "n1"), 0);
+  assert_int_equal(svc_create(f, "c", "n2"), 0);
+  assert_int_equal(store_node_tasks(f->s, "n1", &t, &n), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(t[0].service, "a");
+  assert_string_equal(t[1].service, "b");
+  assert_string_equal(t[0].task.state, "pending");
+  assert_string_equal(t[0].task.node, "n1");
+  free(t);
+  assert_int_equal(store_node_tasks(f->s, "n3", &t, &n), 0);
+  assert_int_equal(n, 0);
+  free(t);
+  assert_int_equal(store_node_tasks(f->s, "-x", &t, &n), -EINVAL);
+  sfx_free(f);
+}
+
 /* ---- tampering with the raw LMDB API while the store is closed ---- */
 
 struct raw {
@@ -280,6 +358,8 @@ int main(void) {
       cmocka_unit_test(test_rules_refuse_bad_names_nodes_and_specs),
       cmocka_unit_test(test_list_pages_strictly_after_the_cursor),
       cmocka_unit_test(test_task_update_records_state_exit_and_restarts),
+      cmocka_unit_test(test_service_grants_resolve_pins_and_latest),
+      cmocka_unit_test(test_node_tasks_lists_what_a_node_runs),
       cmocka_unit_test(test_changed_service_record_is_refused_and_audited),
       cmocka_unit_test(test_task_record_moved_to_another_service_is_refused),
       cmocka_unit_test(test_service_record_copied_under_another_name_is_refused),
