@@ -49,6 +49,50 @@ grep -q "seccomp: " "$T/bad.err" || fail "bad seccomp message: $(cat "$T/bad.err
 S service ls --json | json_get 'len(d)' | grep -qx 0 || fail "a refused create left a service"
 ok "refused launcher options: secret-launch's messages, nothing stored"
 
+# ---- secretd itself validates a spec (a client other than `secret` may send any) ----
+python3 - "$SOCK" <<'PY' || fail "secretd's own checks of raw specs failed"
+import socket, struct, sys
+
+def enc(v):
+    if v is True: return b"\xc3"
+    if isinstance(v, int): return bytes([v]) if v < 128 else b"\xce" + struct.pack(">I", v)
+    if isinstance(v, str):
+        b = v.encode(); return (bytes([0xa0 | len(b)]) if len(b) < 32 else b"\xd9" + bytes([len(b)])) + b
+    if isinstance(v, bytes): return b"\xc5" + struct.pack(">H", len(v)) + v
+    if isinstance(v, list): return bytes([0x90 | len(v)]) + b"".join(enc(x) for x in v)
+    if isinstance(v, dict): return bytes([0x80 | len(v)]) + b"".join(enc(k) + enc(x) for k, x in v.items())
+    raise TypeError(v)
+
+def call(args):
+    body = enc({"v": 1, "id": 7, "op": "service.create", "args": args})
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.settimeout(10); s.connect(sys.argv[1])
+    s.sendall(struct.pack(">I", len(body)) + body)
+    buf = b""
+    while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
+        c = s.recv(65536)
+        if not c: raise SystemExit("FAIL: connection closed")
+        buf += c
+    s.close()
+    return buf[4:]
+
+def refused(spec_bytes, want):
+    r = call({"name": "raw", "node": "n1", "spec": spec_bytes})
+    if b"\xa2ok\xc2" not in r or want.encode() not in r:
+        raise SystemExit("FAIL: expected a refusal with %r, got %r" % (want, r[:300]))
+    print("ok - secretd refuses a raw spec: %s" % want)
+
+base = {"v": 1, "rootfs": "/srv/x", "argv": ["/app"]}
+refused(enc(dict(base, mounts=[["/a", "relative", True]])), "--mount: expected SRC:/DST[:ro]")
+refused(enc(dict(base, cap_add=["SUPERPOWER"])), '--cap-add: unknown capability "SUPERPOWER"')
+refused(enc(dict(base, env=["=x"])), "--env: expected K=V")
+refused(enc(dict(base, privileged=True)), 'launch spec: unknown field')
+refused(enc(dict(base, seccomp=b'{"defaultAction":"NOPE"}')), "seccomp: ")
+refused(enc({"v": 1, "rootfs": "/srv/x"}), "launch spec: v, rootfs and argv are required")
+refused(b"\xdf\xff\xff\xff\xff\xa1v\x01", "launch spec: not one well-formed msgpack value")
+PY
+S service ls --json | json_get 'len(d)' | grep -qx 0 || fail "a refused raw create left a service"
+ok "secretd validates specs itself, with the launcher's messages"
+
 # ---- create, ls, inspect, ps ----
 cat >"$T/seccomp.json" <<'EOF'
 {"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}
