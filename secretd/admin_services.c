@@ -16,6 +16,10 @@
 #include "secretd/serve.h"
 #include "wire/msg.h"
 
+/* A stored spec travels back whole in service.inspect (and to agents): it must leave
+ * room in a frame (WIRE_MAX_FRAME) for the rest of the reply. */
+#define ADMIN_SPEC_MAX ((size_t)1 << 20)
+
 static int arg_str(const msgpack_object *args, const char *key, char *buf, size_t cap,
                    int too_long) {
   const msgpack_object *o = wire_map_get(args, key);
@@ -51,7 +55,10 @@ int admin_prep_service_create(struct admin_req *rq, const msgpack_object *args) 
     return r;
   /* Stored in the canonical form: what was validated is exactly what nodes get. */
   msgpack_sbuffer_init(&sb);
-  if ((r = launch_spec_encode(&spec, &sb)) == 0) {
+  if ((r = launch_spec_encode(&spec, &sb)) == 0 && sb.size > ADMIN_SPEC_MAX) {
+    rq->errmsg = "the launch spec is larger than 1 MiB";
+    r = -E2BIG;
+  } else if (r == 0) {
     rq->spec = (uint8_t *)sb.data;
     rq->spec_len = sb.size;
     sb.data = NULL;

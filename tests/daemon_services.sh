@@ -5,6 +5,9 @@
 # rotations and moves with a new grant).
 source "$(dirname "$0")/daemon_lib.sh" "$@"
 LAUNCH=${3:?usage: $0 SECRETD SECRET SECRET-LAUNCH}
+# grep -q at the end of a pipe may exit before the writer is done: with pipefail
+# the writer's SIGPIPE would fail the test. gq reads all its input.
+gq() { grep "$@" >/dev/null; }
 
 init_store
 start_daemon
@@ -46,7 +49,7 @@ echo '{"defaultAction":"SCMP_ACT_NOPE"}' >"$T/bad-seccomp.json"
 S service create bad --node n1 --rootfs /srv/x --seccomp-profile "$T/bad-seccomp.json" -- /bin/true \
   2>"$T/bad.err" && fail "a bad seccomp profile was accepted"
 grep -q "seccomp: " "$T/bad.err" || fail "bad seccomp message: $(cat "$T/bad.err")"
-S service ls --json | json_get 'len(d)' | grep -qx 0 || fail "a refused create left a service"
+S service ls --json | json_get 'len(d)' | gq -x 0 || fail "a refused create left a service"
 ok "refused launcher options: secret-launch's messages, nothing stored"
 
 # ---- secretd itself validates a spec (a client other than `secret` may send any) ----
@@ -90,7 +93,12 @@ refused(enc(dict(base, seccomp=b'{"defaultAction":"NOPE"}')), "seccomp: ")
 refused(enc({"v": 1, "rootfs": "/srv/x"}), "launch spec: v, rootfs and argv are required")
 refused(b"\xdf\xff\xff\xff\xff\xa1v\x01", "launch spec: not one well-formed msgpack value")
 PY
-S service ls --json | json_get 'len(d)' | grep -qx 0 || fail "a refused raw create left a service"
+# a spec that fits a frame but would not leave room for the rest of inspect's reply
+mapfile -t BIG < <(python3 -c 'print("\n".join(["a" * 4096] * 256))')
+S service create big --node n1 --rootfs /srv/x -- "${BIG[@]}" >/dev/null 2>"$T/big.err" &&
+  fail "a spec over 1 MiB was stored"
+grep -q "larger than 1 MiB" "$T/big.err" || fail "big spec: $(cat "$T/big.err")"
+S service ls --json | json_get 'len(d)' | gq -x 0 || fail "a refused raw create left a service"
 ok "secretd validates specs itself, with the launcher's messages"
 
 # ---- create, ls, inspect, ps ----
@@ -121,9 +129,9 @@ g() { json_get "$1" <"$T/web.json"; }
 [ "$(g 'd["tasks"][0]["desired"]')" = running ] || fail "task desired state"
 [ "$(g 'd["tasks"][0]["node"]')" = node-1 ] || fail "task node"
 [ "$(g 'd["tasks"][0]["exit_code"]')" = None ] || fail "exit code before any run"
-S service inspect web | grep -q "rootfs:" || fail "text inspect lacks the spec"
+S service inspect web | gq "rootfs:" || fail "text inspect lacks the spec"
 S service ps web >"$T/ps.txt" || fail "ps failed"
-head -n1 "$T/ps.txt" | grep -q "NODE.*STATE.*SINCE.*EXIT.*RESTARTS" || fail "ps header: $(head -n1 "$T/ps.txt")"
+head -n1 "$T/ps.txt" | gq "NODE.*STATE.*SINCE.*EXIT.*RESTARTS" || fail "ps header: $(head -n1 "$T/ps.txt")"
 grep -q "node-1.*running.*pending.*-.*0" "$T/ps.txt" || fail "ps row: $(cat "$T/ps.txt")"
 S service ps nosuch >/dev/null 2>"$T/ps.err" && fail "ps of a missing service succeeded"
 grep -q "no such service" "$T/ps.err" || fail "ps of a missing service: $(cat "$T/ps.err")"
@@ -132,9 +140,9 @@ ok "create, inspect, ps (task pending until an agent reports)"
 for n in $(seq 1 7); do
   S service create "svc$n" --node n2 --rootfs /srv/x -- /app >/dev/null || fail "create svc$n"
 done
-S service ls --json | json_names | tr '\n' ' ' | grep -qx "svc1 svc2 svc3 svc4 svc5 svc6 svc7 web " ||
+S service ls --json | json_names | tr '\n' ' ' | gq -x "svc1 svc2 svc3 svc4 svc5 svc6 svc7 web " ||
   fail "ls --json: $(S service ls --json)"
-S service ls | grep -q "^web  *node-1  *pending" || fail "text ls: $(S service ls)"
+S service ls | gq "^web  *node-1  *pending" || fail "text ls: $(S service ls)"
 ok "ls"
 
 # ---- rm, audit ----
@@ -143,13 +151,13 @@ S service rm svc3 >/dev/null 2>"$T/rm.err" && fail "second rm succeeded"
 grep -q "no such service" "$T/rm.err" || fail "rm of a missing service: $(cat "$T/rm.err")"
 S service inspect svc3 >/dev/null 2>&1 && fail "inspect after rm succeeded"
 S audit --json >"$T/audit.jsonl"
-grep '"action":"service.create"' "$T/audit.jsonl" | grep -q '"object":"service:web node:node-1"' ||
+grep '"action":"service.create"' "$T/audit.jsonl" | gq '"object":"service:web node:node-1"' ||
   fail "service.create not audited"
 grep '"action":"service.create"' "$T/audit.jsonl" | grep '"object":"service:web' |
   grep -q '"outcome":"error:exists' || fail "the refused duplicate is not audited"
-grep '"action":"service.create"' "$T/audit.jsonl" | grep -q '"outcome":"error:bad_argument' ||
+grep '"action":"service.create"' "$T/audit.jsonl" | gq '"outcome":"error:bad_argument' ||
   fail "the refused bad node is not audited"
-grep '"action":"service.rm"' "$T/audit.jsonl" | grep -q '"object":"service:svc3"' ||
+grep '"action":"service.rm"' "$T/audit.jsonl" | gq '"object":"service:svc3"' ||
   fail "service.rm not audited"
 grep -q '"action":"service.inspect"' "$T/audit.jsonl" || fail "service.inspect not audited"
 grep -q '"action":"service.ls"' "$T/audit.jsonl" || fail "service.ls not audited"
@@ -163,7 +171,7 @@ S inspect db --json >"$T/db.json"
 [ "$(json_get 'd["grants"][0]["gid"]' <"$T/db.json")" = None ] || fail "gid is not unset"
 [ "$(json_get 'd["grants"][0]["mode"]' <"$T/db.json")" = 256 ] || fail "mode is not 0400"
 [ "$(json_get 'd["grants"][0]["version"]' <"$T/db.json")" = None ] || fail "not following the latest"
-S inspect db | grep -q "web .*service  *service  *0400  *latest" || fail "text grant row: $(S inspect db)"
+S inspect db | gq "web .*service  *service  *0400  *latest" || fail "text grant row: $(S inspect db)"
 S grant db --service api --uid 33 --gid 44 >/dev/null || fail "grant with owners"
 S inspect db --json | json_get '[g["uid"] for g in d["grants"] if g["service"]=="api"][0]' |
   grep -qx 33 || fail "explicit uid lost"
@@ -174,7 +182,7 @@ for i in 3 4 5 6 7 8; do printf "v$i" | S rotate db - >/dev/null || fail "rotate
 S inspect db --json >"$T/db.json"
 [ "$(json_get '[g["version"] for g in d["grants"] if g["service"]=="web"][0]' <"$T/db.json")" = 1 ] ||
   fail "the pin moved on rotation"
-json_get '[v["version"] for v in d["versions"]]' <"$T/db.json" | grep -q '^\[1, ' ||
+json_get '[v["version"] for v in d["versions"]]' <"$T/db.json" | gq '^\[1, ' ||
   fail "the pinned version was pruned: $(json_get 'd["versions"]' <"$T/db.json")"
 S grant db --service web --version 8 >/dev/null || fail "re-grant with a new pin"
 [ "$(S inspect db --json | json_get '[g["version"] for g in d["grants"] if g["service"]=="web"][0]')" = 8 ] ||
@@ -188,6 +196,6 @@ ok "grants: unset owners (the service's user), mode 0400, pins"
 
 stop_daemon
 start_daemon
-S service ps web | grep -q pending || fail "the service did not survive a restart"
+S service ps web | gq pending || fail "the service did not survive a restart"
 S audit --verify >/dev/null || fail "the audit chain does not verify"
 ok "restart keeps services; the chain verifies"
