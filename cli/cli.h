@@ -194,8 +194,9 @@ struct inspect_args {
 struct grant_args {
   struct cli_common co;
   const char *name, *service, *target;
-  bool has_uid, has_gid, has_mode;
+  bool has_uid, has_gid, has_mode, has_version;
   uint32_t uid, gid, mode;
+  uint32_t version; /* --version N: pin (0 = follow the latest) */
 };
 struct revoke_args {
   struct cli_common co;
@@ -229,6 +230,8 @@ int verb_inspect(int argc, char **argv);
 int verb_grant(int argc, char **argv);
 int verb_revoke(int argc, char **argv);
 int verb_audit(int argc, char **argv);
+/* service_verbs.c: `secret service create|ls|inspect|ps|rm` (argv[0] = "service"). */
+int verb_service(int argc, char **argv);
 
 /* The verb table (main.c's data, also used for help). */
 struct cli_verb {

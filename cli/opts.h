@@ -19,6 +19,7 @@ enum {
   OPT_VERIFY,
   OPT_EXPECT_HEAD,
   OPT_PAGE_SIZE,
+  OPT_VERSION,
 };
 
 /* Short options: only -h. The leading ':' reports a missing value as ':'. */

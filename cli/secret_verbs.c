@@ -428,8 +428,17 @@ static void pack_ref(msgpack_packer *pk, void *ud) {
 
 struct grant_row {
   char service[260], target[300], created[40];
-  uint64_t uid, gid, mode;
+  uint64_t uid, gid, mode, version; /* version 0: follows the latest */
+  bool uid_unset, gid_unset;        /* the service's user */
 };
+
+/* An owner id, or nil: unset (the service's user). */
+static int read_owner(const msgpack_object *o, const char *key, uint64_t *id, bool *unset) {
+  const msgpack_object *v = wire_map_get(o, key);
+  *unset = v && v->type == MSGPACK_OBJECT_NIL;
+  *id = 0;
+  return *unset ? 0 : cli_reply_uint(o, key, id);
+}
 
 static int read_grant(const msgpack_object *o, struct grant_row *g, bool for_json) {
   uint64_t cns;
@@ -437,8 +446,12 @@ static int read_grant(const msgpack_object *o, struct grant_row *g, bool for_jso
   if ((r = cli_reply_is_map(o, "grants")) ||
       (r = cli_reply_str(o, "service", g->service, sizeof(g->service))) ||
       (r = cli_reply_str(o, "target", g->target, sizeof(g->target))) ||
-      (r = cli_reply_uint(o, "uid", &g->uid)) || (r = cli_reply_uint(o, "gid", &g->gid)) ||
+      (r = read_owner(o, "uid", &g->uid, &g->uid_unset)) ||
+      (r = read_owner(o, "gid", &g->gid, &g->gid_unset)) ||
       (r = cli_reply_uint(o, "mode", &g->mode)) || (r = cli_reply_uint(o, "created_ns", &cns)))
+    return r;
+  g->version = 0;
+  if (wire_map_get(o, "version") && (r = cli_reply_uint(o, "version", &g->version)))
     return r;
   (for_json ? cli_time_long : cli_time_short)(cns, g->created, sizeof(g->created));
   return 0;
@@ -523,8 +536,16 @@ static int inspect_json(const struct secret_row *s, const msgpack_object *vers,
     json_write_str(stdout, g->service, strlen(g->service));
     fputs(",\"target\":", stdout);
     json_write_str(stdout, g->target, strlen(g->target));
-    printf(",\"uid\":%" PRIu64 ",\"gid\":%" PRIu64 ",\"mode\":%" PRIu64 ",\"created\":\"%s\"}",
-           g->uid, g->gid, g->mode, g->created);
+    /* null: the service's user; version null: follows the latest */
+    char u[24] = "null", gi[24] = "null", v[24] = "null";
+    if (!g->uid_unset)
+      snprintf(u, sizeof(u), "%" PRIu64, g->uid);
+    if (!g->gid_unset)
+      snprintf(gi, sizeof(gi), "%" PRIu64, g->gid);
+    if (g->version)
+      snprintf(v, sizeof(v), "%" PRIu64, g->version);
+    printf(",\"uid\":%s,\"gid\":%s,\"mode\":%" PRIu64 ",\"version\":%s,\"created\":\"%s\"}", u,
+           gi, g->mode, v, g->created);
   }
   fputs("]}\n", stdout);
   return 0;
@@ -533,11 +554,12 @@ static int inspect_json(const struct secret_row *s, const msgpack_object *vers,
 static int inspect_text(struct secret_row *s, const msgpack_object *vers,
                         const struct grant_rows *grants) {
   static const char *const vhead[] = {"VERSION", "CREATED"};
-  static const char *const ghead[] = {"SERVICE", "TARGET", "UID", "GID", "MODE", "CREATED"};
+  static const char *const ghead[] = {"SERVICE", "TARGET", "UID", "GID", "MODE", "VERSION",
+                                      "CREATED"};
   _cleanup_(table_freep) struct table *vt = NULL;
   _cleanup_(table_freep) struct table *gt = NULL;
   const struct grant_row *g;
-  char created[40], n1[24], n2[24], n3[24], labels[2048];
+  char created[40], n1[24], n2[24], n3[24], n4[24], labels[2048];
   uint64_t ver;
   int r;
 
@@ -560,10 +582,18 @@ static int inspect_text(struct secret_row *s, const msgpack_object *vers,
   }
   for (size_t i = 0; i < grants->n; i++) {
     g = &grants->v[i];
+    /* "service": unset, the service's user */
     snprintf(n1, sizeof(n1), "%" PRIu64, g->uid);
     snprintf(n2, sizeof(n2), "%" PRIu64, g->gid);
     snprintf(n3, sizeof(n3), "%04" PRIo64, g->mode);
-    const char *row[] = {g->service, g->target, n1, n2, n3, g->created};
+    snprintf(n4, sizeof(n4), "%" PRIu64, g->version);
+    if (g->uid_unset)
+      snprintf(n1, sizeof(n1), "service");
+    if (g->gid_unset)
+      snprintf(n2, sizeof(n2), "service");
+    if (!g->version)
+      snprintf(n4, sizeof(n4), "latest");
+    const char *row[] = {g->service, g->target, n1, n2, n3, n4, g->created};
     if (table_add(gt, row) < 0)
       goto oom;
   }

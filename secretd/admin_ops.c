@@ -182,7 +182,7 @@ static int req_service(struct admin_req *rq, const msgpack_object *args) {
 }
 
 static int prep_grant_add(struct admin_req *rq, const msgpack_object *args) {
-  uint64_t uid = 0, gid = 0, mode = SD_GRANT_DEFAULT_MODE;
+  uint64_t uid = 0, gid = 0, mode = SD_GRANT_DEFAULT_MODE, version = 0;
   int r;
   if ((r = req_ref(rq, args)) < 0 || (r = req_service(rq, args)) < 0)
     return r;
@@ -191,12 +191,17 @@ static int prep_grant_add(struct admin_req *rq, const msgpack_object *args) {
     return r;
   rq->has_target = r == 0;
   /* the schema bounds all three by UINT32_MAX; the store checks the rules */
+  /* no uid/gid: the file belongs to the service's user (resolved on the node) */
+  rq->uid_unset = !wire_map_get(args, "uid");
+  rq->gid_unset = !wire_map_get(args, "gid");
   arg_uint(args, "uid", &uid);
   arg_uint(args, "gid", &gid);
   arg_uint(args, "mode", &mode);
+  arg_uint(args, "version", &version);
   rq->uid = (uint32_t)uid;
   rq->gid = (uint32_t)gid;
   rq->mode = (uint32_t)mode;
+  rq->pin_version = (uint32_t)version;
   return 0;
 }
 
@@ -207,6 +212,9 @@ static int run_grant_add(struct store_batch *b, struct admin_req *rq) {
       .uid = rq->uid,
       .gid = rq->gid,
       .mode = rq->mode,
+      .uid_unset = rq->uid_unset,
+      .gid_unset = rq->gid_unset,
+      .version = rq->pin_version,
   };
   int r = store_grant_add(b, &rq->actor, rq->ref, &g);
   take_target(b, rq);
@@ -317,13 +325,17 @@ static void pack_grants(msgpack_packer *pk, const struct store_secret_info *s, s
   msgpack_pack_array(pk, n);
   for (size_t i = 0; i < n; i++) {
     const struct store_grant *g = &s->grants[i];
-    msgpack_pack_map(pk, 6);
+    msgpack_pack_map(pk, 7);
     wire_pack_kv_str(pk, "service", g->service ? g->service : "");
     wire_pack_kv_str(pk, "target", g->target ? g->target : s->name);
-    wire_pack_kv_uint(pk, "uid", g->uid);
-    wire_pack_kv_uint(pk, "gid", g->gid);
+    /* nil: unset, the service's user */
+    wire_pack_str(pk, "uid");
+    g->uid_unset ? msgpack_pack_nil(pk) : msgpack_pack_uint32(pk, g->uid);
+    wire_pack_str(pk, "gid");
+    g->gid_unset ? msgpack_pack_nil(pk) : msgpack_pack_uint32(pk, g->gid);
     wire_pack_kv_uint(pk, "mode", g->mode);
     wire_pack_kv_uint(pk, "created_ns", g->created_ns);
+    wire_pack_kv_uint(pk, "version", g->version); /* 0: follows the latest */
   }
 }
 
@@ -515,6 +527,14 @@ static const struct admin_op ops[WIRE_OP__COUNT] = {
     [WIRE_OP_AUDIT_VERIFY] = {prep_audit_verify, run_note, pack_audit_verify,
                               ADMIN_READ | ADMIN_SLOW, "audit", slow_audit_verify},
     [WIRE_OP_GRANT_LS] = {prep_grant_ls, run_note, pack_grant_ls, ADMIN_READ, "secret:", NULL},
+    [WIRE_OP_SERVICE_CREATE] = {admin_prep_service_create, admin_run_service_create,
+                                admin_pack_service_create, ADMIN_WRITE, "service:", NULL},
+    [WIRE_OP_SERVICE_LS] = {admin_prep_service_ls, run_note, admin_pack_service_ls, ADMIN_READ,
+                            "services", NULL},
+    [WIRE_OP_SERVICE_INSPECT] = {admin_prep_service_inspect, run_note,
+                                 admin_pack_service_inspect, ADMIN_READ, "service:", NULL},
+    [WIRE_OP_SERVICE_RM] = {admin_prep_service_rm, admin_run_service_rm,
+                            admin_pack_service_name, ADMIN_WRITE, "service:", NULL},
 };
 
 const struct admin_op *admin_op_get(enum wire_op op) {
@@ -551,4 +571,5 @@ void admin_req_clear(struct admin_req *rq) {
   free(rq->recs);
   rq->recs = NULL;
   rq->n_recs = 0;
+  admin_req_clear_services(rq);
 }

@@ -261,7 +261,7 @@ static int do_rotate(struct store_op *op, const char *ref, const struct secbuf *
   if ((r = put_version(op, id, ver, value, now)) < 0)
     goto out;
   if (ver > s->keep_versions &&
-      (r = prefix_sweep(op->txn, s->dbi[DBI_VERSIONS], id, 16, true, ver - s->keep_versions, NULL)) < 0)
+      (r = store_versions_prune(s, op->txn, id, ver - s->keep_versions)) < 0)
     goto out;
   if ((r = put_secret(op, id, name, rec.created_ns, now, ver, NULL, 0, &rec.labels)) < 0)
     goto out;
@@ -432,6 +432,9 @@ static int fill_grants_after(struct store *s, MDB_txn *txn, const uint8_t id[16]
       g->gid = gr.gid;
       g->mode = gr.mode;
       g->created_ns = gr.created_ns;
+      g->uid_unset = gr.uid_unset;
+      g->gid_unset = gr.gid_unset;
+      g->version = gr.version;
     }
     msgpack_unpacked_destroy(&u);
     if (r < 0)

@@ -139,8 +139,15 @@ struct store_grant {
   const char *target; /* NULL = the secret's name */
   uint32_t uid, gid, mode;
   uint64_t created_ns; /* output only */
+  /* The owner is "unset": the service's user (its --user; under --userns a
+   * container id), resolved by the agent. uid/gid are then ignored (0 in output). */
+  bool uid_unset, gid_unset;
+  /* A pinned version (it must exist when granted; rotations keep it), or 0:
+   * follow the latest. */
+  uint32_t version;
 };
-/* Fill the documented defaults: target NULL, uid 0, gid 0, mode 0400. */
+/* Fill the documented defaults: target NULL, uid 0, gid 0, mode 0400, follow
+ * the latest (secretd asks for unset owners: the service's user). */
 void store_grant_defaults(struct store_grant *g);
 
 /* Create version 1. Labels: keys are names, values <= 255 bytes, no NUL,

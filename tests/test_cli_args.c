@@ -123,8 +123,13 @@ static void test_grant_options(void **state) {
   assert_int_equal(g.gid, 1001);
   assert_int_equal(g.mode, 0440);
   assert_int_equal(PARSE(grant_parse, &g, "grant", "db", "--service", "web"), 0);
-  assert_false(g.has_uid || g.has_gid || g.has_mode);
+  assert_false(g.has_uid || g.has_gid || g.has_mode || g.has_version);
   assert_null(g.target);
+  assert_int_equal(PARSE(grant_parse, &g, "grant", "db", "--service", "web", "--version", "3"), 0);
+  assert_true(g.has_version);
+  assert_int_equal(g.version, 3);
+  assert_int_equal(PARSE(grant_parse, &g, "grant", "db", "--service", "web", "--version=0"), 0);
+  assert_true(g.has_version && g.version == 0);
 }
 
 static void test_grant_usage_errors(void **state) {
@@ -139,6 +144,10 @@ static void test_grant_usage_errors(void **state) {
   assert_int_equal(PARSE(grant_parse, &g, "grant", "db", "--service", "w", "--mode", "0888"),
                    CLI_EXIT_USAGE);
   assert_int_equal(PARSE(grant_parse, &g, "grant", "db", "--service", "w", "--target", ""),
+                   CLI_EXIT_USAGE);
+  assert_int_equal(PARSE(grant_parse, &g, "grant", "db", "--service", "w", "--version", "v2"),
+                   CLI_EXIT_USAGE);
+  assert_int_equal(PARSE(grant_parse, &g, "grant", "db", "--service", "w", "--version", "-1"),
                    CLI_EXIT_USAGE);
 }
 

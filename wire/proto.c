@@ -54,6 +54,7 @@ static const struct wire_arg_spec args_grant_add[] = {
     {"uid", WIRE_T_UINT, false, UINT32_MAX},
     {"gid", WIRE_T_UINT, false, UINT32_MAX},
     {"mode", WIRE_T_UINT, false, UINT32_MAX},
+    {"version", WIRE_T_UINT, false, UINT32_MAX}, /* pin; absent or 0: follow the latest */
     ARGS_END,
 };
 static const struct wire_arg_spec args_grant_rm[] = {
@@ -78,6 +79,19 @@ static const struct wire_arg_spec args_audit_verify[] = {
     ARGS_END,
 };
 
+/* services: the spec is the launch spec's msgpack form (runtime/launch_spec.h),
+ * decoded strictly by secretd; node is an id or a host name, as given. */
+static const struct wire_arg_spec args_service_create[] = {
+    {"name", WIRE_T_STR, true, STR_MAX},
+    {"node", WIRE_T_STR, true, STR_MAX},
+    {"spec", WIRE_T_BIN, true, WIRE_MAX_FRAME},
+    ARGS_END,
+};
+static const struct wire_arg_spec args_service_name[] = {
+    {"name", WIRE_T_STR, true, STR_MAX},
+    ARGS_END,
+};
+
 static const struct {
   const char *name;
   const struct wire_arg_spec *args;
@@ -93,6 +107,10 @@ static const struct {
     [WIRE_OP_AUDIT_LS] = {"audit.ls", args_audit_ls},
     [WIRE_OP_AUDIT_VERIFY] = {"audit.verify", args_audit_verify},
     [WIRE_OP_GRANT_LS] = {"grant.ls", args_grant_ls},
+    [WIRE_OP_SERVICE_CREATE] = {"service.create", args_service_create},
+    [WIRE_OP_SERVICE_LS] = {"service.ls", args_page},
+    [WIRE_OP_SERVICE_INSPECT] = {"service.inspect", args_service_name},
+    [WIRE_OP_SERVICE_RM] = {"service.rm", args_service_name},
 };
 
 const char *wire_op_name(enum wire_op op) {
