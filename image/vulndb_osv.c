@@ -473,6 +473,9 @@ struct oparser {
   enum ostate state;
   bool single; /* the top level is one object */
   uint64_t total, elem_bytes;
+  /* where we are in the element being read (to find its end) */
+  bool in_string, escape;
+  size_t depth;
 };
 
 static bool ws(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; }
@@ -519,25 +522,48 @@ static int ofeed(struct oparser *p, const char *buf, size_t len) {
       }
       break;
     case S_ELEM: {
-      json_object *o = json_tokener_parse_ex(p->tok, buf + pos, (int)(len - pos > INT32_MAX
-                                                                         ? INT32_MAX
-                                                                         : len - pos));
+      /* json-c's strict mode refuses anything after a value, so find where
+       * this element ends (depth back to 0 outside strings) and give the
+       * tokener exactly that */
+      size_t end = pos;
+      bool complete = false;
+      for (; end < len; end++) {
+        char x = buf[end];
+        if (p->in_string) {
+          if (p->escape)
+            p->escape = false;
+          else if (x == '\\')
+            p->escape = true;
+          else if (x == '"')
+            p->in_string = false;
+        } else if (x == '"') {
+          p->in_string = true;
+        } else if (x == '{' || x == '[') {
+          p->depth++;
+        } else if ((x == '}' || x == ']') && --p->depth == 0) {
+          complete = true;
+          end++;
+          break;
+        }
+      }
+      p->elem_bytes += end - pos;
+      if (p->elem_bytes > OSV_RECORD_MAX)
+        return img_fail(p->c.err, -E2BIG, "OSV record %zu is larger than %u bytes",
+                        p->c.index + 1, OSV_RECORD_MAX);
+      json_object *o = json_tokener_parse_ex(p->tok, buf + pos, (int)(end - pos));
       enum json_tokener_error e = json_tokener_get_error(p->tok);
-      if (e == json_tokener_continue) {
-        p->elem_bytes += len - pos;
-        if (p->elem_bytes > OSV_RECORD_MAX)
-          return img_fail(p->c.err, -E2BIG, "OSV record %zu is larger than %u bytes",
-                          p->c.index + 1, OSV_RECORD_MAX);
-        pos = len;
+      if (!complete && e == json_tokener_continue) {
+        pos = end;
         break;
       }
-      if (e != json_tokener_success || !o) {
+      if (!complete || e != json_tokener_success || !o ||
+          json_tokener_get_parse_end(p->tok) != end - pos) {
         int r = syntax(p, base + pos + json_tokener_get_parse_end(p->tok),
-                       json_tokener_error_desc(e));
+                       e == json_tokener_success ? "unexpected character" : json_tokener_error_desc(e));
         json_object_put(o);
         return r;
       }
-      pos += json_tokener_get_parse_end(p->tok);
+      pos = end;
       json_tokener_reset(p->tok);
       p->elem_bytes = 0;
       int r = add_record(&p->c, o);

@@ -3,7 +3,7 @@
 # parsers' fuzz harnesses (bounded libFuzzer runs labelled "fuzz" in the fuzz
 # build; seed replays in every other build).
 if(TARGET sdimage)
-  foreach(t dpkg_version vulndb_tracker scan_match scan_ignore)
+  foreach(t dpkg_version vulndb_tracker vulndb_osv scan_match scan_ignore)
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/test_image_${t}.c)
       secretd_unit_test(test_image_${t} LIBS sdimage)
       set_tests_properties(test_image_${t} PROPERTIES LABELS "unit;image;scan")
@@ -25,7 +25,7 @@ if(TARGET sdimage)
                    $<TARGET_FILE:dpkg_version_tool> 2000)
   set_tests_properties(scan_dpkg_compare PROPERTIES TIMEOUT 120 LABELS "image;scan;integration")
 
-  foreach(h dpkg_version dpkg_status vulndb_tracker scan_ignore)
+  foreach(h dpkg_version dpkg_status vulndb_tracker vulndb_osv scan_ignore)
     set(corpus ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/${h})
     if(SECRETD_FUZZ)
       add_executable(fuzz_${h} fuzz/fuzz_${h}.c)
