@@ -421,12 +421,12 @@ static void report_sarif(const char *target, const struct scan_result *r,
       json_object_object_add(rule, "id", json_object_new_string(f->entry.issue));
       snprintf(text, sizeof text, "%s in Debian source package %s", f->entry.issue,
                f->entry.source);
+      json_object_object_add(sd, "text", json_object_new_string(text));
+      json_object_object_add(rule, "shortDescription", sd);
       if (f->entry.origin == VULNDB_FROM_OSV)
         snprintf(uri, sizeof uri, "https://osv.dev/vulnerability/%s", f->entry.issue);
       else
-      json_object_object_add(sd, "text", json_object_new_string(text));
-      json_object_object_add(rule, "shortDescription", sd);
-      snprintf(uri, sizeof uri, "https://security-tracker.debian.org/tracker/%s", f->entry.issue);
+        snprintf(uri, sizeof uri, "https://security-tracker.debian.org/tracker/%s", f->entry.issue);
       json_object_object_add(rule, "helpUri", json_object_new_string(uri));
       json_object_object_add(props, "security-severity",
                              json_object_new_string(security_severity(f->entry.urgency)));

@@ -59,3 +59,8 @@ if(TARGET secret-image)
   set_tests_properties(scan_image PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77
                        LABELS "image;scan;integration")
 endif()
+# OSV import and the tracker-wins rule through the real binary
+if(TARGET secret-image)
+  add_test(NAME scan_osv COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scan_osv.sh $<TARGET_FILE:secret-image>)
+  set_tests_properties(scan_osv PROPERTIES TIMEOUT 120 LABELS "image;scan;integration")
+endif()
