@@ -64,3 +64,11 @@ if(TARGET secret-image)
   add_test(NAME scan_osv COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scan_osv.sh $<TARGET_FILE:secret-image>)
   set_tests_properties(scan_osv PROPERTIES TIMEOUT 120 LABELS "image;scan;integration")
 endif()
+# the launch policy's scan section through secret-image and secret-launch (root)
+if(TARGET secret-image AND TARGET secret-launch)
+  add_test(NAME scan_policy
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scan_policy.sh $<TARGET_FILE:secret-image>
+                   ${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh $<TARGET_FILE:secret-launch>)
+  set_tests_properties(scan_policy PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77
+                       LABELS "image;scan;integration")
+endif()
