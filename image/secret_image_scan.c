@@ -199,14 +199,25 @@ static int cmd_db_import(const struct sopts *o, char **files, int nfiles) {
       m.osv_file_mtime = om.osv_file_mtime;
       m.osv_file_size = om.osv_file_size;
     }
-    masks[nparts] = ((1u << VULNDB_ORIGIN_COUNT) - 1) & ~replaced;
-    parts[nparts++] = old;
+    unsigned keep = ((1u << VULNDB_ORIGIN_COUNT) - 1) & ~replaced;
+    bool any = false;
+    for (int o2 = 0; o2 < VULNDB_ORIGIN_COUNT; o2++)
+      any |= (keep & (1u << o2)) && vulndb_tracker_has_origin(old, (enum vulndb_origin)o2);
+    if (any) {
+      masks[nparts] = keep;
+      parts[nparts++] = old;
+    } else {
+      vulndb_tracker_free(old); /* nothing of it is kept */
+    }
   } else if (r != -ENOENT) {
     fprintf(stderr, "secret-image: warning: the current index is unreadable (%s): it is "
                     "replaced by this import alone\n", oerr.msg);
   }
   struct vulndb_tracker *t = NULL;
-  if ((r = vulndb_merge(parts, masks, (size_t)nparts, &t, &err)) < 0) {
+  if (nparts == 1) { /* one file, nothing kept: it is the index (no copy: half the memory) */
+    t = parts[0];
+    nparts = 0;
+  } else if ((r = vulndb_merge(parts, masks, (size_t)nparts, &t, &err)) < 0) {
     sfail("refused, the previous index stays: %s", err.msg);
     goto out;
   }
