@@ -99,7 +99,7 @@ const char *scan_policy_path(const char *opt, bool *ret_explicit) {
 
 /* Read a regular file of at most max bytes (NUL-terminated). */
 static int read_small(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len,
-                      struct img_err *err) {
+                      struct stat *ret_st, struct img_err *err) {
   _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0)
     return errno == ENOENT ? -ENOENT : img_fail(err, -errno, "%s: %s", path, strerror(errno));
@@ -110,6 +110,8 @@ static int read_small(int dirfd, const char *path, size_t max, char **ret, size_
     return img_fail(err, -EINVAL, "%s: not a regular file", path);
   if ((uint64_t)st.st_size > max)
     return img_fail(err, -EFBIG, "%s: larger than %zu bytes", path, max);
+  if (ret_st)
+    *ret_st = st;
   char *buf = malloc((size_t)st.st_size + 1);
   if (!buf)
     return img_fail(err, -ENOMEM, "out of memory");
@@ -161,9 +163,15 @@ static int parse_object(const char *what, const char *buf, size_t len, json_obje
 int scan_policy_read(const char *path, json_object **ret_root, struct img_err *err) {
   _cleanup_free_ char *buf = NULL;
   size_t len;
-  int r = read_small(AT_FDCWD, path, SCAN_POLICY_MAX, &buf, &len, err);
+  struct stat st;
+  int r = read_small(AT_FDCWD, path, SCAN_POLICY_MAX, &buf, &len, &st, err);
   if (r < 0)
     return r;
+  /* whoever may write the policy may switch the gate off: root's (or ours) only */
+  if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022))
+    return img_fail(err, -EPERM,
+                    "%s: the policy must belong to root (or to us) and not be writable by group "
+                    "or others", path);
   return parse_object(path, buf, len, ret_root, err, -EINVAL);
 }
 
@@ -247,7 +255,7 @@ int scan_store_load(struct img_store *s, const char *hex, json_object **ret, str
     return img_fail(err, d, "%s/" SCANS_DIR ": %s", img_store_dir(s), strerror(-d));
   _cleanup_free_ char *buf = NULL;
   size_t len;
-  int r = read_small(d, name, SCAN_STORED_MAX, &buf, &len, err);
+  int r = read_small(d, name, SCAN_STORED_MAX, &buf, &len, NULL, err);
   if (r < 0)
     return r;
   json_object *o, *v, *f;

@@ -59,8 +59,9 @@ const char *scan_policy_path(const char *opt, bool *ret_explicit);
 
 /*
  * Read the policy file at path (at most SCAN_POLICY_MAX bytes, a JSON
- * object) into *ret_root (the caller's, json_object_put). Returns 0, -ENOENT,
- * -EINVAL (not JSON or not an object: err says), -errno.
+ * object, owned by root or the caller, not writable by group or others) into
+ * *ret_root (the caller's, json_object_put). Returns 0, -ENOENT, -EPERM
+ * (ownership or mode), -EINVAL (not JSON or not an object: err says), -errno.
  */
 int scan_policy_read(const char *path, json_object **ret_root, struct img_err *err);
 
