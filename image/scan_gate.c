@@ -1,6 +1,7 @@
 /* Stored scan results and the launch policy's "scan" section (see scan_gate.h). */
 #include "image/scan_gate.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/macro.h"
+#include "image/internal.h"
 
 #define SCANS_DIR "scans"
 #define NAMED_MAX 5 /* findings named in a refusal */
@@ -240,6 +242,37 @@ int scan_store_save(struct img_store *s, const char *hex, json_object *report, i
   size_t len;
   const char *text = json_object_to_json_string_length(report, JSON_C_TO_STRING_PLAIN, &len);
   return scan_write_file_at(d, name, text, len, 0600, err);
+}
+
+int scan_store_prune(struct img_store *s) {
+  _cleanup_close_ int d = scans_dir(s, false);
+  if (d == -ENOENT)
+    return 0;
+  if (d < 0)
+    return d;
+  DIR *dir = NULL;
+  int r = img_opendir_at(d, ".", &dir);
+  if (r < 0)
+    return r;
+  int n = 0;
+  struct dirent *de;
+  while ((de = readdir(dir))) {
+    char hex[IMG_HEX_LEN + 1], p[IMG_HEX_LEN + 16];
+    size_t len = strlen(de->d_name);
+    if (len != IMG_HEX_LEN + 5 || strcmp(de->d_name + IMG_HEX_LEN, ".json"))
+      continue;
+    memcpy(hex, de->d_name, IMG_HEX_LEN);
+    hex[IMG_HEX_LEN] = '\0';
+    if (!hex_ok(hex))
+      continue;
+    snprintf(p, sizeof p, "images/%s", hex);
+    struct stat st;
+    if (fstatat(img_store_fd(s), p, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
+        unlinkat(d, de->d_name, 0) == 0)
+      n++;
+  }
+  closedir(dir);
+  return n;
 }
 
 int scan_store_load(struct img_store *s, const char *hex, json_object **ret, struct img_err *err) {

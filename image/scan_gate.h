@@ -70,6 +70,10 @@ int scan_policy_read(const char *path, json_object **ret_root, struct img_err *e
 int scan_store_save(struct img_store *s, const char *hex, json_object *report, int64_t now,
                     struct img_err *err);
 
+/* Remove the stored scans of images no longer in the store (call with the
+ * store's lock held, shared or exclusive). Returns how many went, or -errno. */
+int scan_store_prune(struct img_store *s);
+
 /* Load image hex's stored scan (checked: an object with the fields above).
  * Returns 0, -ENOENT (never scanned), -EBADMSG, -errno. */
 int scan_store_load(struct img_store *s, const char *hex, json_object **ret, struct img_err *err);

@@ -582,6 +582,7 @@ static int cmd_scan(const struct sopts *o, const char *ref) {
     json_object *rep = report_json(target, db, &res, &m, sources);
     if (scan_store_save(s, hex, rep, (int64_t)time(NULL), &err) < 0)
       fprintf(stderr, "secret-image: warning: the result was not stored: %s\n", err.msg);
+    scan_store_prune(s); /* scans of images removed since: the lock keeps ours */
     json_object_put(rep);
   }
   scan_result_filter(&res, o->severities, o->ignore_unfixed);

@@ -62,7 +62,12 @@ if got != [("CVE-2099-2000", "fixable", "high"), ("CVE-2099-2001", "fixable", "m
 if bad: print("\n".join(bad), file=sys.stderr); sys.exit(1)
 EOP
 [ "$(stat -c %a "$STORE/scans/$HEX.json")" = 600 ] || fail "stored scan mode"
-pass "a scan of a stored image keeps its whole result with the digest, the time and the data's age"
+ghost=$(printf '%064d' 0)
+echo '{}' > "$STORE/scans/$ghost.json"
+img scan deb:1 > /dev/null || fail "second scan: $ERR"
+[ ! -e "$STORE/scans/$ghost.json" ] || fail "the scan of an image no longer stored was kept"
+[ -s "$STORE/scans/$HEX.json" ] || fail "the image's own scan went"
+pass "a scan of a stored image keeps its whole result with the digest, the time and the data's age; scans of removed images go"
 
 # --- the editor keeps the rest of the policy file ---
 POL=$TMP/trust.json
