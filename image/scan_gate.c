@@ -375,11 +375,21 @@ int scan_gate_check(const struct scan_gate *g, struct img_store *s, const char *
   return 0;
 }
 
+int scan_gate_check_root(json_object *policy_root, struct img_store *s, const char *hex,
+                         int64_t now, struct img_err *err) {
+  json_object *scan = NULL;
+  struct scan_gate g;
+  if (policy_root)
+    json_object_object_get_ex(policy_root, "scan", &scan);
+  int r = scan_gate_parse(scan, &g, err);
+  return r < 0 ? r : scan_gate_check(&g, s, hex, now, err);
+}
+
 int scan_gate_check_policy(const char *opt, struct img_store *s, const char *hex,
                            struct img_err *err) {
   bool named;
   const char *path = scan_policy_path(opt, &named);
-  json_object *root = NULL, *scan = NULL;
+  json_object *root = NULL;
   int r = scan_policy_read(path, &root, err);
   if (r == -ENOENT && !named)
     return 0; /* no policy file: nothing to enforce */
@@ -387,11 +397,7 @@ int scan_gate_check_policy(const char *opt, struct img_store *s, const char *hex
     return img_fail(err, -ENOENT, "policy %s: no such file", path);
   if (r < 0)
     return r;
-  struct scan_gate g;
-  json_object_object_get_ex(root, "scan", &scan);
-  r = scan_gate_parse(scan, &g, err);
-  if (r == 0)
-    r = scan_gate_check(&g, s, hex, (int64_t)time(NULL), err);
+  r = scan_gate_check_root(root, s, hex, (int64_t)time(NULL), err);
   if (r < 0 && r != -EACCES)
     img_err_prefix(err, "policy %s: ", path);
   json_object_put(root);

@@ -87,6 +87,14 @@ int scan_gate_check(const struct scan_gate *g, struct img_store *s, const char *
                     struct img_err *err);
 
 /*
+ * The launch-time check from an already parsed policy document (its "scan"
+ * member, if any): parse the section and check image hex at time now.
+ * Returns as scan_gate_check(), or -EINVAL for a malformed section.
+ */
+int scan_gate_check_root(json_object *policy_root, struct img_store *s, const char *hex,
+                         int64_t now, struct img_err *err);
+
+/*
  * The whole launch-time check: the policy file (scan_policy_path(opt)) read,
  * its "scan" section parsed and checked for image hex. No file at the default
  * path, or no "scan" section: allowed. Returns as scan_gate_check().

@@ -626,7 +626,7 @@ static int cmd_scan(const struct sopts *o, const char *ref) {
 int secret_image_scan_main(int argc, char **argv) {
   int v = 1;
   while (v < argc && argv[v][0] == '-') /* global options before the verb */
-    v += (!strcmp(argv[v], "--store") && v + 1 < argc) ? 2 : 1;
+    v += ((!strcmp(argv[v], "--store") || !strcmp(argv[v], "--policy")) && v + 1 < argc) ? 2 : 1;
   if (v + 1 < argc && !strcmp(argv[v], "policy") && !strcmp(argv[v + 1], "scan"))
     return secret_image_policy_scan_main(argc, argv);
   if (v >= argc || (strcmp(argv[v], "scan") && strcmp(argv[v], "db")))

@@ -92,6 +92,8 @@ cmp -s "$POL" "$TMP/before" || fail "a refused edit changed the file"
 ls -A "$TMP" | grep -q '\.tmp$' && fail "temporary file left"
 SECRET_TRUST_POLICY=$POL img policy scan || fail "show"
 echo "$OUT" | grep -q '"refuse_fixable_at":"high"\|"refuse_fixable_at": "high"' || fail "show: $OUT"
+img --policy "$POL" policy scan || fail "show with --policy before the verb: $ERR"
+echo "$OUT" | grep -q '"max_scan_age": *"7d"' || fail "show (--policy first): $OUT"
 pass "secret-image policy scan edits only the scan section, atomically, refusing bad values"
 
 # --- launch refusals name the findings ---
