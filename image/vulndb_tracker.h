@@ -13,7 +13,7 @@
  * Unknown keys are skipped, whatever their type.
  *
  * The file (50-80 MB) is parsed as a stream with yajl: memory is the index
- * itself (24 bytes per (issue, source, release) plus interned strings), never a
+ * itself (32 bytes per (issue, source, release, origin) plus interned strings), never a
  * DOM. Parsing is strict: a truncated file, trailing garbage, invalid UTF-8, a
  * structure of the wrong type, an unknown status, a resolved entry without a
  * fixed version, an invalid version, an over-long name, a duplicate entry or
