@@ -2,6 +2,9 @@
  * schema's real shape), format detection, CVSS v3 base scores, merging with
  * tracker records; image/scan_gate's policy section and durations. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -251,6 +254,48 @@ static void test_gate_policy_section(void **state) {
   }
 }
 
+
+/* The index file keeps OSV's fields and both sources' dates; an index of the
+ * previous format is refused with a hint. */
+static void test_index_round_trip_with_osv(void **state) {
+  char d[] = "/tmp/test-vulndb-osv.XXXXXX";
+  assert_non_null(mkdtemp(d));
+  int dfd = open(d, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  assert_true(dfd >= 0);
+  struct vulndb_tracker *t = parse_ok(sample, NULL), *back = NULL;
+  struct vulndb_meta m = {.osv_import_time = 1800000000, .osv_file_mtime = 1714687200,
+                          .osv_file_size = 99};
+  vulndb_tracker_set_meta(t, &m);
+  struct img_err err = {0};
+  assert_int_equal(vulndb_tracker_write_at(t, dfd, "tracker.idx", &err), 0);
+  vulndb_tracker_free(t);
+  assert_int_equal(vulndb_tracker_load_at(dfd, "tracker.idx", &back, &err), 0);
+  struct vulndb_meta got;
+  vulndb_tracker_get_meta(back, &got);
+  assert_int_equal(got.osv_import_time, 1800000000);
+  assert_int_equal(got.osv_file_size, 99);
+  assert_int_equal(vulndb_meta_data_time(&got), 1714687200);
+  size_t first;
+  struct vulndb_entry e;
+  assert_int_equal(vulndb_tracker_find(back, "bullseye", "openssl", &first), 1);
+  vulndb_tracker_get(back, first, &e);
+  assert_int_equal(e.origin, VULNDB_FROM_OSV);
+  assert_string_equal(e.introduced, "1.1.1");
+  assert_string_equal(e.aliases, "CVE-2024-0001 CVE-2024-0002");
+  vulndb_tracker_free(back);
+  /* the magic of the first format */
+  char p[PATH_MAX];
+  snprintf(p, sizeof p, "%s/tracker.idx", d);
+  int fd = open(p, O_WRONLY);
+  assert_int_equal(pwrite(fd, "SDVTIDX1", 8, 0), 8);
+  close(fd);
+  assert_int_equal(vulndb_tracker_load_at(dfd, "tracker.idx", &back, &err), -EBADMSG);
+  assert_non_null(strstr(err.msg, "import the data again"));
+  unlink(p);
+  close(dfd);
+  assert_int_equal(rmdir(d), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sample),
@@ -261,6 +306,7 @@ int main(void) {
       cmocka_unit_test(test_cvss3),
       cmocka_unit_test(test_merge_keeps_both_sources),
       cmocka_unit_test(test_gate_policy_section),
+      cmocka_unit_test(test_index_round_trip_with_osv),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
