@@ -189,6 +189,9 @@ int vt_builder_finish(struct vt_builder *b, struct vulndb_tracker **ret_t, struc
     }
     out[i] = b->recs[keys[i].i];
   }
+  size_t per_origin[VULNDB_ORIGIN_COUNT] = {0};
+  for (size_t i = 0; i < b->n; i++)
+    per_origin[out[i].origin < VULNDB_ORIGIN_COUNT ? out[i].origin : 0]++;
   struct vulndb_tracker *t = calloc(1, sizeof *t);
   if (!t) {
     r = img_fail(err, -ENOMEM, "out of memory");
@@ -198,6 +201,7 @@ int vt_builder_finish(struct vt_builder *b, struct vulndb_tracker **ret_t, struc
   t->n = b->n;
   t->blob = TAKE_PTR(b->in.blob);
   t->blob_len = b->in.len;
+  memcpy(t->per_origin, per_origin, sizeof per_origin);
   *ret_t = t;
 done:
   vt_builder_free(b);
@@ -224,10 +228,7 @@ int vulndb_merge(struct vulndb_tracker *const *parts, const unsigned *masks, siz
 }
 
 int vulndb_tracker_has_origin(const struct vulndb_tracker *t, enum vulndb_origin origin) {
-  for (size_t i = 0; i < t->n; i++)
-    if (t->recs[i].origin == origin)
-      return 1;
-  return 0;
+  return (unsigned)origin < VULNDB_ORIGIN_COUNT && t->per_origin[origin] > 0;
 }
 
 const char *vulndb_origin_name(enum vulndb_origin o) {

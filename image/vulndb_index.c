@@ -164,6 +164,7 @@ int vulndb_tracker_load_at(int dirfd, const char *name, struct vulndb_tracker **
         (r->status == VULNDB_RESOLVED && r->fixed == VT_NONE) ||
         (i && vt_rec_cmp(&t, &recs[i - 1], r) >= 0))
       return img_fail(err, -EBADMSG, "%s: record %zu is invalid or out of order", name, i);
+    t.per_origin[r->origin]++;
   }
   struct vulndb_tracker *out = calloc(1, sizeof *out);
   if (!out)

@@ -48,6 +48,7 @@ struct vulndb_tracker {
   char *blob; /* NUL-terminated strings */
   size_t blob_len;
   struct vulndb_meta meta;
+  size_t per_origin[VULNDB_ORIGIN_COUNT]; /* records of each source */
   void *file; /* the loaded file (recs and blob point into it), or NULL */
 };
 
