@@ -36,6 +36,7 @@
 #include <sodium.h>
 
 #include "base/macro.h"
+#include "image/scan_gate.h"
 #include "image/store.h"
 #include "image/user.h"
 #include "runtime/launch.h" /* prog, die */
@@ -173,7 +174,7 @@ int launch_image_marker_fd(void) { return g_marker_fd; }
 int launch_image_args(int *argcp, char ***argvp) {
   int argc = *argcp;
   char **argv = *argvp;
-  const char *ref = NULL, *store = NULL, *v;
+  const char *ref = NULL, *store = NULL, *policy = NULL, *v;
   bool has_user = false, has_workdir = false, has_rootfs = false;
   struct maps maps = {0};
   int dashdash = argc;
@@ -196,6 +197,10 @@ int launch_image_args(int *argcp, char ***argvp) {
     }
     if ((v = opt_value(argv, argc, &i, "--store"))) {
       store = v;
+      continue;
+    }
+    if ((v = opt_value(argv, argc, &i, "--policy"))) { /* the trust policy (scan section) */
+      policy = v;
       continue;
     }
     for (int j = start; j <= i; j++)
@@ -250,6 +255,8 @@ int launch_image_args(int *argcp, char ***argvp) {
   atexit(at_exit);
   if (img_store_config(g_store, hex, &g_cfg, &err) < 0)
     return die("--image: %s", err.msg);
+  if (scan_gate_check_policy(policy, g_store, hex, &err) < 0) /* image/scan_gate.h */
+    return die("--image %s: %s", ref, err.msg);
 
   /* 3 */
   char *lower = g_rootfs;
