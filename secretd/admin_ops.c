@@ -82,14 +82,16 @@ static void pack_ping(msgpack_packer *pk, const struct admin_req *rq) {
 
 /* ---- session.echo (workers): the args back ---- */
 
+/* The result is the length of "data" (the schema bounds it). */
 static int prep_echo(struct admin_req *rq, const msgpack_object *args) {
-  int r = wire_get_str(args, "data", rq->target, sizeof(rq->target));
-  return r == -ENOENT ? 0 : r;
+  const msgpack_object *d = wire_map_get(args, "data");
+  rq->limit = d ? d->via.str.size : 0;
+  return 0;
 }
 
 static void pack_echo(msgpack_packer *pk, const struct admin_req *rq) {
   msgpack_pack_map(pk, 1);
-  wire_pack_kv_str(pk, "data", rq->target);
+  wire_pack_kv_uint(pk, "len", rq->limit);
 }
 
 /* ---- secret.create ---- */

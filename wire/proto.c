@@ -69,7 +69,7 @@ static const struct wire_arg_spec args_audit_verify[] = {
 };
 
 static const struct wire_arg_spec args_echo[] = {
-    {"data", WIRE_T_STR, false, 256},
+    {"data", WIRE_T_STR, false, STR_MAX},
     ARGS_END,
 };
 

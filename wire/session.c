@@ -604,8 +604,18 @@ static void handle_frame(struct wire_session *s, const uint8_t *f, size_t len) {
       protocol_error(s, SD_E_PROTO, "ack without pushes", "session");
     else if (s->pushq && m.ack > s->pushq->sent)
       protocol_error(s, SD_E_PROTO, "ack of a push not sent", "session");
-    else if (s->pushq)
+    else if (s->pushq) {
       pushq_drop_upto(s->pushq, m.ack);
+      if (s->cbs->on_ack) {
+        s_ref(s);
+        s->cbs->on_ack(s, m.ack, s->ud);
+        s_unref(s);
+        if (s->dead) { /* wire_session_free from inside: the tree is still ours */
+          wire_value_free(val);
+          return;
+        }
+      }
+    }
     break;
   case WIRE_SMSG_HEARTBEAT:
     if (!(s->features & WIRE_FEAT_HEARTBEAT))

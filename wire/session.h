@@ -104,6 +104,9 @@ struct wire_session_cbs {
   /* Server: a request refused by the wire layer (already answered), for the
    * audit: op is one of our op names, "malformed" or "session". Optional. */
   void (*on_refused)(struct wire_session *s, const char *op, int code, void *ud);
+  /* Server: the peer acknowledged every push up to seq (they left the
+   * queue). Optional. */
+  void (*on_ack)(struct wire_session *s, uint64_t seq, void *ud);
   /* Client: a push, in order, each seq once; acknowledged when this returns. */
   void (*on_push)(struct wire_session *s, const struct wire_push *p, void *ud);
   /* The session ended by itself (see above). Required. */
