@@ -484,7 +484,7 @@ struct stub {
   msgpack_object frames_root[16];
   struct wire_value *vals[16];
   uint8_t *bytes[16];
-  int nframes;
+  int nframes; /* the first 16 are kept, the rest only counted */
 };
 
 static void stub_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b) {
@@ -513,7 +513,11 @@ static void stub_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
       const uint8_t *f;
       size_t fl;
       wire_reader_frame(s->reader, &f, &fl);
-      assert_true(s->nframes < 16);
+      if (s->nframes >= 16) {
+        s->nframes++;
+        wire_reader_consume(s->reader);
+        continue;
+      }
       uint8_t *copy = malloc(fl);
       memcpy(copy, f, fl);
       s->bytes[s->nframes] = copy;
@@ -545,7 +549,7 @@ static void stub_open(struct stub *s) {
 }
 
 static void stub_close(struct stub *s) {
-  for (int i = 0; i < s->nframes; i++) {
+  for (int i = 0; i < s->nframes && i < 16; i++) {
     wire_value_free(s->vals[i]);
     free(s->bytes[i]);
   }
@@ -741,6 +745,41 @@ static void test_peer_stalling_mid_frame_or_idle_is_dropped_on_time(void **state
   srv_stop();
 }
 
+static char g_big[1001];
+static void pack_big(msgpack_packer *pk, void *ud) {
+  (void)ud;
+  msgpack_pack_map(pk, 1);
+  wire_pack_kv_str(pk, "x", g_big);
+}
+
+static void test_slow_reader_blocks_pushes_until_it_reads_again(void **state) {
+  (void)state;
+  struct stub s;
+  struct wire_buf b = {0};
+  srv_start(NULL);
+  memset(g_big, 'b', 1000);
+  stub_open(&s);
+  stub_send_buf(&s, &b, wire_hello_encode_client(&b, WIRE_VERSIONS_ALL, WIRE_FEAT_PUSH, 0));
+  stub_wait(&s, 1);
+  uv_read_stop((uv_stream_t *)&s.pipe); /* the receiver stops reading */
+  struct wire_session *ss = NULL;
+  for (int i = 0; i < MAXS; i++)
+    if (g->sess[i])
+      ss = g->sess[i];
+  assert_non_null(ss);
+  for (int i = 0; i < 4000; i++) /* about 4 MB: more than the socket buffers */
+    assert_true(wire_pushq_push(g->q, "big", pack_big, NULL) > 0);
+  run_for(200);
+  assert_true(wire_session_blocked(ss)); /* the rest waits in the push queue */
+  assert_int_equal(g->closed, 0);
+  assert_int_equal(uv_read_start((uv_stream_t *)&s.pipe, stub_alloc, stub_read), 0);
+  stub_wait(&s, 1 + 4000);
+  assert_int_equal(s.nframes, 1 + 4000);
+  assert_false(wire_session_blocked(ss));
+  stub_close(&s);
+  srv_stop();
+}
+
 static bool is_down(void *arg) { return ((struct cli *)arg)->down > 0; }
 
 static void test_client_cert_from_another_ca_never_gets_a_session(void **state) {
@@ -812,6 +851,7 @@ int main(void) {
       cmocka_unit_test(test_silent_peer_is_dropped_on_heartbeat_while_others_are_served),
       cmocka_unit_test(test_peer_stalling_mid_frame_or_idle_is_dropped_on_time),
       cmocka_unit_test(test_client_cert_from_another_ca_never_gets_a_session),
+      cmocka_unit_test(test_slow_reader_blocks_pushes_until_it_reads_again),
       cmocka_unit_test(test_backoff_is_jittered_exponential_and_bounded),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

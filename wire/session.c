@@ -913,6 +913,7 @@ uint32_t wire_session_features(const struct wire_session *s) { return s->feature
 uint32_t wire_session_role(const struct wire_session *s) { return s->role; }
 unsigned wire_session_inflight(const struct wire_session *s) { return s->inflight; }
 uint64_t wire_session_push_seen(const struct wire_session *s) { return s->push_seen; }
+bool wire_session_blocked(const struct wire_session *s) { return s->blocked; }
 
 uint64_t wire_session_last_seen(const struct wire_session *s) {
   return s->last_active > s->last_byte ? s->last_active : s->last_byte;

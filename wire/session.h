@@ -138,6 +138,9 @@ uint32_t wire_session_role(const struct wire_session *s);
 int wire_session_peer(const struct wire_session *s, struct wire_peer *ret);
 /* Requests handed to on_request and not answered yet. */
 unsigned wire_session_inflight(const struct wire_session *s);
+/* True while the transport's write queue is above its high-water mark:
+ * reading and pushing wait for it to drain (a slow reader). */
+bool wire_session_blocked(const struct wire_session *s);
 /* Loop time (ms) of the last sign of life (a byte, a request, a reply). */
 uint64_t wire_session_last_seen(const struct wire_session *s);
 
