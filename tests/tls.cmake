@@ -44,3 +44,20 @@ if(TARGET sdwire)
   secretd_unit_test(test_wire_session LIBS sdwire tls_pki)
   set_tests_properties(test_wire_session PROPERTIES TIMEOUT 120 LABELS "unit;wire")
 endif()
+
+# Sessions over TLS between real processes: tests/wire_session_peer.c (a
+# session server and an async client, loading PEM files) driven by
+# tests/wire_session_tls.sh, which makes the PKI with the openssl command.
+if(TARGET sdwire)
+  add_executable(wire_session_peer wire_session_peer.c)
+  target_link_libraries(wire_session_peer PRIVATE sdwire)
+  if(SECRETD_SANITIZE)
+    set(session_slack 3)
+  else()
+    set(session_slack 1)
+  endif()
+  add_test(NAME wire_session_tls
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/wire_session_tls.sh
+                   $<TARGET_FILE:wire_session_peer> ${session_slack})
+  set_tests_properties(wire_session_tls PROPERTIES TIMEOUT 180 LABELS "integration;wire")
+endif()
