@@ -53,9 +53,11 @@ static void test_client_hello_round_trip(void **state) {
 static void test_server_hello_round_trip(void **state) {
   (void)state;
   struct wire_buf b = {0};
-  struct dec d = decode_buf(&b, wire_hello_encode_server(&b, 2, WIRE_FEAT_PUSH, 10000, 3));
+  struct dec d = decode_buf(&b, wire_hello_encode_server(&b, 2, WIRE_VERSIONS_ALL, WIRE_FEAT_PUSH,
+                                                        10000, 3));
   assert_int_equal(d.r, 0);
   assert_true(d.m.reply);
+  assert_int_equal(d.m.hello.versions, WIRE_VERSIONS_ALL);
   assert_int_equal(d.m.hello.version, 2);
   assert_int_equal(d.m.hello.features, WIRE_FEAT_PUSH);
   assert_int_equal(d.m.hello.hb_ms, 10000);

@@ -346,7 +346,7 @@ static bool answer_hello(struct wire_conn *wc, const uint8_t *frame, size_t len)
     return true;
   }
   struct wire_buf b = {0};
-  int n = wire_hello_encode_server(&b, 1, 0, 0, 0);
+  int n = wire_hello_encode_server(&b, 1, WIRE_VERSION_BIT(1), 0, 0, 0);
   if (n < 0)
     wire_buf_release(&b);
   else

@@ -415,7 +415,7 @@ static int answer_hello(struct wire_session *s, const struct wire_smsg *m) {
       return r;
     }
   }
-  n = wire_hello_encode_server(&b, v, s->features, s->hb_ms, s->hb_missed);
+  n = wire_hello_encode_server(&b, v, s->o.versions, s->features, s->hb_ms, s->hb_missed);
   if (n < 0 || send_frame(s, &b, (size_t)n) < 0) {
     wire_buf_release(&b);
     finish(s, n < 0 ? n : -ECONNRESET);

@@ -42,6 +42,25 @@ static int opt_uint(const msgpack_object *map, const char *key, uint64_t *ret,
   return 0;
 }
 
+/* "versions": 0 (absent: *ret 0), or SD_E_PROTO. Versions outside 1..31 are ignored. */
+static int decode_versions(const msgpack_object *root, uint32_t *ret, struct wire_error *err) {
+  const msgpack_object *list;
+  int r = wire_get_array(root, "versions", &list);
+  *ret = 0;
+  if (r == -ENOENT)
+    return 0;
+  if (r < 0)
+    return fail(err, SD_E_PROTO, "hello: \"versions\" must be an array");
+  for (uint32_t i = 0; i < list->via.array.size && i < WIRE_HELLO_MAX_LIST; i++) {
+    const msgpack_object *v = &list->via.array.ptr[i];
+    if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+      return fail(err, SD_E_PROTO, "hello: \"versions\" must hold unsigned integers");
+    if (v->via.u64 >= 1 && v->via.u64 <= 31)
+      *ret |= WIRE_VERSION_BIT(v->via.u64);
+  }
+  return 0;
+}
+
 static int decode_hello(const msgpack_object *root, struct wire_smsg *m, struct wire_error *err) {
   const msgpack_object *list;
   uint64_t u = 0;
@@ -62,17 +81,13 @@ static int decode_hello(const msgpack_object *root, struct wire_smsg *m, struct 
     if ((r = opt_uint(root, "hb_missed", &u, err)) < 0)
       return r;
     m->hello.hb_missed = u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
+    if ((r = decode_versions(root, &m->hello.versions, err)) < 0)
+      return r;
   } else {
-    if ((r = wire_get_array(root, "versions", &list)) < 0)
-      return fail(err, SD_E_PROTO, r == -ENOENT ? "hello: required field \"versions\" is missing"
-                                                : "hello: \"versions\" must be an array");
-    for (uint32_t i = 0; i < list->via.array.size && i < WIRE_HELLO_MAX_LIST; i++) {
-      const msgpack_object *v = &list->via.array.ptr[i];
-      if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return fail(err, SD_E_PROTO, "hello: \"versions\" must hold unsigned integers");
-      if (v->via.u64 >= 1 && v->via.u64 <= 31)
-        m->hello.versions |= WIRE_VERSION_BIT(v->via.u64);
-    }
+    if (!wire_map_get(root, "versions"))
+      return fail(err, SD_E_PROTO, "hello: required field \"versions\" is missing");
+    if ((r = decode_versions(root, &m->hello.versions, err)) < 0)
+      return r;
     if (!m->hello.versions)
       return fail(err, SD_E_PROTO, "hello: \"versions\" names no version between 1 and 31");
     if ((r = opt_uint(root, "resume", &m->hello.resume, err)) < 0)
@@ -175,6 +190,17 @@ static void pack_head(msgpack_packer *pk, size_t n, const char *kind) {
   wire_pack_kv_str(pk, "t", kind);
 }
 
+static void pack_versions(msgpack_packer *pk, uint32_t versions) {
+  unsigned n = 0;
+  for (unsigned v = 1; v < 32; v++)
+    n += (versions & WIRE_VERSION_BIT(v)) != 0;
+  pack_key(pk, "versions");
+  msgpack_pack_array(pk, n);
+  for (unsigned v = 1; v < 32; v++)
+    if (versions & WIRE_VERSION_BIT(v))
+      msgpack_pack_uint32(pk, v);
+}
+
 static void pack_features(msgpack_packer *pk, uint32_t features) {
   unsigned n = 0;
   for (size_t k = 0; k < sizeof(feature_names) / sizeof(feature_names[0]); k++)
@@ -189,27 +215,21 @@ static void pack_features(msgpack_packer *pk, uint32_t features) {
 int wire_hello_encode_client(struct wire_buf *b, uint32_t versions, uint32_t features,
                              uint64_t resume) {
   msgpack_packer pk;
-  unsigned n = 0;
   wire_buf_init(b, &pk);
   pack_head(&pk, 5, "hello");
-  for (unsigned v = 1; v < 32; v++)
-    n += (versions & WIRE_VERSION_BIT(v)) != 0;
-  pack_key(&pk, "versions");
-  msgpack_pack_array(&pk, n);
-  for (unsigned v = 1; v < 32; v++)
-    if (versions & WIRE_VERSION_BIT(v))
-      msgpack_pack_uint32(&pk, v);
+  pack_versions(&pk, versions);
   pack_features(&pk, features);
   wire_pack_kv_uint(&pk, "resume", resume);
   return wire_buf_finish(b);
 }
 
-int wire_hello_encode_server(struct wire_buf *b, uint32_t version, uint32_t features,
-                             uint32_t hb_ms, uint32_t hb_missed) {
+int wire_hello_encode_server(struct wire_buf *b, uint32_t version, uint32_t versions,
+                             uint32_t features, uint32_t hb_ms, uint32_t hb_missed) {
   msgpack_packer pk;
   wire_buf_init(b, &pk);
-  pack_head(&pk, 6, "hello");
+  pack_head(&pk, 7, "hello");
   wire_pack_kv_uint(&pk, "version", version);
+  pack_versions(&pk, versions);
   pack_features(&pk, features);
   wire_pack_kv_uint(&pk, "hb_ms", hb_ms);
   wire_pack_kv_uint(&pk, "hb_missed", hb_missed);

@@ -5,7 +5,8 @@
  *
  *   hello (client)  {"v":1,"t":"hello","versions":[1,2],"features":["push","heartbeat"],
  *                    "resume":N}
- *   hello (server)  {"v":1,"t":"hello","version":2,"features":[...],"hb_ms":N,"hb_missed":N}
+ *   hello (server)  {"v":1,"t":"hello","version":2,"versions":[1,2],"features":[...],
+ *                    "hb_ms":N,"hb_missed":N}   (features: those in use; versions: all it speaks)
  *   push  (server)  {"v":1,"t":"push","seq":N,"topic":str,"body":map}
  *   ack   (client)  {"v":1,"t":"ack","seq":N}          (cumulative: every seq <= N)
  *   heartbeat       {"v":1,"t":"hb"}                    (either side)
@@ -53,7 +54,8 @@ enum wire_smsg_kind {
 };
 
 struct wire_hello {
-  uint32_t versions; /* client: offered versions (WIRE_VERSION_BIT mask) */
+  uint32_t versions; /* versions spoken (WIRE_VERSION_BIT mask): offered by a client,
+                        all the server speaks in its answer (0 if it did not say) */
   uint32_t version;  /* server: the version chosen (0 in a client hello) */
   uint32_t features; /* enum wire_feature bits named (unknown names dropped) */
   uint64_t resume;   /* client: the last push seq it has processed (0: none) */
@@ -92,8 +94,8 @@ int wire_smsg_decode(const uint8_t *frame, size_t len, struct wire_value **ret_v
  */
 int wire_hello_encode_client(struct wire_buf *b, uint32_t versions, uint32_t features,
                              uint64_t resume);
-int wire_hello_encode_server(struct wire_buf *b, uint32_t version, uint32_t features,
-                             uint32_t hb_ms, uint32_t hb_missed);
+int wire_hello_encode_server(struct wire_buf *b, uint32_t version, uint32_t versions,
+                             uint32_t features, uint32_t hb_ms, uint32_t hb_missed);
 /* body packed by pack_body (exactly one map; NULL: {}); topic at most
  * WIRE_TOPIC_MAX bytes (-EINVAL otherwise). */
 int wire_push_encode(struct wire_buf *b, uint64_t seq, const char *topic, wire_pack_fn pack_body,

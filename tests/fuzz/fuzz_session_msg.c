@@ -26,8 +26,8 @@ static void round_trip(const struct wire_smsg *m) {
   if (m->kind == WIRE_SMSG_HELLO && !m->reply)
     n = wire_hello_encode_client(&b, m->hello.versions, m->hello.features, m->hello.resume);
   else if (m->kind == WIRE_SMSG_HELLO)
-    n = wire_hello_encode_server(&b, m->hello.version, m->hello.features, m->hello.hb_ms,
-                                 m->hello.hb_missed);
+    n = wire_hello_encode_server(&b, m->hello.version, m->hello.versions, m->hello.features,
+                                 m->hello.hb_ms, m->hello.hb_missed);
   else if (m->kind == WIRE_SMSG_PUSH)
     n = wire_push_encode(&b, m->push.seq, m->push.topic, pack_body, NULL);
   else
