@@ -780,6 +780,76 @@ static void test_slow_reader_blocks_pushes_until_it_reads_again(void **state) {
   srv_stop();
 }
 
+/* A server stub that answers the hello (heartbeats every 100 ms, 3 may be
+ * missed) and then says nothing. */
+static uv_pipe_t g_mute_listener, g_mute_conn;
+static bool g_mute_accepted;
+static char g_mute_path[128];
+
+static void mute_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b) {
+  (void)h;
+  (void)hint;
+  static char buf[4096];
+  *b = uv_buf_init(buf, sizeof(buf));
+}
+
+static void mute_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
+  (void)b;
+  static bool answered;
+  if (n > 0 && !answered) { /* the client's hello came: answer once, then silence */
+    struct wire_buf hb = {0};
+    int len = wire_hello_encode_server(&hb, 2, WIRE_VERSIONS_ALL, WIRE_FEAT_HEARTBEAT, 100, 3);
+    assert_true(len > 0);
+    uv_buf_t ub = uv_buf_init((char *)hb.data, (unsigned)len);
+    assert_int_equal(uv_try_write(st, &ub, 1), len);
+    wire_buf_release(&hb);
+    answered = true;
+  }
+  if (n < 0)
+    uv_read_stop(st);
+}
+
+static void mute_conn(uv_stream_t *l, int status) {
+  assert_int_equal(status, 0);
+  if (g_mute_accepted) { /* a reconnection: leave it pending */
+    uv_pipe_t *extra = malloc(sizeof(*extra));
+    uv_pipe_init(&g->loop, extra, 0);
+    uv_accept(l, (uv_stream_t *)extra);
+    uv_close((uv_handle_t *)extra, (uv_close_cb)free);
+    return;
+  }
+  g_mute_accepted = true;
+  assert_int_equal(uv_pipe_init(&g->loop, &g_mute_conn, 0), 0);
+  assert_int_equal(uv_accept(l, (uv_stream_t *)&g_mute_conn), 0);
+  assert_int_equal(uv_read_start((uv_stream_t *)&g_mute_conn, mute_alloc, mute_read), 0);
+}
+
+static bool is_down(void *arg);
+
+static void test_client_drops_a_server_silent_past_the_heartbeat_allowance(void **state) {
+  (void)state;
+  struct cli k;
+  srv_start(NULL);
+  snprintf(g_mute_path, sizeof(g_mute_path), "%s/mute", g_dir);
+  assert_int_equal(uv_pipe_init(&g->loop, &g_mute_listener, 0), 0);
+  assert_int_equal(uv_pipe_bind(&g_mute_listener, g_mute_path), 0);
+  assert_int_equal(uv_listen((uv_stream_t *)&g_mute_listener, 8, mute_conn), 0);
+  struct wire_aclient_opts o = {.loop = &g->loop, .unix_path = g_mute_path,
+                                .backoff_min_ms = 1000, .backoff_max_ms = 1000};
+  memset(&k, 0, sizeof(k));
+  assert_int_equal(wire_aclient_new(&o, &c_cbs, &k, &k.c), 0);
+  assert_true(run_until(is_up, &k, 3000 * SLACK));
+  uint64_t t0 = uv_now(&g->loop);
+  assert_true(run_until(is_down, &k, 3000 * SLACK));
+  uint64_t took = uv_now(&g->loop) - t0;
+  assert_int_equal(k.last_down, -ETIMEDOUT);
+  assert_true(took >= 250 && took <= 300 + 300 * SLACK);
+  wire_aclient_free(k.c);
+  uv_close((uv_handle_t *)&g_mute_listener, NULL);
+  unlink(g_mute_path);
+  srv_stop();
+}
+
 static bool is_down(void *arg) { return ((struct cli *)arg)->down > 0; }
 
 static void test_client_cert_from_another_ca_never_gets_a_session(void **state) {
@@ -852,6 +922,7 @@ int main(void) {
       cmocka_unit_test(test_peer_stalling_mid_frame_or_idle_is_dropped_on_time),
       cmocka_unit_test(test_client_cert_from_another_ca_never_gets_a_session),
       cmocka_unit_test(test_slow_reader_blocks_pushes_until_it_reads_again),
+      cmocka_unit_test(test_client_drops_a_server_silent_past_the_heartbeat_allowance),
       cmocka_unit_test(test_backoff_is_jittered_exponential_and_bounded),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
