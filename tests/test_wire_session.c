@@ -57,7 +57,7 @@ struct srv {
   struct wire_session_opts so;
   struct wire_pushq *q;
   struct wire_session *sess[MAXS];
-  int accepted, closed, requests, refused_role, refused_wire, pushq_attach_err;
+  int accepted, closed, requests, refused_role, refused_wire, pushq_attach_err, resumed;
   int last_close_reason;
   uint64_t last_close_ms;
   bool timed_out;
@@ -68,6 +68,7 @@ static struct srv *g;
 
 static uint32_t resolve_role(const struct wire_peer *p, void *ud) {
   (void)ud;
+  g->resumed += p->resumed;
   if (p->kind == WIRE_PEER_UNIX)
     return WIRE_ROLE_ADMIN;
   return p->leaf ? WIRE_ROLE_WORKER : WIRE_ROLE_ANON;
@@ -458,6 +459,8 @@ static void pushes_in_order_and_resume(bool tls) {
   assert_int_equal(k.pushes, 280);
   assert_int_equal(k.bad_order, 0);
   assert_int_equal(wire_aclient_push_seen(k.c), 280);
+  if (tls) /* the reconnections resumed the TLS session from a ticket */
+    assert_true(g->resumed >= 1);
 
   wire_aclient_free(k.c);
   srv_stop();

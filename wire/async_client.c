@@ -23,14 +23,18 @@ struct wire_aclient {
   uv_connect_t creq;
   uv_stream_t *connecting; /* a socket being connected, ours until the transport takes it */
   struct wire_session *s;  /* the current session (NULL: none) */
+  struct wire_tls *tls;    /* the current session's TLS transport, if any */
+  SSL_SESSION *ticket;     /* the newest TLS ticket, offered once at the next connect */
   bool up, freed;
   unsigned attempt, sessions, handles;
   uint64_t push_seen;
 };
 
 static void maybe_release(struct wire_aclient *c) {
-  if (c->freed && c->handles == 0)
+  if (c->freed && c->handles == 0) {
+    SSL_SESSION_free(c->ticket);
     free(c);
+  }
 }
 
 static void handle_closed(uv_handle_t *h) {
@@ -73,6 +77,13 @@ static int s_hello(struct wire_session *s, const struct wire_hello *h, void *ud)
   c->up = true;
   c->attempt = 0;
   c->sessions++;
+  /* TLS 1.3 sends its tickets with the server's first bytes: by the hello's
+   * answer the ticket for the next reconnection is here. */
+  SSL_SESSION *t = NULL;
+  if (c->tls && wire_tls_get_session(c->tls, &t) == 0) {
+    SSL_SESSION_free(c->ticket);
+    c->ticket = t;
+  }
   if (c->cbs->on_up)
     c->cbs->on_up(c, wire_session_version(s), c->ud);
   return 0;
@@ -90,6 +101,7 @@ static void s_close(struct wire_session *s, int reason, void *ud) {
   struct wire_aclient *c = ud;
   c->push_seen = wire_session_push_seen(s);
   c->s = NULL;
+  c->tls = NULL;
   c->up = false;
   schedule_retry(c, reason < 0 ? reason : -ECONNRESET);
 }
@@ -130,9 +142,12 @@ static void connected(uv_connect_t *req, int status) {
     t = wire_unix_transport(u);
   } else {
     struct wire_tls *tls;
-    if ((r = wire_tls_new(c->o.tls, st, c->o.server_name, NULL, wire_session_transport_cbs(),
-                          c->s, &tls)) < 0)
+    if ((r = wire_tls_new(c->o.tls, st, c->o.server_name, c->ticket,
+                          wire_session_transport_cbs(), c->s, &tls)) < 0)
       goto fail;
+    SSL_SESSION_free(c->ticket); /* a TLS 1.3 ticket is offered once */
+    c->ticket = NULL;
+    c->tls = tls;
     t = wire_tls_transport(tls);
   }
   c->handles--; /* the transport owns the socket now */
@@ -220,6 +235,7 @@ void wire_aclient_free(struct wire_aclient *c) {
   c->freed = true;
   struct wire_session *s = c->s;
   c->s = NULL;
+  c->tls = NULL;
   wire_session_free(s);
   uv_close((uv_handle_t *)&c->retry, handle_closed);
   /* a socket still connecting is closed by its connect callback (cancelled) */

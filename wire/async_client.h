@@ -12,7 +12,9 @@
  * Defaults 200 ms and 30 s; a session that reaches its hello resets n. The
  * hello of every new session names the last push seq processed, and the
  * server resumes after it: pushes reach on_push in order, each once, across
- * reconnections (as long as this client object lives).
+ * reconnections (as long as this client object lives). Over TLS, a
+ * reconnection offers the newest session ticket of the last session (TLS 1.3
+ * resumption: no full handshake when the server accepts it).
  *
  * Requests are not retried: a call in flight when the session is lost gets
  * its callback with -ECONNRESET (or the reason), and calls made while no
