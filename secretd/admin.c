@@ -341,7 +341,9 @@ static void on_bad_request(struct wire_session *wc, const char *op, int code, vo
     rq->op = admin_op_get((enum wire_op)opcode);
     rq->action = wire_op_name((enum wire_op)opcode);
   } else {
-    rq->action = strcmp(op, "malformed") == 0 ? ADMIN_ACTION_MALFORMED : ADMIN_ACTION_UNKNOWN;
+    /* "session": a broken session message (e.g. a bad hello) is malformed too */
+    rq->action = strcmp(op, "malformed") == 0 || strcmp(op, "session") == 0 ? ADMIN_ACTION_MALFORMED
+                                                                             : ADMIN_ACTION_UNKNOWN;
   }
   rq->code = code < 0 ? code : SD_E_PROTO;
   rq->item.run = req_note;
