@@ -4,7 +4,8 @@
 # before any handler runs, answered with "permission denied" and audited;
 # the same session then goes on serving admin ops. Also the hello: secretd
 # answers a version-1-only hello with version 1, and a full one with the
-# highest version it speaks.
+# highest version it speaks; a broken hello is refused naming the field and
+# audited as request.malformed.
 source "$(dirname "$0")/daemon_lib.sh" "$@"
 
 init_store
@@ -83,11 +84,20 @@ r = read(s)
 assert r["id"] == 6 and r["ok"] is True, r
 print("ok - the session goes on serving")
 s.close()
+
+s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1])
+s.sendall(frame({"v": 1, "t": "hello", "features": []}))
+r = read(s)
+assert r["id"] == 0 and r["ok"] is False and '"versions" is missing' in r["error"], r
+assert s.recv(1) == b"", "the session did not end after a broken hello"
+print("ok - a hello without versions is refused, naming the field: %s" % r["error"])
+s.close()
 PY
 kill -0 "$PID" || fail "secretd died"
 S audit --json >"$T/audit.json"
 grep '"action":"session.echo"' "$T/audit.json" | grep -q '"outcome":"[^o]' ||
   fail "the refused session.echo was not audited as refused"
+grep -q '"action":"request.malformed"' "$T/audit.json" || fail "the broken hello was not audited"
 S ls >/dev/null || fail "secret ls fails after the refusal"
 S audit --verify >/dev/null || fail "audit does not verify"
 stop_daemon
