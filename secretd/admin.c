@@ -4,6 +4,11 @@
  * commit. Every request becomes an audit record: store ops audit themselves,
  * everything else (reads, refused and malformed requests, denied peers) gets
  * a store_audit_note in the next batch, and the reply waits for it.
+ *
+ * A connection is a protocol session (wire/session.h) over the Unix-socket
+ * transport (wire/unix_transport.h); its peer has the admin role, and every
+ * request's op must allow that role (checked in on_request, before any
+ * handler; a refusal is audited like any refused request).
  */
 #include "secretd/admin.h"
 
@@ -20,13 +25,14 @@
 #include "secretd/log.h"
 #include "secretd/peer.h"
 #include "secretd/serve.h"
-#include "wire/conn_uv.h"
+#include "wire/session.h"
+#include "wire/unix_transport.h"
 
 struct admin_conn {
   struct admin_conn *prev, *next;
   struct server *server;
-  uv_pipe_t pipe;
-  struct wire_conn *wc; /* NULL once closed */
+  uv_pipe_t *pipe;          /* ours until the transport takes it (or it is refused) */
+  struct wire_session *wc;  /* NULL once closed */
   struct peer_cred cred;
   unsigned refs;        /* the link itself + one per request in flight (+ the linger timer) */
   /* A refused peer lingers: see refuse_with(). */
@@ -161,15 +167,15 @@ static void reply_pack(msgpack_packer *pk, void *ud) {
   rq->op->pack(pk, rq);
 }
 
-static void on_conn_close(struct wire_conn *wc, void *ud);
+static void on_conn_close(struct wire_session *wc, int reason, void *ud);
 
 /* End a connection now, from our side (its reply could not be written). */
 static void conn_drop(struct admin_conn *c) {
-  struct wire_conn *wc = c->wc;
+  struct wire_session *wc = c->wc;
   if (!wc)
     return;
-  on_conn_close(wc, c);
-  wire_conn_free(wc);
+  on_conn_close(wc, 0, c);
+  wire_session_free(wc);
 }
 
 static void req_done(struct cq_item *it, int r) {
@@ -185,9 +191,9 @@ static void req_done(struct cq_item *it, int r) {
       msg = "a stored record failed its integrity check (changed outside secretd); "
             "refused: see the audit (action store.tamper)";
     if (r == 0)
-      w = wire_conn_reply_ok(c->wc, rq->id, reply_pack, rq);
+      w = wire_session_reply_ok(c->wc, rq->id, reply_pack, rq);
     else
-      w = wire_conn_reply_error(c->wc, rq->id, r, msg);
+      w = wire_session_reply_error(c->wc, rq->id, r, msg);
     /* -EMSGSIZE: the result did not fit a frame and an error reply went out
      * instead. Any other failure: the reply is lost, so the connection must
      * not go on answering later requests as if nothing happened. */
@@ -277,7 +283,7 @@ static void admin_submit(struct admin_req *rq, const msgpack_object *args) {
   cq_submit(s->cq, &rq->item);
 }
 
-static void on_request(struct wire_conn *wc, const struct wire_request *req, void *ud) {
+static void on_request(struct wire_session *wc, const struct wire_request *req, void *ud) {
   struct admin_conn *c = ud;
   const struct admin_op *op = admin_op_get(req->opcode);
   struct admin_req *rq = op ? calloc(1, sizeof(*rq)) : NULL;
@@ -286,7 +292,7 @@ static void on_request(struct wire_conn *wc, const struct wire_request *req, voi
      * an op the schema does not know (field evolution, docs/protocol.md). */
     char msg[WIRE_OP_NAME_MAX + 32];
     snprintf(msg, sizeof(msg), "unsupported operation '%s'", req->op);
-    wire_conn_reply_error(wc, req->id, op ? -ENOMEM : SD_E_UNSUPPORTED, op ? NULL : msg);
+    wire_session_reply_error(wc, req->id, op ? -ENOMEM : SD_E_UNSUPPORTED, op ? NULL : msg);
     return;
   }
   rq->server = c->server;
@@ -296,6 +302,19 @@ static void on_request(struct wire_conn *wc, const struct wire_request *req, voi
   rq->op = op;
   rq->action = wire_op_name(req->opcode); /* static */
   rq->actor = (struct store_actor){.uid = (uint32_t)c->cred.uid};
+  /* Roles: the one check, before any handler. A refusal is a refused
+   * request like any other: audited (note), then answered. */
+  uint32_t role = wire_session_role(wc);
+  if (!wire_role_allows(req->opcode, role)) {
+    log_warn("refused %s from uid %u: not an operation for the %s role", rq->action,
+             (unsigned)c->cred.uid, wire_role_name(role));
+    rq->code = SD_E_DENIED;
+    rq->errmsg = "permission denied: this operation is not for your role";
+    rq->item.run = req_note;
+    rq->item.done = req_done;
+    cq_submit(c->server->cq, &rq->item);
+    return;
+  }
   admin_submit(rq, req->args);
 }
 
@@ -311,7 +330,7 @@ static void req_done_silent(struct cq_item *it, int r) {
 
 /* A frame that the wire layer refused (and answered). The audit record names
  * one of our ops or a fixed word: never the bytes the peer sent as op. */
-static void on_bad_request(struct wire_conn *wc, const char *op, int code, void *ud) {
+static void on_bad_request(struct wire_session *wc, const char *op, int code, void *ud) {
   struct admin_conn *c = ud;
   struct admin_req *rq = calloc(1, sizeof(*rq));
   if (!rq)
@@ -326,7 +345,9 @@ static void on_bad_request(struct wire_conn *wc, const char *op, int code, void 
     rq->op = admin_op_get((enum wire_op)opcode);
     rq->action = wire_op_name((enum wire_op)opcode);
   } else {
-    rq->action = strcmp(op, "malformed") == 0 ? ADMIN_ACTION_MALFORMED : ADMIN_ACTION_UNKNOWN;
+    /* "session": a broken session message (e.g. a bad hello) is malformed too */
+    rq->action = strcmp(op, "malformed") == 0 || strcmp(op, "session") == 0 ? ADMIN_ACTION_MALFORMED
+                                                                             : ADMIN_ACTION_UNKNOWN;
   }
   rq->code = code < 0 ? code : SD_E_PROTO;
   rq->item.run = req_note;
@@ -336,9 +357,10 @@ static void on_bad_request(struct wire_conn *wc, const char *op, int code, void 
 
 /* ---- connection lifecycle ---- */
 
+/* Only a pipe that never became a transport is closed here. */
 static void pipe_closed(uv_handle_t *h) {
-  /* h->data belongs to the wire layer; find our struct by address. */
-  struct admin_conn *c = (struct admin_conn *)((char *)h - offsetof(struct admin_conn, pipe));
+  struct admin_conn *c = h->data;
+  free(h);
   conn_unref(c);
 }
 
@@ -355,17 +377,20 @@ static void unlink_conn(struct admin_conn *c) {
 }
 
 /* The wire layer is done with the connection (EOF, protocol error, close). */
-static void on_conn_close(struct wire_conn *wc, void *ud) {
+static void on_conn_close(struct wire_session *wc, int reason, void *ud) {
   struct admin_conn *c = ud;
+  (void)reason;
   if (!c->wc)
     return;
   c->wc = NULL;
   unlink_conn(c);
-  uv_close((uv_handle_t *)&c->pipe, pipe_closed);
+  conn_unref(c); /* the link's; the transport closes the socket itself */
 }
 
 static void refuse(struct admin_conn *c) {
-  uv_close((uv_handle_t *)&c->pipe, pipe_closed);
+  uv_pipe_t *p = c->pipe;
+  c->pipe = NULL;
+  uv_close((uv_handle_t *)p, pipe_closed);
 }
 
 /*
@@ -413,7 +438,7 @@ static void discard_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   if (nread > 0)
     sodium_memzero(buf->base, (size_t)nread);
   if (nread < 0)
-    linger_end((struct admin_conn *)((char *)st - offsetof(struct admin_conn, pipe)));
+    linger_end(st->data);
 }
 
 static void refuse_with(struct admin_conn *c, int code, const char *msg) {
@@ -421,7 +446,7 @@ static void refuse_with(struct admin_conn *c, int code, const char *msg) {
   int n = wire_response_encode_error(&b, 0, code, msg);
   if (n > 0) {
     uv_buf_t buf = uv_buf_init((char *)b.data, (unsigned)n);
-    (void)uv_try_write((uv_stream_t *)&c->pipe, &buf, 1);
+    (void)uv_try_write((uv_stream_t *)c->pipe, &buf, 1);
   }
   wire_buf_release(&b);
   if (c->server->stopping || n_lingering >= REFUSE_MAX ||
@@ -435,7 +460,7 @@ static void refuse_with(struct admin_conn *c, int code, const char *msg) {
   lingering = c;
   n_lingering++;
   uv_timer_start(&c->linger, linger_timeout, REFUSE_LINGER_MS, 0);
-  if (uv_read_start((uv_stream_t *)&c->pipe, discard_alloc, discard_read) < 0)
+  if (uv_read_start((uv_stream_t *)c->pipe, discard_alloc, discard_read) < 0)
     linger_end(c);
 }
 
@@ -446,8 +471,8 @@ static void make_room(struct server *s) {
   struct admin_conn *victim = NULL;
   uint64_t oldest = UINT64_MAX;
   for (struct admin_conn *c = s->conns; c; c = c->next)
-    if (c->wc && wire_conn_inflight(c->wc) == 0 && wire_conn_last_seen(c->wc) < oldest) {
-      oldest = wire_conn_last_seen(c->wc);
+    if (c->wc && wire_session_inflight(c->wc) == 0 && wire_session_last_seen(c->wc) < oldest) {
+      oldest = wire_session_last_seen(c->wc);
       victim = c;
     }
   if (!victim)
@@ -466,9 +491,9 @@ static void make_room(struct server *s) {
   } else {
     unlogged++;
   }
-  struct wire_conn *wc = victim->wc;
-  wire_conn_drop(wc, -EBUSY, "connection closed to make room for a new client");
-  on_conn_close(wc, victim);
+  struct wire_session *wc = victim->wc;
+  on_conn_close(wc, 0, victim);
+  wire_session_drop(wc, -EBUSY, "connection closed to make room for a new client");
 }
 
 void admin_accept(struct server *s) {
@@ -481,13 +506,15 @@ void admin_accept(struct server *s) {
   }
   c->server = s;
   c->refs = 1;
-  if ((r = uv_pipe_init(s->loop, &c->pipe, 0)) < 0) {
+  if (!(c->pipe = malloc(sizeof(*c->pipe))) || (r = uv_pipe_init(s->loop, c->pipe, 0)) < 0) {
+    log_warn("out of memory accepting a connection");
+    free(c->pipe);
     free(c);
     return;
   }
-  c->pipe.data = c;
-  if ((r = uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->pipe)) < 0 ||
-      (r = uv_fileno((uv_handle_t *)&c->pipe, &fd)) < 0 || (r = peer_cred_get(fd, &c->cred)) < 0) {
+  c->pipe->data = c;
+  if ((r = uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)c->pipe)) < 0 ||
+      (r = uv_fileno((uv_handle_t *)c->pipe, &fd)) < 0 || (r = peer_cred_get(fd, &c->cred)) < 0) {
     log_warn("cannot accept a connection: %s", r < -4095 ? sd_strerror(r) : uv_strerror(r));
     refuse(c);
     return;
@@ -509,16 +536,24 @@ void admin_accept(struct server *s) {
     refuse_with(c, -EBUSY, s->stopping ? "secretd is stopping" : "too many admin connections");
     return;
   }
-  static const struct wire_conn_cbs cbs = {
+  static const struct wire_session_cbs cbs = {
       .on_request = on_request,
       .on_refused = on_bad_request,
       .on_close = on_conn_close,
   };
-  if ((r = wire_conn_new((uv_stream_t *)&c->pipe, &cbs, c, &c->wc)) < 0) {
+  /* The peer passed the credential check above: it is the local admin. */
+  const struct wire_session_opts o = {.loop = s->loop, .side = WIRE_SESSION_SERVER};
+  struct wire_unix *u;
+  if ((r = wire_session_new(&o, &cbs, c, &c->wc)) < 0 ||
+      (r = wire_unix_new(c->pipe, wire_session_transport_cbs(), c->wc, &u)) < 0) {
     log_warn("cannot set up a connection: %s", sd_strerror(r));
+    wire_session_free(c->wc);
+    c->wc = NULL;
     refuse(c);
     return;
   }
+  c->pipe = NULL; /* the transport's now */
+  wire_session_attach(c->wc, wire_unix_transport(u));
   c->next = s->conns;
   if (s->conns)
     s->conns->prev = c;
@@ -540,8 +575,8 @@ void admin_close_all(struct server *s) {
     linger_end(lingering);
   while (s->conns) {
     struct admin_conn *c = s->conns;
-    struct wire_conn *wc = c->wc;
-    on_conn_close(wc, c);
-    wire_conn_free(wc);
+    struct wire_session *wc = c->wc;
+    on_conn_close(wc, 0, c);
+    wire_session_free(wc);
   }
 }

@@ -81,6 +81,20 @@ static void pack_ping(msgpack_packer *pk, const struct admin_req *rq) {
   wire_pack_kv_str(pk, "version", SECRETD_VERSION);
 }
 
+/* ---- session.echo (workers): the args back ---- */
+
+/* The result is the length of "data" (the schema bounds it). */
+static int prep_echo(struct admin_req *rq, const msgpack_object *args) {
+  const msgpack_object *d = wire_map_get(args, "data");
+  rq->limit = d ? d->via.str.size : 0;
+  return 0;
+}
+
+static void pack_echo(msgpack_packer *pk, const struct admin_req *rq) {
+  msgpack_pack_map(pk, 1);
+  wire_pack_kv_uint(pk, "len", rq->limit);
+}
+
 /* ---- secret.create ---- */
 
 static int prep_labels(struct admin_req *rq, const msgpack_object *args) {
@@ -524,6 +538,7 @@ static const struct admin_op ops[WIRE_OP__COUNT] = {
     [WIRE_OP_GRANT_ADD] = {prep_grant_add, run_grant_add, pack_id, ADMIN_WRITE, "secret:", NULL},
     [WIRE_OP_GRANT_RM] = {prep_grant_rm, run_grant_rm, pack_id, ADMIN_WRITE, "secret:", NULL},
     [WIRE_OP_AUDIT_LS] = {prep_audit_ls, run_note, pack_audit_ls, ADMIN_READ, "audit", NULL},
+    [WIRE_OP_SESSION_ECHO] = {prep_echo, run_note, pack_echo, ADMIN_READ, "session", NULL},
     [WIRE_OP_AUDIT_VERIFY] = {prep_audit_verify, run_note, pack_audit_verify,
                               ADMIN_READ | ADMIN_SLOW, "audit", slow_audit_verify},
     [WIRE_OP_GRANT_LS] = {prep_grant_ls, run_note, pack_grant_ls, ADMIN_READ, "secret:", NULL},

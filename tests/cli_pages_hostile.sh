@@ -40,6 +40,10 @@ while served < 50:  # a client that loops is caught by this bound
     hdr = c.recv(4, socket.MSG_WAITALL)
     if len(hdr) < 4: break
     body = c.recv(struct.unpack(">I", hdr)[0], socket.MSG_WAITALL)
+    if b"\xa1t\xa5hello" in body:  # the session's hello: answer as a version-1 server
+        out = enc({"v": 1, "t": "hello", "version": 1, "versions": [1], "features": []})
+        c.sendall(struct.pack(">I", len(out)) + out)
+        continue
     audit = b"audit.ls" in body
     items = [] if mode == "empty" else [dict(record, seq=served + 1) if audit else secret]
     nxt = 7 if mode == "badtype" else "0101" + "61"  # the same cursor every time

@@ -4,7 +4,7 @@
 # mounts, temporary users) and are skipped as a group when either binary is
 # not part of this build.
 if(TARGET secretd AND TARGET secret)
-  set(daemon_tests cycle marker crash peer malformed fulldisk lock autolock backup)
+  set(daemon_tests cycle marker crash peer malformed fulldisk lock autolock backup roles)
   foreach(t IN LISTS daemon_tests)
     add_test(NAME daemon_${t}
              COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/daemon_${t}.sh

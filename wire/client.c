@@ -16,6 +16,7 @@
 #include "base/macro.h"
 #include "base/secbuf.h"
 #include "wire/frame.h"
+#include "wire/session_msg.h"
 
 #define RBUF 16384
 
@@ -29,6 +30,7 @@ struct wire_client {
   struct secbuf *rmem; /* RBUF bytes of secret memory */
   uint8_t *rbuf;       /* = secbuf_data(rmem) */
   size_t rpos, rlen;   /* unread bytes in rbuf */
+  uint32_t version;    /* from the server's hello (0: not read yet) */
 };
 
 static int64_t now_ms(void) {
@@ -36,6 +38,8 @@ static int64_t now_ms(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+static int send_all(struct wire_client *c, const uint8_t *p, size_t n, int64_t deadline);
 
 int wire_client_connect(const char *path, int timeout_ms, struct wire_client **ret) {
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -77,9 +81,20 @@ int wire_client_connect(const char *path, int timeout_ms, struct wire_client **r
   pthread_mutex_init(&c->lock, NULL);
   c->timeout_ms = timeout_ms > 0 ? timeout_ms : WIRE_CLIENT_TIMEOUT_MS;
   c->fd = TAKE_FD(fd);
+  /* The hello goes out now; its answer is read before the first reply. A
+   * server that refuses us may have closed already: the first call reads
+   * its reason, so a failed send here is not an error yet. This client
+   * takes neither pushes nor heartbeats: it names no feature. */
+  struct wire_buf hb = {0};
+  int hn = wire_hello_encode_client(&hb, WIRE_VERSIONS_ALL, 0, 0);
+  if (hn > 0)
+    (void)send_all(c, hb.data, (size_t)hn, now_ms() + c->timeout_ms);
+  wire_buf_release(&hb);
   *ret = c;
   return 0;
 }
+
+uint32_t wire_client_version(const struct wire_client *c) { return c->version; }
 
 void wire_client_free(struct wire_client *c) {
   if (!c)
@@ -185,9 +200,22 @@ static int read_frame(struct wire_client *c, int64_t deadline, struct wire_reply
 static int read_reply(struct wire_client *c, int64_t deadline, struct wire_reply **ret) {
   struct wire_reply *rep = NULL;
   struct wire_error err;
-  int r = read_frame(c, deadline, &rep);
-  if (r < 0)
-    return r;
+  struct wire_smsg m;
+  int r;
+  for (;;) { /* session messages (the hello's answer) are taken here */
+    if ((r = read_frame(c, deadline, &rep)) < 0)
+      return r;
+    if ((r = wire_smsg_decode(rep->frame, rep->frame_len, &rep->val, &m, &err)) < 0) {
+      wire_reply_free(rep);
+      return r;
+    }
+    if (m.kind == WIRE_SMSG_NONE)
+      break;
+    if (m.kind == WIRE_SMSG_HELLO && m.reply)
+      c->version = m.hello.version;
+    wire_reply_free(rep);
+    rep = NULL;
+  }
   if ((r = wire_response_decode(rep->frame, rep->frame_len, &rep->val, &rep->r, &err)) < 0) {
     wire_reply_free(rep);
     return r;

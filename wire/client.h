@@ -4,6 +4,8 @@
  * use one client per thread, or share one between threads (every call takes
  * the client's lock, so calls are serialised). Requests get increasing ids;
  * the answer with the matching id is returned. SIGPIPE is never raised.
+ * The client sends a hello (wire/session_msg.h) offering every version and no
+ * feature: it takes no pushes and no heartbeats.
  */
 #pragma once
 
@@ -25,6 +27,9 @@ struct wire_client;
  * or another negative errno from socket/connect.
  */
 int wire_client_connect(const char *path, int timeout_ms, struct wire_client **ret);
+/* The protocol version the server chose in its answer to our hello (sent
+ * by wire_client_connect; read with the first reply): 0 before that. */
+uint32_t wire_client_version(const struct wire_client *c);
 /* Close and free (wipes the buffers). NULL ok. */
 void wire_client_free(struct wire_client *c);
 

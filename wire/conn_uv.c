@@ -15,6 +15,7 @@
 #include "base/error.h"
 #include "base/secbuf.h"
 #include "wire/frame.h"
+#include "wire/session_msg.h"
 
 #define READ_CHUNK (64u * 1024u)
 
@@ -330,10 +331,35 @@ void wire_conn_set_idle_timeout(struct wire_conn *conn, uint64_t idle_ms) {
   arm(conn);
 }
 
+/* A hello (wire/session_msg.h): this connection speaks version 1 only, with
+ * no features (no pushes, no heartbeats). The session of wire/session.h
+ * speaks every version. */
+static bool answer_hello(struct wire_conn *wc, const uint8_t *frame, size_t len) {
+  struct wire_value *val = NULL;
+  struct wire_smsg m;
+  struct wire_error err;
+  if (wire_smsg_decode(frame, len, &val, &m, &err) < 0 || m.kind == WIRE_SMSG_NONE)
+    return false; /* a request (or garbage, which the request decoder refuses) */
+  wire_value_free(val);
+  if (m.kind != WIRE_SMSG_HELLO || m.reply || !(m.hello.versions & WIRE_VERSION_BIT(1))) {
+    protocol_error(wc, -EPROTONOSUPPORT, "only a version-1 hello is understood here");
+    return true;
+  }
+  struct wire_buf b = {0};
+  int n = wire_hello_encode_server(&b, 1, WIRE_VERSION_BIT(1), 0, 0, 0);
+  if (n < 0)
+    wire_buf_release(&b);
+  else
+    send_buf(wc, &b, (size_t)n);
+  return true;
+}
+
 static void handle_frame(struct wire_conn *wc, const uint8_t *frame, size_t len) {
   struct wire_value *val = NULL;
   struct wire_request req;
   struct wire_error err;
+  if (answer_hello(wc, frame, len))
+    return;
   int r = wire_request_decode(frame, len, &val, &req, &err);
 
   if (r < 0) {

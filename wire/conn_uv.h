@@ -1,6 +1,9 @@
 /*
- * A server-side protocol connection over any libuv stream (a Unix socket
- * now, a TLS stream later). It reads frames, decodes and validates requests
+ * A server-side protocol connection over a libuv stream, version 1 only (it
+ * answers a hello with version 1 and no features). secretd now serves its
+ * admin socket with wire/session.h over wire/unix_transport.h, which keeps
+ * every protection described here for any transport; this module remains
+ * for its tests and as the reference version-1 ("older") server. It reads frames, decodes and validates requests
  * against the schema (wire/proto.h), hands each valid one to on_request, and
  * sends replies, possibly much later (e.g. after a group commit), always
  * from the loop thread. Invalid requests get an error reply from the wire

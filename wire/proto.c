@@ -92,26 +92,50 @@ static const struct wire_arg_spec args_service_name[] = {
     ARGS_END,
 };
 
+static const struct wire_arg_spec args_echo[] = {
+    {"data", WIRE_T_STR, false, STR_MAX},
+    ARGS_END,
+};
+
+#define ADMIN WIRE_ROLE_ADMIN
+#define WORKER WIRE_ROLE_WORKER
+
 static const struct {
   const char *name;
   const struct wire_arg_spec *args;
+  uint32_t roles; /* enum wire_role: who may call it */
 } ops[WIRE_OP__COUNT] = {
-    [WIRE_OP_PING] = {"ping", args_none},
-    [WIRE_OP_SECRET_CREATE] = {"secret.create", args_create},
-    [WIRE_OP_SECRET_ROTATE] = {"secret.rotate", args_rotate},
-    [WIRE_OP_SECRET_RM] = {"secret.rm", args_rm},
-    [WIRE_OP_SECRET_LS] = {"secret.ls", args_page},
-    [WIRE_OP_SECRET_INSPECT] = {"secret.inspect", args_ref},
-    [WIRE_OP_GRANT_ADD] = {"grant.add", args_grant_add},
-    [WIRE_OP_GRANT_RM] = {"grant.rm", args_grant_rm},
-    [WIRE_OP_AUDIT_LS] = {"audit.ls", args_audit_ls},
-    [WIRE_OP_AUDIT_VERIFY] = {"audit.verify", args_audit_verify},
-    [WIRE_OP_GRANT_LS] = {"grant.ls", args_grant_ls},
-    [WIRE_OP_SERVICE_CREATE] = {"service.create", args_service_create},
-    [WIRE_OP_SERVICE_LS] = {"service.ls", args_page},
-    [WIRE_OP_SERVICE_INSPECT] = {"service.inspect", args_service_name},
-    [WIRE_OP_SERVICE_RM] = {"service.rm", args_service_name},
+    [WIRE_OP_PING] = {"ping", args_none, ADMIN | WORKER},
+    [WIRE_OP_SECRET_CREATE] = {"secret.create", args_create, ADMIN},
+    [WIRE_OP_SECRET_ROTATE] = {"secret.rotate", args_rotate, ADMIN},
+    [WIRE_OP_SECRET_RM] = {"secret.rm", args_rm, ADMIN},
+    [WIRE_OP_SECRET_LS] = {"secret.ls", args_page, ADMIN},
+    [WIRE_OP_SECRET_INSPECT] = {"secret.inspect", args_ref, ADMIN},
+    [WIRE_OP_GRANT_ADD] = {"grant.add", args_grant_add, ADMIN},
+    [WIRE_OP_GRANT_RM] = {"grant.rm", args_grant_rm, ADMIN},
+    [WIRE_OP_AUDIT_LS] = {"audit.ls", args_audit_ls, ADMIN},
+    [WIRE_OP_AUDIT_VERIFY] = {"audit.verify", args_audit_verify, ADMIN},
+    [WIRE_OP_GRANT_LS] = {"grant.ls", args_grant_ls, ADMIN},
+    [WIRE_OP_SERVICE_CREATE] = {"service.create", args_service_create, ADMIN},
+    [WIRE_OP_SERVICE_LS] = {"service.ls", args_page, ADMIN},
+    [WIRE_OP_SERVICE_INSPECT] = {"service.inspect", args_service_name, ADMIN},
+    [WIRE_OP_SERVICE_RM] = {"service.rm", args_service_name, ADMIN},
+    [WIRE_OP_SESSION_ECHO] = {"session.echo", args_echo, WORKER},
 };
+
+uint32_t wire_op_roles(enum wire_op op) {
+  return (unsigned)op < WIRE_OP__COUNT ? ops[op].roles : 0;
+}
+
+const char *wire_role_name(uint32_t role) {
+  switch (role) {
+  case WIRE_ROLE_ADMIN: return "admin";
+  case WIRE_ROLE_WORKER: return "worker";
+  case WIRE_ROLE_MANAGER: return "manager";
+  case WIRE_ROLE_ANON: return "anon";
+  default: return "none";
+  }
+}
 
 const char *wire_op_name(enum wire_op op) {
   return (unsigned)op < WIRE_OP__COUNT ? ops[op].name : NULL;

@@ -49,8 +49,27 @@ enum wire_op {
   WIRE_OP_SERVICE_LS,
   WIRE_OP_SERVICE_INSPECT,
   WIRE_OP_SERVICE_RM,
+  WIRE_OP_SESSION_ECHO, /* a worker's echo of its args: liveness and tests of roles */
   WIRE_OP__COUNT,
 };
+
+/* Who may call an op: each op of the table declares a mask of these, and the
+ * server checks the caller's role against it before any handler runs. */
+enum wire_role {
+  WIRE_ROLE_ADMIN = 1u << 0,   /* local admin over the Unix socket */
+  WIRE_ROLE_WORKER = 1u << 1,  /* a worker node, TLS client cert */
+  WIRE_ROLE_MANAGER = 1u << 2, /* later */
+  WIRE_ROLE_ANON = 1u << 3,    /* TLS peer without a client certificate: may only join */
+};
+
+/* The roles (enum wire_role mask) that may call op; 0 when out of range. */
+uint32_t wire_op_roles(enum wire_op op);
+/* True when a caller holding any of the roles in `roles` may call op. */
+static inline bool wire_role_allows(enum wire_op op, uint32_t roles) {
+  return (wire_op_roles(op) & roles) != 0;
+}
+/* "admin", "worker", "manager", "anon" for one role bit; "none" otherwise. */
+const char *wire_role_name(uint32_t role);
 
 /* "secret.create" for WIRE_OP_SECRET_CREATE; NULL when out of range. */
 const char *wire_op_name(enum wire_op op);

@@ -347,6 +347,10 @@ static void on_write(uv_write_t *req, int status) {
   free(w);
   if (t->state == ST_CLOSING)
     return;
+  if (status < 0 && t->state == ST_LINGER) {
+    start_close(t); /* nothing more can be flushed: do not wait out the linger */
+    return;
+  }
   if (status < 0) {
     end(t, status);
     return;

@@ -5,7 +5,8 @@
  * interface and runs unchanged over every transport:
  *
  *   - TLS 1.3 over TCP (wire/tls.h): the peer is its verified certificate;
- *   - the Unix socket (to come): the peer is its SO_PEERCRED credentials.
+ *   - the Unix socket (wire/unix_transport.h): the peer is its SO_PEERCRED
+ *     credentials.
  *
  * A transport is an object whose first member is `struct wire_transport`
  * (so `&x->transport` is a `struct wire_transport *` and back with
@@ -91,6 +92,13 @@ struct wire_transport_cbs {
    * The transport is freed when on_close returns. Required.
    */
   void (*on_close)(struct wire_transport *t, int reason, void *ud);
+  /*
+   * Optional: the peer finished sending (Unix socket EOF) but may still read.
+   * Writes keep working; on_data stops; the owner calls ops->close when it
+   * has answered. Without it (or on transports that cannot half-close, like
+   * TLS) the end of the peer's sending is on_close(0).
+   */
+  void (*on_eof)(struct wire_transport *t, void *ud);
 };
 
 struct wire_transport_ops {
