@@ -8,7 +8,7 @@ if(TARGET sdimage)
       set_tests_properties(test_image_${t} PROPERTIES LABELS "unit;image" SKIP_RETURN_CODE 77)
     endif()
   endforeach()
-  foreach(t import malicious store launch)
+  foreach(t import malicious store launch trust)
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/image_${t}.sh)
       add_test(NAME image_${t}
                COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/image_${t}.sh
