@@ -7,6 +7,7 @@
  *   policy trust PATTERN --key FILE.pub --channel CHANNEL [--threshold K]
  *   policy untrust KEY-ID|FILE.pub | require CHANNEL | enforce on|off
  *   policy grace DURATION | warn DURATION | show [--json]
+ *   signature add REF FILE.dsse...   (envelopes signed on another host)
  * and the signature part of inspect and ls. Global options: --store DIR,
  * --policy FILE. Passphrases come from the terminal (no echo) or a file, are
  * held in secret memory and wiped; never from argv or the environment.
@@ -322,6 +323,57 @@ static int cmd_sign(const struct topts *o, const char *ref) {
   return 0;
 }
 
+/* Add envelopes made elsewhere (another host's STORE/images/<hex>/signatures/)
+ * to image ref: each must decode, be about this image's digest and (when ref
+ * names the image) this name; then the image is verified against the policy
+ * and each signature's status printed. */
+static int cmd_signature_add(const struct topts *o, const char *ref, int n, char **files) {
+  _cleanup_(img_store_freep) struct img_store *s = NULL;
+  struct img_err err = {0};
+  char hex[IMG_HEX_LEN + 1], name[IMG_MAX_NAME + 1] = "", ver[129];
+  if (img_store_open(img_store_path(o->store), false, &s, &err) < 0 || img_store_resolve(s, ref, hex, &err) < 0)
+    return tfail("signature add %s: %s", ref, err.msg);
+  if (strncmp(ref, "sha256:", 7) && !strchr(ref, '@') && img_ref_parse(ref, name, ver) < 0)
+    name[0] = '\0';
+  _cleanup_free_ struct trust_dsse *env = malloc(sizeof *env);
+  if (!env)
+    return tfail("out of memory");
+  for (int i = 0; i < n; i++) {
+    _cleanup_free_ char *text = NULL;
+    size_t len;
+    struct trust_statement st;
+    int r = read_small_file(files[i], TRUST_DSSE_MAX_TEXT, &text, &len);
+    if (r < 0)
+      return tfail("%s: %s", files[i], r == -EFBIG ? "not a signature envelope (too large)" : strerror(-r));
+    if (trust_dsse_decode(text, len, env, &err) < 0)
+      return tfail("%s: %s", files[i], err.msg);
+    if (strcmp(env->payload_type, TRUST_PAYLOAD_TYPE))
+      return tfail("%s: payloadType is not %s", files[i], TRUST_PAYLOAD_TYPE);
+    if (trust_statement_decode(env->payload, env->payload_len, &st, &err) < 0)
+      return tfail("%s: %s", files[i], err.msg);
+    if (strcmp(st.digest, hex))
+      return tfail("%s: the signature is over sha256:%.12s, not %s (sha256:%.12s)", files[i], st.digest, ref, hex);
+    if (name[0] && strcmp(st.name, name))
+      return tfail("%s: the signature names %s, not %s", files[i], st.name, name);
+    if (trust_store_add(s, hex, &st, text, &err) < 0)
+      return tfail("%s: %s", files[i], err.msg);
+    json_object *f = json_object_new_object();
+    char d[80];
+    snprintf(d, sizeof d, "sha256:%s", hex);
+    json_object_object_add(f, "image", json_object_new_string(d));
+    json_object_object_add(f, "name", json_object_new_string(st.name));
+    json_object_object_add(f, "version", json_object_new_int64((int64_t)st.version));
+    json_object_object_add(f, "channel", json_object_new_string(st.channel));
+    json_object_object_add(f, "keyid", json_object_new_string(st.keyid));
+    json_object_object_add(f, "added", json_object_new_boolean(true));
+    (void)trust_log(s, "sign", f);
+    printf("added %s:%" PRIu64 " channel %s key %.16s to sha256:%s\n", st.name, st.version, st.channel,
+           st.keyid, hex);
+  }
+  reverify(s, o->policy, hex);
+  return 0;
+}
+
 /* policy ---------------------------------------------------------------- */
 
 static int load_policy(const struct topts *o, struct trust_policy **ret) {
@@ -550,7 +602,8 @@ int secret_image_trust_main(int argc, char **argv) {
   int v = 1;
   while (v < argc && argv[v][0] == '-') /* global options before the verb */
     v += ((!strcmp(argv[v], "--store") || !strcmp(argv[v], "--policy")) && v + 1 < argc) ? 2 : 1;
-  if (v >= argc || (strcmp(argv[v], "key") && strcmp(argv[v], "sign") && strcmp(argv[v], "policy")))
+  if (v >= argc || (strcmp(argv[v], "key") && strcmp(argv[v], "sign") && strcmp(argv[v], "policy") &&
+                      strcmp(argv[v], "signature")))
     return -1;
   struct topts o = {.expires = DEFAULT_EXPIRY};
   enum { O_STORE = 256, O_POLICY, O_OUT, O_KEY, O_CHANNEL, O_PASS, O_KDF, O_EXPIRES, O_THRESHOLD, O_JSON };
@@ -602,10 +655,13 @@ int secret_image_trust_main(int argc, char **argv) {
     return cmd_sign(&o, a[1]);
   if (!strcmp(a[0], "policy"))
     return cmd_policy(&o, n - 1, a + 1);
+  if (!strcmp(a[0], "signature") && n >= 4 && !strcmp(a[1], "add"))
+    return cmd_signature_add(&o, a[2], n - 3, a + 3);
   fprintf(stderr, "usage: secret-image key generate NAME [--out DIR] [--kdf-cost C] [--passphrase-file F]\n"
                   "       secret-image sign NAME:VERSION --key F.key --channel C [--expires D] [--passphrase-file F]\n"
                   "       secret-image [--policy F] policy trust PATTERN --key F.pub --channel C [--threshold K]\n"
                   "       secret-image [--policy F] policy untrust KEY-ID|F.pub | require C | enforce on|off |\n"
-                  "                                 grace D | warn D | show [--json]\n");
+                  "                                 grace D | warn D | show [--json]\n"
+                  "       secret-image signature add REF FILE.dsse...\n");
   return 2;
 }

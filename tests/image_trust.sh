@@ -203,6 +203,20 @@ refused t:1 "does not verify"
 pass "a signature moved to another image, a name it does not sign, or an edited statement does not verify"
 
 mkimg v:1
+# envelopes signed on another host: added to the same image only
+S2=$TMP/store2
+img2() { OUT=$("$IMG" --store "$S2" --policy "$POL" "$@" 2>"$TMP/err"); RC=$?; ERR=$(cat "$TMP/err"); return $RC; }
+img2 import "$TMP/L1" --name app:1 || fail "import into a second store: $ERR"
+img2 import "$TMP/L2" --name app:2 || fail "import app:2 into a second store: $ERR"
+HEX_A=$(img inspect app:1 && python3 -c 'import json,sys; print(json.loads(sys.argv[1])["digest"][7:])' "$OUT")
+ENVS=$(ls "$STORE/images/$HEX_A/signatures/"*.dsse)
+img2 signature add app:2 $ENVS && fail "an envelope for another digest was added"
+case "$ERR" in *"signature is over"*) ;; *) fail "signature add, other digest: $ERR";; esac
+img2 signature add app:1 $ENVS || fail "signature add: $ERR"
+OUT=$("$LAUNCH" --image app:1 --store "$S2" --policy "$POL" -- /bin/echo ran 2>"$TMP/err") && [ "$OUT" = ran ] ||
+  fail "an image with added signatures did not run: $(cat "$TMP/err")"
+pass "signature add takes envelopes made on another host for the same image only; they count there"
+
 SECRET_CONTENT_TRUST=1 timg policy enforce off || fail "enforce off: $ERR"
 runs v:1
 SECRET_CONTENT_TRUST=1 refused v:1 "unsigned"
