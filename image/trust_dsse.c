@@ -45,18 +45,15 @@ int trust_dsse_decode(const char *text, size_t len, struct trust_dsse *ret, stru
     return img_fail(err, -EINVAL, "envelope is not a JSON object");
   if (!trust_json_only(o, top))
     return img_fail(err, -EINVAL, "envelope has a field other than payloadType, payload, signatures");
-  json_object *pt = trust_json_get(o, "payloadType", json_type_string);
-  json_object *pl = trust_json_get(o, "payload", json_type_string);
+  const char *pts = trust_json_str(o, "payloadType"), *pl = trust_json_str(o, "payload");
   json_object *sigs = trust_json_get(o, "signatures", json_type_array);
-  if (!pt || !pl || !sigs)
-    return img_fail(err, -EINVAL, "envelope lacks payloadType, payload or signatures");
+  if (!pts || !pl || !sigs)
+    return img_fail(err, -EINVAL, "envelope lacks payloadType, payload or signatures (strings without NUL)");
   memset(ret, 0, sizeof *ret);
-  const char *pts = json_object_get_string(pt);
-  if (!*pts || strlen(pts) >= sizeof ret->payload_type ||
-      (size_t)json_object_get_string_len(pt) != strlen(pts))
-    return img_fail(err, -EINVAL, "envelope payloadType is empty, too long or holds a NUL");
+  if (!*pts || strlen(pts) >= sizeof ret->payload_type)
+    return img_fail(err, -EINVAL, "envelope payloadType is empty or too long");
   strcpy(ret->payload_type, pts);
-  int n = trust_b64_decode(json_object_get_string(pl), ret->payload, sizeof ret->payload);
+  int n = trust_b64_decode(pl, ret->payload, sizeof ret->payload);
   if (n <= 0)
     return img_fail(err, -EINVAL, "envelope payload is not base64 of 1..%d bytes", TRUST_DSSE_MAX_PAYLOAD);
   ret->payload_len = (size_t)n;
@@ -67,15 +64,14 @@ int trust_dsse_decode(const char *text, size_t len, struct trust_dsse *ret, stru
     json_object *s = json_object_array_get_idx(sigs, i);
     if (!json_object_is_type(s, json_type_object) || !trust_json_only(s, sigf))
       return img_fail(err, -EINVAL, "envelope signature %zu is not {keyid, sig}", i);
-    json_object *k = trust_json_get(s, "keyid", json_type_string);
-    json_object *g = trust_json_get(s, "sig", json_type_string);
-    if (!k || !g || !trust_keyid_valid(json_object_get_string(k)))
+    const char *k = trust_json_str(s, "keyid"), *g = trust_json_str(s, "sig");
+    if (!k || !g || !trust_keyid_valid(k))
       return img_fail(err, -EINVAL, "envelope signature %zu: keyid must be 64 hex digits", i);
     uint8_t sig[65];
-    if (trust_b64_decode(json_object_get_string(g), sig, sizeof sig) != 64)
+    if (trust_b64_decode(g, sig, sizeof sig) != 64)
       return img_fail(err, -EINVAL, "envelope signature %zu: sig is not 64 bytes of base64", i);
     memcpy(ret->sigs[i].sig, sig, 64);
-    strcpy(ret->sigs[i].keyid, json_object_get_string(k));
+    strcpy(ret->sigs[i].keyid, k);
   }
   ret->n_sigs = ns;
   return 0;

@@ -36,12 +36,18 @@ void trust_policy_free(struct trust_policy *p) {
   free(p);
 }
 
+/* A string without NUL bytes (what strcmp and friends see is all there is). */
+static bool clean_str(json_object *v) {
+  return json_object_is_type(v, json_type_string) &&
+         (size_t)json_object_get_string_len(v) == strlen(json_object_get_string(v));
+}
+
 static bool keyid_array(json_object *a) {
   if (!a || !json_object_is_type(a, json_type_array) || json_object_array_length(a) > 256)
     return false;
   for (size_t i = 0; i < json_object_array_length(a); i++) {
     json_object *v = json_object_array_get_idx(a, i);
-    if (!json_object_is_type(v, json_type_string) || !trust_keyid_valid(json_object_get_string(v)))
+    if (!clean_str(v) || !trust_keyid_valid(json_object_get_string(v)))
       return false;
   }
   return true;
@@ -53,7 +59,7 @@ static int validate(json_object *o, struct img_err *err) {
   if (json_object_object_get_ex(o, "enforce", &v) && !json_object_is_type(v, json_type_boolean))
     return img_fail(err, -EINVAL, "\"enforce\" must be true or false");
   if (json_object_object_get_ex(o, "require", &v) &&
-      (!json_object_is_type(v, json_type_string) || !trust_channel_valid(json_object_get_string(v))))
+      (!clean_str(v) || !trust_channel_valid(json_object_get_string(v))))
     return img_fail(err, -EINVAL, "\"require\" must be a channel name");
   static const char *const secs[] = {"warn", "grace"};
   for (size_t i = 0; i < 2; i++)
@@ -67,7 +73,7 @@ static int validate(json_object *o, struct img_err *err) {
     json_object_object_foreach(v, id, pkv) {
       uint8_t pk[33];
       char want[TRUST_KEYID_LEN + 1];
-      if (!json_object_is_type(pkv, json_type_string) ||
+      if (!clean_str(pkv) ||
           trust_b64_decode(json_object_get_string(pkv), pk, sizeof pk) != 32)
         return img_fail(err, -EINVAL, "\"keys\": %.64s is not a base64 Ed25519 public key", id);
       trust_keyid(pk, want);
@@ -91,7 +97,7 @@ static int validate(json_object *o, struct img_err *err) {
       size_t pl = (size_t)json_object_get_string_len(pat);
       if (pl == 0 || pl > 256 || pl != strlen(json_object_get_string(pat)))
         return img_fail(err, -EINVAL, "\"rules\"[%zu]: pattern empty or too long", i);
-      if (!trust_channel_valid(json_object_get_string(ch)))
+      if (!clean_str(ch) || !trust_channel_valid(json_object_get_string(ch)))
         return img_fail(err, -EINVAL, "\"rules\"[%zu]: channel is not a channel name", i);
       int64_t t = json_object_get_int64(th);
       if (t < 1 || t > TRUST_MAX_THRESHOLD)

@@ -23,8 +23,8 @@ int trust_statement_check(const struct trust_statement *s, struct img_err *err) 
   if (!trust_channel_valid(s->channel))
     return img_fail(err, -EINVAL, "statement channel is not a channel name ([a-z0-9._-], 1..%d)",
                     TRUST_MAX_CHANNEL);
-  if (s->issued < 0 || s->expires <= s->issued)
-    return img_fail(err, -EINVAL, "statement expires before it was issued");
+  if (s->issued < 0 || s->expires <= s->issued || s->expires > TRUST_MAX_TIME)
+    return img_fail(err, -EINVAL, "statement times out of range (issued < expires <= 2^40)");
   if (!trust_keyid_valid(s->keyid))
     return img_fail(err, -EINVAL, "statement keyid is not 64 hex digits");
   return 0;

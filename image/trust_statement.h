@@ -20,13 +20,14 @@
 
 #define TRUST_STATEMENT_TYPE "https://secretd.dev/trust/statement/v1"
 #define TRUST_MAX_VERSION ((uint64_t)1 << 53) /* exact in every JSON reader */
+#define TRUST_MAX_TIME ((int64_t)1 << 40)     /* unix seconds: year 36812; no overflow in sums */
 
 struct trust_statement {
   char digest[IMG_HEX_LEN + 1]; /* hex, without "sha256:" */
   char name[IMG_MAX_NAME + 1];
   uint64_t version;            /* 1..TRUST_MAX_VERSION */
   char channel[TRUST_MAX_CHANNEL + 1];
-  int64_t issued, expires;     /* unix seconds, issued < expires */
+  int64_t issued, expires;     /* unix seconds, 0 <= issued < expires <= TRUST_MAX_TIME */
   char keyid[TRUST_KEYID_LEN + 1];
 };
 

@@ -20,7 +20,7 @@
 #include "image/trust_log.h"
 #include "image/trust_policy.h"
 
-#define VERDICT_MAX 262144
+#define VERDICT_MAX (1 << 20)
 
 static void json_putp(json_object **o) { json_object_put(*o); }
 #define _cleanup_json_ _cleanup_(json_putp)
@@ -99,6 +99,12 @@ int trust_store_add(struct img_store *s, const char *hex, const struct trust_sta
   int r = write_at(dfd, file, envelope, strlen(envelope));
   if (r < 0)
     return img_fail(err, r, "storing the signature: %s", strerror(-r));
+  /* the stored verdict no longer covers every signature: the next check
+   * recomputes it, whatever policy it runs under */
+  char v[128];
+  snprintf(v, sizeof v, "images/%s/trust.verdict", hex);
+  if (unlinkat(img_store_fd(s), v, 0) < 0 && errno != ENOENT)
+    return img_fail(err, -errno, "removing the stale verdict: %s", strerror(errno));
   return 0;
 }
 

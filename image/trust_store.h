@@ -6,8 +6,9 @@
  *        other signers' envelopes sit side by side. Removed with the image.
  *   STORE/images/<hex>/trust.verdict  the outcome of verifying every envelope
  *        against the policy with digest "policy" (JSON; see trust_verdict_*).
- *        Recomputed when the policy's digest differs: a launch never
- *        re-verifies or re-hashes otherwise.
+ *        Recomputed when the policy's digest differs or a signature was
+ *        added (trust_store_add removes it): a launch never re-verifies or
+ *        re-hashes otherwise.
  *   STORE/trust/marks/<sha256("kind\0name\0channel")>  "N\n": for kind "run",
  *        the highest version launched on this host (rollback mark); for kind
  *        "latest", the highest version whose signatures met the policy's
@@ -58,7 +59,7 @@ enum trust_sig_status {
 const char *trust_sig_status_name(enum trust_sig_status st);
 
 #define TRUST_MAX_SIGNERS 16
-#define TRUST_MAX_CLAIMS 32
+#define TRUST_MAX_CLAIMS 64
 
 struct trust_signer {
   char keyid[TRUST_KEYID_LEN + 1];
@@ -77,7 +78,9 @@ struct trust_claim {
   size_t n_signers;
 };
 
-/* About 50 KB: allocate it on the heap. */
+/* About 100 KB: allocate it on the heap. Signatures beyond the limits (per
+ * image TRUST_MAX_CLAIMS (name, version, channel), per claim TRUST_MAX_SIGNERS
+ * signers) are checked and logged but not kept. */
 struct trust_verdict {
   char policy[IMG_HEX_LEN + 1]; /* digest of the policy it was computed with */
   struct trust_claim claims[TRUST_MAX_CLAIMS];

@@ -73,6 +73,14 @@ json_object *trust_json_get(json_object *o, const char *key, json_type t) {
   return v;
 }
 
+const char *trust_json_str(json_object *o, const char *key) {
+  json_object *v = trust_json_get(o, key, json_type_string);
+  if (!v)
+    return NULL;
+  const char *s = json_object_get_string(v);
+  return (size_t)json_object_get_string_len(v) == strlen(s) ? s : NULL;
+}
+
 bool trust_json_only(json_object *o, const char *const *allowed) {
   json_object_object_foreach(o, k, v) {
     (void)v;

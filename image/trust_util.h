@@ -29,6 +29,9 @@ int trust_json_parse(const char *text, size_t len, json_object **ret);
 /* Field key of object o if it has type t, else NULL. */
 json_object *trust_json_get(json_object *o, const char *key, json_type t);
 
+/* Field key of o if it is a string without NUL bytes, else NULL. */
+const char *trust_json_str(json_object *o, const char *key);
+
 /* True if every key of o is in the NULL-terminated list allowed. */
 bool trust_json_only(json_object *o, const char *const *allowed);
 

@@ -133,6 +133,7 @@ static void test_decode_refuses_malformed_envelopes(void **st) {
   assert_int_equal(decode("{\"payloadType\":\"t\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"" KID "\",\"sig\":\"AAAA\"}]}"), -EINVAL);
   assert_int_equal(decode("{\"payloadType\":\"t\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"AB\",\"sig\":\"" SIG "\"}]}"), -EINVAL);
   assert_int_equal(decode("{\"payloadType\":\"\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"" KID "\",\"sig\":\"" SIG "\"}]}"), -EINVAL);
+  assert_int_equal(decode("{\"payloadType\":\"t\",\"payload\":\"eA==\\u0000eA==\",\"signatures\":[{\"keyid\":\"" KID "\",\"sig\":\"" SIG "\"}]}"), -EINVAL);
   assert_int_equal(decode("{\"payloadType\":\"t\\u0000x\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"" KID "\",\"sig\":\"" SIG "\"}]}"), -EINVAL);
 }
 

@@ -53,6 +53,10 @@ static void test_encode_refuses_bad_fields(void **st) {
   assert_int_equal(trust_statement_encode(&s, &t, &n, &err), -EINVAL);
   s = good(), s.expires = s.issued;
   assert_int_equal(trust_statement_encode(&s, &t, &n, &err), -EINVAL);
+  s = good(), s.expires = TRUST_MAX_TIME + 1; /* sums with grace periods must not overflow */
+  assert_int_equal(trust_statement_encode(&s, &t, &n, &err), -EINVAL);
+  s = good(), s.issued = -1;
+  assert_int_equal(trust_statement_encode(&s, &t, &n, &err), -EINVAL);
   s = good(), s.digest[0] = 'X';
   assert_int_equal(trust_statement_encode(&s, &t, &n, &err), -EINVAL);
   assert_true(err.msg[0] != '\0');
