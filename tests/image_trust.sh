@@ -145,6 +145,20 @@ timg policy grace 0 || fail "policy grace 0"
 refused e:1 "expired"
 pass "expired signature refused; the grace period lets it run, announced and logged"
 
+# the default expiry (90 days), seen from 80 and 91 days later (Debian's faketime)
+command -v faketime >/dev/null || fail "faketime missing (scripts/deps.sh)"
+mkimg f:1
+sign f:1 --key "$K/alice.key" --channel prod
+later() { FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "+$1" "${@:2}"; }
+OUT=$(later 80d "$LAUNCH" --image f:1 --store "$STORE" --policy "$POL" -- /bin/echo ran 2>"$TMP/err")
+ERR=$(cat "$TMP/err")
+[ "$OUT" = ran ] || fail "f:1 did not run 80 days after signing: $ERR"
+case "$ERR" in *"expire in 10d"* | *"expire in 9d23h"*) ;; *) fail "no warning 10 days before the default expiry: $ERR";; esac
+later 91d "$LAUNCH" --image f:1 --store "$STORE" --policy "$POL" -- /bin/echo ran 2>"$TMP/err" &&
+  fail "f:1 ran 91 days after signing"
+case "$(cat "$TMP/err")" in *"expired"*) ;; *) fail "91 days later: $(cat "$TMP/err")";; esac
+pass "the default expiry is 90 days: warned 10 days ahead, refused after"
+
 mkimg w:1
 sign w:1 --key "$K/alice.key" --channel prod --expires 1d
 runs w:1
