@@ -232,8 +232,87 @@ static int version_scan_cb(void *ctx, const struct trust_dsse *env, const struct
   return 0;
 }
 
+/* The version only goes up per name: no version below one already signed,
+ * no other image under the same version (every image's signatures). */
+static int check_version_goes_up(struct img_store *s, const char *ref, const char *name, const char *hex,
+                                 uint64_t version) {
+  _cleanup_free_ struct img_entry *ents = NULL;
+  size_t n;
+  int r = img_store_list(s, &ents, &n);
+  if (r < 0)
+    return tfail("sign: listing the store: %s", strerror(-r)), -1;
+  struct version_scan vs = {name, hex, version, 0, false};
+  for (size_t i = 0; i < n; i++)
+    if ((r = trust_store_each(s, ents[i].hex, version_scan_cb, &vs)) < 0)
+      return tfail("sign: reading signatures: %s", strerror(-r)), -1;
+  if (vs.same_version_other_image)
+    return tfail("sign %s: version %" PRIu64 " of %s is already signed for another image (versions only go up)",
+                 ref, version, name), -1;
+  if (vs.highest > version)
+    return tfail("sign %s: version %" PRIu64 " is below version %" PRIu64 " of %s already signed (versions "
+                 "only go up)", ref, version, vs.highest, name), -1;
+  return 0;
+}
+
+/* Read and open the key file o->key: *ret_sk in secret memory, its key id
+ * and public key. The passphrase is wiped before returning. */
+static int open_signing_key(const struct topts *o, struct secbuf **ret_sk, char keyid[TRUST_KEYID_LEN + 1],
+                            uint8_t pk[32]) {
+  _cleanup_free_ char *ktext = NULL;
+  _cleanup_(secbuf_freep) struct secbuf *pass = NULL;
+  struct img_err err = {0};
+  struct trust_key_file kf;
+  size_t klen;
+  int r = read_small_file(o->key, TRUST_KEY_MAX_TEXT, &ktext, &klen);
+  if (r < 0)
+    return tfail("--key %s: %s", o->key, r == -EFBIG ? "not a key file (too large)" : strerror(-r)), -1;
+  if (trust_key_parse(ktext, klen, &kf, &err) < 0) /* before asking for a passphrase */
+    return tfail("--key %s: %s", o->key, err.msg), -1;
+  if (read_passphrase(o->pass_file, false, &pass) < 0)
+    return -1;
+  if (trust_key_open(ktext, klen, pass, ret_sk, keyid, &err) < 0)
+    return tfail("--key %s: %s", o->key, err.msg), -1;
+  memcpy(pk, kf.pk, 32);
+  return 0;
+}
+
+/* The envelope of st signed with sk, checked against pk, as text. */
+static int make_envelope(const struct trust_statement *st, const struct secbuf *sk, const uint8_t pk[32],
+                         char **ret) {
+  _cleanup_free_ char *payload = NULL;
+  _cleanup_free_ struct trust_dsse *env = calloc(1, sizeof *env);
+  struct img_err err = {0};
+  size_t plen;
+  int r = trust_statement_encode(st, &payload, &plen, &err);
+  if (r < 0)
+    return tfail("sign: %s", err.msg[0] ? err.msg : strerror(-r)), -1;
+  if (!env || plen > sizeof env->payload)
+    return tfail("sign: statement too large"), -1;
+  snprintf(env->payload_type, sizeof env->payload_type, "%s", TRUST_PAYLOAD_TYPE);
+  memcpy(env->payload, payload, plen);
+  env->payload_len = plen;
+  if (trust_dsse_sign(env, st->keyid, sk) < 0 || trust_dsse_verify(env, 0, pk) < 0 || trust_dsse_encode(env, ret) < 0)
+    return tfail("sign: signing failed"), -1;
+  return 0;
+}
+
+static void log_signature(struct img_store *s, const struct trust_statement *st, bool added) {
+  json_object *f = json_object_new_object();
+  char d[80];
+  snprintf(d, sizeof d, "sha256:%s", st->digest);
+  json_object_object_add(f, "image", json_object_new_string(d));
+  json_object_object_add(f, "name", json_object_new_string(st->name));
+  json_object_object_add(f, "version", json_object_new_int64((int64_t)st->version));
+  json_object_object_add(f, "channel", json_object_new_string(st->channel));
+  json_object_object_add(f, "keyid", json_object_new_string(st->keyid));
+  json_object_object_add(f, "expires", json_object_new_int64(st->expires));
+  if (added)
+    json_object_object_add(f, "added", json_object_new_boolean(true));
+  (void)trust_log(s, "sign", f);
+}
+
 static int cmd_sign(const struct topts *o, const char *ref) {
-  char name[IMG_MAX_NAME + 1], ver[129];
+  char name[IMG_MAX_NAME + 1], ver[129], hex[IMG_HEX_LEN + 1], keyid[TRUST_KEYID_LEN + 1], t[32];
   if (img_ref_parse(ref, name, ver) < 0 || !strchr(ref, ':'))
     return tfail("sign: \"%s\" is not NAME:VERSION", ref);
   char *end;
@@ -247,76 +326,27 @@ static int cmd_sign(const struct topts *o, const char *ref) {
   if (!trust_channel_valid(o->channel))
     return tfail("sign: \"%s\" is not a channel name ([a-z0-9._-], 1..%d)", o->channel, TRUST_MAX_CHANNEL);
   _cleanup_(img_store_freep) struct img_store *s = NULL;
+  _cleanup_(secbuf_freep) struct secbuf *sk = NULL;
+  _cleanup_free_ char *envtext = NULL;
   struct img_err err = {0};
-  char hex[IMG_HEX_LEN + 1];
+  uint8_t pk[32];
   if (img_store_open(img_store_path(o->store), false, &s, &err) < 0 || img_store_resolve(s, ref, hex, &err) < 0)
     return tfail("sign %s: %s", ref, err.msg);
-  /* the version only goes up per name: no lower version, no other image
-   * under the same version (walk every image's signatures) */
-  _cleanup_free_ struct img_entry *ents = NULL;
-  size_t n;
-  int r = img_store_list(s, &ents, &n);
-  if (r < 0)
-    return tfail("sign: listing the store: %s", strerror(-r));
-  struct version_scan vs = {name, hex, version, 0, false};
-  for (size_t i = 0; i < n; i++)
-    if ((r = trust_store_each(s, ents[i].hex, version_scan_cb, &vs)) < 0)
-      return tfail("sign: reading signatures: %s", strerror(-r));
-  if (vs.same_version_other_image)
-    return tfail("sign %s: version %llu of %s is already signed for another image (versions only go up)",
-                 ref, version, name);
-  if (vs.highest > version)
-    return tfail("sign %s: version %llu is below version %" PRIu64 " of %s already signed (versions only go up)",
-                 ref, version, vs.highest, name);
-  /* the key */
-  _cleanup_free_ char *ktext = NULL;
-  size_t klen;
-  if ((r = read_small_file(o->key, TRUST_KEY_MAX_TEXT, &ktext, &klen)) < 0)
-    return tfail("--key %s: %s", o->key, r == -EFBIG ? "not a key file (too large)" : strerror(-r));
-  _cleanup_(secbuf_freep) struct secbuf *pass = NULL, *sk = NULL;
-  struct trust_key_file kf;
-  if (trust_key_parse(ktext, klen, &kf, &err) < 0)
-    return tfail("--key %s: %s", o->key, err.msg);
-  if (read_passphrase(o->pass_file, false, &pass) < 0)
+  if (check_version_goes_up(s, ref, name, hex, version) < 0 || open_signing_key(o, &sk, keyid, pk) < 0)
     return 1;
-  char keyid[TRUST_KEYID_LEN + 1];
-  r = trust_key_open(ktext, klen, pass, &sk, keyid, &err);
-  secbuf_free(TAKE_PTR(pass));
-  if (r < 0)
-    return tfail("--key %s: %s", o->key, err.msg);
-  /* the statement, its envelope, our own check of the signature */
   int64_t now = (int64_t)time(NULL);
   struct trust_statement st = {.version = version, .issued = now, .expires = now + o->expires};
   snprintf(st.digest, sizeof st.digest, "%s", hex);
   snprintf(st.name, sizeof st.name, "%s", name);
   snprintf(st.channel, sizeof st.channel, "%s", o->channel);
   snprintf(st.keyid, sizeof st.keyid, "%s", keyid);
-  _cleanup_free_ char *payload = NULL, *envtext = NULL;
-  size_t plen;
-  if ((r = trust_statement_encode(&st, &payload, &plen, &err)) < 0)
-    return tfail("sign: %s", err.msg[0] ? err.msg : strerror(-r));
-  _cleanup_free_ struct trust_dsse *env = calloc(1, sizeof *env);
-  if (!env || plen > sizeof env->payload)
-    return tfail("sign: statement too large");
-  snprintf(env->payload_type, sizeof env->payload_type, "%s", TRUST_PAYLOAD_TYPE);
-  memcpy(env->payload, payload, plen);
-  env->payload_len = plen;
-  if ((r = trust_dsse_sign(env, keyid, sk)) < 0 || trust_dsse_verify(env, 0, kf.pk) < 0 ||
-      (r = trust_dsse_encode(env, &envtext)) < 0)
-    return tfail("sign: signing failed");
-  secbuf_free(TAKE_PTR(sk));
+  int r = make_envelope(&st, sk, pk, &envtext);
+  secbuf_free(TAKE_PTR(sk)); /* wiped right after its last use */
+  if (r < 0)
+    return 1;
   if (trust_store_add(s, hex, &st, envtext, &err) < 0)
     return tfail("sign %s: %s", ref, err.msg);
-  json_object *f = json_object_new_object();
-  char d[80], t[32];
-  snprintf(d, sizeof d, "sha256:%s", hex);
-  json_object_object_add(f, "image", json_object_new_string(d));
-  json_object_object_add(f, "name", json_object_new_string(name));
-  json_object_object_add(f, "version", json_object_new_int64((int64_t)version));
-  json_object_object_add(f, "channel", json_object_new_string(o->channel));
-  json_object_object_add(f, "keyid", json_object_new_string(keyid));
-  json_object_object_add(f, "expires", json_object_new_int64(st.expires));
-  (void)trust_log(s, "sign", f);
+  log_signature(s, &st, false);
   reverify(s, o->policy, hex);
   fmt_time(st.expires, t);
   printf("signed %s:%llu sha256:%s channel %s key %.16s expires %s\n", name, version, hex, o->channel, keyid, t);
@@ -357,16 +387,7 @@ static int cmd_signature_add(const struct topts *o, const char *ref, int n, char
       return tfail("%s: the signature names %s, not %s", files[i], st.name, name);
     if (trust_store_add(s, hex, &st, text, &err) < 0)
       return tfail("%s: %s", files[i], err.msg);
-    json_object *f = json_object_new_object();
-    char d[80];
-    snprintf(d, sizeof d, "sha256:%s", hex);
-    json_object_object_add(f, "image", json_object_new_string(d));
-    json_object_object_add(f, "name", json_object_new_string(st.name));
-    json_object_object_add(f, "version", json_object_new_int64((int64_t)st.version));
-    json_object_object_add(f, "channel", json_object_new_string(st.channel));
-    json_object_object_add(f, "keyid", json_object_new_string(st.keyid));
-    json_object_object_add(f, "added", json_object_new_boolean(true));
-    (void)trust_log(s, "sign", f);
+    log_signature(s, &st, true);
     printf("added %s:%" PRIu64 " channel %s key %.16s to sha256:%s\n", st.name, st.version, st.channel,
            st.keyid, hex);
   }

@@ -143,6 +143,83 @@ static void log_decision(struct img_store *s, const char *hex, const struct trus
   (void)trust_log(s, ev, f);
 }
 
+/* Judge every claim for name (any when NULL) and channel; the best decides.
+ * With none: unsigned, wrong channel or bad signature, said in d. */
+static enum trust_reason best_claim(const struct trust_verdict *v, const char *hex, const char *name,
+                                    const char *channel, int64_t now, int64_t grace, struct trust_decision *d) {
+  size_t n_named = 0;
+  const char *other_channel = NULL, *other_name = NULL;
+  enum trust_reason best = TRUST_UNSIGNED;
+  struct trust_decision bd = *d;
+  for (size_t i = 0; i < v->n_claims; i++) {
+    const struct trust_claim *c = &v->claims[i];
+    if (name && strcmp(c->name, name)) {
+      other_name = c->name;
+      continue;
+    }
+    n_named++;
+    if (strcmp(c->channel, channel)) {
+      other_channel = c->channel;
+      continue;
+    }
+    struct trust_decision cd = *d;
+    snprintf(cd.name, sizeof cd.name, "%s", c->name);
+    cd.version = c->version;
+    enum trust_reason cr = judge(c, now, grace, &cd);
+    if (best == TRUST_UNSIGNED || rank(cr) > rank(best) || (rank(cr) == rank(best) && c->version > bd.version)) {
+      best = cr;
+      bd = cd;
+    }
+  }
+  if (best == TRUST_UNSIGNED) {
+    if (other_channel) {
+      best = TRUST_WRONG_CHANNEL;
+      snprintf(bd.message, sizeof bd.message, "wrong channel: the image is signed for %s, this host requires %s",
+               other_channel, channel);
+    } else if (n_named == 0 && other_name) {
+      snprintf(bd.message, sizeof bd.message, "unsigned: no signature names %s (the image is signed as %s)",
+               name, other_name);
+    } else if (v->n_other_digest || v->n_malformed) {
+      best = TRUST_BAD_SIGNATURE;
+      snprintf(bd.message, sizeof bd.message, "bad signature: %zu signature%s over another image and %zu "
+               "malformed, none for sha256:%.12s", v->n_other_digest, v->n_other_digest == 1 ? " is" : "s are",
+               v->n_malformed, hex);
+    } else {
+      snprintf(bd.message, sizeof bd.message, "unsigned: the image sha256:%.12s carries no signature", hex);
+    }
+  }
+  bd.reason = best;
+  *d = bd;
+  return best;
+}
+
+/* An image whose signatures pass: below the rollback mark, refused; below
+ * the latest verified version, refused unless allow_stale. */
+static int check_marks(struct img_store *s, bool allow_stale, struct trust_decision *d, struct img_err *err) {
+  uint64_t run = 0, latest = 0;
+  int r;
+  if ((r = trust_mark_get(s, "run", d->name, d->channel, &run)) < 0 ||
+      (r = trust_mark_get(s, "latest", d->name, d->channel, &latest)) < 0)
+    return img_fail(err, r, "reading the rollback marks: %s", strerror(-r));
+  if (d->version < run) {
+    d->reason = TRUST_ROLLBACK;
+    snprintf(d->message, sizeof d->message, "rollback: %s:%" PRIu64 " is older than version %" PRIu64
+             " already run on this host for %s", d->name, d->version, run, d->channel);
+    d->warning[0] = '\0';
+  } else if (d->version < latest && !allow_stale) {
+    d->reason = TRUST_SUPERSEDED;
+    snprintf(d->message, sizeof d->message, "superseded: version %" PRIu64 " of %s is signed for %s and "
+             "imported on this host (--allow-stale runs %" PRIu64 " anyway, logged)",
+             latest, d->name, d->channel, d->version);
+    d->warning[0] = '\0';
+  } else if (d->version < latest) {
+    d->reason = TRUST_STALE_ALLOWED;
+    snprintf(d->warning, sizeof d->warning, "warning: running %s:%" PRIu64 " although version %" PRIu64
+             " is signed for %s (--allow-stale, logged)", d->name, d->version, latest, d->channel);
+  }
+  return 0;
+}
+
 int trust_check_image(struct img_store *s, const struct trust_policy *p, const char *env,
                       const char *hex, const char *name, int64_t now, bool allow_stale,
                       struct trust_decision *ret, struct img_err *err) {
@@ -169,83 +246,21 @@ int trust_check_image(struct img_store *s, const struct trust_policy *p, const c
   int r = trust_verdict_get(s, p, hex, v, err);
   if (r < 0)
     return r;
-  /* the claims for this name (any when launched by digest) */
-  size_t n_named = 0;
-  const char *other_channel = NULL, *other_name = NULL;
-  enum trust_reason best = TRUST_UNSIGNED;
-  struct trust_decision bd = d;
-  for (size_t i = 0; i < v->n_claims; i++) {
-    const struct trust_claim *c = &v->claims[i];
-    if (name && strcmp(c->name, name)) {
-      other_name = c->name;
-      continue;
-    }
-    n_named++;
-    if (strcmp(c->channel, channel)) {
-      other_channel = c->channel;
-      continue;
-    }
-    struct trust_decision cd = d;
-    snprintf(cd.name, sizeof cd.name, "%s", c->name);
-    cd.version = c->version;
-    enum trust_reason cr = judge(c, now, trust_policy_grace(p), &cd);
-    if (best == TRUST_UNSIGNED || rank(cr) > rank(best) || (rank(cr) == rank(best) && c->version > bd.version)) {
-      best = cr;
-      bd = cd;
-    }
-  }
-  if (best == TRUST_UNSIGNED) {
-    if (other_channel) {
-      best = TRUST_WRONG_CHANNEL;
-      snprintf(bd.message, sizeof bd.message, "wrong channel: the image is signed for %s, this host requires %s",
-               other_channel, channel);
-    } else if (n_named == 0 && other_name) {
-      snprintf(bd.message, sizeof bd.message, "unsigned: no signature names %s (the image is signed as %s)",
-               name, other_name);
-    } else if (v->n_other_digest || v->n_malformed) {
-      best = TRUST_BAD_SIGNATURE;
-      snprintf(bd.message, sizeof bd.message, "bad signature: %zu signature%s over another image and %zu "
-               "malformed, none for sha256:%.12s", v->n_other_digest, v->n_other_digest == 1 ? " is" : "s are",
-               v->n_malformed, hex);
-    } else {
-      snprintf(bd.message, sizeof bd.message, "unsigned: the image sha256:%.12s carries no signature", hex);
-    }
-  }
-  bd.reason = best;
-  if (best == TRUST_ALLOWED || best == TRUST_GRACE) {
-    uint64_t run = 0, latest = 0;
-    if ((r = trust_mark_get(s, "run", bd.name, channel, &run)) < 0 ||
-        (r = trust_mark_get(s, "latest", bd.name, channel, &latest)) < 0)
-      return img_fail(err, r, "reading the rollback marks: %s", strerror(-r));
-    if (bd.version < run) {
-      bd.reason = TRUST_ROLLBACK;
-      snprintf(bd.message, sizeof bd.message, "rollback: %s:%" PRIu64 " is older than version %" PRIu64
-               " already run on this host for %s", bd.name, bd.version, run, channel);
-      bd.warning[0] = '\0';
-    } else if (bd.version < latest && !allow_stale) {
-      bd.reason = TRUST_SUPERSEDED;
-      snprintf(bd.message, sizeof bd.message, "superseded: version %" PRIu64 " of %s is signed for %s and "
-               "imported on this host (--allow-stale runs %" PRIu64 " anyway, logged)",
-               latest, bd.name, channel, bd.version);
-      bd.warning[0] = '\0';
-    } else if (bd.version < latest) {
-      bd.reason = TRUST_STALE_ALLOWED;
-      snprintf(bd.warning, sizeof bd.warning, "warning: running %s:%" PRIu64 " although version %" PRIu64
-               " is signed for %s (--allow-stale, logged)", bd.name, bd.version, latest, channel);
-    }
-  }
-  bd.allowed = bd.reason < TRUST_REFUSED_FIRST;
-  if (bd.allowed && bd.reason == TRUST_ALLOWED && bd.expires - now < trust_policy_warn(p)) {
+  enum trust_reason best = best_claim(v, hex, name, channel, now, trust_policy_grace(p), &d);
+  if ((best == TRUST_ALLOWED || best == TRUST_GRACE) && (r = check_marks(s, allow_stale, &d, err)) < 0)
+    return r;
+  d.allowed = d.reason < TRUST_REFUSED_FIRST;
+  if (d.allowed && d.reason == TRUST_ALLOWED && d.expires - now < trust_policy_warn(p)) {
     char left[32], t[32];
-    trust_duration_format(bd.expires - now, left, sizeof left);
-    fmt_time(bd.expires, t);
-    snprintf(bd.warning, sizeof bd.warning, "warning: the signatures on %s:%" PRIu64 " for %s expire in %s (%s): "
-             "sign it again", bd.name, bd.version, channel, left, t);
+    trust_duration_format(d.expires - now, left, sizeof left);
+    fmt_time(d.expires, t);
+    snprintf(d.warning, sizeof d.warning, "warning: the signatures on %s:%" PRIu64 " for %s expire in %s (%s): "
+             "sign it again", d.name, d.version, channel, left, t);
   }
-  if (bd.allowed)
-    (void)trust_mark_raise(s, "run", bd.name, channel, bd.version);
-  log_decision(s, hex, &bd, p);
-  *ret = bd;
+  if (d.allowed)
+    (void)trust_mark_raise(s, "run", d.name, channel, d.version);
+  log_decision(s, hex, &d, p);
+  *ret = d;
   return 0;
 }
 
