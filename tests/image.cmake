@@ -2,7 +2,7 @@
 # secret-launch --image) against the real binaries, run as root on images the
 # tests build from the busybox rootfs.
 if(TARGET sdimage)
-  foreach(t oci unpack trust_dsse trust_statement trust_key trust_policy)
+  foreach(t oci unpack trust_dsse trust_statement trust_key trust_policy trust_check)
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/test_image_${t}.c)
       secretd_unit_test(test_image_${t} LIBS sdimage)
       set_tests_properties(test_image_${t} PROPERTIES LABELS "unit;image" SKIP_RETURN_CODE 77)
