@@ -19,7 +19,6 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libarchive-dev libzstd-dev libyajl-dev zstd umoci
       busybox-static python3 iproute2 util-linux passwd procps psmisc kmod
       apparmor)   # apparmor: apparmor_parser, for the apparmor_profile_compiles test
-pkgs+=(faketime)   # image_trust: launches 80 and 91 days after a default (90-day) signature
 if [[ "${1:-}" == --bench ]]; then
   pkgs+=(crun runc hyperfine etcd-server etcd-client podman openssl)
 fi
