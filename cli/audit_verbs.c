@@ -14,14 +14,13 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct wire_reply *, wire_reply_free)
 
-#define AUDIT_PAGE 1000
-#define AUDIT_MAX_PAGES 1000000 /* a bound on the loop: 10^9 records */
 
 static const struct option audit_opts[] = {
     {"since", required_argument, NULL, OPT_SINCE},
     {"verify", no_argument, NULL, OPT_VERIFY},
     {"expect-head", required_argument, NULL, OPT_EXPECT_HEAD},
     CLI_JSON_LONGOPT,
+    CLI_PAGE_SIZE_LONGOPT,
     CLI_COMMON_LONGOPTS,
     CLI_LONGOPTS_END};
 
@@ -38,6 +37,13 @@ static int audit_opt(struct audit_args *a, int c, const char *arg, uint64_t now_
   case OPT_VERIFY:
     a->verify = true;
     return 0;
+  case OPT_PAGE_SIZE:
+    /* at least 2: every page request adds its own audit record at the end,
+     * so pages of 1 would never reach it */
+    if (cli_parse_page_size(arg, &a->page_size) < 0 || a->page_size < 2)
+      return cli_usage_err("audit", "--page-size wants a number from 2 to %d, got '%.32s'",
+                           WIRE_PAGE_MAX, arg);
+    return 0;
   case OPT_EXPECT_HEAD:
     a->has_head = a->verify = true;
     if (cli_parse_head(arg, &a->head_seq, a->head_hash) < 0)
@@ -53,6 +59,7 @@ int audit_parse(int argc, char **argv, uint64_t now_ns, struct audit_args *a) {
   int c, r;
 
   memset(a, 0, sizeof(*a));
+  a->page_size = WIRE_PAGE_MAX;
   cli_getopt_reset();
   while ((c = getopt_long(argc, argv, CLI_SHORTOPTS, audit_opts, NULL)) != -1) {
     if (cli_common_opt(c, optarg, &a->co))
@@ -73,19 +80,10 @@ int audit_parse(int argc, char **argv, uint64_t now_ns, struct audit_args *a) {
 
 /* ---- listing ---- */
 
-struct page_req {
-  const struct audit_args *a;
-  uint64_t after_seq;
-};
-
-static void pack_page(msgpack_packer *pk, void *ud) {
-  const struct page_req *q = ud;
-  msgpack_pack_map(pk, 1 + (q->after_seq > 0) + q->a->has_since);
-  wire_pack_kv_uint(pk, "limit", AUDIT_PAGE);
-  if (q->after_seq > 0)
-    wire_pack_kv_uint(pk, "after_seq", q->after_seq);
-  if (q->a->has_since)
-    wire_pack_kv_uint(pk, "since_ns", q->a->since_ns);
+/* The filter sent with every page (the cursor says where the page starts). */
+static void pack_since(msgpack_packer *pk, void *ud) {
+  const struct audit_args *a = ud;
+  wire_pack_kv_uint(pk, "since_ns", a->since_ns);
 }
 
 struct rec {
@@ -130,43 +128,40 @@ static int print_rec(struct rec *x, bool json) {
   return 0;
 }
 
-/* One page: print its records; *after = last seq; *more. */
-static int audit_page(struct cli *c, struct page_req *q, bool *more) {
-  _cleanup_(wire_reply_freep) struct wire_reply *rep = NULL;
+struct audit_out {
+  bool json;
+  uint64_t last_seq; /* of the records printed so far */
+};
+
+/* One page: print its records, which must continue the seq order. */
+static int audit_page(const msgpack_object *result, void *ud) {
+  struct audit_out *o = ud;
   const msgpack_object *recs;
   struct rec x;
   int r;
-
-  if ((r = cli_call(c, "audit", NULL, WIRE_OP_AUDIT_LS, pack_page, q, &rep)) ||
-      (r = cli_reply_array(rep->r.result, "records", &recs)) ||
-      (r = cli_reply_bool(rep->r.result, "more", more)))
+  if ((r = cli_reply_array(result, "records", &recs)))
     return r;
   for (uint32_t i = 0; i < recs->via.array.size; i++) {
-    if ((r = read_rec(&recs->via.array.ptr[i], &x)) || (r = print_rec(&x, q->a->co.json)))
+    if ((r = read_rec(&recs->via.array.ptr[i], &x)))
       return r;
-    if (x.seq <= q->after_seq) {
+    if (x.seq <= o->last_seq) {
       cli_err("unexpected reply from secretd (audit records out of order)");
       return CLI_EXIT_DAEMON;
     }
-    q->after_seq = x.seq;
-  }
-  if (*more && recs->via.array.size == 0) {
-    cli_err("unexpected reply from secretd (empty audit page with more to come)");
-    return CLI_EXIT_DAEMON;
+    if ((r = print_rec(&x, o->json)))
+      return r;
+    o->last_seq = x.seq;
   }
   return 0;
 }
 
 static int audit_list(struct cli *c, const struct audit_args *a) {
-  struct page_req q = {a, 0};
-  bool more = true;
-  int r = 0;
+  struct audit_out o = {a->co.json, 0};
   if (!a->co.json)
     printf("%-6s  %-20s  %-10s  %-16s  %-28s  %s\n", "SEQ", "TIME", "ACTOR", "ACTION", "OBJECT",
            "OUTCOME");
-  for (size_t page = 0; more && page < AUDIT_MAX_PAGES && r == 0; page++)
-    r = audit_page(c, &q, &more);
-  return r;
+  return cli_follow_pages(c, "audit", WIRE_OP_AUDIT_LS, a->page_size, "records", a->has_since,
+                          a->has_since ? pack_since : NULL, (void *)a, audit_page, &o);
 }
 
 /* ---- verify ---- */

@@ -27,6 +27,7 @@
 #define CLI_VALUE_MAX SD_VALUE_MAX /* base/limits.h */
 #define CLI_MAX_LABELS 64
 #define CLI_TIMEOUT_MS 60000
+#define CLI_MAX_PAGES 1000000 /* pages one listing follows at most (10^9 entries) */
 
 enum cli_exit {
   CLI_EXIT_OK = 0,
@@ -107,6 +108,23 @@ int cli_parse_duration(const char *s, uint64_t *ret_ns);
 int cli_parse_since(const char *s, uint64_t now_ns, uint64_t *ret_ns);
 /* A file mode in octal ("0400", "440"), at most 07777. 0 or -EINVAL. */
 int cli_parse_mode(const char *s, uint32_t *ret);
+/* --page-size: a decimal 1 .. WIRE_PAGE_MAX. 0 or -EINVAL. */
+int cli_parse_page_size(const char *s, uint32_t *ret);
+/* Follow the pages of a listing: call op with {"limit","cursor"} (plus what
+ * pack_more adds: n_more entries) from the first page, hand each page's
+ * result to on_page, and
+ * continue with its "next" until there is none. Refuses a reply whose
+ * "next" is malformed, repeats the cursor just sent, or comes with an empty
+ * page. Returns CLI_EXIT_OK or the exit status (error line printed). */
+typedef int (*cli_page_fn)(const msgpack_object *result, void *ud);
+int cli_follow_pages(struct cli *c, const char *what, enum wire_op op, uint32_t page_size,
+                     const char *items_key, uint32_t n_more, wire_pack_fn pack_more,
+                     void *pack_ud, cli_page_fn on_page, void *page_ud);
+/* The same starting at cursor `from` (a "next" of an earlier reply). */
+int cli_follow_pages_from(struct cli *c, const char *what, enum wire_op op, uint32_t page_size,
+                          const char *from, const char *items_key, uint32_t n_more,
+                          wire_pack_fn pack_more, void *pack_ud, cli_page_fn on_page,
+                          void *page_ud);
 /* A decimal uint32 (uid/gid). 0, -EINVAL or -ERANGE. */
 int cli_parse_u32(const char *s, uint32_t *ret);
 /* "SEQ:HASH" with a decimal seq >= 1 and 64 hex digits (lower-cased into
@@ -167,6 +185,7 @@ struct rm_args {
 };
 struct ls_args {
   struct cli_common co;
+  uint32_t page_size; /* entries asked per request (1 .. WIRE_PAGE_MAX) */
 };
 struct inspect_args {
   struct cli_common co;
@@ -175,8 +194,9 @@ struct inspect_args {
 struct grant_args {
   struct cli_common co;
   const char *name, *service, *target;
-  bool has_uid, has_gid, has_mode;
+  bool has_uid, has_gid, has_mode, has_version;
   uint32_t uid, gid, mode;
+  uint32_t version; /* --version N: pin (0 = follow the latest) */
 };
 struct revoke_args {
   struct cli_common co;
@@ -187,6 +207,7 @@ struct audit_args {
   bool verify, has_since, has_head;
   uint64_t since_ns, head_seq;
   char head_hash[65];
+  uint32_t page_size; /* records asked per request (1 .. WIRE_PAGE_MAX) */
 };
 
 int create_parse(int argc, char **argv, struct create_args *a);
@@ -209,6 +230,8 @@ int verb_inspect(int argc, char **argv);
 int verb_grant(int argc, char **argv);
 int verb_revoke(int argc, char **argv);
 int verb_audit(int argc, char **argv);
+/* service_verbs.c: `secret service create|ls|inspect|ps|rm` (argv[0] = "service"). */
+int verb_service(int argc, char **argv);
 
 /* The verb table (main.c's data, also used for help). */
 struct cli_verb {

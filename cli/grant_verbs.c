@@ -17,6 +17,7 @@ static const struct option grant_opts[] = {
     {"uid", required_argument, NULL, OPT_UID},
     {"gid", required_argument, NULL, OPT_GID},
     {"mode", required_argument, NULL, OPT_MODE},
+    {"version", required_argument, NULL, OPT_VERSION},
     CLI_COMMON_LONGOPTS,
     CLI_LONGOPTS_END};
 
@@ -42,6 +43,11 @@ static int grant_opt(struct grant_args *a, int c, const char *arg) {
     a->has_mode = true;
     return cli_parse_mode(arg, &a->mode) < 0
                ? cli_usage_err("grant", "--mode wants an octal mode like 0400, got '%.32s'", arg)
+               : 0;
+  case OPT_VERSION:
+    a->has_version = true;
+    return cli_parse_u32(arg, &a->version) < 0
+               ? cli_usage_err("grant", "--version wants a version number, got '%.32s'", arg)
                : 0;
   default:
     return -1;
@@ -75,7 +81,8 @@ int grant_parse(int argc, char **argv, struct grant_args *a) {
 
 static void pack_grant(msgpack_packer *pk, void *ud) {
   const struct grant_args *a = ud;
-  msgpack_pack_map(pk, 2 + !!a->target + a->has_uid + a->has_gid + a->has_mode);
+  msgpack_pack_map(pk, 2 + !!a->target + a->has_uid + a->has_gid + a->has_mode +
+                           a->has_version);
   wire_pack_kv_str(pk, "ref", a->name);
   wire_pack_kv_str(pk, "service", a->service);
   if (a->target)
@@ -86,6 +93,8 @@ static void pack_grant(msgpack_packer *pk, void *ud) {
     wire_pack_kv_uint(pk, "gid", a->gid);
   if (a->has_mode)
     wire_pack_kv_uint(pk, "mode", a->mode);
+  if (a->has_version)
+    wire_pack_kv_uint(pk, "version", a->version);
 }
 
 int verb_grant(int argc, char **argv) {

@@ -44,7 +44,7 @@ int main(int argc, char **argv) {
     }
   }
   if (i == argc)
-    return cli_usage_err(NULL, "missing VERB (one of create, ls, inspect, rotate, rm, grant, "
+    return cli_usage_err(NULL, "missing VERB (one of create, ls, inspect, rotate, rm, grant, service, "
                                "revoke, audit)");
   if (!strcmp(argv[i], "help")) {
     const struct cli_verb *v = i + 1 < argc ? cli_verb_find(argv[i + 1]) : NULL;

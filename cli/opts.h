@@ -18,6 +18,8 @@ enum {
   OPT_SINCE,
   OPT_VERIFY,
   OPT_EXPECT_HEAD,
+  OPT_PAGE_SIZE,
+  OPT_VERSION,
 };
 
 /* Short options: only -h. The leading ':' reports a missing value as ':'. */
@@ -25,4 +27,5 @@ enum {
 #define CLI_COMMON_LONGOPTS                                                                        \
   {"socket", required_argument, NULL, OPT_SOCKET}, { "help", no_argument, NULL, 'h' }
 #define CLI_JSON_LONGOPT {"json", no_argument, NULL, OPT_JSON}
+#define CLI_PAGE_SIZE_LONGOPT {"page-size", required_argument, NULL, OPT_PAGE_SIZE}
 #define CLI_LONGOPTS_END {NULL, 0, NULL, 0}

@@ -189,6 +189,14 @@ int cli_parse_u32(const char *s, uint32_t *ret) {
   return 0;
 }
 
+int cli_parse_page_size(const char *s, uint32_t *ret) {
+  uint32_t v;
+  if (cli_parse_u32(s, &v) < 0 || v == 0 || v > WIRE_PAGE_MAX)
+    return -EINVAL;
+  *ret = v;
+  return 0;
+}
+
 int cli_parse_head(const char *s, uint64_t *ret_seq, char ret_hash[65]) {
   uint64_t seq = 0;
   const char *p = s;

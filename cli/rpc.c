@@ -142,3 +142,59 @@ int cli_reply_map(const msgpack_object *m, const char *key, const msgpack_object
 int cli_reply_is_map(const msgpack_object *o, const char *what) {
   return o->type == MSGPACK_OBJECT_MAP ? CLI_EXIT_OK : bad_reply(what);
 }
+
+/* ---- listings ---- */
+
+struct page_pack {
+  uint32_t limit, n_more;
+  const char *cursor;
+  wire_pack_fn more;
+  void *ud;
+};
+
+static void pack_page_req(msgpack_packer *pk, void *ud) {
+  const struct page_pack *q = ud;
+  wire_pack_page_args(pk, q->limit, q->cursor, q->n_more);
+  if (q->more)
+    q->more(pk, q->ud);
+}
+
+int cli_follow_pages(struct cli *c, const char *what, enum wire_op op, uint32_t page_size,
+                     const char *items_key, uint32_t n_more, wire_pack_fn pack_more,
+                     void *pack_ud, cli_page_fn on_page, void *page_ud) {
+  return cli_follow_pages_from(c, what, op, page_size, "", items_key, n_more, pack_more, pack_ud,
+                               on_page, page_ud);
+}
+
+int cli_follow_pages_from(struct cli *c, const char *what, enum wire_op op, uint32_t page_size,
+                          const char *from, const char *items_key, uint32_t n_more,
+                          wire_pack_fn pack_more, void *pack_ud, cli_page_fn on_page,
+                          void *page_ud) {
+  char cursor[WIRE_CURSOR_MAX + 1], next[WIRE_CURSOR_MAX + 1];
+  snprintf(cursor, sizeof(cursor), "%s", from);
+  struct page_pack q = {page_size, n_more, cursor, pack_more, pack_ud};
+  bool more = true;
+  int r = CLI_EXIT_OK;
+  for (size_t page = 0; more && r == CLI_EXIT_OK; page++) {
+    if (page == CLI_MAX_PAGES) { /* a bound on the loop whatever the server says */
+      cli_err("%s: more than %d pages; stopped", what, CLI_MAX_PAGES);
+      return CLI_EXIT_DAEMON;
+    }
+    struct wire_reply *rep = NULL;
+    const msgpack_object *items;
+    if ((r = cli_call(c, what, NULL, op, pack_page_req, &q, &rep)) != CLI_EXIT_OK)
+      return r;
+    if ((r = cli_reply_array(rep->r.result, items_key, &items)) == CLI_EXIT_OK) {
+      if (wire_page_next(rep->r.result, next, &more) < 0)
+        r = bad_reply("next");
+      else if (more && (items->via.array.size == 0 || strcmp(next, cursor) == 0))
+        r = bad_reply("next"); /* a page that does not advance would loop forever */
+      else
+        r = on_page(rep->r.result, page_ud);
+    }
+    wire_reply_free(rep);
+    if (more)
+      memcpy(cursor, next, sizeof(cursor));
+  }
+  return r;
+}

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <msgpack.h>
@@ -245,14 +246,23 @@ int verb_rm(int argc, char **argv) {
 /* ---- ls ---- */
 
 static const struct option json_opts[] = {CLI_JSON_LONGOPT, CLI_COMMON_LONGOPTS, CLI_LONGOPTS_END};
+static const struct option ls_opts[] = {CLI_JSON_LONGOPT, CLI_PAGE_SIZE_LONGOPT,
+                                        CLI_COMMON_LONGOPTS, CLI_LONGOPTS_END};
 
 int ls_parse(int argc, char **argv, struct ls_args *a) {
   int c;
   memset(a, 0, sizeof(*a));
+  a->page_size = WIRE_PAGE_MAX;
   cli_getopt_reset();
-  while ((c = getopt_long(argc, argv, CLI_SHORTOPTS, json_opts, NULL)) != -1)
-    if (!cli_common_opt(c, optarg, &a->co))
+  while ((c = getopt_long(argc, argv, CLI_SHORTOPTS, ls_opts, NULL)) != -1) {
+    if (cli_common_opt(c, optarg, &a->co))
+      continue;
+    if (c != OPT_PAGE_SIZE)
       return cli_bad_option("ls", c, optopt, argv, optind);
+    if (cli_parse_page_size(optarg, &a->page_size) < 0)
+      return cli_usage_err("ls", "--page-size wants a number from 1 to %d, got '%.32s'",
+                           WIRE_PAGE_MAX, optarg);
+  }
   if (a->co.help)
     return 0;
   return cli_positionals("ls", argc, argv, optind, 0, 0, NULL, NULL);
@@ -310,14 +320,21 @@ static int read_row(const msgpack_object *o, struct secret_row *s, bool for_json
   return 0;
 }
 
-static int ls_json(const msgpack_object *arr) {
+/* The listing as it arrives page by page: JSON streams, the table (whose
+ * columns are as wide as their widest cell) is printed at the end. */
+struct ls_out {
+  bool json, started; /* started: the first page arrived ("[" printed) */
+  size_t n;           /* rows so far */
+  struct table *t;
+};
+
+static int ls_json_rows(const msgpack_object *arr, struct ls_out *o) {
   struct secret_row s;
   int r;
-  fputs("[", stdout);
-  for (uint32_t i = 0; i < arr->via.array.size; i++) {
+  for (uint32_t i = 0; i < arr->via.array.size; i++, o->n++) {
     if ((r = read_row(&arr->via.array.ptr[i], &s, true)) != 0)
       return r;
-    fputs(i ? ",\n {\"id\":" : "\n {\"id\":", stdout);
+    fputs(o->n ? ",\n {\"id\":" : "\n {\"id\":", stdout);
     json_write_str(stdout, s.id, strlen(s.id));
     fputs(",\"name\":", stdout);
     json_write_str(stdout, s.name, strlen(s.name));
@@ -328,21 +345,14 @@ static int ls_json(const msgpack_object *arr) {
       return r;
     fputs("}", stdout);
   }
-  fputs(arr->via.array.size ? "\n]\n" : "]\n", stdout);
   return 0;
 }
 
-static int ls_table(const msgpack_object *arr) {
-  static const char *const head[] = {"NAME", "ID", "LATEST", "VERSIONS", "GRANTS", "UPDATED",
-                                     "LABELS"};
-  _cleanup_(table_freep) struct table *t = NULL;
+static int ls_table_rows(const msgpack_object *arr, struct ls_out *o) {
   struct secret_row s;
   char latest[24], versions[24], grants[24], labels[512];
   int r;
-
-  if (table_new(ARRAY_SIZE(head), head, &t) < 0)
-    goto oom;
-  for (uint32_t i = 0; i < arr->via.array.size; i++) {
+  for (uint32_t i = 0; i < arr->via.array.size; i++, o->n++) {
     if ((r = read_row(&arr->via.array.ptr[i], &s, false)) != 0 ||
         (r = labels_out(s.labels, NULL, labels, sizeof(labels))) != 0)
       return r;
@@ -350,29 +360,50 @@ static int ls_table(const msgpack_object *arr) {
     snprintf(versions, sizeof(versions), "%" PRIu64, s.versions);
     snprintf(grants, sizeof(grants), "%" PRIu64, s.grants);
     const char *row[] = {s.name, s.id, latest, versions, grants, s.updated, labels};
-    if (table_add(t, row) < 0)
-      goto oom;
+    if (table_add(o->t, row) < 0) {
+      cli_err("out of memory");
+      return CLI_EXIT_DAEMON;
+    }
   }
-  table_print(t, stdout);
   return 0;
-oom:
-  cli_err("out of memory");
-  return CLI_EXIT_DAEMON;
+}
+
+static int ls_page(const msgpack_object *result, void *ud) {
+  struct ls_out *o = ud;
+  const msgpack_object *arr;
+  int r = cli_reply_array(result, "secrets", &arr);
+  if (r)
+    return r;
+  if (o->json && !o->started)
+    fputs("[", stdout);
+  o->started = true;
+  return o->json ? ls_json_rows(arr, o) : ls_table_rows(arr, o);
 }
 
 int verb_ls(int argc, char **argv) {
-  _cleanup_(wire_reply_freep) struct wire_reply *rep = NULL;
-  const msgpack_object *arr;
+  static const char *const head[] = {"NAME", "ID", "LATEST", "VERSIONS", "GRANTS", "UPDATED",
+                                     "LABELS"};
+  _cleanup_(table_freep) struct table *t = NULL;
   struct ls_args a;
   int r;
   if ((r = ls_parse(argc, argv, &a)) != 0 || a.co.help)
     return cli_parsed("ls", r, a.co.help);
+  if (!a.co.json && table_new(ARRAY_SIZE(head), head, &t) < 0) {
+    cli_err("out of memory");
+    return CLI_EXIT_DAEMON;
+  }
+  struct ls_out o = {.json = a.co.json, .t = t};
   struct cli c = {.socket = cli_socket_path(a.co.socket)};
-  r = cli_call(&c, "ls", NULL, WIRE_OP_SECRET_LS, NULL, NULL, &rep);
+  r = cli_follow_pages(&c, "ls", WIRE_OP_SECRET_LS, a.page_size, "secrets", 0, NULL, NULL,
+                       ls_page, &o);
   cli_close(&c);
-  if (r || (r = cli_reply_array(rep->r.result, "secrets", &arr)))
+  if (r)
     return r;
-  return a.co.json ? ls_json(arr) : ls_table(arr);
+  if (a.co.json)
+    fputs(o.n ? "\n]\n" : "]\n", stdout);
+  else
+    table_print(t, stdout);
+  return 0;
 }
 
 /* ---- inspect ---- */
@@ -397,8 +428,17 @@ static void pack_ref(msgpack_packer *pk, void *ud) {
 
 struct grant_row {
   char service[260], target[300], created[40];
-  uint64_t uid, gid, mode;
+  uint64_t uid, gid, mode, version; /* version 0: follows the latest */
+  bool uid_unset, gid_unset;        /* the service's user */
 };
+
+/* An owner id, or nil: unset (the service's user). */
+static int read_owner(const msgpack_object *o, const char *key, uint64_t *id, bool *unset) {
+  const msgpack_object *v = wire_map_get(o, key);
+  *unset = v && v->type == MSGPACK_OBJECT_NIL;
+  *id = 0;
+  return *unset ? 0 : cli_reply_uint(o, key, id);
+}
 
 static int read_grant(const msgpack_object *o, struct grant_row *g, bool for_json) {
   uint64_t cns;
@@ -406,8 +446,12 @@ static int read_grant(const msgpack_object *o, struct grant_row *g, bool for_jso
   if ((r = cli_reply_is_map(o, "grants")) ||
       (r = cli_reply_str(o, "service", g->service, sizeof(g->service))) ||
       (r = cli_reply_str(o, "target", g->target, sizeof(g->target))) ||
-      (r = cli_reply_uint(o, "uid", &g->uid)) || (r = cli_reply_uint(o, "gid", &g->gid)) ||
+      (r = read_owner(o, "uid", &g->uid, &g->uid_unset)) ||
+      (r = read_owner(o, "gid", &g->gid, &g->gid_unset)) ||
       (r = cli_reply_uint(o, "mode", &g->mode)) || (r = cli_reply_uint(o, "created_ns", &cns)))
+    return r;
+  g->version = 0;
+  if (wire_map_get(o, "version") && (r = cli_reply_uint(o, "version", &g->version)))
     return r;
   (for_json ? cli_time_long : cli_time_short)(cns, g->created, sizeof(g->created));
   return 0;
@@ -424,9 +468,49 @@ static int read_version(const msgpack_object *o, uint64_t *ver, char *created, s
   return 0;
 }
 
+/* All grants of the secret: the first page from inspect, the rest from grant.ls. */
+struct grant_rows {
+  struct grant_row *v;
+  size_t n, cap;
+  bool for_json;
+};
+
+static void grant_rows_free(struct grant_rows *g) {
+  free(g->v);
+  *g = (struct grant_rows){0};
+}
+
+static int grant_rows_add(const msgpack_object *arr, struct grant_rows *g) {
+  int r;
+  for (uint32_t i = 0; i < arr->via.array.size; i++) {
+    if (g->n == g->cap) {
+      size_t cap = g->cap ? g->cap * 2 : 16;
+      void *p = realloc(g->v, cap * sizeof(*g->v));
+      if (!p) {
+        cli_err("out of memory");
+        return CLI_EXIT_DAEMON;
+      }
+      g->v = p;
+      g->cap = cap;
+    }
+    if ((r = read_grant(&arr->via.array.ptr[i], &g->v[g->n], g->for_json)) != 0)
+      return r;
+    g->n++;
+  }
+  return 0;
+}
+
+static int grant_page(const msgpack_object *result, void *ud) {
+  const msgpack_object *arr;
+  int r = cli_reply_array(result, "grants", &arr);
+  return r ? r : grant_rows_add(arr, ud);
+}
+
+static void pack_grant_ref(msgpack_packer *pk, void *ud) { wire_pack_kv_str(pk, "ref", ud); }
+
 static int inspect_json(const struct secret_row *s, const msgpack_object *vers,
-                        const msgpack_object *grants) {
-  struct grant_row g;
+                        const struct grant_rows *grants) {
+  const struct grant_row *g;
   char created[40];
   uint64_t ver;
   int r;
@@ -446,28 +530,36 @@ static int inspect_json(const struct secret_row *s, const msgpack_object *vers,
     printf("%s{\"version\":%" PRIu64 ",\"created\":\"%s\"}", i ? "," : "", ver, created);
   }
   fputs("],\"grants\":[", stdout);
-  for (uint32_t i = 0; i < grants->via.array.size; i++) {
-    if ((r = read_grant(&grants->via.array.ptr[i], &g, true)) != 0)
-      return r;
+  for (size_t i = 0; i < grants->n; i++) {
+    g = &grants->v[i];
     fputs(i ? ",{\"service\":" : "{\"service\":", stdout);
-    json_write_str(stdout, g.service, strlen(g.service));
+    json_write_str(stdout, g->service, strlen(g->service));
     fputs(",\"target\":", stdout);
-    json_write_str(stdout, g.target, strlen(g.target));
-    printf(",\"uid\":%" PRIu64 ",\"gid\":%" PRIu64 ",\"mode\":%" PRIu64 ",\"created\":\"%s\"}",
-           g.uid, g.gid, g.mode, g.created);
+    json_write_str(stdout, g->target, strlen(g->target));
+    /* null: the service's user; version null: follows the latest */
+    char u[24] = "null", gi[24] = "null", v[24] = "null";
+    if (!g->uid_unset)
+      snprintf(u, sizeof(u), "%" PRIu64, g->uid);
+    if (!g->gid_unset)
+      snprintf(gi, sizeof(gi), "%" PRIu64, g->gid);
+    if (g->version)
+      snprintf(v, sizeof(v), "%" PRIu64, g->version);
+    printf(",\"uid\":%s,\"gid\":%s,\"mode\":%" PRIu64 ",\"version\":%s,\"created\":\"%s\"}", u,
+           gi, g->mode, v, g->created);
   }
   fputs("]}\n", stdout);
   return 0;
 }
 
 static int inspect_text(struct secret_row *s, const msgpack_object *vers,
-                        const msgpack_object *grants) {
+                        const struct grant_rows *grants) {
   static const char *const vhead[] = {"VERSION", "CREATED"};
-  static const char *const ghead[] = {"SERVICE", "TARGET", "UID", "GID", "MODE", "CREATED"};
+  static const char *const ghead[] = {"SERVICE", "TARGET", "UID", "GID", "MODE", "VERSION",
+                                      "CREATED"};
   _cleanup_(table_freep) struct table *vt = NULL;
   _cleanup_(table_freep) struct table *gt = NULL;
-  struct grant_row g;
-  char created[40], n1[24], n2[24], n3[24], labels[2048];
+  const struct grant_row *g;
+  char created[40], n1[24], n2[24], n3[24], n4[24], labels[2048];
   uint64_t ver;
   int r;
 
@@ -488,19 +580,26 @@ static int inspect_text(struct secret_row *s, const msgpack_object *vers,
     if (table_add(vt, row) < 0)
       goto oom;
   }
-  for (uint32_t i = 0; i < grants->via.array.size; i++) {
-    if ((r = read_grant(&grants->via.array.ptr[i], &g, false)) != 0)
-      return r;
-    snprintf(n1, sizeof(n1), "%" PRIu64, g.uid);
-    snprintf(n2, sizeof(n2), "%" PRIu64, g.gid);
-    snprintf(n3, sizeof(n3), "%04" PRIo64, g.mode);
-    const char *row[] = {g.service, g.target, n1, n2, n3, g.created};
+  for (size_t i = 0; i < grants->n; i++) {
+    g = &grants->v[i];
+    /* "service": unset, the service's user */
+    snprintf(n1, sizeof(n1), "%" PRIu64, g->uid);
+    snprintf(n2, sizeof(n2), "%" PRIu64, g->gid);
+    snprintf(n3, sizeof(n3), "%04" PRIo64, g->mode);
+    snprintf(n4, sizeof(n4), "%" PRIu64, g->version);
+    if (g->uid_unset)
+      snprintf(n1, sizeof(n1), "service");
+    if (g->gid_unset)
+      snprintf(n2, sizeof(n2), "service");
+    if (!g->version)
+      snprintf(n4, sizeof(n4), "latest");
+    const char *row[] = {g->service, g->target, n1, n2, n3, n4, g->created};
     if (table_add(gt, row) < 0)
       goto oom;
   }
   printf("\nversions:\n");
   table_print(vt, stdout);
-  if (grants->via.array.size) {
+  if (grants->n) {
     printf("\ngrants:\n");
     table_print(gt, stdout);
   } else {
@@ -517,17 +616,18 @@ int verb_inspect(int argc, char **argv) {
   const msgpack_object *vers, *grants, *res;
   struct inspect_args a;
   struct secret_row s;
+  struct grant_rows rows = {0};
   uint64_t cns, uns;
-  char what[128];
+  char what[128], next[WIRE_CURSOR_MAX + 1];
+  bool more;
   int r;
   if ((r = inspect_parse(argc, argv, &a)) != 0 || a.co.help)
     return cli_parsed("inspect", r, a.co.help);
   struct cli c = {.socket = cli_socket_path(a.co.socket)};
   what_of(what, sizeof(what), "inspect", a.name);
   r = cli_call(&c, what, NULL, WIRE_OP_SECRET_INSPECT, pack_ref, (void *)a.name, &rep);
-  cli_close(&c);
   if (r)
-    return r;
+    goto out;
   res = rep->r.result;
   if ((r = cli_reply_str(res, "id", s.id, sizeof(s.id))) ||
       (r = cli_reply_str(res, "name", s.name, sizeof(s.name))) ||
@@ -537,10 +637,27 @@ int verb_inspect(int argc, char **argv) {
       (r = cli_reply_map(res, "labels", &s.labels)) ||
       (r = cli_reply_array(res, "versions", &vers)) ||
       (r = cli_reply_array(res, "grants", &grants)))
-    return r;
+    goto out;
+  rows.for_json = a.co.json;
+  if ((r = grant_rows_add(grants, &rows)))
+    goto out;
+  /* more grants than one page: the rest through grant.ls, by the id (the
+   * name could be taken by another secret meanwhile) */
+  if (wire_page_next_at(res, "grants_next", next, &more) < 0) {
+    cli_err("unexpected reply from secretd (field 'grants_next' missing or malformed)");
+    r = CLI_EXIT_DAEMON;
+    goto out;
+  }
+  if (more && (r = cli_follow_pages_from(&c, what, WIRE_OP_GRANT_LS, WIRE_PAGE_MAX, next, "grants",
+                                         1, pack_grant_ref, s.id, grant_page, &rows)))
+    goto out;
   s.versions = vers->via.array.size;
-  s.grants = grants->via.array.size;
+  s.grants = rows.n;
   (a.co.json ? cli_time_long : cli_time_short)(cns, s.created, sizeof(s.created));
   (a.co.json ? cli_time_long : cli_time_short)(uns, s.updated, sizeof(s.updated));
-  return a.co.json ? inspect_json(&s, vers, grants) : inspect_text(&s, vers, grants);
+  r = a.co.json ? inspect_json(&s, vers, &rows) : inspect_text(&s, vers, &rows);
+out:
+  cli_close(&c);
+  grant_rows_free(&rows);
+  return r;
 }

@@ -10,8 +10,10 @@ static const struct cli_verb verbs[] = {
      "  --label K=V     attach a label (repeatable, at most 64)\n"
      "Reads the value to end of file (1 byte to 500 KiB). Without FILE, or with '-',\n"
      "the value is read from standard input, which must not be a terminal.\n"},
-    {"ls", verb_ls, "[--json]", "list secrets (never their values)",
-     "  --json          print a JSON array of objects\n"},
+    {"ls", verb_ls, "[--json] [--page-size N]", "list secrets (never their values)",
+     "  --json          print a JSON array of objects\n"
+     "  --page-size N   ask secretd for N secrets per request (1 to 1000, default 1000);\n"
+     "                  the output is the same\n"},
     {"inspect", verb_inspect, "NAME|ID [--json]",
      "show a secret's id, versions, labels and grants (never its value)",
      "  --json          print one JSON object\n"},
@@ -21,20 +23,39 @@ static const struct cli_verb verbs[] = {
     {"rm", verb_rm, "NAME|ID [--force]", "remove a secret and all its versions",
      "  --force         remove even while the secret is granted to services\n"},
     {"grant", verb_grant,
-     "NAME|ID --service SVC [--target PATH] [--uid N] [--gid N] [--mode 0400]",
+     "NAME|ID --service SVC [--target PATH] [--uid N] [--gid N] [--mode 0400] [--version N]",
      "let a service's containers read a secret as a file",
      "  --service SVC   the service (it may not exist yet)\n"
      "  --target PATH   file path below /run/secrets (default: the secret's name)\n"
-     "  --uid N         owner uid of the file (default 0)\n"
-     "  --gid N         group gid of the file (default 0)\n"
-     "  --mode MODE     octal file mode, at most 0777 (default 0400)\n"},
+     "  --uid N         owner uid of the file (default: the service's user, --user)\n"
+     "  --gid N         group gid of the file (default: the service's group)\n"
+     "  --mode MODE     octal file mode, at most 0777 (default 0400)\n"
+     "  --version N     pin version N (default: follow the latest); granting again\n"
+     "                  changes the pin, --version 0 follows the latest again\n"},
     {"revoke", verb_revoke, "NAME|ID --service SVC", "take a grant away from a service",
      "  --service SVC   the service whose grant is removed\n"},
-    {"audit", verb_audit, "[--since TIME] [--json] | --verify [--expect-head SEQ:HASH]",
+    {"service", verb_service,
+     "create NAME --rootfs DIR --node NODE [options] -- CMD [ARG...] | ls [--json] |\n"
+     "       inspect NAME [--json] | ps NAME [--json] | rm NAME",
+     "run a command in a container on a node, with its granted secrets",
+     "create options (the launcher's, same rules as secret-launch):\n"
+     "  --node NODE             the node's id or host name (required)\n"
+     "  --rootfs DIR            the root filesystem, a directory on the node (required)\n"
+     "  --restart POLICY        no (default), on-failure or always\n"
+     "  --mount SRC:DST[:ro]    --memory SIZE      --cpus N.N        --pids-limit N\n"
+     "  --cap-add CAP|ALL       --cap-drop CAP|ALL --user UID[:GID]  --read-only\n"
+     "  --env K=V               --hostname NAME    --workdir DIR     --init\n"
+     "  --stop-timeout SECONDS  --seccomp-profile FILE|unconfined (the file is read\n"
+     "                          here; its content travels with the service)\n"
+     "ps: each task's node, state, since, exit code and restarts.\n"
+     "  --json          JSON output (ls, inspect, ps)\n"},
+    {"audit", verb_audit,
+     "[--since TIME] [--json] [--page-size N] | --verify [--expect-head SEQ:HASH]",
      "list or verify the audit chain",
      "  --since TIME    records since an RFC 3339 time (2026-11-29T01:00:00Z,\n"
      "                  2026-11-29T02:00:00+01:00) or a duration ago (90s, 15m, 1h, 2d)\n"
      "  --json          one JSON object per line, the shape of the audit file\n"
+     "  --page-size N   ask secretd for N records per request (2 to 1000, default 1000)\n"
      "  --verify        verify the whole chain and print its head SEQ:HASH;\n"
      "                  exit status 1 naming the first bad record if it does not verify\n"
      "  --expect-head SEQ:HASH\n"

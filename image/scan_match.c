@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/types.h>
 
 #include "image/dpkg_version.h"
 
@@ -54,6 +55,12 @@ static int finding_cmp(const void *a, const void *b) {
 /* Is pkg affected by e, and in which category? Returns 1 (affected) or 0. */
 static int judge(const struct dpkg_version *installed, const struct vulndb_entry *e,
                  enum scan_category *ret) {
+  if (e->introduced) { /* OSV: affected from this version on */
+    struct dpkg_version intro;
+    if (dpkg_version_parse_str(e->introduced, &intro, NULL) < 0 ||
+        dpkg_version_cmp(installed, &intro) < 0)
+      return 0;
+  }
   if (e->status == VULNDB_RESOLVED) {
     struct dpkg_version fixed;
     if (!e->fixed_version || dpkg_version_parse_str(e->fixed_version, &fixed, NULL) < 0)
@@ -72,6 +79,83 @@ static int judge(const struct dpkg_version *installed, const struct vulndb_entry
   return 1;
 }
 
+struct verdict {
+  struct vulndb_entry e;
+  enum scan_category cat;
+  int affected;
+  int shadowed;        /* OSV: the tracker has the same issue */
+  ssize_t overridden;  /* tracker: index of a disagreeing OSV record, or -1 */
+};
+
+/* The tracker record in v[0..n) (sorted by issue, then origin) for issue, or -1. */
+static ssize_t tracker_issue(const struct verdict *v, size_t n, const char *issue, size_t len) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strncmp(v[mid].e.issue, issue, len);
+    if (!c && v[mid].e.issue[len])
+      c = 1;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < n && !strncmp(v[lo].e.issue, issue, len) && !v[lo].e.issue[len] &&
+                 v[lo].e.origin == VULNDB_FROM_TRACKER
+             ? (ssize_t)lo
+             : -1;
+}
+
+static int disagree(const struct verdict *a, const struct verdict *b) {
+  if (a->affected != b->affected)
+    return 1;
+  if (!a->affected)
+    return 0;
+  const char *x = a->e.fixed_version, *y = b->e.fixed_version;
+  return (!x != !y) || (x && strcmp(x, y));
+}
+
+/* Compare OSV records with the tracker's in v[0..n) (see scan_match.h). */
+static int tracker_wins(struct verdict *v, size_t n, const struct dpkg_pkg *p,
+                        struct scan_result *res, size_t *ovcap) {
+  for (size_t k = 0; k < n; k++) {
+    if (v[k].e.origin != VULNDB_FROM_OSV)
+      continue;
+    /* the id itself, then each alias */
+    const char *ids = v[k].e.issue;
+    for (int pass = 0; pass < 2; pass++, ids = v[k].e.aliases) {
+      for (const char *q = ids; q && *q;) {
+        size_t len = pass ? strcspn(q, " ") : strlen(q);
+        ssize_t j = tracker_issue(v, n, q, len);
+        q += len + (q[len] == ' ');
+        if (j < 0)
+          continue;
+        v[k].shadowed = 1;
+        if (!disagree(&v[j], &v[k]))
+          continue;
+        if (v[j].affected) {
+          v[j].overridden = (ssize_t)k;
+          continue;
+        }
+        if (res->n_overrides == *ovcap) {
+          size_t nc = *ovcap ? *ovcap * 2 : 16;
+          struct scan_override *no = realloc(res->overrides, nc * sizeof *no);
+          if (!no)
+            return -ENOMEM;
+          res->overrides = no;
+          *ovcap = nc;
+        }
+        res->overrides[res->n_overrides++] =
+            (struct scan_override){.pkg = p, .osv = v[k].e, .tracker = v[j].e,
+                                   .osv_category = v[k].cat};
+      }
+    }
+    if (v[k].shadowed)
+      res->shadowed++;
+  }
+  return 0;
+}
+
 int scan_match(const struct dpkg_db *db, const struct vulndb_tracker *t, const char *release,
                struct scan_result *ret, struct img_err *err) {
   struct scan_result res = {0};
@@ -87,25 +171,43 @@ int scan_match(const struct dpkg_db *db, const struct vulndb_tracker *t, const c
   snprintf(res.release, sizeof res.release, "%s", release);
   res.release_in_data = vulndb_tracker_has_release(t, release);
 
-  size_t cap = 0;
+  size_t cap = 0, ovcap = 0, vcap = 0;
+  struct verdict *v = NULL;
   for (size_t i = 0; i < db->n; i++) {
     const struct dpkg_pkg *p = &db->pkgs[i];
     struct dpkg_version installed;
     if (dpkg_version_parse_str(p->source_version, &installed, NULL) < 0)
       continue; /* the db refuses it at load; never reached */
     size_t first, n = vulndb_tracker_find(t, release, p->source, &first);
-    for (size_t k = first; k < first + n; k++) {
-      struct scan_finding f = {.pkg = p};
-      vulndb_tracker_get(t, k, &f.entry);
-      if (!judge(&installed, &f.entry, &f.category))
+    if (n > vcap) {
+      struct verdict *nv = realloc(v, n * sizeof *nv);
+      if (!nv)
+        goto oom;
+      v = nv;
+      vcap = n;
+    }
+    int has_osv = 0;
+    for (size_t k = 0; k < n; k++) {
+      v[k] = (struct verdict){.overridden = -1};
+      vulndb_tracker_get(t, first + k, &v[k].e);
+      v[k].affected = judge(&installed, &v[k].e, &v[k].cat);
+      has_osv |= v[k].e.origin == VULNDB_FROM_OSV;
+    }
+    if (has_osv && tracker_wins(v, n, p, &res, &ovcap) < 0)
+      goto oom;
+    for (size_t k = 0; k < n; k++) {
+      if (!v[k].affected || v[k].shadowed)
         continue;
+      struct scan_finding f = {.pkg = p, .entry = v[k].e, .category = v[k].cat};
+      if (v[k].overridden >= 0) {
+        f.osv_overridden = v[v[k].overridden].e.issue;
+        f.osv_fixed = v[v[k].overridden].e.fixed_version;
+      }
       if (res.n == cap) {
         size_t nc = cap ? cap * 2 : 64;
         struct scan_finding *nf = realloc(res.findings, nc * sizeof *nf);
-        if (!nf) {
-          scan_result_clear(&res);
-          return img_fail(err, -ENOMEM, "out of memory");
-        }
+        if (!nf)
+          goto oom;
         res.findings = nf;
         cap = nc;
       }
@@ -113,16 +215,22 @@ int scan_match(const struct dpkg_db *db, const struct vulndb_tracker *t, const c
       res.count[f.category]++;
     }
   }
+  free(v);
   if (res.n > 1)
     qsort(res.findings, res.n, sizeof *res.findings, finding_cmp);
   *ret = res;
   return 0;
+oom:
+  free(v);
+  scan_result_clear(&res);
+  return img_fail(err, -ENOMEM, "out of memory");
 }
 
 void scan_result_clear(struct scan_result *r) {
   if (!r)
     return;
   free(r->findings);
+  free(r->overrides);
   memset(r, 0, sizeof *r);
 }
 

@@ -11,6 +11,14 @@
  *    SCAN_MINOR when Debian marked it no-DSA (nodsa, postponed, ignored) or
  *    unimportant, SCAN_EOL when its urgency is end-of-life (the package is
  *    out of security support in this release), SCAN_NO_FIX otherwise.
+ * OSV records (origin VULNDB_FROM_OSV) are judged the same way, after their
+ * "introduced" version (installed below it: not affected). Where the index
+ * holds a tracker record for the same package, release and issue (the OSV
+ * record's id or one of its aliases), the tracker wins for Debian packages:
+ * the OSV record gives no finding of its own; if its verdict differs (affected
+ * or not, or another fixed version) the difference is kept: on the tracker's
+ * finding (osv_overridden) or, when the tracker says not affected, in the
+ * result's overrides list.
  * Comparing the distribution's own fixed version with the source version is
  * what avoids the backport false positives of upstream-version matching:
  * Debian's 3.0.11-1~deb12u2 carries fixes that upstream shipped in 3.0.13.
@@ -27,8 +35,17 @@ enum scan_category { SCAN_FIXABLE = 0, SCAN_NO_FIX, SCAN_MINOR, SCAN_EOL, SCAN_C
 
 struct scan_finding {
   const struct dpkg_pkg *pkg; /* owned by the db */
-  struct vulndb_entry entry;  /* strings owned by the index */
+  struct vulndb_entry entry;  /* strings owned by the index; entry.origin is the source */
   enum scan_category category;
+  /* a tracker finding whose issue an OSV record disagreed on: that record, else NULL */
+  const char *osv_overridden, *osv_fixed;
+};
+
+/* An OSV verdict the tracker overruled where the tracker reports nothing. */
+struct scan_override {
+  const struct dpkg_pkg *pkg;
+  struct vulndb_entry osv, tracker;
+  enum scan_category osv_category; /* what OSV alone would have reported */
 };
 
 struct scan_result {
@@ -37,6 +54,9 @@ struct scan_result {
   size_t count[SCAN_CATEGORY_COUNT];
   char release[DPKG_OS_FIELD_MAX + 1];
   int release_in_data; /* 0: the data has no record for this release (unknown or EOL) */
+  struct scan_override *overrides;
+  size_t n_overrides;
+  size_t shadowed; /* OSV records not used because the tracker speaks for the same issue */
 };
 
 /*

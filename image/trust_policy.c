@@ -140,7 +140,7 @@ static int check_owner(const char *what, const struct stat *st, bool dir, struct
   if (st->st_uid != 0 && st->st_uid != me)
     return img_fail(err, -EPERM, "%s is owned by uid %u, not root", what, (unsigned)st->st_uid);
   if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(dir && st->st_uid == 0 && (st->st_mode & S_ISVTX)))
-    return img_fail(err, -EPERM, "%s is writable by group or others (chmod go-w)", what);
+    return img_fail(err, -EPERM, "%s must not be writable by group or others (chmod go-w)", what);
   return 0;
 }
 

@@ -11,10 +11,10 @@
 #include "base/macro.h"
 #include "image/vulndb_internal.h"
 
-#define VT_MAGIC "SDVTIDX1"
-#define VT_FORMAT 1u
+#define VT_MAGIC "SDVTIDX2" /* 2: OSV records and per-source meta */
+#define VT_FORMAT 2u
 
-struct vt_header {
+struct vt_header { /* 104 bytes: the records that follow stay aligned */
   char magic[8];
   uint32_t format;
   uint32_t nrec;
@@ -22,8 +22,13 @@ struct vt_header {
   int64_t import_time;
   int64_t file_mtime;
   uint64_t file_size;
+  int64_t osv_import_time;
+  int64_t osv_file_mtime;
+  uint64_t osv_file_size;
   uint8_t hash[32]; /* BLAKE2b-256 of the header (this field zero) and the body */
 };
+
+_Static_assert(sizeof(struct vt_header) % 8 == 0, "header keeps records aligned");
 
 static void vt_hash(const struct vt_header *h, const void *recs, size_t recs_len,
                     const void *blob, size_t blob_len, uint8_t out[32]) {
@@ -43,6 +48,8 @@ int vt_rec_cmp(const struct vulndb_tracker *t, const struct vt_rec *a, const str
     c = strcmp(t->blob + a->source, t->blob + b->source);
   if (!c)
     c = strcmp(t->blob + a->issue, t->blob + b->issue);
+  if (!c)
+    c = (int)a->origin - (int)b->origin;
   return c;
 }
 
@@ -71,7 +78,10 @@ int vulndb_tracker_write_at(const struct vulndb_tracker *t, int dirfd, const cha
                         .blob_len = t->blob_len,
                         .import_time = t->meta.import_time,
                         .file_mtime = t->meta.file_mtime,
-                        .file_size = t->meta.file_size};
+                        .file_size = t->meta.file_size,
+                        .osv_import_time = t->meta.osv_import_time,
+                        .osv_file_mtime = t->meta.osv_file_mtime,
+                        .osv_file_size = t->meta.osv_file_size};
   memcpy(h.magic, VT_MAGIC, 8);
   vt_hash(&h, t->recs, t->n * sizeof *t->recs, t->blob, t->blob_len, h.hash);
   unlinkat(dirfd, tmp, 0);
@@ -128,11 +138,13 @@ int vulndb_tracker_load_at(int dirfd, const char *name, struct vulndb_tracker **
   }
   struct vt_header h;
   memcpy(&h, file, sizeof h);
+  if (!memcmp(h.magic, "SDVTIDX1", 8))
+    return img_fail(err, -EBADMSG, "%s: an index of an older format: import the data again", name);
   if (memcmp(h.magic, VT_MAGIC, 8) || h.format != VT_FORMAT || h.nrec == 0 ||
       h.nrec > VULNDB_MAX_RECORDS || h.blob_len == 0 || h.blob_len > UINT32_MAX ||
       sizeof h + (uint64_t)h.nrec * sizeof(struct vt_rec) + h.blob_len != size)
     return img_fail(err, -EBADMSG, "%s: not an index file (header)", name);
-  struct vt_rec *recs = (struct vt_rec *)(file + sizeof h); /* 80 is a multiple of 4 */
+  struct vt_rec *recs = (struct vt_rec *)(file + sizeof h); /* the header's size is a multiple of 4 */
   char *blob = file + sizeof h + (size_t)h.nrec * sizeof *recs;
   uint8_t want[32];
   vt_hash(&h, recs, (size_t)h.nrec * sizeof *recs, blob, h.blob_len, want);
@@ -144,17 +156,22 @@ int vulndb_tracker_load_at(int dirfd, const char *name, struct vulndb_tracker **
   for (size_t i = 0; i < t.n; i++) {
     const struct vt_rec *r = &recs[i];
     if (r->release >= h.blob_len || r->source >= h.blob_len || r->issue >= h.blob_len ||
-        (r->fixed != VT_NONE && r->fixed >= h.blob_len) || r->status > VULNDB_UNDETERMINED ||
+        (r->fixed != VT_NONE && r->fixed >= h.blob_len) ||
+        (r->introduced != VT_NONE && r->introduced >= h.blob_len) ||
+        (r->aliases != VT_NONE && r->aliases >= h.blob_len) || r->origin >= VULNDB_ORIGIN_COUNT ||
+        r->status > VULNDB_UNDETERMINED ||
         r->urgency >= VULNDB_URG_COUNT || r->nodsa >= VULNDB_NODSA_COUNT ||
         (r->status == VULNDB_RESOLVED && r->fixed == VT_NONE) ||
         (i && vt_rec_cmp(&t, &recs[i - 1], r) >= 0))
       return img_fail(err, -EBADMSG, "%s: record %zu is invalid or out of order", name, i);
+    t.per_origin[r->origin]++;
   }
   struct vulndb_tracker *out = calloc(1, sizeof *out);
   if (!out)
     return img_fail(err, -ENOMEM, "out of memory");
   *out = t;
-  out->meta = (struct vulndb_meta){h.import_time, h.file_mtime, h.file_size};
+  out->meta = (struct vulndb_meta){h.import_time,     h.file_mtime,     h.file_size,
+                                   h.osv_import_time, h.osv_file_mtime, h.osv_file_size};
   out->file = TAKE_PTR(file);
   *ret_t = out;
   return 0;
@@ -181,6 +198,9 @@ void vulndb_tracker_get(const struct vulndb_tracker *t, size_t i, struct vulndb_
       .urgency = (enum vulndb_urgency)r->urgency,
       .nodsa = (enum vulndb_nodsa)r->nodsa,
       .debianbug = r->debianbug,
+      .origin = (enum vulndb_origin)r->origin,
+      .introduced = r->introduced == VT_NONE ? NULL : t->blob + r->introduced,
+      .aliases = r->aliases == VT_NONE ? NULL : t->blob + r->aliases,
   };
 }
 

@@ -13,76 +13,6 @@
 #include "image/dpkg_version.h"
 #include "image/vulndb_internal.h"
 
-/* --- string interning --- */
-
-struct intern {
-  char *blob;
-  size_t len, cap;
-  uint32_t *slots; /* offset + 1, 0 = empty */
-  size_t nslots, used;
-};
-
-static uint32_t hash(const char *s, size_t n) {
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char)s[i]) * 16777619u;
-  return h;
-}
-
-static int intern_grow(struct intern *in) {
-  size_t ns = in->nslots ? in->nslots * 2 : 4096;
-  uint32_t *s = calloc(ns, sizeof *s);
-  if (!s)
-    return -ENOMEM;
-  for (size_t i = 0; i < in->nslots; i++) {
-    if (!in->slots[i])
-      continue;
-    const char *str = in->blob + in->slots[i] - 1;
-    size_t j = hash(str, strlen(str)) & (ns - 1);
-    while (s[j])
-      j = (j + 1) & (ns - 1);
-    s[j] = in->slots[i];
-  }
-  free(in->slots);
-  in->slots = s;
-  in->nslots = ns;
-  return 0;
-}
-
-/* The offset of s[0..n) in the blob, added if new. Returns 0 or -ENOMEM/-E2BIG. */
-static int intern(struct intern *in, const char *s, size_t n, uint32_t *ret_off) {
-  if ((in->used + 1) * 2 > in->nslots && intern_grow(in) < 0)
-    return -ENOMEM;
-  size_t j = hash(s, n) & (in->nslots - 1);
-  while (in->slots[j]) {
-    const char *c = in->blob + in->slots[j] - 1;
-    if (!strncmp(c, s, n) && c[n] == '\0') {
-      *ret_off = in->slots[j] - 1;
-      return 0;
-    }
-    j = (j + 1) & (in->nslots - 1);
-  }
-  if (in->len + n + 1 >= UINT32_MAX - 1)
-    return -E2BIG;
-  if (in->len + n + 1 > in->cap) {
-    size_t nc = in->cap ? in->cap * 2 : 1 << 16;
-    while (nc < in->len + n + 1)
-      nc *= 2;
-    char *b = realloc(in->blob, nc);
-    if (!b)
-      return -ENOMEM;
-    in->blob = b;
-    in->cap = nc;
-  }
-  memcpy(in->blob + in->len, s, n);
-  in->blob[in->len + n] = '\0';
-  in->slots[j] = (uint32_t)in->len + 1;
-  in->used++;
-  *ret_off = (uint32_t)in->len;
-  in->len += n + 1;
-  return 0;
-}
-
 /* --- the parse state --- */
 
 enum key { K_OTHER, K_RELEASES, K_BUG, K_STATUS, K_FIXED, K_URGENCY, K_NODSA, K_NODSA_REASON };
@@ -96,9 +26,7 @@ struct pctx {
   bool has_status;
   size_t issue_first;
   uint32_t bug;
-  struct intern in;
-  struct vt_rec *recs;
-  size_t n, cap;
+  struct vt_builder b;
   struct img_err *err;
   int r;
 };
@@ -199,7 +127,7 @@ static int on_string(void *ctx, const unsigned char *s, size_t n) {
     struct img_err verr = {0};
     if (dpkg_version_parse((const char *)s, n, &v, &verr) < 0)
       return fail(c, -EBADMSG, "\"fixed_version\": %s", verr.msg);
-    int r = intern(&c->in, (const char *)s, n, &c->cur.fixed);
+    int r = vt_intern(&c->b.in, (const char *)s, n, &c->cur.fixed);
     return r < 0 ? fail(c, r, "%s", "out of memory") : 1;
   }
   case K_URGENCY: {
@@ -273,7 +201,7 @@ static int on_start_map(void *ctx) {
   }
   switch (c->depth) {
   case 2:
-    c->issue_first = c->n;
+    c->issue_first = c->b.n;
     c->bug = 0;
     break;
   case 3:
@@ -284,7 +212,8 @@ static int on_start_map(void *ctx) {
     break;
   case 4:
     memset(&c->cur, 0, sizeof c->cur);
-    c->cur.fixed = VT_NONE;
+    c->cur.fixed = c->cur.introduced = c->cur.aliases = VT_NONE;
+    c->cur.origin = VULNDB_FROM_TRACKER;
     c->has_status = false;
     break;
   case 5:
@@ -318,21 +247,12 @@ static int add_record(struct pctx *c) {
     return fail(c, -EBADMSG, "%s", "no \"status\"");
   if (c->cur.status == VULNDB_RESOLVED && c->cur.fixed == VT_NONE)
     return fail(c, -EBADMSG, "%s", "resolved without \"fixed_version\"");
-  if (c->n == VULNDB_MAX_RECORDS)
-    return fail(c, -E2BIG, "%s", "too many records");
-  if (c->n == c->cap) {
-    size_t nc = c->cap ? c->cap * 2 : 4096;
-    struct vt_rec *nr = realloc(c->recs, nc * sizeof *nr);
-    if (!nr)
-      return fail(c, -ENOMEM, "%s", "out of memory");
-    c->recs = nr;
-    c->cap = nc;
-  }
-  if ((r = intern(&c->in, c->release, strlen(c->release), &c->cur.release)) < 0 ||
-      (r = intern(&c->in, c->source, strlen(c->source), &c->cur.source)) < 0 ||
-      (r = intern(&c->in, c->issue, strlen(c->issue), &c->cur.issue)) < 0)
+  if ((r = vt_intern(&c->b.in, c->release, strlen(c->release), &c->cur.release)) < 0 ||
+      (r = vt_intern(&c->b.in, c->source, strlen(c->source), &c->cur.source)) < 0 ||
+      (r = vt_intern(&c->b.in, c->issue, strlen(c->issue), &c->cur.issue)) < 0)
     return fail(c, r, "%s", "out of memory or too many strings");
-  c->recs[c->n++] = c->cur;
+  if ((r = vt_builder_add(&c->b, &c->cur)) < 0)
+    return fail(c, r, "%s", r == -E2BIG ? "too many records" : "out of memory");
   return 1;
 }
 
@@ -351,8 +271,8 @@ static int on_end_map(void *ctx) {
     c->release[0] = '\0';
     return 1;
   case 2:
-    for (size_t i = c->issue_first; i < c->n; i++)
-      c->recs[i].debianbug = c->bug;
+    for (size_t i = c->issue_first; i < c->b.n; i++)
+      c->b.recs[i].debianbug = c->bug;
     c->issue[0] = '\0';
     return 1;
   case 1:
@@ -375,78 +295,6 @@ static const yajl_callbacks callbacks = {
     .yajl_end_array = on_end_array,
 };
 
-/* sort by (release, source, issue) through ranks of the interned strings */
-
-static int off_cmp(const void *a, const void *b, void *blob) {
-  return strcmp((const char *)blob + *(const uint32_t *)a, (const char *)blob + *(const uint32_t *)b);
-}
-
-struct keyed {
-  uint32_t k[3];
-  uint32_t i;
-};
-static int keyed_cmp(const void *a, const void *b) {
-  const struct keyed *x = a, *y = b;
-  for (int j = 0; j < 3; j++)
-    if (x->k[j] != y->k[j])
-      return x->k[j] < y->k[j] ? -1 : 1;
-  return 0;
-}
-
-/* Rank of the string at offset off among the sorted offsets. */
-static uint32_t rank_of(const char *blob, const uint32_t *sorted, size_t n, uint32_t off) {
-  size_t lo = 0, hi = n;
-  const char *s = blob + off;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    int c = strcmp(blob + sorted[mid], s);
-    if (c < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return (uint32_t)lo;
-}
-
-static int sort_records(struct pctx *c) {
-  size_t nstr = c->in.used, k = 0;
-  _cleanup_free_ uint32_t *offs = malloc((nstr ? nstr : 1) * sizeof *offs);
-  _cleanup_free_ struct keyed *keys = malloc((c->n ? c->n : 1) * sizeof *keys);
-  _cleanup_free_ struct vt_rec *out = malloc((c->n ? c->n : 1) * sizeof *out);
-  if (!offs || !keys || !out)
-    return img_fail(c->err, -ENOMEM, "out of memory");
-  for (size_t i = 0; i < c->in.nslots; i++)
-    if (c->in.slots[i])
-      offs[k++] = c->in.slots[i] - 1;
-  qsort_r(offs, k, sizeof *offs, off_cmp, c->in.blob);
-  /* a rank per string; the records' three offsets mostly repeat, so cache the last */
-  uint32_t last_off[3] = {VT_NONE, VT_NONE, VT_NONE}, last_rank[3] = {0};
-  for (size_t i = 0; i < c->n; i++) {
-    uint32_t o[3] = {c->recs[i].release, c->recs[i].source, c->recs[i].issue};
-    for (int j = 0; j < 3; j++) {
-      if (o[j] != last_off[j]) {
-        last_off[j] = o[j];
-        last_rank[j] = rank_of(c->in.blob, offs, k, o[j]);
-      }
-      keys[i].k[j] = last_rank[j];
-    }
-    keys[i].i = (uint32_t)i;
-  }
-  qsort(keys, c->n, sizeof *keys, keyed_cmp);
-  for (size_t i = 0; i < c->n; i++) {
-    if (i && !keyed_cmp(&keys[i - 1], &keys[i])) {
-      const struct vt_rec *d = &c->recs[keys[i].i];
-      return img_fail(c->err, -EBADMSG, "duplicate entry: %s %s %s", c->in.blob + d->source,
-                      c->in.blob + d->issue, c->in.blob + d->release);
-    }
-    out[i] = c->recs[keys[i].i];
-  }
-  free(c->recs);
-  c->recs = TAKE_PTR(out);
-  c->cap = c->n;
-  return 0;
-}
-
 struct parser {
   yajl_handle h;
   struct pctx c;
@@ -456,9 +304,7 @@ struct parser {
 static void parser_free(struct parser *p) {
   if (p->h)
     yajl_free(p->h);
-  free(p->c.in.blob);
-  free(p->c.in.slots);
-  free(p->c.recs);
+  vt_builder_free(&p->c.b);
 }
 
 /* Feed a chunk; returns 0 or the error. */
@@ -500,19 +346,9 @@ static int parser_finish(struct parser *p, struct vulndb_tracker **ret_t) {
   int r;
   if ((r = feed(p, NULL, 0)) < 0)
     return r;
-  if (p->c.n == 0)
+  if (p->c.b.n == 0)
     return img_fail(p->c.err, -EBADMSG, "no entries: not Security Tracker data?");
-  if ((r = sort_records(&p->c)) < 0)
-    return r;
-  struct vulndb_tracker *t = calloc(1, sizeof *t);
-  if (!t)
-    return img_fail(p->c.err, -ENOMEM, "out of memory");
-  t->recs = TAKE_PTR(p->c.recs);
-  t->n = p->c.n;
-  t->blob = TAKE_PTR(p->c.in.blob);
-  t->blob_len = p->c.in.len;
-  *ret_t = t;
-  return 0;
+  return vt_builder_finish(&p->c.b, ret_t, p->c.err);
 }
 
 int vulndb_tracker_parse_buf(const char *buf, size_t len, struct vulndb_tracker **ret_t,

@@ -13,15 +13,19 @@
  * Unknown keys are skipped, whatever their type.
  *
  * The file (50-80 MB) is parsed as a stream with yajl: memory is the index
- * itself (24 bytes per (issue, source, release) plus interned strings), never a
+ * itself (32 bytes per (issue, source, release, origin) plus interned strings), never a
  * DOM. Parsing is strict: a truncated file, trailing garbage, invalid UTF-8, a
  * structure of the wrong type, an unknown status, a resolved entry without a
  * fixed version, an invalid version, an over-long name, a duplicate entry or
  * a file without any entry is refused (-EBADMSG, the byte offset in err).
  *
- * On disk ("index file"): a header (magic, counts, import time, the source
- * file's mtime and size, BLAKE2b-256 of everything) then the records sorted
- * by (release, source, issue) then the strings. Written to a temporary file,
+ * The same index also holds OSV records (vulndb_osv.h): every record says
+ * which source it came from (enum vulndb_origin); records are keyed by
+ * (release, source, issue, origin).
+ *
+ * On disk ("index file"): a header (magic, counts, per source the import
+ * time, the source file's mtime and size, BLAKE2b-256 of everything) then the
+ * records sorted by (release, source, issue, origin) then the strings. Written to a temporary file,
  * fsync'd and renamed over the old one, so a failed import leaves the
  * previous index in place. Loading checks the hash, every offset, every enum
  * and the order before anything is looked up.
@@ -50,6 +54,9 @@ enum vulndb_urgency {
   VULNDB_URG_COUNT
 };
 
+/* Where a record came from. */
+enum vulndb_origin { VULNDB_FROM_TRACKER = 0, VULNDB_FROM_OSV = 1, VULNDB_ORIGIN_COUNT };
+
 enum vulndb_nodsa { VULNDB_NODSA_NONE = 0, VULNDB_NODSA_YES, VULNDB_NODSA_POSTPONED,
                     VULNDB_NODSA_IGNORED, VULNDB_NODSA_COUNT };
 
@@ -63,14 +70,24 @@ struct vulndb_entry {
   enum vulndb_urgency urgency;
   enum vulndb_nodsa nodsa;
   uint32_t debianbug; /* 0 if none */
+  enum vulndb_origin origin;
+  const char *introduced; /* OSV: the first affected version, NULL when "0" or absent */
+  const char *aliases;    /* OSV: space-separated aliases and upstream ids, or NULL */
 };
 
 /* What the index records about its import. */
 struct vulndb_meta {
-  int64_t import_time; /* seconds since the epoch, when imported */
+  int64_t import_time; /* seconds since the epoch, when imported (0: no tracker data) */
   int64_t file_mtime;  /* the tracker file's own mtime (it carries no date) */
   uint64_t file_size;
+  /* the same for the OSV data (0: none); file_mtime is the newest "modified"
+   * of its records or, without any, the newest file's mtime */
+  int64_t osv_import_time, osv_file_mtime;
+  uint64_t osv_file_size;
 };
+
+/* The time of the oldest source present (what "the data's age" means), 0 if none. */
+int64_t vulndb_meta_data_time(const struct vulndb_meta *m);
 
 struct vulndb_tracker;
 
@@ -123,6 +140,20 @@ size_t vulndb_tracker_find(const struct vulndb_tracker *t, const char *release,
 int vulndb_tracker_has_release(const struct vulndb_tracker *t, const char *release);
 
 void vulndb_tracker_free(struct vulndb_tracker *t);
+
+/* Whether t holds any record from origin. */
+int vulndb_tracker_has_origin(const struct vulndb_tracker *t, enum vulndb_origin origin);
+
+/*
+ * One index of the records of parts[i] whose origin bit (1u << origin) is in
+ * masks[i], for each i < n (an import replaces one source and keeps the
+ * other). Returns 0 with *ret_t (meta zero), -EBADMSG for a duplicate
+ * (release, source, issue, origin) or nothing at all, -ENOMEM.
+ */
+int vulndb_merge(struct vulndb_tracker *const *parts, const unsigned *masks, size_t n,
+                 struct vulndb_tracker **ret_t, struct img_err *err);
+
+const char *vulndb_origin_name(enum vulndb_origin o);
 
 const char *vulndb_status_name(enum vulndb_status s);
 const char *vulndb_urgency_name(enum vulndb_urgency u);

@@ -44,6 +44,7 @@
 #include <sodium.h>
 
 #include "base/macro.h"
+#include "image/scan_gate.h"
 #include "image/store.h"
 #include "image/trust_check.h"
 #include "image/trust_policy.h"
@@ -64,23 +65,30 @@ static char **g_argv;
 static bool *g_keep;
 static struct trust_policy *g_policy;
 
-/* HOOK for the vulnerability launch policy (branch scan): called after the
+/* The vulnerability launch policy (image/scan_gate.h), called after the
  * content-trust check allowed the launch of image hex (ref as the user gave
- * it), with the parsed policy document (its "scan" section is the scan
- * gate's; root-owned and validated as a whole by trust_policy_load). Return 0
- * to allow, or print one line with die() and return -1 to refuse. Does
- * nothing yet. */
+ * it), with the policy document the trust check used (one file, read once,
+ * its ownership checked by trust_policy_load; the "scan" section is the scan
+ * gate's to parse). Returns 0 to allow, or -1 after one line. */
 static int launch_policy_scan_gate(json_object *policy, struct img_store *store, const char *hex,
                                    const char *ref) {
-  (void)policy, (void)store, (void)hex, (void)ref;
+  struct img_err err = {0};
+  if (scan_gate_check_root(policy, store, hex, (int64_t)time(NULL), &err) < 0)
+    return die("--image %s: %s", ref, err.msg);
   return 0;
 }
 
-/* Load the trust policy (--policy, $SECRET_TRUST_POLICY, the default). */
+/* Load the trust policy (--policy, $SECRET_TRUST_POLICY, the default). No
+ * file at the default path is an empty policy (enforcement off); a policy
+ * named by --policy or the environment must exist (a typo must not turn
+ * every check off). */
 static int load_policy(const char *path) {
   struct img_err err = {0};
-  if (trust_policy_load(trust_policy_path(path), &g_policy, &err) < 0)
+  const char *env = getenv(TRUST_POLICY_ENV), *file = trust_policy_path(path);
+  if (trust_policy_load(file, &g_policy, &err) < 0)
     return die("content trust: %s", err.msg);
+  if (!trust_policy_exists(g_policy) && ((path && *path) || (env && *env)))
+    return die("content trust: the policy %s does not exist", file);
   return 0;
 }
 

@@ -43,6 +43,7 @@
 #include "runtime/cgroup.h"
 #include "runtime/launch.h"
 #include "runtime/launch_image.h"
+#include "runtime/launch_spec.h"
 #include "runtime/runtime.h"
 #include "runtime/secrets_fs.h"
 #include "runtime/state.h"
@@ -65,16 +66,14 @@ int die(const char *fmt, ...) {
 
 struct opts {
   struct rt_spec spec;
+  struct launch_spec ls; /* the options shared with services (runtime/launch_spec.h) */
   char *env[MAX_ITEMS + 1];
-  size_t n_env;
   struct rt_mount mounts[MAX_ITEMS];
   struct rt_secret secrets[MAX_ITEMS];
   struct secret_buf sbufs[MAX_ITEMS];
   bool secret_uid_set[MAX_ITEMS], secret_gid_set[MAX_ITEMS];
   struct rt_idmap uidmap[RT_MAX_IDMAPS], gidmap[RT_MAX_IDMAPS];
   const char *landlock[MAX_ITEMS];
-  const char *cap_add[MAX_ITEMS], *cap_drop[MAX_ITEMS];
-  size_t n_cap_add, n_cap_drop;
   unsigned stop_timeout_s;
   bool detach;
   const char *state_root;
@@ -108,100 +107,7 @@ static void usage(FILE *f) {
 }
 
 /* "64m", "1g", "512k", "1048576" (bytes, 1024-based suffixes as Docker). */
-int parse_size(const char *s, int64_t *ret) {
-  char *end;
-  if (!isdigit((unsigned char)*s))
-    return -EINVAL;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno)
-    return -EINVAL;
-  unsigned shift = 0;
-  switch (tolower((unsigned char)*end)) {
-  case '\0': break;
-  case 'b': shift = 0; end++; break;
-  case 'k': shift = 10; end++; break;
-  case 'm': shift = 20; end++; break;
-  case 'g': shift = 30; end++; break;
-  default: return -EINVAL;
-  }
-  if (*end == 'b' || *end == 'B')
-    end++;
-  if (*end || v == 0 || v > (unsigned long long)(INT64_MAX >> shift))
-    return -EINVAL;
-  *ret = (int64_t)(v << shift);
-  return 0;
-}
-
-/* "0.5", "2", "1.25" -> quota in microseconds for a 100000 us period. */
-static int parse_cpus(const char *s, int64_t *ret_quota) {
-  uint64_t whole = 0, frac = 0, scale = 100000;
-  const char *p = s;
-  if (!isdigit((unsigned char)*p) && *p != '.')
-    return -EINVAL;
-  for (; isdigit((unsigned char)*p); p++) {
-    whole = whole * 10 + (uint64_t)(*p - '0');
-    if (whole > 4096)
-      return -EINVAL;
-  }
-  if (*p == '.') {
-    p++;
-    for (; isdigit((unsigned char)*p); p++) {
-      if (scale > 1) {
-        scale /= 10;
-        frac += (uint64_t)(*p - '0') * scale;
-      }
-    }
-  }
-  if (*p)
-    return -EINVAL;
-  uint64_t q = whole * 100000 + frac;
-  if (q < 1000) /* the kernel's minimum quota is 1 ms */
-    return -EINVAL;
-  *ret_quota = (int64_t)q;
-  return 0;
-}
-
-static int parse_user(const char *s, uid_t *uid, gid_t *gid) {
-  uint64_t u, g = 0;
-  char buf[64];
-  if (strlen(s) >= sizeof buf)
-    return -EINVAL;
-  strcpy(buf, s);
-  char *colon = strchr(buf, ':');
-  if (colon)
-    *colon = '\0';
-  if (sd_parse_u64(buf, UINT32_MAX - 1, &u) < 0)
-    return -EINVAL;
-  if (colon && sd_parse_u64(colon + 1, UINT32_MAX - 1, &g) < 0)
-    return -EINVAL;
-  *uid = (uid_t)u;
-  *gid = (gid_t)g; /* as Docker for a numeric user without passwd entry: gid 0 */
-  return 0;
-}
-
-static int parse_mount(char *s, struct rt_mount *m) {
-  /* SRC:DST[:ro|:rw]; SRC and DST must not contain ':' */
-  char *a = strchr(s, ':');
-  if (!a || a == s)
-    return -EINVAL;
-  *a = '\0';
-  char *dst = a + 1, *b = strchr(dst, ':');
-  bool ro = false;
-  if (b) {
-    *b = '\0';
-    if (strcmp(b + 1, "ro") == 0)
-      ro = true;
-    else if (strcmp(b + 1, "rw") != 0)
-      return -EINVAL;
-  }
-  if (dst[0] != '/')
-    return -EINVAL;
-  m->source = s;
-  m->target = dst;
-  m->readonly = ro;
-  return 0;
-}
+int parse_size(const char *s, int64_t *ret) { return launch_spec_parse_size(s, ret); }
 
 int secret_buf_read_fd(int fd, bool regular, struct secret_buf *b, size_t *ret_len) {
   struct stat st;
@@ -351,64 +257,44 @@ static const struct option longopts[] = {
 static int too_many(const char *opt) { return die("too many %s options (max %d)", opt, MAX_ITEMS); }
 
 static int parse_caps(struct opts *o) {
-  uint64_t host, caps = rt_caps_docker_default();
+  uint64_t host;
+  char err[LAUNCH_SPEC_ERRLEN];
   int r = rt_caps_host_bounding(&host);
   if (r < 0)
     return die("reading the bounding set: %s", strerror(-r));
-  /* Docker's order: drops first, then adds; ALL means the host's bounding set. */
-  for (size_t i = 0; i < o->n_cap_drop; i++) {
-    if (strcasecmp(o->cap_drop[i], "ALL") == 0) {
-      caps = 0;
-      continue;
-    }
-    int c = rt_caps_from_name(o->cap_drop[i]);
-    if (c < 0)
-      return die("--cap-drop: unknown capability \"%s\"", o->cap_drop[i]);
-    caps &= ~(UINT64_C(1) << c);
-  }
-  for (size_t i = 0; i < o->n_cap_add; i++) {
-    if (strcasecmp(o->cap_add[i], "ALL") == 0) {
-      caps |= host;
-      continue;
-    }
-    int c = rt_caps_from_name(o->cap_add[i]);
-    if (c < 0)
-      return die("--cap-add: unknown capability \"%s\"", o->cap_add[i]);
-    if (!(host & (UINT64_C(1) << c)))
-      return die("--cap-add: %s is not in the host's bounding set", o->cap_add[i]);
-    caps |= UINT64_C(1) << c;
-  }
-  o->spec.caps = caps & host;
+  if (launch_spec_caps(&o->ls, host, &o->spec.caps, err) < 0)
+    return die("%s", err);
   return 0;
+}
+
+/* An option of the shared set (runtime/launch_spec.h): its rules and messages. */
+static int shared(struct opts *o, enum launch_opt opt, const char *value) {
+  char err[LAUNCH_SPEC_ERRLEN];
+  int r = launch_spec_apply(&o->ls, opt, value, err);
+  if (r == -ENOMEM)
+    return die("out of memory");
+  return r < 0 ? die("%s", err) : 0;
+}
+
+/* The shared options into the runtime's spec (pointers into o->ls). */
+static void take_shared(struct opts *o) {
+  launch_spec_fill_rt(&o->ls, &o->spec, o->env, o->mounts);
+  o->stop_timeout_s = o->ls.stop_timeout_s;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o) {
   struct rt_spec *s = &o->spec;
-  int c, r;
-  uint64_t n;
-  o->stop_timeout_s = RT_DEFAULT_STOP_TIMEOUT_MS / 1000;
+  int c, r = 0;
+  launch_spec_init(&o->ls);
   while ((c = getopt_long(argc, argv, "+hd", longopts, NULL)) != -1) {
     switch (c) {
-    case O_ROOTFS: s->rootfs = optarg; break;
-    case O_HOSTNAME: s->hostname = optarg; break;
+    case O_ROOTFS: r = shared(o, LAUNCH_OPT_ROOTFS, optarg); break;
+    case O_HOSTNAME: r = shared(o, LAUNCH_OPT_HOSTNAME, optarg); break;
     case O_NAME: s->name = optarg; break;
-    case O_ENV:
-      if (o->n_env == MAX_ITEMS)
-        return too_many("--env");
-      if (!strchr(optarg, '=') || optarg[0] == '=')
-        return die("--env: expected K=V, got \"%s\"", optarg);
-      o->env[o->n_env++] = optarg;
-      break;
-    case O_WORKDIR:
-      if (optarg[0] != '/')
-        return die("--workdir must be an absolute path");
-      s->cwd = optarg;
-      break;
-    case O_USER:
-      if (parse_user(optarg, &s->uid, &s->gid) < 0)
-        return die("--user: expected UID[:GID] (numbers), got \"%s\"", optarg);
-      break;
-    case O_READONLY: s->readonly_rootfs = true; break;
+    case O_ENV: r = shared(o, LAUNCH_OPT_ENV, optarg); break;
+    case O_WORKDIR: r = shared(o, LAUNCH_OPT_WORKDIR, optarg); break;
+    case O_USER: r = shared(o, LAUNCH_OPT_USER, optarg); break;
+    case O_READONLY: r = shared(o, LAUNCH_OPT_READ_ONLY, NULL); break;
     case O_ROOTFS_WRITABLE: s->rootfs_writable = true; break;
     case O_ROOTFS_SIZE: {
       int64_t v;
@@ -417,7 +303,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
       s->rootfs_size = (uint64_t)v;
       break;
     }
-    case O_INIT: s->init = true; break;
+    case O_INIT: r = shared(o, LAUNCH_OPT_INIT, NULL); break;
     case O_USERNS: s->userns = true; break;
     case O_UIDMAP:
     case O_GIDMAP: {
@@ -433,44 +319,19 @@ static int parse_args(int argc, char **argv, struct opts *o) {
       break;
     }
     case O_CGROUPNS: s->cgroupns = true; break;
-    case O_CAPADD:
-      if (o->n_cap_add == MAX_ITEMS)
-        return too_many("--cap-add");
-      o->cap_add[o->n_cap_add++] = optarg;
-      break;
-    case O_CAPDROP:
-      if (o->n_cap_drop == MAX_ITEMS)
-        return too_many("--cap-drop");
-      o->cap_drop[o->n_cap_drop++] = optarg;
-      break;
-    case O_MOUNT:
-      if (s->n_mounts == MAX_ITEMS)
-        return too_many("--mount");
-      if (parse_mount(optarg, &o->mounts[s->n_mounts]) < 0)
-        return die("--mount: expected SRC:/DST[:ro]");
-      s->n_mounts++;
-      break;
+    case O_CAPADD: r = shared(o, LAUNCH_OPT_CAP_ADD, optarg); break;
+    case O_CAPDROP: r = shared(o, LAUNCH_OPT_CAP_DROP, optarg); break;
+    case O_MOUNT: r = shared(o, LAUNCH_OPT_MOUNT, optarg); break;
     case O_SECRET:
       if (s->n_secrets == MAX_ITEMS)
         return too_many("--secret");
       if ((r = parse_secret(optarg, o)) < 0)
         return r;
       break;
-    case O_MEMORY:
-      if (parse_size(optarg, &s->limits.memory_bytes) < 0)
-        return die("--memory: expected a size such as 64m or 1g, got \"%s\"", optarg);
-      break;
-    case O_CPUS:
-      if (parse_cpus(optarg, &s->limits.cpu_quota_us) < 0)
-        return die("--cpus: expected a number such as 0.5 (>= 0.01), got \"%s\"", optarg);
-      s->limits.cpu_period_us = 100000;
-      break;
-    case O_PIDS:
-      if (sd_parse_u64(optarg, INT64_MAX, &n) < 0 || n == 0)
-        return die("--pids-limit: expected a positive number, got \"%s\"", optarg);
-      s->limits.pids_max = (int64_t)n;
-      break;
-    case O_SECCOMP: s->seccomp_profile = optarg; break;
+    case O_MEMORY: r = shared(o, LAUNCH_OPT_MEMORY, optarg); break;
+    case O_CPUS: r = shared(o, LAUNCH_OPT_CPUS, optarg); break;
+    case O_PIDS: r = shared(o, LAUNCH_OPT_PIDS_LIMIT, optarg); break;
+    case O_SECCOMP: r = shared(o, LAUNCH_OPT_SECCOMP_PROFILE, optarg); break;
     case O_APPARMOR: s->apparmor = optarg; break;
     case O_SELINUX: s->selinux_label = optarg; break;
     case O_LANDLOCK:
@@ -480,11 +341,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
         return die("--landlock-rw must be an absolute container path");
       o->landlock[s->n_landlock_rw++] = optarg;
       break;
-    case O_STOPTIMEOUT:
-      if (sd_parse_u64(optarg, 86400, &n) < 0)
-        return die("--stop-timeout: expected seconds (0..86400), got \"%s\"", optarg);
-      o->stop_timeout_s = (unsigned)n;
-      break;
+    case O_STOPTIMEOUT: r = shared(o, LAUNCH_OPT_STOP_TIMEOUT, optarg); break;
     case O_DETACH: o->detach = true; break;
     case O_STATE_ROOT:
       if (optarg[0] != '/')
@@ -504,7 +361,10 @@ static int parse_args(int argc, char **argv, struct opts *o) {
     case O_VERSION: printf("secret-launch 0.1.0\n"); exit(0);
     default: usage(stderr); return -EINVAL;
     }
+    if (r < 0)
+      return r;
   }
+  take_shared(o);
   if (!s->rootfs)
     return die("--rootfs DIR is required");
   if (o->detach && (!s->name || !rt_name_valid(s->name)))
@@ -513,9 +373,6 @@ static int parse_args(int argc, char **argv, struct opts *o) {
   if (optind >= argc)
     return die("no command given (secret-launch --rootfs DIR [options] -- CMD [ARG...])");
   s->argv = argv + optind;
-  o->env[o->n_env] = NULL;
-  s->env = o->env;
-  s->mounts = o->mounts;
   s->secrets = o->secrets;
   s->landlock_rw = o->landlock;
   s->uidmap = o->uidmap;
@@ -856,7 +713,8 @@ static int print_default_caps(void) {
 }
 
 int main(int argc, char **argv, char **envp) {
-  struct opts o = {0};
+  /* static: what the options own stays reachable until exit (no leak report) */
+  static struct opts o;
   bool protected;
   int r;
 

@@ -19,8 +19,10 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libarchive-dev libzstd-dev libyajl-dev zstd umoci
       busybox-static python3 iproute2 util-linux passwd procps psmisc kmod
       apparmor)   # apparmor: apparmor_parser, for the apparmor_profile_compiles test
+pkgs+=(faketime)  # scan_policy: a scan made days ago, for the launch policy's max_scan_age
 if [[ "${1:-}" == --bench ]]; then
   pkgs+=(crun runc hyperfine etcd-server etcd-client podman openssl)
+  pkgs+=(debsecan)  # bench/scan_bench.sh: Debian's own scanner, fed the same data offline
 fi
 
 need_root() {

@@ -282,7 +282,11 @@ static void on_request(struct wire_conn *wc, const struct wire_request *req, voi
   const struct admin_op *op = admin_op_get(req->opcode);
   struct admin_req *rq = op ? calloc(1, sizeof(*rq)) : NULL;
   if (!rq) {
-    wire_conn_reply_error(wc, req->id, op ? -ENOMEM : SD_E_PROTO, NULL);
+    /* An op of the schema that this daemon does not serve is answered like
+     * an op the schema does not know (field evolution, docs/protocol.md). */
+    char msg[WIRE_OP_NAME_MAX + 32];
+    snprintf(msg, sizeof(msg), "unsupported operation '%s'", req->op);
+    wire_conn_reply_error(wc, req->id, op ? -ENOMEM : SD_E_UNSUPPORTED, op ? NULL : msg);
     return;
   }
   rq->server = c->server;

@@ -13,6 +13,7 @@
 #include <msgpack.h>
 
 #include "secretd/commit_queue.h"
+#include "store/services.h"
 #include "store/store.h"
 #include "wire/proto.h"
 
@@ -46,10 +47,20 @@ struct admin_req {
   char service[ADMIN_SERVICE_MAX + 1], target[ADMIN_TARGET_MAX + 1];
   bool force, has_target;
   uint32_t uid, gid, mode;
+  bool uid_unset, gid_unset; /* grant.add without uid/gid: the service's user */
+  uint32_t pin_version;      /* grant.add "version": 0 = follow the latest */
+  /* services (admin_services.c) */
+  char node[STORE_NODE_MAX + 1], cursor[ADMIN_NAME_MAX + 1];
+  uint8_t *spec; /* the launch spec as decoded, validated and re-encoded (malloc) */
+  size_t spec_len;
+  struct store_service_info *svcs;
+  size_t n_svcs;
+  char errbuf[320]; /* a dynamic errmsg (the launch spec's rule that failed) */
   struct secbuf *value;
   struct store_label *labels;
   size_t n_labels;
   uint64_t after_seq, since_ns, limit;
+  struct wire_page page;      /* listings: limit and cursor (wire/proto.h) */
   bool has_expect;
   uint64_t expect_seq;
   uint8_t expect_hash[32];
@@ -58,6 +69,7 @@ struct admin_req {
   uint32_t version;
   struct store_secret_info *info;
   size_t n_info;
+  size_t n_page;              /* listings: entries of info/recs in this page's reply */
   struct store_audit_rec *recs;
   size_t n_recs;
   bool more;
@@ -88,6 +100,20 @@ struct admin_op {
   /* ADMIN_SLOW: a thread-pool thread, no batch: the read itself. */
   int (*slow)(struct admin_req *rq);
 };
+
+/* admin_services.c: the service ops' handlers (prepare, run, pack). */
+int admin_prep_service_create(struct admin_req *rq, const msgpack_object *args);
+int admin_run_service_create(struct store_batch *b, struct admin_req *rq);
+void admin_pack_service_create(msgpack_packer *pk, const struct admin_req *rq);
+int admin_prep_service_ls(struct admin_req *rq, const msgpack_object *args);
+void admin_pack_service_ls(msgpack_packer *pk, const struct admin_req *rq);
+int admin_prep_service_inspect(struct admin_req *rq, const msgpack_object *args);
+void admin_pack_service_inspect(msgpack_packer *pk, const struct admin_req *rq);
+int admin_prep_service_rm(struct admin_req *rq, const msgpack_object *args);
+int admin_run_service_rm(struct store_batch *b, struct admin_req *rq);
+void admin_pack_service_name(msgpack_packer *pk, const struct admin_req *rq);
+/* admin_services.c: release what the service ops hold in rq. */
+void admin_req_clear_services(struct admin_req *rq);
 
 /* admin_ops.c: the handler of a decoded op (NULL when out of range). */
 const struct admin_op *admin_op_get(enum wire_op op);

@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "base/error.h"
+#include "base/limits.h"
 #include "base/str.h"
 #include "crypto/secbuf.h"
 #include "secretd/secretd.h"
@@ -181,7 +182,7 @@ static int req_service(struct admin_req *rq, const msgpack_object *args) {
 }
 
 static int prep_grant_add(struct admin_req *rq, const msgpack_object *args) {
-  uint64_t uid = 0, gid = 0, mode = SD_GRANT_DEFAULT_MODE;
+  uint64_t uid = 0, gid = 0, mode = SD_GRANT_DEFAULT_MODE, version = 0;
   int r;
   if ((r = req_ref(rq, args)) < 0 || (r = req_service(rq, args)) < 0)
     return r;
@@ -190,12 +191,17 @@ static int prep_grant_add(struct admin_req *rq, const msgpack_object *args) {
     return r;
   rq->has_target = r == 0;
   /* the schema bounds all three by UINT32_MAX; the store checks the rules */
+  /* no uid/gid: the file belongs to the service's user (resolved on the node) */
+  rq->uid_unset = !wire_map_get(args, "uid");
+  rq->gid_unset = !wire_map_get(args, "gid");
   arg_uint(args, "uid", &uid);
   arg_uint(args, "gid", &gid);
   arg_uint(args, "mode", &mode);
+  arg_uint(args, "version", &version);
   rq->uid = (uint32_t)uid;
   rq->gid = (uint32_t)gid;
   rq->mode = (uint32_t)mode;
+  rq->pin_version = (uint32_t)version;
   return 0;
 }
 
@@ -206,6 +212,9 @@ static int run_grant_add(struct store_batch *b, struct admin_req *rq) {
       .uid = rq->uid,
       .gid = rq->gid,
       .mode = rq->mode,
+      .uid_unset = rq->uid_unset,
+      .gid_unset = rq->gid_unset,
+      .version = rq->pin_version,
   };
   int r = store_grant_add(b, &rq->actor, rq->ref, &g);
   take_target(b, rq);
@@ -233,15 +242,51 @@ static int run_note(struct store_batch *b, struct admin_req *rq) {
   return r < 0 ? r : rq->code;
 }
 
+/* A client that sends neither "limit" nor "cursor" predates paging: it gets
+ * the whole listing in one reply as before, up to this many entries (more
+ * would not fit a frame anyway); past it the reply says to page. */
+#define LS_UNPAGED_MAX 10000
+
+/* An upper bound of the packed size of one secret.ls entry. */
+static size_t secret_entry_bytes(const struct store_secret_info *s) {
+  size_t n = 128 + strlen(s->id) + strlen(s->name);
+  for (size_t i = 0; i < s->n_labels; i++)
+    n += 10 + strlen(s->labels[i].key) + strlen(s->labels[i].value);
+  return n;
+}
+
 static int prep_ls(struct admin_req *rq, const msgpack_object *args) {
-  return store_secret_list(rq->server->store, &rq->info, &rq->n_info);
+  struct wire_page *pg = &rq->page;
+  int r = wire_page_args(args, WIRE_LIST_SECRETS, 1, SD_NAME_MAX, pg, &rq->errmsg);
+  if (r < 0)
+    return r;
+  size_t want = pg->asked ? pg->limit : LS_UNPAGED_MAX;
+  /* One more than asked tells whether more follow. */
+  if ((r = store_secret_list_after(rq->server->store, pg->has_after ? pg->after : NULL,
+                                   pg->after_len, want + 1, &rq->info, &rq->n_info)) < 0)
+    return r;
+  if (!pg->asked) {
+    if (rq->n_info > want) {
+      rq->errmsg = "more than 10000 secrets: list them in pages ('limit' and 'cursor')";
+      return -EMSGSIZE;
+    }
+    rq->n_page = rq->n_info;
+    return 0;
+  }
+  size_t used = 0;
+  rq->n_page = 0;
+  while (rq->n_page < rq->n_info &&
+         wire_page_take(pg, rq->n_page, &used, secret_entry_bytes(&rq->info[rq->n_page])))
+    rq->n_page++;
+  rq->more = rq->n_page < rq->n_info;
+  return 0;
 }
 
 static void pack_ls(msgpack_packer *pk, const struct admin_req *rq) {
-  msgpack_pack_map(pk, 1);
+  msgpack_pack_map(pk, 1 + rq->more);
   wire_pack_str(pk, "secrets");
-  msgpack_pack_array(pk, rq->n_info);
-  for (size_t i = 0; i < rq->n_info; i++) {
+  msgpack_pack_array(pk, rq->n_page);
+  for (size_t i = 0; i < rq->n_page; i++) {
     const struct store_secret_info *s = &rq->info[i];
     msgpack_pack_map(pk, 8);
     wire_pack_kv_str(pk, "id", s->id);
@@ -254,6 +299,53 @@ static void pack_ls(msgpack_packer *pk, const struct admin_req *rq) {
     pack_labels(pk, s);
     wire_pack_kv_uint(pk, "grants", s->n_grants);
   }
+  if (rq->more) { /* n_page >= 1: wire_page_take always takes the first */
+    const char *last = rq->info[rq->n_page - 1].name;
+    wire_pack_page_next(pk, WIRE_LIST_SECRETS, last, strlen(last));
+  }
+}
+
+/* An upper bound of the packed size of one grant entry. */
+static size_t grant_entry_bytes(const struct store_grant *g, const char *secret_name) {
+  return 96 + (g->service ? strlen(g->service) : 0) +
+         (g->target ? strlen(g->target) : strlen(secret_name));
+}
+
+/* How many of info's grants make the page pg; *more when some are left. */
+static size_t grants_page(const struct wire_page *pg, const struct store_secret_info *s,
+                          bool *more) {
+  size_t n = 0, used = 0;
+  while (n < s->n_grants && wire_page_take(pg, n, &used, grant_entry_bytes(&s->grants[n], s->name)))
+    n++;
+  *more = n < s->n_grants;
+  return n;
+}
+
+static void pack_grants(msgpack_packer *pk, const struct store_secret_info *s, size_t n) {
+  msgpack_pack_array(pk, n);
+  for (size_t i = 0; i < n; i++) {
+    const struct store_grant *g = &s->grants[i];
+    msgpack_pack_map(pk, 7);
+    wire_pack_kv_str(pk, "service", g->service ? g->service : "");
+    wire_pack_kv_str(pk, "target", g->target ? g->target : s->name);
+    /* nil: unset, the service's user */
+    wire_pack_str(pk, "uid");
+    g->uid_unset ? msgpack_pack_nil(pk) : msgpack_pack_uint32(pk, g->uid);
+    wire_pack_str(pk, "gid");
+    g->gid_unset ? msgpack_pack_nil(pk) : msgpack_pack_uint32(pk, g->gid);
+    wire_pack_kv_uint(pk, "mode", g->mode);
+    wire_pack_kv_uint(pk, "created_ns", g->created_ns);
+    wire_pack_kv_uint(pk, "version", g->version); /* 0: follows the latest */
+  }
+}
+
+/* The cursor after the last grant of a page, as key `key`. */
+static void pack_grants_next(msgpack_packer *pk, const char *key, const struct store_grant *last) {
+  char c[WIRE_CURSOR_MAX + 1];
+  const char *svc = last->service ? last->service : "";
+  if (wire_cursor_encode(WIRE_LIST_GRANTS, svc, strlen(svc), c) < 0)
+    c[0] = 0;
+  wire_pack_kv_str(pk, key, c);
 }
 
 static int prep_inspect(struct admin_req *rq, const msgpack_object *args) {
@@ -263,12 +355,15 @@ static int prep_inspect(struct admin_req *rq, const msgpack_object *args) {
   if ((r = store_secret_inspect(rq->server->store, rq->ref, &rq->info)) < 0)
     return r;
   rq->n_info = 1;
+  /* The grants are the first page of grant.ls: "grants_next" continues there. */
+  rq->page = (struct wire_page){.limit = WIRE_PAGE_DEFAULT};
+  rq->n_page = grants_page(&rq->page, rq->info, &rq->more);
   return 0;
 }
 
 static void pack_inspect(msgpack_packer *pk, const struct admin_req *rq) {
   const struct store_secret_info *s = rq->info;
-  msgpack_pack_map(pk, 8);
+  msgpack_pack_map(pk, 8 + rq->more);
   wire_pack_kv_str(pk, "id", s->id);
   wire_pack_kv_str(pk, "name", s->name);
   wire_pack_kv_uint(pk, "created_ns", s->created_ns);
@@ -284,42 +379,76 @@ static void pack_inspect(msgpack_packer *pk, const struct admin_req *rq) {
     wire_pack_kv_uint(pk, "created_ns", s->versions[i].created_ns);
   }
   wire_pack_str(pk, "grants");
-  msgpack_pack_array(pk, s->n_grants);
-  for (size_t i = 0; i < s->n_grants; i++) {
-    const struct store_grant *g = &s->grants[i];
-    msgpack_pack_map(pk, 6);
-    wire_pack_kv_str(pk, "service", g->service ? g->service : "");
-    wire_pack_kv_str(pk, "target", g->target ? g->target : s->name);
-    wire_pack_kv_uint(pk, "uid", g->uid);
-    wire_pack_kv_uint(pk, "gid", g->gid);
-    wire_pack_kv_uint(pk, "mode", g->mode);
-    wire_pack_kv_uint(pk, "created_ns", g->created_ns);
-  }
+  pack_grants(pk, s, rq->n_page);
+  if (rq->more)
+    pack_grants_next(pk, "grants_next", &s->grants[rq->n_page - 1]);
+}
+
+/* ---- grant.ls: the grants of one secret, paged by service ---- */
+
+static int prep_grant_ls(struct admin_req *rq, const msgpack_object *args) {
+  struct wire_page *pg = &rq->page;
+  int r = req_ref(rq, args);
+  if (r < 0 || (r = wire_page_args(args, WIRE_LIST_GRANTS, 1, SD_NAME_MAX, pg, &rq->errmsg)) < 0)
+    return r;
+  /* One more than asked tells whether more follow. */
+  if ((r = store_grant_list_after(rq->server->store, rq->ref, pg->has_after ? pg->after : NULL,
+                                  pg->after_len, pg->limit + 1, &rq->info)) < 0)
+    return r;
+  rq->n_info = 1;
+  rq->n_page = grants_page(pg, rq->info, &rq->more);
+  return 0;
+}
+
+static void pack_grant_ls(msgpack_packer *pk, const struct admin_req *rq) {
+  const struct store_secret_info *s = rq->info;
+  msgpack_pack_map(pk, 3 + rq->more);
+  wire_pack_kv_str(pk, "id", s->id);
+  wire_pack_kv_str(pk, "name", s->name);
+  wire_pack_str(pk, "grants");
+  pack_grants(pk, s, rq->n_page);
+  if (rq->more)
+    pack_grants_next(pk, "next", &s->grants[rq->n_page - 1]);
+}
+
+/* An upper bound of the packed size of one audit.ls entry. */
+static size_t audit_entry_bytes(const struct store_audit_rec *a) {
+  return 64 + 2 * 9 + 2 * 67 + strlen(a->actor) + strlen(a->action) + strlen(a->object) +
+         strlen(a->outcome) + 16;
 }
 
 static int prep_audit_ls(struct admin_req *rq, const msgpack_object *args) {
-  int r;
-  rq->limit = WIRE_AUDIT_LS_MAX; /* the schema bounds limit by it */
+  struct wire_page *pg = &rq->page;
+  int r = wire_page_args(args, WIRE_LIST_AUDIT, 8, 8, pg, &rq->errmsg);
+  if (r < 0)
+    return r;
   arg_uint(args, "after_seq", &rq->after_seq);
   arg_uint(args, "since_ns", &rq->since_ns);
-  arg_uint(args, "limit", &rq->limit);
-  if (rq->limit == 0)
-    rq->limit = WIRE_AUDIT_LS_MAX;
+  if (pg->has_after) { /* the cursor is the last seq returned; it wins over after_seq */
+    uint64_t seq = 0;
+    for (size_t i = 0; i < 8; i++)
+      seq = seq << 8 | pg->after[i];
+    rq->after_seq = seq;
+  }
+  rq->limit = pg->limit;
   /* One more than asked tells whether more follow. */
   if ((r = store_audit_list(rq->server->store, rq->after_seq, rq->since_ns, rq->limit + 1,
                             &rq->recs, &rq->n_recs)) < 0)
     return r;
-  rq->more = rq->n_recs > rq->limit;
-  if (rq->more)
-    rq->n_recs = rq->limit;
+  size_t used = 0;
+  rq->n_page = 0;
+  while (rq->n_page < rq->n_recs &&
+         wire_page_take(pg, rq->n_page, &used, audit_entry_bytes(&rq->recs[rq->n_page])))
+    rq->n_page++;
+  rq->more = rq->n_page < rq->n_recs;
   return 0;
 }
 
 static void pack_audit_ls(msgpack_packer *pk, const struct admin_req *rq) {
-  msgpack_pack_map(pk, 2);
+  msgpack_pack_map(pk, 2 + rq->more);
   wire_pack_str(pk, "records");
-  msgpack_pack_array(pk, rq->n_recs);
-  for (size_t i = 0; i < rq->n_recs; i++) {
+  msgpack_pack_array(pk, rq->n_page);
+  for (size_t i = 0; i < rq->n_page; i++) {
     const struct store_audit_rec *a = &rq->recs[i];
     msgpack_pack_map(pk, 8);
     wire_pack_kv_uint(pk, "seq", a->seq);
@@ -333,11 +462,15 @@ static void pack_audit_ls(msgpack_packer *pk, const struct admin_req *rq) {
     wire_pack_str(pk, "hash");
     pack_hex(pk, a->hash, sizeof(a->hash));
   }
-  wire_pack_str(pk, "more");
-  if (rq->more)
-    msgpack_pack_true(pk);
-  else
-    msgpack_pack_false(pk);
+  /* "more" stays for clients that page with after_seq (before cursors) */
+  wire_pack_kv_bool(pk, "more", rq->more);
+  if (rq->more) {
+    uint8_t key[8];
+    uint64_t seq = rq->recs[rq->n_page - 1].seq;
+    for (size_t i = 0; i < 8; i++)
+      key[i] = (uint8_t)(seq >> (56 - 8 * i));
+    wire_pack_page_next(pk, WIRE_LIST_AUDIT, key, sizeof(key));
+  }
 }
 
 static int prep_audit_verify(struct admin_req *rq, const msgpack_object *args) {
@@ -393,6 +526,15 @@ static const struct admin_op ops[WIRE_OP__COUNT] = {
     [WIRE_OP_AUDIT_LS] = {prep_audit_ls, run_note, pack_audit_ls, ADMIN_READ, "audit", NULL},
     [WIRE_OP_AUDIT_VERIFY] = {prep_audit_verify, run_note, pack_audit_verify,
                               ADMIN_READ | ADMIN_SLOW, "audit", slow_audit_verify},
+    [WIRE_OP_GRANT_LS] = {prep_grant_ls, run_note, pack_grant_ls, ADMIN_READ, "secret:", NULL},
+    [WIRE_OP_SERVICE_CREATE] = {admin_prep_service_create, admin_run_service_create,
+                                admin_pack_service_create, ADMIN_WRITE, "service:", NULL},
+    [WIRE_OP_SERVICE_LS] = {admin_prep_service_ls, run_note, admin_pack_service_ls, ADMIN_READ,
+                            "services", NULL},
+    [WIRE_OP_SERVICE_INSPECT] = {admin_prep_service_inspect, run_note,
+                                 admin_pack_service_inspect, ADMIN_READ, "service:", NULL},
+    [WIRE_OP_SERVICE_RM] = {admin_prep_service_rm, admin_run_service_rm,
+                            admin_pack_service_name, ADMIN_WRITE, "service:", NULL},
 };
 
 const struct admin_op *admin_op_get(enum wire_op op) {
@@ -429,4 +571,5 @@ void admin_req_clear(struct admin_req *rq) {
   free(rq->recs);
   rq->recs = NULL;
   rq->n_recs = 0;
+  admin_req_clear_services(rq);
 }

@@ -43,6 +43,7 @@ static const struct {
     {-ERANGE, "out_of_range", "argument out of range"},
     {-EOVERFLOW, "overflow", "version counter exhausted"},
     {SD_E_PROTO, "bad_request", "malformed or unknown request"},
+    {SD_E_UNSUPPORTED, "unsupported", "operation not supported"},
     {SD_E_MAPFULL, "store_full", "the store's map is full"},
     {-ENOSPC, "disk_full", "no space left on the store's disk"},
     {-EBADMSG, "tampered", "a stored record failed authentication"},

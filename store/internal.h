@@ -21,7 +21,8 @@ enum store_dbi {
   DBI_SECRETS,  /* id(16) -> [name, created_ns, updated_ns, latest, {labels}] */
   DBI_NAMES,    /* name -> id(16) */
   DBI_VERSIONS, /* id(16) || version(4 BE) -> [created_ns, wrapped_dk, nonce, ct] */
-  DBI_GRANTS,   /* id(16) || service -> [target, uid, gid, mode, created_ns] */
+  DBI_GRANTS,   /* id(16) || service -> [target, uid|nil, gid|nil, mode, created_ns, version]
+                   (records before pins and unset owners: the first five, ints) */
   DBI_SERVICES, /* later work */
   DBI_TASKS,
   DBI_NODES,
@@ -160,6 +161,8 @@ struct grant_rec {
   size_t target_len;
   uint32_t uid, gid, mode;
   uint64_t created_ns;
+  bool uid_unset, gid_unset; /* nil in the record */
+  uint32_t version;          /* 0: follow the latest */
 };
 int store_rec_unpack(const MDB_val *v, msgpack_unpacked *u, msgpack_object **ret_items, uint32_t n);
 int store_rec_secret_decode(const MDB_val *v, msgpack_unpacked *u, struct secret_rec *out);
@@ -170,8 +173,8 @@ int store_rec_version_decode(const MDB_val *v, msgpack_unpacked *u, struct versi
 int store_rec_version_encode(msgpack_sbuffer *sb, uint64_t created_ns, const uint8_t *wrapped_dk,
                        const uint8_t *nonce, const uint8_t *ct, size_t ct_len);
 int store_rec_grant_decode(const MDB_val *v, msgpack_unpacked *u, struct grant_rec *out);
-int store_rec_grant_encode(msgpack_sbuffer *sb, const char *target, uint32_t uid, uint32_t gid,
-                     uint32_t mode, uint64_t created_ns);
+/* Always the current (6-item) form; the decoder also reads the old 5-item one. */
+int store_rec_grant_encode(msgpack_sbuffer *sb, const char *target, const struct grant_rec *g);
 void store_be32_put(uint8_t *p, uint32_t v);
 uint32_t store_be32_get(const uint8_t *p);
 void store_be64_put(uint8_t *p, uint64_t v);
@@ -199,6 +202,10 @@ int store_rec_get(struct store *s, MDB_txn *txn, enum store_dbi t, const MDB_val
 void store_tamper_report(struct store *s, enum store_dbi t, const MDB_val *k, const char *what);
 /* batch.c: write the queued tamper events into b's chain. */
 int store_tamper_flush(struct store_batch *b);
+
+/* grants.c: delete versions <= max_version of secret id except those a grant
+ * pins (a pinned service keeps its version across rotations). */
+int store_versions_prune(struct store *s, MDB_txn *txn, const uint8_t id[16], uint32_t max_version);
 
 /* secrets.c */
 /* Resolve ref (name wins, else full hex id). -ENOENT. */

@@ -154,32 +154,47 @@ int store_rec_version_encode(msgpack_sbuffer *sb, uint64_t created_ns, const uin
   return r == 0 ? 0 : -ENOMEM;
 }
 
+/* An owner id, or nil (unset) where allowed. */
+static bool is_owner(const msgpack_object *o, bool nil_ok) {
+  return is_uint(o, UINT32_MAX) || (nil_ok && o->type == MSGPACK_OBJECT_NIL);
+}
+
 int store_rec_grant_decode(const MDB_val *v, msgpack_unpacked *u, struct grant_rec *out) {
   msgpack_object *it;
-  int r = store_rec_unpack(v, u, &it, 5);
+  /* Current records have 6 items; those written before pins and unset owners, 5. */
+  bool old = false;
+  int r = store_rec_unpack(v, u, &it, 6);
+  if (r == -EIO) {
+    old = true;
+    r = store_rec_unpack(v, u, &it, 5);
+  }
   if (r < 0)
     return r;
-  if (it[0].type != MSGPACK_OBJECT_STR || !is_uint(&it[1], UINT32_MAX) ||
-      !is_uint(&it[2], UINT32_MAX) || !is_uint(&it[3], 0777) || !is_uint(&it[4], UINT64_MAX))
+  if (it[0].type != MSGPACK_OBJECT_STR || !is_owner(&it[1], !old) || !is_owner(&it[2], !old) ||
+      !is_uint(&it[3], 0777) || !is_uint(&it[4], UINT64_MAX) ||
+      (!old && !is_uint(&it[5], UINT32_MAX)))
     return -EIO;
   out->target = it[0].via.str.ptr;
   out->target_len = it[0].via.str.size;
-  out->uid = (uint32_t)it[1].via.u64;
-  out->gid = (uint32_t)it[2].via.u64;
+  out->uid_unset = it[1].type == MSGPACK_OBJECT_NIL;
+  out->gid_unset = it[2].type == MSGPACK_OBJECT_NIL;
+  out->uid = out->uid_unset ? 0 : (uint32_t)it[1].via.u64;
+  out->gid = out->gid_unset ? 0 : (uint32_t)it[2].via.u64;
   out->mode = (uint32_t)it[3].via.u64;
   out->created_ns = it[4].via.u64;
+  out->version = old ? 0 : (uint32_t)it[5].via.u64;
   return 0;
 }
 
-int store_rec_grant_encode(msgpack_sbuffer *sb, const char *target, uint32_t uid, uint32_t gid,
-                     uint32_t mode, uint64_t created_ns) {
+int store_rec_grant_encode(msgpack_sbuffer *sb, const char *target, const struct grant_rec *g) {
   msgpack_packer pk;
   msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-  int r = msgpack_pack_array(&pk, 5);
+  int r = msgpack_pack_array(&pk, 6);
   r |= msgpack_pack_str_with_body(&pk, target, strlen(target));
-  r |= msgpack_pack_uint32(&pk, uid);
-  r |= msgpack_pack_uint32(&pk, gid);
-  r |= msgpack_pack_uint32(&pk, mode);
-  r |= msgpack_pack_uint64(&pk, created_ns);
+  r |= g->uid_unset ? msgpack_pack_nil(&pk) : msgpack_pack_uint32(&pk, g->uid);
+  r |= g->gid_unset ? msgpack_pack_nil(&pk) : msgpack_pack_uint32(&pk, g->gid);
+  r |= msgpack_pack_uint32(&pk, g->mode);
+  r |= msgpack_pack_uint64(&pk, g->created_ns);
+  r |= msgpack_pack_uint32(&pk, g->version);
   return r == 0 ? 0 : -ENOMEM;
 }

@@ -261,7 +261,7 @@ static int do_rotate(struct store_op *op, const char *ref, const struct secbuf *
   if ((r = put_version(op, id, ver, value, now)) < 0)
     goto out;
   if (ver > s->keep_versions &&
-      (r = prefix_sweep(op->txn, s->dbi[DBI_VERSIONS], id, 16, true, ver - s->keep_versions, NULL)) < 0)
+      (r = store_versions_prune(s, op->txn, id, ver - s->keep_versions)) < 0)
     goto out;
   if ((r = put_secret(op, id, name, rec.created_ns, now, ver, NULL, 0, &rec.labels)) < 0)
     goto out;
@@ -385,16 +385,28 @@ static int fill_versions(struct store *s, MDB_txn *txn, const uint8_t id[16],
   return r;
 }
 
-static int fill_grants(struct store *s, MDB_txn *txn, const uint8_t id[16],
-                       struct store_secret_info *info) {
+/* The grants of secret id whose services sort strictly after
+ * after[0..after_len) (NULL: all), at most limit of them (0: no limit). */
+static int fill_grants_after(struct store *s, MDB_txn *txn, const uint8_t id[16],
+                             const void *after, size_t after_len, size_t limit,
+                             struct store_secret_info *info) {
   MDB_cursor *c;
+  uint8_t kb[16 + 512];
   MDB_val k = {16, (void *)id}, v;
   size_t cap = 0;
+  if (after) { /* grants are keyed id || service: start at id || after */
+    memcpy(kb, id, 16);
+    memcpy(kb + 16, after, after_len);
+    k = (MDB_val){16 + after_len, kb};
+  }
   int r = store_mdb_err(mdb_cursor_open(txn, s->dbi[DBI_GRANTS], &c));
   if (r < 0)
     return r;
   int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-  for (; rc == 0 && k.mv_size > 16 && memcmp(k.mv_data, id, 16) == 0;
+  if (rc == 0 && after && k.mv_size == 16 + after_len && memcmp(k.mv_data, kb, k.mv_size) == 0)
+    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+  for (; rc == 0 && k.mv_size > 16 && memcmp(k.mv_data, id, 16) == 0 &&
+         (!limit || info->n_grants < limit);
        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
     struct grant_rec gr;
     msgpack_unpacked u;
@@ -420,6 +432,9 @@ static int fill_grants(struct store *s, MDB_txn *txn, const uint8_t id[16],
       g->gid = gr.gid;
       g->mode = gr.mode;
       g->created_ns = gr.created_ns;
+      g->uid_unset = gr.uid_unset;
+      g->gid_unset = gr.gid_unset;
+      g->version = gr.version;
     }
     msgpack_unpacked_destroy(&u);
     if (r < 0)
@@ -429,6 +444,11 @@ static int fill_grants(struct store *s, MDB_txn *txn, const uint8_t id[16],
   if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
     r = store_mdb_err(rc);
   return r;
+}
+
+static int fill_grants(struct store *s, MDB_txn *txn, const uint8_t id[16],
+                       struct store_secret_info *info) {
+  return fill_grants_after(s, txn, id, NULL, 0, 0, info);
 }
 
 static int fill_info(struct store *s, MDB_txn *txn, const uint8_t id[16],
@@ -512,13 +532,64 @@ int store_secret_inspect(struct store *s, const char *ref, struct store_secret_i
   return 0;
 }
 
+/* The names table from the first key strictly after `after` (NULL: from the
+ * first key); MDB_NOTFOUND at the end. */
+static int names_start(MDB_cursor *c, const void *after, size_t after_len, MDB_val *k,
+                       MDB_val *v) {
+  if (!after)
+    return mdb_cursor_get(c, k, v, MDB_FIRST);
+  *k = (MDB_val){after_len, (void *)after};
+  int rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+  if (rc == 0 && k->mv_size == after_len && memcmp(k->mv_data, after, after_len) == 0)
+    rc = mdb_cursor_get(c, k, v, MDB_NEXT);
+  return rc;
+}
+
+int store_grant_list_after(struct store *s, const char *ref, const void *after,
+                          size_t after_len, size_t limit, struct store_secret_info **ret) {
+  MDB_txn *txn;
+  uint8_t id[16];
+  struct secret_rec rec;
+  msgpack_unpacked u;
+  if (!s || !ref || !ret || (after && (after_len == 0 || after_len > 511 - 16)))
+    return -EINVAL;
+  int r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
+  if (r < 0)
+    return r;
+  struct store_secret_info *info = calloc(1, sizeof(*info));
+  msgpack_unpacked_init(&u);
+  if (!info)
+    r = -ENOMEM;
+  if (r == 0 && (r = store_secret_resolve(s, txn, ref, id)) == 0 &&
+      (r = get_secret(txn, s, id, &u, &rec, info->name)) == 0) {
+    store_id_to_hex(id, info->id);
+    info->created_ns = rec.created_ns;
+    info->updated_ns = rec.updated_ns;
+    info->latest = rec.latest;
+    r = fill_grants_after(s, txn, id, after, after_len, limit, info);
+  }
+  msgpack_unpacked_destroy(&u);
+  mdb_txn_abort(txn);
+  if (r < 0) {
+    store_secret_info_free(info, info ? 1 : 0);
+    return r;
+  }
+  *ret = info;
+  return 0;
+}
+
 int store_secret_list(struct store *s, struct store_secret_info **ret, size_t *ret_n) {
+  return store_secret_list_after(s, NULL, 0, 0, ret, ret_n);
+}
+
+int store_secret_list_after(struct store *s, const void *after, size_t after_len, size_t limit,
+                            struct store_secret_info **ret, size_t *ret_n) {
   MDB_txn *txn;
   MDB_cursor *c = NULL;
   MDB_val k, v;
   struct store_secret_info *arr = NULL;
   size_t n = 0, cap = 0;
-  if (!s || !ret || !ret_n)
+  if (!s || !ret || !ret_n || (after && (after_len == 0 || after_len > 511)))
     return -EINVAL;
   int r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
   if (r < 0)
@@ -526,7 +597,8 @@ int store_secret_list(struct store *s, struct store_secret_info **ret, size_t *r
   if ((r = store_mdb_err(mdb_cursor_open(txn, s->dbi[DBI_NAMES], &c))) < 0)
     goto out;
   int rc;
-  for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+  for (rc = names_start(c, after, after_len, &k, &v); rc == 0 && (!limit || n < limit);
+       rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
     MDB_val p;
     if ((r = store_rec_open(s, DBI_NAMES, &k, &v, &p)) < 0)
       goto out;
@@ -558,7 +630,7 @@ int store_secret_list(struct store *s, struct store_secret_info **ret, size_t *r
     if (r < 0)
       goto out;
   }
-  if (rc != MDB_NOTFOUND) {
+  if (rc != 0 && rc != MDB_NOTFOUND) {
     r = store_mdb_err(rc);
     goto out;
   }

@@ -139,8 +139,15 @@ struct store_grant {
   const char *target; /* NULL = the secret's name */
   uint32_t uid, gid, mode;
   uint64_t created_ns; /* output only */
+  /* The owner is "unset": the service's user (its --user; under --userns a
+   * container id), resolved by the agent. uid/gid are then ignored (0 in output). */
+  bool uid_unset, gid_unset;
+  /* A pinned version (it must exist when granted; rotations keep it), or 0:
+   * follow the latest. */
+  uint32_t version;
 };
-/* Fill the documented defaults: target NULL, uid 0, gid 0, mode 0400. */
+/* Fill the documented defaults: target NULL, uid 0, gid 0, mode 0400, follow
+ * the latest (secretd asks for unset owners: the service's user). */
 void store_grant_defaults(struct store_grant *g);
 
 /* Create version 1. Labels: keys are names, values <= 255 bytes, no NUL,
@@ -196,7 +203,23 @@ struct store_secret_info {
 };
 /* All secrets sorted by name; *ret owned by caller (store_secret_info_free(*ret, n)). */
 int store_secret_list(struct store *s, struct store_secret_info **ret, size_t *ret_n);
+/* A page of that listing: at most limit secrets (0 = no limit) whose names
+ * sort strictly after after[0..after_len) in the names table's key order
+ * (byte order, a prefix first: the order of store_secret_list), or from the
+ * first when after is NULL. The position need not be an existing name, so a
+ * listing continues correctly after the last name returned was removed.
+ * Returns 0, -EINVAL (after_len 0 or over 511), -EBADMSG, -ENOMEM, -errno. */
+int store_secret_list_after(struct store *s, const void *after, size_t after_len, size_t limit,
+                            struct store_secret_info **ret, size_t *ret_n);
 int store_secret_inspect(struct store *s, const char *ref, struct store_secret_info **ret);
+/* A page of the grants of secret ref: *ret has id, name, times and at most
+ * limit grants (0 = no limit) whose services sort strictly after
+ * after[0..after_len) in byte order (NULL: from the first), sorted by
+ * service; no versions or labels. Free with store_secret_info_free(*ret, 1).
+ * Returns 0, -ENOENT (no such secret), -EINVAL (after_len 0 or over 495),
+ * -EBADMSG, -ENOMEM, -errno. */
+int store_grant_list_after(struct store *s, const char *ref, const void *after,
+                           size_t after_len, size_t limit, struct store_secret_info **ret);
 void store_secret_info_free(struct store_secret_info *v, size_t n); /* NULL ok */
 /* Decrypt a version (0 = latest). -ENOENT (secret or version), SD_E_DECRYPT. */
 int store_secret_read(struct store *s, const char *ref, uint32_t version, struct secbuf **ret);

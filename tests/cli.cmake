@@ -18,4 +18,9 @@ if(TARGET secretd AND TARGET secret)
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_verbs.sh
                    $<TARGET_FILE:secretd> $<TARGET_FILE:secret>)
   set_tests_properties(cli_verbs PROPERTIES TIMEOUT 180 LABELS "integration;cli")
+  # The CLI's paging against a stub server whose pages do not advance.
+  add_test(NAME cli_pages_hostile
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_pages_hostile.sh
+                   $<TARGET_FILE:secretd> $<TARGET_FILE:secret>)
+  set_tests_properties(cli_pages_hostile PROPERTIES TIMEOUT 120 LABELS "integration;cli")
 endif()

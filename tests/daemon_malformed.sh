@@ -152,8 +152,22 @@ expect_refused("wrong types", frame(enc({"v": 1, "id": "x", "op": 5, "args": []}
 expect_refused("value of wrong type", frame(enc({"v": 1, "id": 3, "op": "secret.create",
                                                   "args": {"name": "bad", "value": "text-not-bin"}})))
 expect_refused("missing args", frame(enc({"v": 1, "id": 4, "op": "secret.create", "args": {}})))
-expect_refused("unknown arg", frame(enc({"v": 1, "id": 5, "op": "secret.ls", "args": {"x": 1}})))
-expect_refused("unknown op", frame(enc({"v": 1, "id": 6, "op": "secret.steal", "args": {}})))
+# Field evolution: keys a newer peer added are ignored, within bounds.
+s = connect(); s.sendall(frame(enc({"v": 1, "id": 5, "op": "secret.ls", "args": {"x": 1},
+                                    "trace": {"a": [1, 2]}}))); r = read_reply(s); s.close()
+assert r and r["ok"] is True and r["id"] == 5, r
+print("ok - unknown arg and top-level key ignored")
+expect_refused("too many ignored args", frame(enc({"v": 1, "id": 5, "op": "secret.ls",
+                                                    "args": {"x%d" % i: 1 for i in range(40)}})))
+expect_refused("ignored key too long", frame(enc({"v": 1, "id": 5, "op": "secret.ls",
+                                                   "args": {"x" * 65: 1}})))
+s = connect(); s.sendall(frame(enc({"v": 1, "id": 6, "op": "secret.steal", "args": {}})))
+r = read_reply(s); s.close()
+assert r and r["ok"] is False and r["id"] == 6 and r["code"] == -5016, r
+assert r["error"] == "unsupported operation 'secret.steal'", r
+print("ok - unknown op answered with SD_E_UNSUPPORTED naming it")
+expect_refused("hostile cursor", frame(enc({"v": 1, "id": 7, "op": "secret.ls",
+                                             "args": {"cursor": "0103" + "ff" * 8}})))
 expect_refused("wrong version", frame(enc({"v": 9, "id": 6, "op": "secret.ls", "args": {}})))
 expect_refused("not a map", frame(enc([1, 2, 3])))
 expect_refused("str length beyond frame", frame(b"\xdb\xff\xff\xff\xf0abc"))
@@ -233,6 +247,8 @@ grep -q '"action":"secret.create".*"outcome":"error' "$T/audit.json" ||
   fail "refused malformed secret.create was not audited"
 grep -q PAYLOADMARKXYZ "$T/audit.json" && fail "the peer's op name reached the audit chain"
 grep -q '"action":"request.unknown"' "$T/audit.json" || fail "unknown op not audited as request.unknown"
+grep -q '"action":"request.unknown".*"outcome":"error:unsupported' "$T/audit.json" ||
+  fail "unknown op not audited with outcome error:unsupported"
 S audit --verify >/dev/null || fail "audit does not verify"
 stop_daemon
 grep -q PAYLOADMARKXYZ "$AUDIT" && fail "the peer's op name reached the audit file"

@@ -40,3 +40,26 @@ else()
   add_test(NAME fuzz_runtime_state_replay
            COMMAND fuzz_runtime_state_replay ${RT_STATE_FUZZ_CORPUS})
 endif()
+
+# The shared launch spec (runtime/launch_spec.h): rules, messages, msgpack form.
+if(TARGET sdlaunchspec)
+  secretd_unit_test(test_runtime_launch_spec LIBS sdlaunchspec)
+  # Its decoder (what secretd reads from the wire and the store): libFuzzer under
+  # SECRETD_FUZZ, a replay of the seed corpus in every other build.
+  set(LAUNCH_SPEC_FUZZ_CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/launch_spec)
+  if(SECRETD_FUZZ)
+    add_executable(fuzz_launch_spec fuzz/fuzz_launch_spec.c)
+    target_link_libraries(fuzz_launch_spec PRIVATE sdlaunchspec)
+    target_link_options(fuzz_launch_spec PRIVATE -fsanitize=fuzzer)
+    add_test(NAME fuzz_launch_spec_bounded
+             COMMAND bash -c "d=$(mktemp -d) && trap 'rm -rf $d' EXIT && cp $1/* $d/ && \
+$0 -max_total_time=$2 -rss_limit_mb=2048 -timeout=10 $d"
+                     $<TARGET_FILE:fuzz_launch_spec> ${LAUNCH_SPEC_FUZZ_CORPUS} 30)
+    set_tests_properties(fuzz_launch_spec_bounded PROPERTIES LABELS fuzz TIMEOUT 300)
+  else()
+    add_executable(fuzz_launch_spec_replay fuzz/fuzz_launch_spec.c fuzz/replay_main.c)
+    target_link_libraries(fuzz_launch_spec_replay PRIVATE sdlaunchspec)
+    add_test(NAME fuzz_launch_spec_replay
+             COMMAND fuzz_launch_spec_replay ${LAUNCH_SPEC_FUZZ_CORPUS})
+  endif()
+endif()

@@ -3,7 +3,7 @@
 # parsers' fuzz harnesses (bounded libFuzzer runs labelled "fuzz" in the fuzz
 # build; seed replays in every other build).
 if(TARGET sdimage)
-  foreach(t dpkg_version vulndb_tracker scan_match scan_ignore)
+  foreach(t dpkg_version vulndb_tracker vulndb_osv scan_match scan_ignore)
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/test_image_${t}.c)
       secretd_unit_test(test_image_${t} LIBS sdimage)
       set_tests_properties(test_image_${t} PROPERTIES LABELS "unit;image;scan")
@@ -25,7 +25,7 @@ if(TARGET sdimage)
                    $<TARGET_FILE:dpkg_version_tool> 2000)
   set_tests_properties(scan_dpkg_compare PROPERTIES TIMEOUT 120 LABELS "image;scan;integration")
 
-  foreach(h dpkg_version dpkg_status vulndb_tracker scan_ignore)
+  foreach(h dpkg_version dpkg_status vulndb_tracker vulndb_osv scan_ignore)
     set(corpus ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/${h})
     if(SECRETD_FUZZ)
       add_executable(fuzz_${h} fuzz/fuzz_${h}.c)
@@ -57,5 +57,18 @@ if(TARGET secret-image)
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scan_image.sh $<TARGET_FILE:secret-image>
                    ${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh)
   set_tests_properties(scan_image PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77
+                       LABELS "image;scan;integration")
+endif()
+# OSV import and the tracker-wins rule through the real binary
+if(TARGET secret-image)
+  add_test(NAME scan_osv COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scan_osv.sh $<TARGET_FILE:secret-image>)
+  set_tests_properties(scan_osv PROPERTIES TIMEOUT 120 LABELS "image;scan;integration")
+endif()
+# the launch policy's scan section through secret-image and secret-launch (root)
+if(TARGET secret-image AND TARGET secret-launch)
+  add_test(NAME scan_policy
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scan_policy.sh $<TARGET_FILE:secret-image>
+                   ${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh $<TARGET_FILE:secret-launch>)
+  set_tests_properties(scan_policy PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77
                        LABELS "image;scan;integration")
 endif()

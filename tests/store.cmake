@@ -1,6 +1,6 @@
 # store/ unit tests (owned with store/): real LMDB files in mkdtemp dirs.
 if(TARGET sdstore)
-  foreach(t validate ops audit full tamper)
+  foreach(t validate ops audit full tamper page)
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/test_store_${t}.c)
       secretd_unit_test(test_store_${t} LIBS sdstore PkgConfig::LMDB PkgConfig::MSGPACK)
     endif()
@@ -11,6 +11,9 @@ endif()
 if(TARGET sdstore)
   add_executable(store_audit_fill store_audit_fill.c)
   target_link_libraries(store_audit_fill PRIVATE sdstore)
+  # and of daemon_paging.sh: many secrets made in-process
+  add_executable(store_secret_fill store_secret_fill.c)
+  target_link_libraries(store_secret_fill PRIVATE sdstore)
 endif()
 
 # Fuzzing of the audit file's tail parser (store/audit.c), like the runtime's

@@ -76,6 +76,18 @@ static void test_help_and_socket_are_common(void **state) {
   assert_false(l.co.help);
   assert_int_equal(PARSE(ls_parse, &l, "ls", "extra"), CLI_EXIT_USAGE);
   assert_int_equal(PARSE(ls_parse, &l, "ls", "--socket"), CLI_EXIT_USAGE);
+  /* --page-size: 1 .. WIRE_PAGE_MAX, default the maximum */
+  assert_int_equal(PARSE(ls_parse, &l, "ls"), 0);
+  assert_int_equal(l.page_size, WIRE_PAGE_MAX);
+  assert_int_equal(PARSE(ls_parse, &l, "ls", "--page-size", "1"), 0);
+  assert_int_equal(l.page_size, 1);
+  assert_int_equal(PARSE(ls_parse, &l, "ls", "--page-size=1000"), 0);
+  assert_int_equal(l.page_size, 1000);
+  assert_int_equal(PARSE(ls_parse, &l, "ls", "--page-size", "0"), CLI_EXIT_USAGE);
+  assert_int_equal(PARSE(ls_parse, &l, "ls", "--page-size", "1001"), CLI_EXIT_USAGE);
+  assert_int_equal(PARSE(ls_parse, &l, "ls", "--page-size", "-5"), CLI_EXIT_USAGE);
+  assert_int_equal(PARSE(ls_parse, &l, "ls", "--page-size", "99999999999"), CLI_EXIT_USAGE);
+  assert_int_equal(PARSE(ls_parse, &l, "ls", "--page-size"), CLI_EXIT_USAGE);
   /* --json only where it means something */
   assert_int_equal(PARSE(create_parse, &a, "create", "x", "--json"), CLI_EXIT_USAGE);
 }
@@ -111,8 +123,13 @@ static void test_grant_options(void **state) {
   assert_int_equal(g.gid, 1001);
   assert_int_equal(g.mode, 0440);
   assert_int_equal(PARSE(grant_parse, &g, "grant", "db", "--service", "web"), 0);
-  assert_false(g.has_uid || g.has_gid || g.has_mode);
+  assert_false(g.has_uid || g.has_gid || g.has_mode || g.has_version);
   assert_null(g.target);
+  assert_int_equal(PARSE(grant_parse, &g, "grant", "db", "--service", "web", "--version", "3"), 0);
+  assert_true(g.has_version);
+  assert_int_equal(g.version, 3);
+  assert_int_equal(PARSE(grant_parse, &g, "grant", "db", "--service", "web", "--version=0"), 0);
+  assert_true(g.has_version && g.version == 0);
 }
 
 static void test_grant_usage_errors(void **state) {
@@ -127,6 +144,10 @@ static void test_grant_usage_errors(void **state) {
   assert_int_equal(PARSE(grant_parse, &g, "grant", "db", "--service", "w", "--mode", "0888"),
                    CLI_EXIT_USAGE);
   assert_int_equal(PARSE(grant_parse, &g, "grant", "db", "--service", "w", "--target", ""),
+                   CLI_EXIT_USAGE);
+  assert_int_equal(PARSE(grant_parse, &g, "grant", "db", "--service", "w", "--version", "v2"),
+                   CLI_EXIT_USAGE);
+  assert_int_equal(PARSE(grant_parse, &g, "grant", "db", "--service", "w", "--version", "-1"),
                    CLI_EXIT_USAGE);
 }
 
@@ -169,6 +190,11 @@ static void test_audit_usage_errors(void **state) {
   assert_int_equal(AUDIT(&a, "audit", "--verify", "--since", "1h"), CLI_EXIT_USAGE);
   assert_int_equal(AUDIT(&a, "audit", "--expect-head", "7:abc"), CLI_EXIT_USAGE);
   assert_int_equal(AUDIT(&a, "audit", "records"), CLI_EXIT_USAGE);
+  /* pages of one record would never reach the end (each adds a record) */
+  assert_int_equal(AUDIT(&a, "audit", "--page-size", "1"), CLI_EXIT_USAGE);
+  assert_int_equal(AUDIT(&a, "audit", "--page-size", "1001"), CLI_EXIT_USAGE);
+  assert_int_equal(AUDIT(&a, "audit", "--page-size", "2"), 0);
+  assert_int_equal(a.page_size, 2);
 }
 
 static void test_verb_table(void **state) {

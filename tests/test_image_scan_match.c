@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "image/scan_match.h"
+#include "image/vulndb_osv.h"
 
 #define INST "Status: install ok installed\n"
 static const char status[] =
@@ -201,11 +202,72 @@ static void test_filters_by_severity_and_fixability(void **state) {
   assert_string_equal(scan_severity_name(VULNDB_URG_HIGH), "high");
 }
 
+
+/* OSV records beside the tracker's: judged after "introduced"; where the
+ * tracker has the same issue (id or alias) the tracker wins and the
+ * disagreement is kept, on the finding or in the overrides list. */
+#define OSV(id, up, name, events)                                                            \
+  "{\"id\": \"" id "\", \"modified\": \"2024-01-01T00:00:00Z\", \"upstream\": [" up "],"     \
+  " \"affected\": [{\"package\": {\"ecosystem\": \"Debian:12\", \"name\": \"" name "\"},"    \
+  " \"ranges\": [{\"type\": \"ECOSYSTEM\", \"events\": [" events "]}]}]}"
+static void test_osv_and_the_tracker_wins(void **state) {
+  struct fixture *f = *state;
+  static const char osv[] =
+      "[" OSV("DSA-1-1", "\"CVE-2024-0002\"", "exact", "{\"introduced\": \"0\"}, {\"fixed\": \"2.0-4\"}") ","
+      OSV("DSA-2-1", "\"CVE-2024-0001\"", "newer", "{\"introduced\": \"0\"}, {\"fixed\": \"1.0-3\"}") ","
+      OSV("DSA-3-1", "\"CVE-2024-0004\"", "openpkg", "{\"introduced\": \"0\"}") ","
+      OSV("DSA-4-1", "", "clean", "{\"introduced\": \"0\"}, {\"fixed\": \"1.0-2\"}") ","
+      OSV("DSA-5-1", "", "clean", "{\"introduced\": \"1.0-2\"}, {\"fixed\": \"1.0-5\"}") ","
+      OSV("CVE-2024-0009", "", "epoch", "{\"introduced\": \"0\"}, {\"fixed\": \"1:2.0-1\"}") "]";
+  struct vulndb_tracker *o = NULL, *m = NULL;
+  struct img_err err = {0};
+  if (vulndb_osv_parse_buf(osv, strlen(osv), &o, NULL, &err) < 0)
+    fail_msg("%s", err.msg);
+  struct vulndb_tracker *parts[] = {f->t, o};
+  unsigned masks[] = {~0u, ~0u};
+  assert_int_equal(vulndb_merge(parts, masks, 2, &m, &err), 0);
+  struct scan_result r;
+  assert_int_equal(scan_match(&f->db, m, NULL, &r, &err), 0);
+  /* tracker fixed at exactly the installed version, OSV says fixable: nothing, but noted */
+  absent(&r, "CVE-2024-0002");
+  absent(&r, "DSA-1-1");
+  assert_int_equal(r.n_overrides, 1);
+  assert_string_equal(r.overrides[0].osv.issue, "DSA-1-1");
+  assert_string_equal(r.overrides[0].tracker.issue, "CVE-2024-0002");
+  assert_int_equal(r.overrides[0].osv_category, SCAN_FIXABLE);
+  /* both fixable, other fixed versions: the tracker's finding, OSV's named */
+  const struct scan_finding *x = find(&r, "CVE-2024-0001");
+  assert_non_null(x);
+  assert_string_equal(x->entry.fixed_version, "1.0-2");
+  assert_int_equal(x->entry.origin, VULNDB_FROM_TRACKER);
+  assert_string_equal(x->osv_overridden, "DSA-2-1");
+  assert_string_equal(x->osv_fixed, "1.0-3");
+  absent(&r, "DSA-2-1");
+  /* agreement (both open): the tracker's finding alone, nothing noted */
+  x = find(&r, "CVE-2024-0004");
+  assert_non_null(x);
+  assert_null(x->osv_overridden);
+  absent(&r, "DSA-3-1");
+  /* the same id in both sources: one finding, the tracker's */
+  x = find(&r, "CVE-2024-0009");
+  assert_non_null(x);
+  assert_int_equal(x->entry.origin, VULNDB_FROM_TRACKER);
+  /* OSV alone: fixable; introduced above the installed version: not affected */
+  expect(&r, "DSA-4-1", "clean", SCAN_FIXABLE);
+  assert_int_equal(find(&r, "DSA-4-1")->entry.origin, VULNDB_FROM_OSV);
+  absent(&r, "DSA-5-1");
+  assert_int_equal(r.shadowed, 4);
+  scan_result_clear(&r);
+  vulndb_tracker_free(m);
+  vulndb_tracker_free(o);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_case_lands_in_its_category),
       cmocka_unit_test(test_release_choice),
       cmocka_unit_test(test_filters_by_severity_and_fixability),
+      cmocka_unit_test(test_osv_and_the_tracker_wins),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -405,8 +405,8 @@ static void test_unknown_op_is_refused_and_connection_stays(void **state) {
   assert_int_equal(wire_client_read_reply(c, &rep), 0);
   assert_false(rep->r.ok);
   assert_int_equal(rep->r.id, 77);
-  assert_int_equal(rep->r.code, SD_E_PROTO);
-  assert_string_equal(rep->r.error, "unknown op");
+  assert_int_equal(rep->r.code, SD_E_UNSUPPORTED);
+  assert_string_equal(rep->r.error, "unsupported operation 'secret.explode'");
   wire_reply_free(rep);
   wait_for(&s->refused, 1);
   assert_string_equal(s->last_refused_op, "secret.explode");

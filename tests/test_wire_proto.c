@@ -150,15 +150,143 @@ static void test_missing_required_arg_is_refused(void **state) {
   }
 }
 
-static void test_unknown_arg_is_refused(void **state) {
-  struct argset s = {.op = WIRE_OP_SECRET_INSPECT, .wrong = -1, .missing = -1, .extra = "bogus"};
+/* Field evolution: an argument a newer peer added is ignored by an older one. */
+static void test_unknown_arg_is_ignored(void **state) {
+  for (int op = 0; op < WIRE_OP__COUNT; op++) {
+    struct argset s = {.op = op, .wrong = -1, .missing = -1, .extra = "added_later"};
+    struct wire_buf b;
+    struct wire_request req;
+    struct wire_error err;
+    struct wire_value *val;
+    if (roundtrip(&b, &s, &req, &err, &val) != 0)
+      fail_msg("%s: %s", wire_op_name(op), err.msg);
+    assert_int_equal(req.opcode, op);
+    assert_non_null(wire_map_get(req.args, "added_later")); /* there, but no one reads it */
+    wire_value_free(val);
+    wire_buf_release(&b);
+  }
+}
+
+/* A request {v,id:5,op,args} whose args are built by fn. */
+static int decode_with_args(const char *op, void (*fn)(msgpack_packer *, void *), void *ud,
+                            struct wire_request *req, struct wire_error *err) {
   struct wire_buf b;
+  msgpack_packer pk;
+  struct wire_value *val = NULL;
+  wire_buf_init(&b, &pk);
+  msgpack_pack_map(&pk, 4);
+  wire_pack_kv_uint(&pk, "v", 1);
+  wire_pack_kv_uint(&pk, "id", 5);
+  wire_pack_kv_str(&pk, "op", op);
+  wire_pack_str(&pk, "args");
+  fn(&pk, ud);
+  int n = wire_buf_finish(&b);
+  assert_true(n > 4);
+  int r = wire_request_decode(b.data + 4, (size_t)n - 4, &val, req, err);
+  if (r == 0)
+    assert_int_equal(req->args->type, MSGPACK_OBJECT_MAP);
+  wire_value_free(val);
+  wire_buf_release(&b);
+  return r;
+}
+
+struct many {
+  unsigned n;      /* unknown keys */
+  size_t key_len;  /* of the first unknown key (0: short) */
+  bool dup;        /* the last unknown key repeats the first */
+  bool nested;     /* unknown values are deep maps and arrays, not ints */
+};
+
+static void pack_many(msgpack_packer *pk, void *ud) {
+  const struct many *m = ud;
+  msgpack_pack_map(pk, 1 + m->n);
+  wire_pack_kv_str(pk, "ref", "db");
+  for (unsigned i = 0; i < m->n; i++) {
+    char k[200];
+    if (i == 0 && m->key_len) {
+      memset(k, 'k', m->key_len);
+      k[m->key_len] = 0;
+    } else {
+      snprintf(k, sizeof(k), "future_%u", m->dup && i == m->n - 1 ? 0 : i);
+    }
+    wire_pack_str(pk, k);
+    if (m->nested) {
+      for (int d = 0; d < 10; d++) {
+        msgpack_pack_array(pk, 2);
+        msgpack_pack_uint64(pk, d);
+      }
+      msgpack_pack_nil(pk);
+    } else {
+      msgpack_pack_uint64(pk, i);
+    }
+  }
+}
+
+/* Ignored fields stay bounded: key count, key length, no duplicates. */
+static void test_ignored_args_stay_bounded(void **state) {
   struct wire_request req;
   struct wire_error err;
-  struct wire_value *val;
-  assert_int_equal(roundtrip(&b, &s, &req, &err, &val), SD_E_PROTO);
-  assert_non_null(strstr(err.msg, "unknown argument 'bogus'"));
-  wire_buf_release(&b);
+  struct many m = {.n = WIRE_KEYS_MAX - 1, .nested = true};
+  assert_int_equal(decode_with_args("secret.inspect", pack_many, &m, &req, &err), 0);
+  m = (struct many){.n = WIRE_KEYS_MAX}; /* 33 keys with "ref" */
+  assert_int_equal(decode_with_args("secret.inspect", pack_many, &m, &req, &err), SD_E_PROTO);
+  assert_non_null(strstr(err.msg, "too many keys"));
+  assert_int_equal(err.id, 5);
+  m = (struct many){.n = 1, .key_len = WIRE_KEY_MAX};
+  assert_int_equal(decode_with_args("secret.inspect", pack_many, &m, &req, &err), 0);
+  m = (struct many){.n = 1, .key_len = WIRE_KEY_MAX + 1};
+  assert_int_equal(decode_with_args("secret.inspect", pack_many, &m, &req, &err), SD_E_PROTO);
+  assert_non_null(strstr(err.msg, "key is too long"));
+  m = (struct many){.n = 3, .dup = true};
+  assert_int_equal(decode_with_args("secret.inspect", pack_many, &m, &req, &err), SD_E_PROTO);
+  assert_non_null(strstr(err.msg, "appears twice"));
+}
+
+/* A known argument keeps its type check even next to ignored ones, and a
+ * required one is named when missing. */
+static void pack_known_wrong(msgpack_packer *pk, void *ud) {
+  msgpack_pack_map(pk, 2);
+  wire_pack_kv_uint(pk, "ref", 3);
+  wire_pack_kv_uint(pk, "future", 1);
+}
+static void pack_only_future(msgpack_packer *pk, void *ud) {
+  msgpack_pack_map(pk, 1);
+  wire_pack_kv_uint(pk, "future", 1);
+}
+static void test_known_args_keep_their_rules(void **state) {
+  struct wire_request req;
+  struct wire_error err;
+  assert_int_equal(decode_with_args("secret.inspect", pack_known_wrong, NULL, &req, &err),
+                   SD_E_PROTO);
+  assert_string_equal(err.msg, "secret.inspect: argument 'ref' must be a string");
+  assert_int_equal(decode_with_args("secret.inspect", pack_only_future, NULL, &req, &err),
+                   SD_E_PROTO);
+  assert_string_equal(err.msg, "secret.inspect: missing argument 'ref'");
+}
+
+/* The worked example of docs/protocol.md: a newer client adds the optional
+ * argument "filter" to secret.ls and a new operation "node.ls"; this
+ * (older) end serves the first and refuses the second by name. */
+static void pack_ls_filter(msgpack_packer *pk, void *ud) {
+  msgpack_pack_map(pk, 2);
+  wire_pack_kv_uint(pk, "limit", 10);
+  wire_pack_kv_str(pk, "filter", "label:team=db");
+}
+static void pack_empty(msgpack_packer *pk, void *ud) { msgpack_pack_map(pk, 0); }
+static void test_worked_example_new_field_and_new_op(void **state) {
+  struct wire_request req;
+  struct wire_error err;
+  assert_int_equal(decode_with_args("secret.ls", pack_ls_filter, NULL, &req, &err), 0);
+  assert_int_equal(req.opcode, WIRE_OP_SECRET_LS);
+  assert_int_equal(decode_with_args("node.ls", pack_empty, NULL, &req, &err), SD_E_UNSUPPORTED);
+  assert_int_equal(err.code, SD_E_UNSUPPORTED);
+  assert_string_equal(err.msg, "unsupported operation 'node.ls'");
+  assert_string_equal(err.op, "node.ls"); /* the reply and the audit record name it */
+  assert_int_equal(err.id, 5);            /* answered, the connection stays */
+  /* an op name that is not printable is still refused as unsupported, shown safely */
+  assert_int_equal(decode_with_args("x'\n\x01y", pack_empty, NULL, &req, &err), SD_E_UNSUPPORTED);
+  assert_string_equal(err.msg, "unsupported operation 'x???y'");
+  assert_string_equal(err.op, "malformed");
 }
 
 /* A hand-built request map with the given top-level entries. */
@@ -214,13 +342,13 @@ static void test_top_level_refusals(void **state) {
   assert_int_equal(decode_top(&ok, &err), 0);
 
   t = ok; t.opname = "secret.explode";
-  assert_int_equal(decode_top(&t, &err), SD_E_PROTO);
-  assert_string_equal(err.msg, "unknown op");
+  assert_int_equal(decode_top(&t, &err), SD_E_UNSUPPORTED);
+  assert_string_equal(err.msg, "unsupported operation 'secret.explode'");
   assert_string_equal(err.op, "secret.explode"); /* named for the audit record */
   assert_int_equal(err.id, 7);
 
   t = ok; t.opname = "bad op\n";
-  assert_int_equal(decode_top(&t, &err), SD_E_PROTO);
+  assert_int_equal(decode_top(&t, &err), SD_E_UNSUPPORTED);
   assert_string_equal(err.op, "malformed"); /* not echoed into audit records */
 
   t = ok; t.version = 2;
@@ -241,7 +369,9 @@ static void test_top_level_refusals(void **state) {
   assert_string_equal(err.msg, "missing key 'args'");
   t = ok; t.args_not_map = true;
   assert_int_equal(decode_top(&t, &err), SD_E_PROTO);
-  t = ok; t.extra_key = "x";
+  t = ok; t.extra_key = "x"; /* a top-level key a newer peer added: ignored */
+  assert_int_equal(decode_top(&t, &err), 0);
+  t = ok; t.extra_key = "v"; /* but never twice */
   assert_int_equal(decode_top(&t, &err), SD_E_PROTO);
   t = ok; t.dup_id = true;
   assert_int_equal(decode_top(&t, &err), SD_E_PROTO);
@@ -363,6 +493,216 @@ static void test_inconsistent_response_is_refused(void **state) {
   wire_buf_release(&b);
 }
 
+/* An older client reading a newer server's reply: unknown top-level keys
+ * ignored (still bounded, no duplicates). */
+static int decode_resp_extra(unsigned n_extra, bool dup, struct wire_response *resp) {
+  struct wire_buf b;
+  msgpack_packer pk;
+  struct wire_value *val = NULL;
+  struct wire_error err;
+  wire_buf_init(&b, &pk);
+  msgpack_pack_map(&pk, 5 + n_extra + dup);
+  wire_pack_kv_uint(&pk, "v", 1);
+  wire_pack_kv_uint(&pk, "id", 3);
+  wire_pack_kv_bool(&pk, "ok", true);
+  wire_pack_kv_uint(&pk, "code", 0);
+  wire_pack_str(&pk, "result");
+  msgpack_pack_map(&pk, 1);
+  wire_pack_kv_str(&pk, "new_result_field", "x");
+  for (unsigned i = 0; i < n_extra; i++) {
+    char k[32];
+    snprintf(k, sizeof(k), "trace_%u", i);
+    wire_pack_kv_str(&pk, k, "span");
+  }
+  if (dup)
+    wire_pack_kv_uint(&pk, "id", 4);
+  int n = wire_buf_finish(&b);
+  int r = wire_response_decode(b.data + 4, (size_t)n - 4, &val, resp, &err);
+  if (r == 0)
+    assert_int_equal(resp->id, 3);
+  wire_value_free(val);
+  wire_buf_release(&b);
+  return r;
+}
+
+static void test_response_ignores_unknown_keys(void **state) {
+  struct wire_response resp;
+  assert_int_equal(decode_resp_extra(1, false, &resp), 0);
+  assert_true(resp.ok);
+  assert_int_equal(decode_resp_extra(WIRE_KEYS_MAX - 5, false, &resp), 0);
+  assert_int_equal(decode_resp_extra(WIRE_KEYS_MAX - 4, false, &resp), SD_E_PROTO);
+  assert_int_equal(decode_resp_extra(1, true, &resp), SD_E_PROTO);
+}
+
+static void test_cursor_round_trip_and_hostile_cursors(void **state) {
+  char c[WIRE_CURSOR_MAX + 1];
+  uint8_t key[WIRE_CURSOR_KEY_MAX + 8];
+  size_t n = 0;
+  const char *why = NULL;
+
+  assert_int_equal(wire_cursor_encode(WIRE_LIST_SECRETS, "db_pw", 5, c), 0);
+  assert_string_equal(c, "010164625f7077");
+  assert_int_equal(wire_cursor_decode(c, strlen(c), WIRE_LIST_SECRETS, 1, 64, key, &n, &why), 0);
+  assert_int_equal(n, 5);
+  assert_memory_equal(key, "db_pw", 5);
+  /* the longest key */
+  uint8_t big[WIRE_CURSOR_KEY_MAX];
+  memset(big, 0xff, sizeof(big));
+  assert_int_equal(wire_cursor_encode(WIRE_LIST_GRANTS, big, sizeof(big), c), 0);
+  assert_int_equal(strlen(c), WIRE_CURSOR_MAX);
+  assert_int_equal(wire_cursor_decode(c, strlen(c), WIRE_LIST_GRANTS, 1, WIRE_CURSOR_KEY_MAX, key,
+                                      &n, &why), 0);
+  assert_int_equal(n, WIRE_CURSOR_KEY_MAX);
+  assert_int_equal(wire_cursor_encode(WIRE_LIST_GRANTS, big, sizeof(big) + 1, c), -EINVAL);
+
+  /* hostile cursors: each refused with a reason, nothing written past key_max */
+  static const struct {
+    const char *s;
+    const char *why;
+  } bad[] = {
+      {"", "length"},
+      {"01", "length"},
+      {"0101", "length"},            /* no key; a name has at least 1 byte */
+      {"010164625", "length"},       /* odd */
+      {"010164625F", "hex"},         /* upper case */
+      {"0101zz", "hex"},
+      {"01016\x00", "hex"},
+      {"020164", "format"},
+      {"010364", "another listing"}, /* an audit cursor given to secret.ls */
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    size_t len = strlen(bad[i].s);
+    if (i == 6)
+      len = 6; /* the NUL inside */
+    memset(key, 0xAA, sizeof(key));
+    why = NULL;
+    assert_int_equal(wire_cursor_decode(bad[i].s, len, WIRE_LIST_SECRETS, 1, 64, key, &n, &why),
+                     SD_E_PROTO);
+    assert_non_null(why);
+    if (!strstr(why, bad[i].why))
+      fail_msg("cursor '%s': '%s'", bad[i].s, why);
+  }
+  /* a key longer than the listing's (65 bytes for names of at most 64) */
+  uint8_t k65[65];
+  memset(k65, 'a', sizeof(k65));
+  assert_int_equal(wire_cursor_encode(WIRE_LIST_SECRETS, k65, sizeof(k65), c), 0);
+  memset(key, 0xAA, sizeof(key));
+  assert_int_equal(wire_cursor_decode(c, strlen(c), WIRE_LIST_SECRETS, 1, 64, key, &n, &why),
+                   SD_E_PROTO);
+  assert_int_equal(key[0], 0xAA); /* refused before anything was written */
+  /* an audit cursor is exactly 8 bytes */
+  assert_int_equal(wire_cursor_encode(WIRE_LIST_AUDIT, "\0\0\0\0\0\0\0\x07", 8, c), 0);
+  assert_int_equal(wire_cursor_decode(c, strlen(c), WIRE_LIST_AUDIT, 8, 8, key, &n, &why), 0);
+  assert_int_equal(wire_cursor_decode(c, strlen(c) - 2, WIRE_LIST_AUDIT, 8, 8, key, &n, &why),
+                   SD_E_PROTO);
+}
+
+static void pack_page(msgpack_packer *pk, void *ud) {
+  const char *cursor = ud;
+  wire_pack_page_args(pk, 0, cursor, 0);
+}
+
+static void test_page_args_and_budget(void **state) {
+  struct wire_request req;
+  struct wire_error err;
+  struct wire_buf b;
+  msgpack_packer pk;
+  struct wire_value *val = NULL;
+  struct wire_page pg;
+  const char *why;
+  char c[WIRE_CURSOR_MAX + 1];
+
+  /* limit 0 (or absent): the default; a cursor decodes into the position */
+  assert_int_equal(wire_cursor_encode(WIRE_LIST_SECRETS, "m", 1, c), 0);
+  wire_buf_init(&b, &pk);
+  msgpack_pack_map(&pk, 4);
+  wire_pack_kv_uint(&pk, "v", 1);
+  wire_pack_kv_uint(&pk, "id", 5);
+  wire_pack_kv_str(&pk, "op", "secret.ls");
+  wire_pack_str(&pk, "args");
+  pack_page(&pk, c);
+  int n = wire_buf_finish(&b);
+  assert_int_equal(wire_request_decode(b.data + 4, (size_t)n - 4, &val, &req, &err), 0);
+  assert_int_equal(wire_page_args(req.args, WIRE_LIST_SECRETS, 1, 64, &pg, &why), 0);
+  assert_true(pg.asked);
+  assert_true(pg.has_after);
+  assert_int_equal(pg.limit, WIRE_PAGE_DEFAULT);
+  assert_int_equal(pg.after_len, 1);
+  assert_int_equal(pg.after[0], 'm');
+  /* the same cursor for the audit listing is refused */
+  assert_int_equal(wire_page_args(req.args, WIRE_LIST_AUDIT, 8, 8, &pg, &why), SD_E_PROTO);
+  assert_non_null(strstr(why, "cursor"));
+  wire_value_free(val);
+  wire_buf_release(&b);
+
+  /* a cursor longer than the schema allows is refused by the decoder */
+  char *huge = malloc(WIRE_CURSOR_MAX + 3);
+  memset(huge, 'a', WIRE_CURSOR_MAX + 2);
+  huge[WIRE_CURSOR_MAX + 2] = 0;
+  assert_int_equal(decode_with_args("secret.ls", pack_page, huge, &req, &err), SD_E_PROTO);
+  assert_non_null(strstr(err.msg, "'cursor' is too long"));
+  free(huge);
+
+  /* the byte budget ends a page early but always takes the first entry */
+  struct wire_page p = {.limit = 3};
+  size_t used = 0;
+  assert_true(wire_page_take(&p, 0, &used, WIRE_PAGE_BYTES + 1));
+  assert_false(wire_page_take(&p, 1, &used, 1));
+  used = 0;
+  assert_true(wire_page_take(&p, 0, &used, WIRE_PAGE_BYTES / 2));
+  assert_true(wire_page_take(&p, 1, &used, WIRE_PAGE_BYTES / 2));
+  assert_false(wire_page_take(&p, 2, &used, 1));
+  used = 0;
+  assert_true(wire_page_take(&p, 2, &used, 1));
+  assert_false(wire_page_take(&p, 3, &used, 1)); /* the limit */
+}
+
+/* The client's reading of "next": absent, a cursor, or refused. */
+static void test_page_next_on_the_client(void **state) {
+  char buf[WIRE_CURSOR_MAX + 1];
+  bool more = true;
+  msgpack_object_kv kv;
+  msgpack_object m = {.type = MSGPACK_OBJECT_MAP, .via.map = {.size = 0, .ptr = &kv}};
+  assert_int_equal(wire_page_next(&m, buf, &more), 0);
+  assert_false(more);
+  assert_string_equal(buf, "");
+  char long_cursor[WIRE_CURSOR_MAX + 2];
+  memset(long_cursor, 'a', sizeof(long_cursor));
+  static const struct {
+    msgpack_object_type type;
+    const char *s;
+    size_t n;
+    int want;
+  } cases[] = {
+      {MSGPACK_OBJECT_STR, "010164", 6, 0},
+      {MSGPACK_OBJECT_STR, "", 0, SD_E_PROTO},          /* empty: would restart the walk */
+      {MSGPACK_OBJECT_STR, "01\0" "164", 6, SD_E_PROTO}, /* NUL inside */
+      {MSGPACK_OBJECT_POSITIVE_INTEGER, NULL, 0, SD_E_PROTO},
+  };
+  kv.key = (msgpack_object){.type = MSGPACK_OBJECT_STR, .via.str = {4, "next"}};
+  m.via.map.size = 1;
+  for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+    kv.val = (msgpack_object){.type = cases[i].type};
+    if (cases[i].type == MSGPACK_OBJECT_STR)
+      kv.val.via.str = (msgpack_object_str){(uint32_t)cases[i].n, cases[i].s};
+    else
+      kv.val.via.u64 = 5;
+    assert_int_equal(wire_page_next(&m, buf, &more), cases[i].want);
+    if (cases[i].want == 0) {
+      assert_true(more);
+      assert_string_equal(buf, cases[i].s);
+    }
+  }
+  kv.val = (msgpack_object){.type = MSGPACK_OBJECT_STR,
+                            .via.str = {(uint32_t)sizeof(long_cursor), long_cursor}};
+  assert_int_equal(wire_page_next(&m, buf, &more), SD_E_PROTO); /* longer than any cursor */
+  kv.key.via.str = (msgpack_object_str){11, "grants_next"};
+  kv.val.via.str.size = 4;
+  assert_int_equal(wire_page_next_at(&m, "grants_next", buf, &more), 0);
+  assert_true(more);
+  assert_string_equal(buf, "aaaa");
+}
+
 static void test_op_names_and_lookup(void **state) {
   assert_null(wire_op_name(WIRE_OP__COUNT));
   assert_null(wire_op_args(WIRE_OP__COUNT));
@@ -378,7 +718,14 @@ int main(void) {
       cmocka_unit_test(test_every_op_round_trips_with_all_and_only_required_args),
       cmocka_unit_test(test_wrong_type_of_each_arg_is_refused_naming_it),
       cmocka_unit_test(test_missing_required_arg_is_refused),
-      cmocka_unit_test(test_unknown_arg_is_refused),
+      cmocka_unit_test(test_unknown_arg_is_ignored),
+      cmocka_unit_test(test_ignored_args_stay_bounded),
+      cmocka_unit_test(test_known_args_keep_their_rules),
+      cmocka_unit_test(test_worked_example_new_field_and_new_op),
+      cmocka_unit_test(test_response_ignores_unknown_keys),
+      cmocka_unit_test(test_cursor_round_trip_and_hostile_cursors),
+      cmocka_unit_test(test_page_args_and_budget),
+      cmocka_unit_test(test_page_next_on_the_client),
       cmocka_unit_test(test_top_level_refusals),
       cmocka_unit_test(test_non_map_request_and_garbage_are_refused),
       cmocka_unit_test(test_limits_in_the_schema),

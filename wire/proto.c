@@ -21,7 +21,12 @@
 #define LABEL_VALUE_MAX SD_LABEL_VALUE_MAX
 #define ARGS_END {NULL, 0, false, 0}
 
+/* Every listing pages the same way (see "paging" in proto.h). */
+#define WIRE_PAGE_ARGS                                                                         \
+  {"limit", WIRE_T_UINT, false, WIRE_PAGE_MAX}, {"cursor", WIRE_T_STR, false, WIRE_CURSOR_MAX}
+
 static const struct wire_arg_spec args_none[] = {ARGS_END};
+static const struct wire_arg_spec args_page[] = {WIRE_PAGE_ARGS, ARGS_END};
 static const struct wire_arg_spec args_create[] = {
     {"name", WIRE_T_STR, true, STR_MAX},
     {"value", WIRE_T_BIN, true, WIRE_MAX_FRAME},
@@ -49,6 +54,7 @@ static const struct wire_arg_spec args_grant_add[] = {
     {"uid", WIRE_T_UINT, false, UINT32_MAX},
     {"gid", WIRE_T_UINT, false, UINT32_MAX},
     {"mode", WIRE_T_UINT, false, UINT32_MAX},
+    {"version", WIRE_T_UINT, false, UINT32_MAX}, /* pin; absent or 0: follow the latest */
     ARGS_END,
 };
 static const struct wire_arg_spec args_grant_rm[] = {
@@ -56,15 +62,33 @@ static const struct wire_arg_spec args_grant_rm[] = {
     {"service", WIRE_T_STR, true, STR_MAX},
     ARGS_END,
 };
+static const struct wire_arg_spec args_grant_ls[] = {
+    {"ref", WIRE_T_STR, true, STR_MAX},
+    WIRE_PAGE_ARGS,
+    ARGS_END,
+};
 static const struct wire_arg_spec args_audit_ls[] = {
     {"after_seq", WIRE_T_UINT, false, UINT64_MAX},
     {"since_ns", WIRE_T_UINT, false, UINT64_MAX},
-    {"limit", WIRE_T_UINT, false, WIRE_AUDIT_LS_MAX},
+    WIRE_PAGE_ARGS,
     ARGS_END,
 };
 static const struct wire_arg_spec args_audit_verify[] = {
     {"expect_seq", WIRE_T_UINT, false, UINT64_MAX},
     {"expect_hash", WIRE_T_HEX32, false, 64},
+    ARGS_END,
+};
+
+/* services: the spec is the launch spec's msgpack form (runtime/launch_spec.h),
+ * decoded strictly by secretd; node is an id or a host name, as given. */
+static const struct wire_arg_spec args_service_create[] = {
+    {"name", WIRE_T_STR, true, STR_MAX},
+    {"node", WIRE_T_STR, true, STR_MAX},
+    {"spec", WIRE_T_BIN, true, WIRE_MAX_FRAME},
+    ARGS_END,
+};
+static const struct wire_arg_spec args_service_name[] = {
+    {"name", WIRE_T_STR, true, STR_MAX},
     ARGS_END,
 };
 
@@ -76,12 +100,17 @@ static const struct {
     [WIRE_OP_SECRET_CREATE] = {"secret.create", args_create},
     [WIRE_OP_SECRET_ROTATE] = {"secret.rotate", args_rotate},
     [WIRE_OP_SECRET_RM] = {"secret.rm", args_rm},
-    [WIRE_OP_SECRET_LS] = {"secret.ls", args_none},
+    [WIRE_OP_SECRET_LS] = {"secret.ls", args_page},
     [WIRE_OP_SECRET_INSPECT] = {"secret.inspect", args_ref},
     [WIRE_OP_GRANT_ADD] = {"grant.add", args_grant_add},
     [WIRE_OP_GRANT_RM] = {"grant.rm", args_grant_rm},
     [WIRE_OP_AUDIT_LS] = {"audit.ls", args_audit_ls},
     [WIRE_OP_AUDIT_VERIFY] = {"audit.verify", args_audit_verify},
+    [WIRE_OP_GRANT_LS] = {"grant.ls", args_grant_ls},
+    [WIRE_OP_SERVICE_CREATE] = {"service.create", args_service_create},
+    [WIRE_OP_SERVICE_LS] = {"service.ls", args_page},
+    [WIRE_OP_SERVICE_INSPECT] = {"service.inspect", args_service_name},
+    [WIRE_OP_SERVICE_RM] = {"service.rm", args_service_name},
 };
 
 const char *wire_op_name(enum wire_op op) {
@@ -192,13 +221,43 @@ static int check_arg(const char *op, const struct wire_arg_spec *a, const msgpac
   return SD_E_PROTO;
 }
 
+/* An attacker-chosen key or name, cut and made printable for a message. */
+static void show_str(const msgpack_object *k, char *shown, size_t cap) {
+  size_t n = 0;
+  for (; n < k->via.str.size && n < cap - 1; n++) {
+    char c = k->via.str.ptr[n];
+    shown[n] = (c >= 0x20 && c < 0x7f && c != '\'') ? c : '?';
+  }
+  shown[n] = 0;
+}
+
+/*
+ * The bounds that hold for every map the schema reads (the top level and
+ * args), whatever its keys: at most WIRE_KEYS_MAX entries, keys of at most
+ * WIRE_KEY_MAX bytes, no key twice. They hold for keys this end ignores too,
+ * so that ignored fields cannot be used to make a reader work harder or to
+ * make two readers of one frame disagree. NULL or what is wrong.
+ */
+static const char *map_bounds(const msgpack_object *map) {
+  if (map->via.map.size > WIRE_KEYS_MAX)
+    return "too many keys";
+  for (uint32_t i = 0; i < map->via.map.size; i++)
+    if (map->via.map.ptr[i].key.via.str.size > WIRE_KEY_MAX)
+      return "a key is too long";
+  if (has_duplicate_keys(map))
+    return "a key appears twice";
+  return NULL;
+}
+
 static int check_args(enum wire_op opc, const msgpack_object *args, struct wire_error *err) {
   const char *op = ops[opc].name;
   const struct wire_arg_spec *a;
+  const char *why;
   int r;
 
-  if (args->via.map.size > 16 || has_duplicate_keys(args)) {
-    snprintf(err->msg, sizeof(err->msg), "%s: too many or duplicate arguments", op);
+  if ((why = map_bounds(args))) {
+    snprintf(err->msg, sizeof(err->msg), "%s: arguments: %s (at most %d keys of %d bytes)", op,
+             why, WIRE_KEYS_MAX, WIRE_KEY_MAX);
     return SD_E_PROTO;
   }
   for (uint32_t i = 0; i < args->via.map.size; i++) {
@@ -206,18 +265,10 @@ static int check_args(enum wire_op opc, const msgpack_object *args, struct wire_
     for (a = ops[opc].args; a->key; a++)
       if (key_is(k, a->key))
         break;
-    if (!a->key) {
-      /* The key is attacker-chosen: show only a printable prefix. */
-      char shown[33];
-      size_t n = 0;
-      for (; n < k->via.str.size && n < sizeof(shown) - 1; n++) {
-        char c = k->via.str.ptr[n];
-        shown[n] = (c >= 0x20 && c < 0x7f && c != '\'') ? c : '?';
-      }
-      shown[n] = 0;
-      snprintf(err->msg, sizeof(err->msg), "%s: unknown argument '%s'", op, shown);
-      return SD_E_PROTO;
-    }
+    /* Field evolution: an argument a newer peer added is ignored (its value
+     * was bounded by the frame decoder; map_bounds bounded the keys). */
+    if (!a->key)
+      continue;
     if ((r = check_arg(op, a, &args->via.map.ptr[i].val, err)) < 0)
       return r;
   }
@@ -250,20 +301,16 @@ static int fail(struct wire_error *err, const char *msg) {
   return SD_E_PROTO;
 }
 
-/* Top-level keys must all be in `allowed` and unique. */
-static int check_top_keys(const msgpack_object *root, const char *const *allowed, size_t n,
-                          struct wire_error *err) {
-  if (root->via.map.size > n || has_duplicate_keys(root))
-    return fail(err, "too many or duplicate keys in message");
-  for (uint32_t i = 0; i < root->via.map.size; i++) {
-    const msgpack_object *k = &root->via.map.ptr[i].key;
-    size_t j = 0;
-    while (j < n && !key_is(k, allowed[j]))
-      j++;
-    if (j == n)
-      return fail(err, "unknown key in message");
-  }
-  return 0;
+/* Top-level keys: unknown ones are ignored (field evolution), within the
+ * bounds of map_bounds. */
+static int check_top_keys(const msgpack_object *root, struct wire_error *err) {
+  const char *why = map_bounds(root);
+  if (!why)
+    return 0;
+  snprintf(err->msg, sizeof(err->msg), "message: %s (at most %d keys of %d bytes)", why,
+           WIRE_KEYS_MAX, WIRE_KEY_MAX);
+  err->code = SD_E_PROTO;
+  return SD_E_PROTO;
 }
 
 static int check_version(const msgpack_object *root, struct wire_error *err) {
@@ -278,7 +325,6 @@ static int check_version(const msgpack_object *root, struct wire_error *err) {
 
 int wire_request_decode(const uint8_t *frame, size_t len, struct wire_value **ret_val,
                         struct wire_request *ret, struct wire_error *err) {
-  static const char *const keys[] = {"v", "id", "op", "args"};
   struct wire_value *v = NULL;
   const msgpack_object *root, *o, *args;
   int r;
@@ -304,7 +350,7 @@ int wire_request_decode(const uint8_t *frame, size_t len, struct wire_value **re
     r = fail(err, r == -ENOENT ? "missing key 'id'" : "key 'id' must be an unsigned integer");
     goto out;
   }
-  if ((r = check_top_keys(root, keys, ARRAY_SIZE(keys), err)) < 0 ||
+  if ((r = check_top_keys(root, err)) < 0 ||
       (r = check_version(root, err)) < 0)
     goto out;
   if (!o) {
@@ -317,7 +363,12 @@ int wire_request_decode(const uint8_t *frame, size_t len, struct wire_value **re
   }
   int opc = wire_op_lookup(o->via.str.ptr, o->via.str.size);
   if (opc < 0) {
-    r = fail(err, "unknown op");
+    /* A newer peer's operation: a distinct code the caller can recognise. */
+    char shown[WIRE_OP_NAME_MAX + 1];
+    show_str(o, shown, sizeof(shown));
+    snprintf(err->msg, sizeof(err->msg), "unsupported operation '%s%s'", shown,
+             o->via.str.size > WIRE_OP_NAME_MAX ? "..." : "");
+    r = err->code = SD_E_UNSUPPORTED;
     goto out;
   }
   if ((r = wire_get_map(root, "args", &args)) < 0) {
@@ -339,7 +390,6 @@ out:
 
 int wire_response_decode(const uint8_t *frame, size_t len, struct wire_value **ret_val,
                          struct wire_response *ret, struct wire_error *err) {
-  static const char *const keys[] = {"v", "id", "ok", "code", "error", "result"};
   struct wire_value *v = NULL;
   const msgpack_object *root;
   struct wire_response resp = {0};
@@ -358,7 +408,7 @@ int wire_response_decode(const uint8_t *frame, size_t len, struct wire_value **r
     r = fail(err, "response is not a map");
     goto out;
   }
-  if ((r = check_top_keys(root, keys, ARRAY_SIZE(keys), err)) < 0 ||
+  if ((r = check_top_keys(root, err)) < 0 ||
       (r = check_version(root, err)) < 0)
     goto out;
   if (wire_get_uint(root, "id", &resp.id) < 0 || wire_get_bool(root, "ok", &resp.ok) < 0 ||
@@ -457,4 +507,135 @@ int wire_response_encode_error(struct wire_buf *b, uint64_t id, int code, const 
   wire_pack_str(&pk, "result");
   msgpack_pack_map(&pk, 0);
   return wire_buf_finish(b);
+}
+
+/* ---- paging ---- */
+
+#define CURSOR_FORMAT 1
+
+static int hex_nibble(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  return -1; /* upper case is not what we emit: refused, one spelling per cursor */
+}
+
+int wire_cursor_encode(enum wire_listing kind, const void *key, size_t len,
+                       char buf[WIRE_CURSOR_MAX + 1]) {
+  static const char digits[] = "0123456789abcdef";
+  if (len > WIRE_CURSOR_KEY_MAX || (int)kind <= 0 || (int)kind > 0xff)
+    return -EINVAL;
+  const uint8_t *k = key;
+  size_t o = 0;
+  uint8_t head[2] = {CURSOR_FORMAT, (uint8_t)kind};
+  for (size_t i = 0; i < 2 + len; i++) {
+    uint8_t b = i < 2 ? head[i] : k[i - 2];
+    buf[o++] = digits[b >> 4];
+    buf[o++] = digits[b & 15];
+  }
+  buf[o] = 0;
+  return 0;
+}
+
+int wire_cursor_decode(const char *s, size_t n, enum wire_listing kind, size_t key_min,
+                       size_t key_max, uint8_t *key, size_t *ret_len, const char **why) {
+  uint8_t head[2];
+  if (key_max > WIRE_CURSOR_KEY_MAX)
+    key_max = WIRE_CURSOR_KEY_MAX;
+  if (n < 4 || n % 2 != 0 || n > 2 * (2 + key_max) || n < 2 * (2 + key_min)) {
+    *why = "cursor has the wrong length for this listing";
+    return SD_E_PROTO;
+  }
+  for (size_t i = 0; i < n; i += 2) {
+    int hi = hex_nibble(s[i]), lo = hex_nibble(s[i + 1]);
+    if (hi < 0 || lo < 0) {
+      *why = "cursor is not lower-case hex";
+      return SD_E_PROTO;
+    }
+    uint8_t b = (uint8_t)(hi << 4 | lo);
+    if (i < 4)
+      head[i / 2] = b;
+    else
+      key[i / 2 - 2] = b;
+  }
+  if (head[0] != CURSOR_FORMAT) {
+    *why = "cursor of an unknown format";
+    return SD_E_PROTO;
+  }
+  if (head[1] != (uint8_t)kind) {
+    *why = "cursor belongs to another listing";
+    return SD_E_PROTO;
+  }
+  *ret_len = n / 2 - 2;
+  return 0;
+}
+
+int wire_page_args(const msgpack_object *args, enum wire_listing kind, size_t key_min,
+                   size_t key_max, struct wire_page *ret, const char **why) {
+  const msgpack_object *lim = wire_map_get(args, "limit"), *cur = wire_map_get(args, "cursor");
+  *ret = (struct wire_page){.limit = WIRE_PAGE_DEFAULT, .asked = lim || cur};
+  /* The schema checked the types and bounds; checked again here because
+   * this is the one place every listing reads them. */
+  if (lim) {
+    if (lim->type != MSGPACK_OBJECT_POSITIVE_INTEGER || lim->via.u64 > WIRE_PAGE_MAX) {
+      *why = "limit is out of range";
+      return SD_E_PROTO;
+    }
+    if (lim->via.u64 > 0)
+      ret->limit = (size_t)lim->via.u64;
+  }
+  if (cur) {
+    if (cur->type != MSGPACK_OBJECT_STR) {
+      *why = "cursor must be a string";
+      return SD_E_PROTO;
+    }
+    if (wire_cursor_decode(cur->via.str.ptr, cur->via.str.size, kind, key_min, key_max,
+                           ret->after, &ret->after_len, why) < 0)
+      return SD_E_PROTO;
+    ret->has_after = true;
+  }
+  return 0;
+}
+
+bool wire_page_take(const struct wire_page *pg, size_t n, size_t *used, size_t entry_bytes) {
+  if (n >= pg->limit)
+    return false;
+  if (n > 0 && (entry_bytes > WIRE_PAGE_BYTES || *used > WIRE_PAGE_BYTES - entry_bytes))
+    return false;
+  *used += entry_bytes;
+  return true;
+}
+
+void wire_pack_page_next(msgpack_packer *pk, enum wire_listing kind, const void *key, size_t len) {
+  char c[WIRE_CURSOR_MAX + 1];
+  if (wire_cursor_encode(kind, key, len, c) < 0)
+    c[0] = 0; /* keys are bounded by the listing; an empty cursor is refused */
+  wire_pack_kv_str(pk, "next", c);
+}
+
+int wire_page_next(const msgpack_object *result, char buf[WIRE_CURSOR_MAX + 1], bool *more) {
+  return wire_page_next_at(result, "next", buf, more);
+}
+
+int wire_page_next_at(const msgpack_object *result, const char *key,
+                      char buf[WIRE_CURSOR_MAX + 1], bool *more) {
+  const msgpack_object *o = wire_map_get(result, key);
+  *more = false;
+  buf[0] = 0;
+  if (!o)
+    return 0;
+  if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 ||
+      wire_obj_str(o, buf, WIRE_CURSOR_MAX + 1) < 0)
+    return SD_E_PROTO;
+  *more = true;
+  return 0;
+}
+
+void wire_pack_page_args(msgpack_packer *pk, size_t limit, const char *cursor, uint32_t extra) {
+  bool c = cursor && *cursor;
+  msgpack_pack_map(pk, 1 + c + extra);
+  wire_pack_kv_uint(pk, "limit", limit);
+  if (c)
+    wire_pack_kv_str(pk, "cursor", cursor);
 }

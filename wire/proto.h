@@ -4,10 +4,18 @@
  *   Request  = {"v":1, "id":uint, "op":str, "args":map}
  *   Response = {"v":1, "id":uint, "ok":bool, "code":int, "error":str (when !ok), "result":map}
  *
- * Each op has an argument table in proto.c (key, type, required, limits);
- * wire_request_decode() refuses unknown top-level keys, unknown ops, unknown
- * or duplicate args, missing required args and wrong types, with SD_E_PROTO
- * and a message naming the field. docs/protocol.md describes the format.
+ * Each op has an argument table in proto.c (key, type, required, limits).
+ * Field evolution (docs/protocol.md, "Field evolution"): keys this end does
+ * not know, at the top level and in args, are ignored, so a newer peer can
+ * add optional fields; every map stays bounded (WIRE_KEYS_MAX keys of at most
+ * WIRE_KEY_MAX bytes, no key twice) whether its keys are known or not. An op
+ * this end does not know is refused with SD_E_UNSUPPORTED naming it; a
+ * missing required arg, a wrong type or a value out of its limits with
+ * SD_E_PROTO and a message naming the field.
+ *
+ * Paging (docs/protocol.md, "Paging"): every listing takes the optional args
+ * "limit" and "cursor" and answers one page plus "next" (a cursor) when more
+ * remain; wire_page_* below is the one implementation of both ends.
  */
 #pragma once
 
@@ -21,8 +29,9 @@
 #include "wire/msg.h"
 
 #define WIRE_VERSION 1
-#define WIRE_AUDIT_LS_MAX 1000 /* largest "limit" of audit.ls */
 #define WIRE_OP_NAME_MAX 32    /* longest op name accepted on the wire */
+#define WIRE_KEYS_MAX 32       /* most keys of a message or of its args, known or ignored */
+#define WIRE_KEY_MAX 64        /* longest key of a message or of its args, known or ignored */
 
 enum wire_op {
   WIRE_OP_PING,
@@ -35,6 +44,11 @@ enum wire_op {
   WIRE_OP_GRANT_RM,
   WIRE_OP_AUDIT_LS,
   WIRE_OP_AUDIT_VERIFY,
+  WIRE_OP_GRANT_LS,
+  WIRE_OP_SERVICE_CREATE,
+  WIRE_OP_SERVICE_LS,
+  WIRE_OP_SERVICE_INSPECT,
+  WIRE_OP_SERVICE_RM,
   WIRE_OP__COUNT,
 };
 
@@ -63,7 +77,8 @@ struct wire_arg_spec {
 /* The argument table of op (terminated by key == NULL); NULL when out of range. */
 const struct wire_arg_spec *wire_op_args(enum wire_op op);
 
-/* Why a message was refused: code (SD_E_PROTO or -ENOMEM), a message naming
+/* Why a message was refused: code (SD_E_PROTO, SD_E_UNSUPPORTED for an op this
+ * end does not know, or -ENOMEM), a message naming
  * the field (static or in this struct), the request id if it could be read (else
  * 0), and the op name if it was a well-formed op string (else "malformed"), for
  * the error reply and the audit record. */
@@ -85,8 +100,11 @@ struct wire_request {
 /*
  * Decode and validate one request frame (payload without the length prefix).
  * On success *ret_val owns the tree (free with wire_value_free; it points into
- * frame, which must outlive it) and *ret is filled. Returns 0, SD_E_PROTO or
- * -ENOMEM with *err filled (nothing to free then).
+ * frame, which must outlive it) and *ret is filled; args may hold keys the
+ * table does not name (ignored: read args only through the table's keys).
+ * Returns 0, SD_E_PROTO, SD_E_UNSUPPORTED (unknown op, err->msg
+ * "unsupported operation 'NAME'") or -ENOMEM with *err filled (nothing to
+ * free then).
  */
 int wire_request_decode(const uint8_t *frame, size_t len, struct wire_value **ret_val,
                         struct wire_request *ret, struct wire_error *err);
@@ -122,3 +140,76 @@ int wire_response_encode_ok(struct wire_buf *b, uint64_t id, wire_pack_fn pack_r
 /* {"v":1,"id":id,"ok":false,"code":code,"error":msg,"result":{}}; msg NULL: sd_strerror(code).
  * A code >= 0 is sent as -EIO. Messages are cut at 255 bytes. */
 int wire_response_encode_error(struct wire_buf *b, uint64_t id, int code, const char *msg);
+
+/* ---- paging: one pattern for every listing ----
+ *
+ * Request args (in the op's table through WIRE_PAGE_ARGS): "limit" (1 ..
+ * WIRE_PAGE_MAX entries; absent or 0: WIRE_PAGE_DEFAULT) and "cursor" (the
+ * "next" of the previous page). Result: the entries, and "next" (a cursor)
+ * when more remain. A page also ends before its entries would pack to more
+ * than WIRE_PAGE_BYTES, so a reply always fits a frame whatever the limit.
+ *
+ * A cursor is opaque to clients: hex of [format 1][listing kind][last key
+ * returned]. The listing continues strictly after that key in the table's
+ * key order, so entries added or removed between pages neither repeat nor
+ * shift the rest. A cursor grants nothing: it is only a position inside the
+ * one table of its kind (a hostile one can start the listing anywhere in that
+ * table, never outside it); decoding checks its length, hex, format, kind and
+ * key length.
+ */
+#define WIRE_PAGE_DEFAULT 500           /* entries of a page when "limit" is absent or 0 */
+#define WIRE_PAGE_MAX 1000              /* largest "limit" */
+#define WIRE_PAGE_BYTES (512u * 1024)   /* packed entries of one page, at most (about) */
+#define WIRE_CURSOR_KEY_MAX 128         /* bytes of the key inside a cursor */
+#define WIRE_CURSOR_MAX (2 * (2 + WIRE_CURSOR_KEY_MAX)) /* characters of a cursor */
+#define WIRE_AUDIT_LS_MAX WIRE_PAGE_MAX /* largest "limit" of audit.ls */
+
+/* Which table a cursor walks; a cursor of one kind is refused by another. */
+enum wire_listing {
+  WIRE_LIST_SECRETS = 1, /* key: the secret's name */
+  WIRE_LIST_GRANTS = 2,  /* key: the service name (inside one secret) */
+  WIRE_LIST_AUDIT = 3,   /* key: the record's seq, 8 bytes big-endian */
+  WIRE_LIST_NODES = 4,   /* reserved for the node listing */
+  WIRE_LIST_SERVICES = 5,/* reserved for the service listing */
+};
+
+/* A page request, from wire_page_args(). */
+struct wire_page {
+  size_t limit;      /* 1 .. WIRE_PAGE_MAX */
+  bool asked;        /* the request carried "limit" or "cursor" (the client pages) */
+  bool has_after;    /* a cursor was given: continue strictly after `after` */
+  uint8_t after[WIRE_CURSOR_KEY_MAX];
+  size_t after_len;
+};
+
+/* Encode the cursor for `key` of a listing into buf (NUL-terminated).
+ * Returns 0 or -EINVAL (key longer than WIRE_CURSOR_KEY_MAX, or kind 0). */
+int wire_cursor_encode(enum wire_listing kind, const void *key, size_t len,
+                       char buf[WIRE_CURSOR_MAX + 1]);
+/* Decode cursor s[0..n) of a listing of `kind` whose keys are key_min ..
+ * key_max bytes (key_max <= WIRE_CURSOR_KEY_MAX) into key / *ret_len.
+ * Returns 0 or SD_E_PROTO with *why (static) saying what is wrong. Never
+ * reads outside s[0..n) nor writes past key_max bytes of key. */
+int wire_cursor_decode(const char *s, size_t n, enum wire_listing kind, size_t key_min,
+                       size_t key_max, uint8_t *key, size_t *ret_len, const char **why);
+/* The page request of args (already checked against a table holding
+ * WIRE_PAGE_ARGS). Returns 0 or SD_E_PROTO with *why (static). */
+int wire_page_args(const msgpack_object *args, enum wire_listing kind, size_t key_min,
+                   size_t key_max, struct wire_page *ret, const char **why);
+/* Whether a page holding n entries that pack to *used bytes takes one more
+ * of entry_bytes: below pg->limit entries and, but for the first entry,
+ * within WIRE_PAGE_BYTES. Adds entry_bytes to *used when it does. */
+bool wire_page_take(const struct wire_page *pg, size_t n, size_t *used, size_t entry_bytes);
+/* Pack the key "next" with the cursor after `key` (one map entry). */
+void wire_pack_page_next(msgpack_packer *pk, enum wire_listing kind, const void *key, size_t len);
+
+/* Client side: the "next" of a page result into buf; *more false when there
+ * is none. Returns 0 or SD_E_PROTO ("next" not a string of at most
+ * WIRE_CURSOR_MAX characters). */
+int wire_page_next(const msgpack_object *result, char buf[WIRE_CURSOR_MAX + 1], bool *more);
+/* The same for a cursor under another key (secret.inspect's "grants_next"). */
+int wire_page_next_at(const msgpack_object *result, const char *key,
+                      char buf[WIRE_CURSOR_MAX + 1], bool *more);
+/* Pack {"limit": limit, "cursor": cursor} (cursor NULL or "": the first
+ * page) plus `extra` more entries the caller packs after; for clients. */
+void wire_pack_page_args(msgpack_packer *pk, size_t limit, const char *cursor, uint32_t extra);

@@ -3,8 +3,9 @@
  * (fed in chunks whose size the first input byte chooses), and every frame
  * through the validating decoder and the request and response schema checks.
  * The rest of the input is also decoded directly as one frame payload. A
- * decoded request must satisfy the schema it was checked against, or the
- * harness aborts.
+ * decoded request must satisfy the schema it was checked against (and its
+ * page arguments, read for every listing, their bounds), or the harness
+ * aborts. The bytes are also decoded as a cursor.
  */
 #include <stdint.h>
 #include <errno.h>
@@ -54,14 +55,61 @@ static void check_request_invariants(const struct wire_request *req) {
   }
 }
 
+/* Every listing's page arguments: a refusal explains itself; an accepted
+ * cursor stays inside the listing's key bounds. */
+static void check_paging(const struct wire_request *req) {
+  static const struct {
+    enum wire_listing kind;
+    size_t min, max;
+  } kinds[] = {{WIRE_LIST_SECRETS, 1, 64}, {WIRE_LIST_GRANTS, 1, 64}, {WIRE_LIST_AUDIT, 8, 8}};
+  for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++) {
+    struct wire_page pg;
+    const char *why = NULL;
+    if (wire_page_args(req->args, kinds[i].kind, kinds[i].min, kinds[i].max, &pg, &why) < 0) {
+      if (!why || !*why)
+        abort();
+      continue;
+    }
+    if (pg.limit < 1 || pg.limit > WIRE_PAGE_MAX ||
+        (pg.has_after && (pg.after_len < kinds[i].min || pg.after_len > kinds[i].max)))
+      abort();
+    if (pg.has_after) { /* what was decoded encodes back to the same cursor */
+      char c[WIRE_CURSOR_MAX + 1];
+      const msgpack_object *o = wire_map_get(req->args, "cursor");
+      if (wire_cursor_encode(kinds[i].kind, pg.after, pg.after_len, c) < 0 ||
+          strlen(c) != o->via.str.size || memcmp(c, o->via.str.ptr, o->via.str.size) != 0)
+        abort();
+    }
+  }
+}
+
+/* The raw bytes as a cursor: never accepted outside the bounds. */
+static void check_cursor_bytes(const uint8_t *p, size_t n) {
+  uint8_t key[WIRE_CURSOR_KEY_MAX + 1];
+  size_t len = 0;
+  const char *why = NULL;
+  key[WIRE_CURSOR_KEY_MAX] = 0x5a;
+  size_t max = n ? p[0] % (WIRE_CURSOR_KEY_MAX + 1) : 0;
+  if (wire_cursor_decode((const char *)p, n, WIRE_LIST_SECRETS, 1, max, key, &len, &why) == 0) {
+    if (len < 1 || len > max || n != 2 * (len + 2))
+      abort();
+  } else if (!why) {
+    abort();
+  }
+  if (key[WIRE_CURSOR_KEY_MAX] != 0x5a)
+    abort();
+}
+
 static void exercise(const uint8_t *p, size_t n) {
   struct wire_value *val = NULL;
   struct wire_request req;
   struct wire_response resp;
   struct wire_error err;
 
+  check_cursor_bytes(p, n);
   if (wire_request_decode(p, n, &val, &req, &err) == 0) {
     check_request_invariants(&req);
+    check_paging(&req);
     wire_value_free(val);
   } else if (err.msg[0] == 0 || val != NULL) {
     abort(); /* every refusal explains itself and leaves nothing behind */

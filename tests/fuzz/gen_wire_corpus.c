@@ -28,7 +28,15 @@ static void put(const char *name, uint8_t sel, const uint8_t *p, size_t n) {
   fclose(f);
 }
 
+static enum wire_listing cur_listing = WIRE_LIST_SECRETS;
+
 static void pack_valid(msgpack_packer *pk, enum wire_type t, const char *key) {
+  if (!strcmp(key, "cursor")) { /* a real cursor: secrets after "db" */
+    char c[WIRE_CURSOR_MAX + 1];
+    wire_cursor_encode(cur_listing, "db", 2, c);
+    wire_pack_str(pk, c);
+    return;
+  }
   switch (t) {
   case WIRE_T_STR: wire_pack_str(pk, key[0] == 't' ? "db/password" : "db_password"); break;
   case WIRE_T_BIN: msgpack_pack_bin(pk, 8); msgpack_pack_bin_body(pk, "s3cr3t!!", 8); break;
@@ -78,6 +86,9 @@ int main(int argc, char **argv) {
   dir = argv[1];
   for (int op = 0; op < WIRE_OP__COUNT; op++) {
     cur_op = op;
+    cur_listing = op == WIRE_OP_AUDIT_LS   ? WIRE_LIST_AUDIT
+                  : op == WIRE_OP_GRANT_LS ? WIRE_LIST_GRANTS
+                                           : WIRE_LIST_SECRETS;
     wrong = -1;
     n = wire_request_encode(&b, (uint64_t)op + 1, op, pack_args, NULL);
     snprintf(name, sizeof(name), "req_%s", wire_op_name(op));
@@ -109,6 +120,34 @@ int main(int argc, char **argv) {
     free(both);
     wire_buf_release(&b);
     wire_buf_release(&b2);
+  }
+  /* Field evolution: ignored args and top-level keys (a nested value too),
+   * an op from a newer peer, and hostile cursors. */
+  {
+    static const char *const cursors[] = {"0101", "010164", "0103000000000000000700", "zz",
+                                          "0101FF", "02016161"};
+    for (size_t i = 0; i < sizeof(cursors) / sizeof(*cursors) + 2; i++) {
+      msgpack_packer pk;
+      wire_buf_init(&b, &pk);
+      msgpack_pack_map(&pk, 5);
+      wire_pack_kv_uint(&pk, "v", 1);
+      wire_pack_kv_uint(&pk, "id", 11);
+      wire_pack_kv_str(&pk, "op", i == 0 ? "node.ls" : "secret.ls");
+      wire_pack_str(&pk, "trace");
+      msgpack_pack_array(&pk, 2);
+      msgpack_pack_map(&pk, 1);
+      wire_pack_kv_str(&pk, "span", "x");
+      msgpack_pack_nil(&pk);
+      wire_pack_str(&pk, "args");
+      msgpack_pack_map(&pk, 3);
+      wire_pack_kv_uint(&pk, "limit", 7);
+      wire_pack_kv_str(&pk, "filter", "label:team=db");
+      wire_pack_kv_str(&pk, "cursor", i < 2 ? "010164" : cursors[i - 2]);
+      n = wire_buf_finish(&b);
+      snprintf(name, sizeof(name), "req_evolve_%zu", i);
+      put(name, 0x80, b.data, (size_t)n);
+      wire_buf_release(&b);
+    }
   }
   n = wire_response_encode_ok(&b, 3, pack_ls, NULL);
   put("resp_ok_ls", 0x80, b.data, (size_t)n);
