@@ -99,7 +99,10 @@ chmod g-w "$POL"
 chown 1234 "$POL"
 refused t:1 "owned by uid 1234"
 chown 0 "$POL"
-pass "policy edits keep unknown top-level keys; a group-writable or foreign-owned policy is refused"
+launch --image t:1 --store "$STORE" --policy "$TMP/no-such-policy.json" -- /bin/echo ran &&
+  fail "a named policy that does not exist turned enforcement off"
+case "$ERR" in *"does not exist"*) ;; *) fail "missing named policy: $ERR";; esac
+pass "policy edits keep unknown top-level keys; a group-writable or foreign-owned policy is refused; a named policy must exist"
 
 # --- launches with enforcement on ---
 runs t:1
