@@ -440,7 +440,7 @@ static int cmd_policy(const struct topts *o, int n, char **a) {
   struct img_err err = {0};
   char what[512];
   if (n < 1)
-    return tfail("policy: trust, untrust, require, enforce, grace, warn or show");
+    return tfail("policy: trust, untrust, require, enforce, grace, warn, show or scan");
   const char *v = a[0];
   if (!strcmp(v, "show") && n == 1) {
     if (load_policy(o, &p) < 0)

@@ -238,7 +238,9 @@ int trust_policy_save(struct trust_policy *p, struct img_err *err) {
     if (mkdir(dir, 0755) < 0 && errno != EEXIST)
       return img_fail(err, -errno, "creating %s: %s", dir, strerror(errno));
   }
-  int r = trust_write_atomic(p->path, text, strlen(text), 0644);
+  struct stat st; /* keep the file's mode (never group/world-writable); 0644 for a new one */
+  unsigned mode = stat(p->path, &st) == 0 ? (st.st_mode & 0755) : 0644;
+  int r = trust_write_atomic(p->path, text, strlen(text), mode);
   if (r < 0)
     return img_fail(err, r, "writing policy %s: %s", p->path, strerror(-r));
   img_sha256_hex(text, strlen(text), p->digest);

@@ -60,7 +60,7 @@ static inline void trust_policy_freep(struct trust_policy **p) {
 int trust_policy_parse(const char *text, size_t len, struct trust_policy **ret, struct img_err *err);
 
 /* Write the policy to its path atomically (temporary file, fsync, rename),
- * mode 0644, creating the parent directory (0755) if missing; the digest is
+ * keeping the file's mode without group/other write (0644 for a new file), creating the parent directory (0755) if missing; the digest is
  * updated. Returns 0 or -errno with err filled. */
 int trust_policy_save(struct trust_policy *p, struct img_err *err);
 
