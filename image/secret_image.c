@@ -5,6 +5,8 @@
  *   secret-image [--store DIR] ls [--json] | inspect REF | rm REF | gc [--json]
  *   secret-image [--store DIR] verify REF [--deep]
  *   secret-image [--store DIR] scan ... | db ...   (secret_image_scan.c)
+ *   secret-image [--store DIR] [--policy FILE] key | sign | policy ...
+ *                                                  (secret_image_trust.c)
  * REF is NAME[:VERSION], NAME@sha256:HEX or sha256:HEX. Exit 0 on success, 1
  * with one line on stderr otherwise (verify: 1 and one line per changed path).
  */
@@ -27,7 +29,7 @@
 static const char *prog = "secret-image";
 
 struct opts {
-  const char *store, *name;
+  const char *store, *name, *policy;
   bool json, deep;
   struct img_limits limits;
 };
@@ -48,8 +50,9 @@ static void usage(FILE *f) {
              "                          [--max-entries N]\n"
              "       %s [--store DIR] ls [--json] | inspect REF | rm REF | gc [--json]\n"
              "       %s [--store DIR] verify REF [--deep]\n"
+             "       %s [--store DIR] [--policy FILE] key generate | sign | policy ...  (secret-image(1))\n"
              "REF: NAME[:VERSION] | NAME@sha256:HEX | sha256:HEX. Store: --store, $%s, or %s.\n",
-          prog, prog, prog, IMG_STORE_ENV, IMG_DEFAULT_STORE);
+          prog, prog, prog, prog, IMG_STORE_ENV, IMG_DEFAULT_STORE);
 }
 
 static int parse_size(const char *s, uint64_t *ret) {
@@ -79,6 +82,12 @@ static int open_store(const struct opts *o, bool create, struct img_store **ret)
     return fail("%s", err.msg), -1;
   return 0;
 }
+
+/* secret_image_trust.c: key, sign, policy; the signature part of ls and inspect */
+int secret_image_trust_main(int argc, char **argv);
+json_object *secret_image_trust_inspect(struct img_store *s, const char *hex, const char *policy);
+void secret_image_trust_ls_warn(struct img_store *s, const struct img_entry *v, size_t n,
+                                const char *policy);
 
 static int cmd_import(const struct opts *o, const char *path) {
   _cleanup_(img_store_freep) struct img_store *s = NULL;
@@ -131,6 +140,7 @@ static int cmd_ls(const struct opts *o) {
   int r = img_store_list(s, &v, &n);
   if (r < 0)
     return fail("listing %s: %s", img_store_dir(s), strerror(-r));
+  secret_image_trust_ls_warn(s, v, n, o->policy); /* signatures about to expire */
   if (o->json) {
     json_object *a = json_object_new_array();
     for (size_t i = 0; i < n; i++)
@@ -195,6 +205,7 @@ static int cmd_inspect(const struct opts *o, const char *ref) {
   json_object_object_add(cfg, "Entrypoint", strv_json(&c.entrypoint));
   json_object_object_add(cfg, "Cmd", strv_json(&c.cmd));
   json_object_object_add(j, "config", cfg);
+  json_object_object_add(j, "signatures", secret_image_trust_inspect(s, hex, o->policy));
   printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
   json_object_put(j);
   img_config_done(&c);
@@ -267,19 +278,24 @@ int main(int argc, char **argv) {
   int sr = secret_image_scan_main(argc, argv);
   if (sr >= 0)
     return sr;
+  int tr = secret_image_trust_main(argc, argv);
+  if (tr >= 0)
+    return tr;
   struct opts o = {.limits = {IMG_DEFAULT_MAX_BYTES, IMG_DEFAULT_MAX_ENTRIES}};
-  enum { O_STORE = 256, O_NAME, O_JSON, O_DEEP, O_MAXSIZE, O_MAXENT, O_HELP };
+  enum { O_STORE = 256, O_NAME, O_JSON, O_DEEP, O_MAXSIZE, O_MAXENT, O_HELP, O_POLICY };
   static const struct option lo[] = {
       {"store", required_argument, NULL, O_STORE},    {"name", required_argument, NULL, O_NAME},
       {"json", no_argument, NULL, O_JSON},            {"deep", no_argument, NULL, O_DEEP},
       {"max-size", required_argument, NULL, O_MAXSIZE},
       {"max-entries", required_argument, NULL, O_MAXENT},
-      {"help", no_argument, NULL, O_HELP},            {NULL, 0, NULL, 0}};
+      {"help", no_argument, NULL, O_HELP},            {"policy", required_argument, NULL, O_POLICY},
+      {NULL, 0, NULL, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
     switch (c) {
     case O_STORE: o.store = optarg; break;
     case O_NAME: o.name = optarg; break;
+    case O_POLICY: o.policy = optarg; break;
     case O_JSON: o.json = true; break;
     case O_DEEP: o.deep = true; break;
     case O_MAXSIZE:

@@ -16,6 +16,13 @@
  *     the image's root-owned files belong to the container's root, as they do
  *     without a user namespace; the store stays owned by host root;
  *  4. the image's User is resolved in its own /etc/passwd and /etc/group.
+ * Content trust (image/trust_check.h, docs/trust.md) runs in step 2, after the
+ * image is resolved and marked, and for a --rootfs launch before anything
+ * else: --policy FILE and --allow-stale are taken out of argv here, the
+ * policy is loaded (refused if not root's), and with enforcement on a launch
+ * that trust refuses ends with one line naming the reason. After the trust
+ * check, launch_policy_scan_gate() gives the scan policy (the "scan" section
+ * of the same file) its say.
  */
 #include "runtime/launch_image.h"
 
@@ -31,6 +38,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -38,6 +46,8 @@
 #include "base/macro.h"
 #include "image/scan_gate.h"
 #include "image/store.h"
+#include "image/trust_check.h"
+#include "image/trust_policy.h"
 #include "image/user.h"
 #include "runtime/launch.h" /* prog, die */
 #include "runtime/runtime.h"
@@ -53,6 +63,66 @@ static struct img_config g_cfg;
 static char *g_userarg;
 static char **g_argv;
 static bool *g_keep;
+static struct trust_policy *g_policy;
+
+/* The vulnerability launch policy (image/scan_gate.h), called after the
+ * content-trust check allowed the launch of image hex (ref as the user gave
+ * it), with the policy document the trust check used (one file, read once,
+ * its ownership checked by trust_policy_load; the "scan" section is the scan
+ * gate's to parse). Returns 0 to allow, or -1 after one line. */
+static int launch_policy_scan_gate(json_object *policy, struct img_store *store, const char *hex,
+                                   const char *ref) {
+  struct img_err err = {0};
+  if (scan_gate_check_root(policy, store, hex, (int64_t)time(NULL), &err) < 0)
+    return die("--image %s: %s", ref, err.msg);
+  return 0;
+}
+
+/* Load the trust policy (--policy, $SECRET_TRUST_POLICY, the default). No
+ * file at the default path is an empty policy (enforcement off); a policy
+ * named by --policy or the environment must exist (a typo must not turn
+ * every check off). */
+static int load_policy(const char *path) {
+  struct img_err err = {0};
+  const char *env = getenv(TRUST_POLICY_ENV), *file = trust_policy_path(path);
+  if (trust_policy_load(file, &g_policy, &err) < 0)
+    return die("content trust: %s", err.msg);
+  if (!trust_policy_exists(g_policy) && ((path && *path) || (env && *env)))
+    return die("content trust: the policy %s does not exist", file);
+  return 0;
+}
+
+/* The image name a reference names ("" for a bare digest). */
+static void ref_name(const char *ref, char name[IMG_MAX_NAME + 1]) {
+  char version[129];
+  const char *at = strchr(ref, '@');
+  name[0] = '\0';
+  if (!strncmp(ref, "sha256:", 7))
+    return;
+  if (at) {
+    snprintf(name, IMG_MAX_NAME + 1, "%.*s", (int)(at - ref), ref);
+    return;
+  }
+  if (img_ref_parse(ref, name, version) < 0)
+    name[0] = '\0';
+}
+
+/* The trust decision for image hex: 0 to go on, or -1 after one line. */
+static int trust_gate(const char *ref, const char *hex, bool allow_stale) {
+  char name[IMG_MAX_NAME + 1];
+  struct trust_decision d;
+  struct img_err err = {0};
+  ref_name(ref, name);
+  int r = trust_check_image(g_store, g_policy, getenv(TRUST_ENFORCE_ENV), hex, name[0] ? name : NULL,
+                            (int64_t)time(NULL), allow_stale, &d, &err);
+  if (r < 0)
+    return die("content trust: --image %s: %s", ref, err.msg);
+  if (!d.allowed)
+    return die("content trust: --image %s refused: %s", ref, d.message);
+  if (d.warning[0])
+    fprintf(stderr, "%s: content trust: %s\n", prog, d.warning);
+  return launch_policy_scan_gate(trust_policy_json(g_policy), g_store, hex, ref);
+}
 
 
 /* Remove our use marker unless a fork of ours (a detached container's
@@ -174,8 +244,8 @@ int launch_image_marker_fd(void) { return g_marker_fd; }
 int launch_image_args(int *argcp, char ***argvp) {
   int argc = *argcp;
   char **argv = *argvp;
-  const char *ref = NULL, *store = NULL, *policy = NULL, *v;
-  bool has_user = false, has_workdir = false, has_rootfs = false;
+  const char *ref = NULL, *store = NULL, *policy = NULL, *rootfs = NULL, *v;
+  bool has_user = false, has_workdir = false, has_rootfs = false, allow_stale = false, ours = false;
   struct maps maps = {0};
   int dashdash = argc;
   char **user_env[64];
@@ -199,10 +269,17 @@ int launch_image_args(int *argcp, char ***argvp) {
       store = v;
       continue;
     }
-    if ((v = opt_value(argv, argc, &i, "--policy"))) { /* the trust policy (scan section) */
+    if ((v = opt_value(argv, argc, &i, "--policy"))) {
       policy = v;
+      ours = true;
       continue;
     }
+    if (!strcmp(argv[i], "--allow-stale")) {
+      allow_stale = ours = true;
+      continue;
+    }
+    if ((v = opt_value(argv, argc, &i, "--rootfs")))
+      rootfs = v, i = start; /* looked at, not consumed: the launcher parses it */
     for (int j = start; j <= i; j++)
       keep[j] = true;
     if (!strcmp(argv[i], "--user") || !strncmp(argv[i], "--user=", 7))
@@ -232,6 +309,29 @@ int launch_image_args(int *argcp, char ***argvp) {
       user_env[n_user_env++] = &argv[i];
   }
   if (!ref) {
+    /* a directory: with content trust enforced, refused */
+    bool verb = argc > 1 && is_verb(argv[1]);
+    if (!verb && has_rootfs) {
+      struct trust_decision d;
+      if (load_policy(policy) < 0)
+        return -1;
+      trust_check_rootfs(g_policy, getenv(TRUST_ENFORCE_ENV), img_store_path(store), rootfs, &d);
+      if (!d.allowed)
+        return die("content trust: --rootfs refused: %s", d.message);
+    }
+    if (ours || store) { /* take our options out of the launcher's argv */
+      char **nv = g_argv = calloc((size_t)argc + 1, sizeof *nv);
+      if (!nv)
+        return die("out of memory");
+      int k = 0;
+      nv[k++] = argv[0];
+      for (int i = 1; i < argc; i++)
+        if (i >= dashdash || keep[i])
+          nv[k++] = argv[i];
+      nv[k] = NULL;
+      *argcp = k;
+      *argvp = nv;
+    }
     free(keep);
     g_keep = NULL;
     return 0;
@@ -255,8 +355,8 @@ int launch_image_args(int *argcp, char ***argvp) {
   atexit(at_exit);
   if (img_store_config(g_store, hex, &g_cfg, &err) < 0)
     return die("--image: %s", err.msg);
-  if (scan_gate_check_policy(policy, g_store, hex, &err) < 0) /* image/scan_gate.h */
-    return die("--image %s: %s", ref, err.msg);
+  if (load_policy(policy) < 0 || trust_gate(ref, hex, allow_stale) < 0)
+    return -1;
 
   /* 3 */
   char *lower = g_rootfs;

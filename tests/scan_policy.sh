@@ -70,9 +70,11 @@ img scan deb:1 > /dev/null || fail "second scan: $ERR"
 pass "a scan of a stored image keeps its whole result with the digest, the time and the data's age; scans of removed images go"
 
 # --- the editor keeps the rest of the policy file ---
+# (top-level keys that no module owns: content trust checks its own "keys",
+# "rules", "revoked", ... when secret-launch loads the file: docs/trust.md)
 POL=$TMP/trust.json
 cat > "$POL" <<'EOJ'
-{"keys": {"ops": {"algorithm": "ed25519", "public": "AAAA"}},
+{"signers": {"ops": {"algorithm": "ed25519", "public": "AAAA"}},
  "images": [{"name": "deb", "require": ["ops"]}], "default": "refuse"}
 EOJ
 chmod 0640 "$POL"
@@ -81,7 +83,7 @@ python3 - "$POL" <<'EOP' || fail "policy file after the edit (above)"
 import json, sys
 p = json.load(open(sys.argv[1]))
 ok = p["scan"] == {"refuse_fixable_at": "high", "max_scan_age": "7d"} and p["default"] == "refuse" \
-     and p["keys"]["ops"]["public"] == "AAAA" and p["images"][0]["require"] == ["ops"]
+     and p["signers"]["ops"]["public"] == "AAAA" and p["images"][0]["require"] == ["ops"]
 sys.exit(0 if ok else print(p) or 1)
 EOP
 [ "$(stat -c %a "$POL")" = 640 ] || fail "the policy file's mode changed"
