@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "base/error.h"
+#include "secretd/identity.h"
 #include "secretd/log.h"
 #include "secretd/peer.h"
 #include "secretd/serve.h"
@@ -180,7 +181,7 @@ static void req_done(struct cq_item *it, int r) {
             "secretd); the audit chain has a store.tamper record", rq->action);
   if (c->wc) {
     int w;
-    const char *msg = r == rq->code && rq->errmsg ? rq->errmsg : sd_strerror(r);
+    const char *msg = r == rq->code && rq->errmsg ? rq->errmsg : identity_strerror(r);
     if (r == -EBADMSG)
       msg = "a stored record failed its integrity check (changed outside secretd); "
             "refused: see the audit (action store.tamper)";
@@ -292,6 +293,14 @@ static void on_request(struct wire_conn *wc, const struct wire_request *req, voi
   rq->op = op;
   rq->action = wire_op_name(req->opcode); /* static */
   rq->actor = (struct store_actor){.uid = (uint32_t)c->cred.uid};
+  if (!(admin_op_roles(op) & WIRE_ROLE_ADMIN)) { /* e.g. node.join: for TLS peers only */
+    rq->code = SD_E_DENIED;
+    rq->errmsg = "this operation is not available on the admin socket";
+    rq->item.run = req_note;
+    rq->item.done = req_done;
+    cq_submit(c->server->cq, &rq->item);
+    return;
+  }
   admin_submit(rq, req->args);
 }
 

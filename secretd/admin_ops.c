@@ -393,7 +393,24 @@ static const struct admin_op ops[WIRE_OP__COUNT] = {
     [WIRE_OP_AUDIT_LS] = {prep_audit_ls, run_note, pack_audit_ls, ADMIN_READ, "audit", NULL},
     [WIRE_OP_AUDIT_VERIFY] = {prep_audit_verify, run_note, pack_audit_verify,
                               ADMIN_READ | ADMIN_SLOW, "audit", slow_audit_verify},
+    [WIRE_OP_JOIN_TOKEN] = {admin_prep_join_token, admin_run_join_token, admin_pack_join_token,
+                            ADMIN_WRITE, "join-token:", NULL, WIRE_ROLE_ADMIN},
+    [WIRE_OP_NODE_LS] = {admin_prep_node_ls, run_note, admin_pack_node_ls, ADMIN_READ, "nodes",
+                         NULL, WIRE_ROLE_ADMIN},
+    [WIRE_OP_NODE_INSPECT] = {admin_prep_node_inspect, run_note, admin_pack_node_inspect,
+                              ADMIN_READ, "node:", NULL, WIRE_ROLE_ADMIN},
+    [WIRE_OP_NODE_RM] = {admin_prep_node_rm, admin_run_node_rm, admin_pack_node_rm, ADMIN_WRITE,
+                         "node:", NULL, WIRE_ROLE_ADMIN},
+    [WIRE_OP_CLUSTER_UPDATE] = {admin_prep_cluster_update, admin_run_cluster_update,
+                                admin_pack_cluster_update, ADMIN_WRITE, "cluster:", NULL,
+                                WIRE_ROLE_ADMIN},
+    /* node.join: anonymous TLS peers only (listen.c); refused on the admin socket */
+    [WIRE_OP_NODE_JOIN] = {prep_none, run_note, NULL, ADMIN_READ, "join", NULL, WIRE_ROLE_ANON},
 };
+
+unsigned admin_op_roles(const struct admin_op *op) {
+  return op && op->roles ? op->roles : WIRE_ROLE_ADMIN;
+}
 
 const struct admin_op *admin_op_get(enum wire_op op) {
   return (unsigned)op < WIRE_OP__COUNT && ops[op].prepare ? &ops[op] : NULL;
@@ -429,4 +446,10 @@ void admin_req_clear(struct admin_req *rq) {
   free(rq->recs);
   rq->recs = NULL;
   rq->n_recs = 0;
+  secbuf_free(rq->token);
+  rq->token = NULL;
+  sodium_memzero(rq->token_hash, sizeof(rq->token_hash));
+  free(rq->nodes);
+  rq->nodes = NULL;
+  rq->n_nodes = 0;
 }

@@ -5,6 +5,7 @@
  * finishes the running batch, closes the store and removes the socket.
  */
 #include "secretd/serve.h"
+#include "secretd/identity.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -300,7 +301,12 @@ static int serve_run(const struct serve_opts *o) {
     else if (fe < 0)
       log_err("cannot bring the audit file %s up to date: %s", o->audit_file, sd_strerror(fe));
   }
+  if ((r = identity_open_or_migrate(s.store, &s.identity)) < 0) {
+    store_close(s.store);
+    return r;
+  }
   if ((r = uv_loop_init(&loop)) < 0) {
+    identity_free(s.identity);
     store_close(s.store);
     return log_errno(r, "uv_loop_init");
   }
@@ -338,6 +344,7 @@ out_cq:
   cq_free(s.cq);
 out_loop:
   uv_loop_close(&loop);
+  identity_free(s.identity);
   store_close(s.store);
   return r;
 }

@@ -68,6 +68,26 @@ static const struct wire_arg_spec args_audit_verify[] = {
     ARGS_END,
 };
 
+static const struct wire_arg_spec args_join_token[] = {
+    {"role", WIRE_T_STR, true, 16},
+    {"rotate", WIRE_T_BOOL, false, 0},
+    {"ttl_s", WIRE_T_UINT, false, UINT32_MAX},
+    {"uses", WIRE_T_UINT, false, UINT32_MAX},
+    ARGS_END,
+};
+static const struct wire_arg_spec args_cluster_update[] = {
+    {"cert_expiry_s", WIRE_T_UINT, true, UINT32_MAX},
+    ARGS_END,
+};
+static const struct wire_arg_spec args_node_join[] = {
+    {"token", WIRE_T_BIN, true, WIRE_TOKEN_MAX},
+    {"csr", WIRE_T_BIN, true, WIRE_CSR_MAX},
+    {"hostname", WIRE_T_STR, false, 255},
+    {"old_cert", WIRE_T_BIN, false, WIRE_CERT_MAX},
+    {"pop", WIRE_T_BIN, false, 1024},
+    ARGS_END,
+};
+
 static const struct {
   const char *name;
   const struct wire_arg_spec *args;
@@ -82,6 +102,12 @@ static const struct {
     [WIRE_OP_GRANT_RM] = {"grant.rm", args_grant_rm},
     [WIRE_OP_AUDIT_LS] = {"audit.ls", args_audit_ls},
     [WIRE_OP_AUDIT_VERIFY] = {"audit.verify", args_audit_verify},
+    [WIRE_OP_JOIN_TOKEN] = {"join_token", args_join_token},
+    [WIRE_OP_NODE_LS] = {"node.ls", args_none},
+    [WIRE_OP_NODE_INSPECT] = {"node.inspect", args_ref},
+    [WIRE_OP_NODE_RM] = {"node.rm", args_rm},
+    [WIRE_OP_CLUSTER_UPDATE] = {"cluster.update", args_cluster_update},
+    [WIRE_OP_NODE_JOIN] = {"node.join", args_node_join},
 };
 
 const char *wire_op_name(enum wire_op op) {

@@ -35,8 +35,27 @@ enum wire_op {
   WIRE_OP_GRANT_RM,
   WIRE_OP_AUDIT_LS,
   WIRE_OP_AUDIT_VERIFY,
+  /* cluster identity (issue 9) */
+  WIRE_OP_JOIN_TOKEN,
+  WIRE_OP_NODE_LS,
+  WIRE_OP_NODE_INSPECT,
+  WIRE_OP_NODE_RM,
+  WIRE_OP_CLUSTER_UPDATE,
+  WIRE_OP_NODE_JOIN,
   WIRE_OP__COUNT,
 };
+
+/* Who may call an op (a mask per op, checked by the server). */
+enum wire_role {
+  WIRE_ROLE_ADMIN = 1u << 0,
+  WIRE_ROLE_WORKER = 1u << 1,
+  WIRE_ROLE_MANAGER = 1u << 2,
+  WIRE_ROLE_ANON = 1u << 3 /* TLS peer without client cert: may only join */
+};
+
+#define WIRE_TOKEN_MAX 128   /* bytes of a join token as sent (the parser refuses the rest) */
+#define WIRE_CSR_MAX 16384   /* the schema's cap; the CA refuses above CA_CSR_MAX itself */
+#define WIRE_CERT_MAX 8192
 
 /* "secret.create" for WIRE_OP_SECRET_CREATE; NULL when out of range. */
 const char *wire_op_name(enum wire_op op);
