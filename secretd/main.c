@@ -25,7 +25,8 @@ static const struct verb verbs[] = {
      "init-cluster --data DIR [--unlock-key-file PATH] [--ca-key-type p256|ed25519]"},
     {"serve", verb_serve,
      "serve --data DIR [--admin-socket PATH] [--admin-group GROUP] [--unlock-key-file PATH]\n"
-     "                [--audit-file PATH] [--map-size BYTES] [--keep-versions N]"},
+     "                [--audit-file PATH] [--map-size BYTES] [--keep-versions N]\n"
+     "                [--listen HOST:PORT]"},
     {"backup", verb_backup, "backup --data DIR FILE"},
     {"rotate-unlock-key", verb_rotate_unlock_key,
      "rotate-unlock-key --data DIR [--unlock-key-file OLD] [--key-file PATH] [--autolock]"},

@@ -21,6 +21,7 @@ struct server {
   uv_signal_t sig_term, sig_int;
   struct store *store;
   struct identity *identity; /* NULL: the store has no cluster identity */
+  struct tls_listener *tls_listener; /* --listen (listen.c), or NULL */
   struct commit_queue *cq;
   bool have_group;
   gid_t admin_gid;
