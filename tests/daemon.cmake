@@ -35,7 +35,7 @@ endif()
 
 # Unit tests of secretd's wire-independent core (real store, real sockets).
 if(TARGET secretd_core)
-  foreach(t test_secretd_commit_queue test_secretd_peer)
+  foreach(t test_secretd_commit_queue test_secretd_peer test_secretd_identity)
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c)
       secretd_unit_test(${t} LIBS secretd_core)
     endif()
