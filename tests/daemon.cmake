@@ -41,3 +41,13 @@ if(TARGET secretd_core)
     endif()
   endforeach()
 endif()
+
+# Cluster identity through secretd, secret and secret-agent (issue 9): joins
+# over loopback and across two network namespaces the test makes (root).
+if(TARGET secretd AND TARGET secret AND TARGET secret-agent)
+  add_test(NAME identity_join
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/identity_join.sh
+                   $<TARGET_FILE:secretd> $<TARGET_FILE:secret> $<TARGET_FILE:secret-agent>)
+  set_tests_properties(identity_join PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
+                       LABELS "integration;daemon")
+endif()
