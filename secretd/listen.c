@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <sodium.h>
@@ -205,8 +206,12 @@ static int join_run(struct store_batch *b, struct cq_item *it) {
       .pop = j->pop,
       .pop_len = j->pop_len,
   };
-  return identity_join(j->conn->l->server->identity, b, &j->actor, &req, (int64_t)time(NULL),
-                       &j->issued);
+  int r = identity_join(j->conn->l->server->identity, b, &j->actor, &req, (int64_t)time(NULL),
+                        &j->issued);
+  /* libuv's pool threads never exit, so OpenSSL's per-thread state (the
+   * thread's DRBGs) would outlive every join: release it now. */
+  OPENSSL_thread_stop();
+  return r;
 }
 
 static void pack_joined(msgpack_packer *pk, void *ud) {

@@ -49,5 +49,5 @@ if(TARGET secretd AND TARGET secret AND TARGET secret-agent)
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/identity_join.sh
                    $<TARGET_FILE:secretd> $<TARGET_FILE:secret> $<TARGET_FILE:secret-agent>)
   set_tests_properties(identity_join PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
-                       LABELS "integration;daemon")
+                       LABELS "integration;daemon" ENVIRONMENT "SD_TIME_SLACK=${sd_slack}")
 endif()
