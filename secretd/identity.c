@@ -380,7 +380,6 @@ int identity_renew(struct identity *id, struct store_batch *b, const struct stor
 
 int identity_authorize(struct identity *id, X509 *leaf, int64_t now_s, struct identity_peer *ret) {
   struct ca_node_info info;
-  struct store_node n;
   uint8_t *der = NULL;
   int r, len;
   if (!id || !ret)
@@ -403,21 +402,36 @@ int identity_authorize(struct identity *id, X509 *leaf, int64_t now_s, struct id
   time_t t = (time_t)now_s;
   if (X509_cmp_time(nb, &t) > 0 || X509_cmp_time(na, &t) <= 0)
     return STORE_ID_E_CERT_EXPIRED;
-  if ((r = store_node_denied(id->store, info.node_id, now_s)) != 0)
+  struct identity_peer p = {.not_after_s = info.not_after};
+  memcpy(p.node_id, info.node_id, sizeof(p.node_id));
+  memcpy(p.serial, info.serial, sizeof(p.serial));
+  if ((r = identity_recheck(id, &p, now_s)) < 0)
+    return r;
+  *ret = p;
+  return 0;
+}
+
+int identity_recheck(struct identity *id, struct identity_peer *p, int64_t now_s) {
+  struct store_node n;
+  int r;
+  if (!id || !p)
+    return -EINVAL;
+  if (p->wire_role == WIRE_ROLE_ANON)
+    return 0;
+  if (now_s >= p->not_after_s)
+    return STORE_ID_E_CERT_EXPIRED;
+  if ((r = store_node_denied(id->store, p->node_id, now_s)) != 0)
     return r < 0 ? r : STORE_ID_E_DENIED;
-  if ((r = store_node_get(id->store, info.node_id, &n)) == -ENOENT)
+  if ((r = store_node_get(id->store, p->node_id, &n)) == -ENOENT)
     return STORE_ID_E_UNKNOWN;
   if (r < 0)
     return r;
-  if (sodium_memcmp(n.serial, info.serial, CA_SERIAL_LEN) != 0)
+  if (sodium_memcmp(n.serial, p->serial, CA_SERIAL_LEN) != 0)
     return STORE_ID_E_STALE;
   if (n.role != CA_ROLE_WORKER && n.role != CA_ROLE_MANAGER)
     return STORE_ID_E_ROLE;
-  *ret = (struct identity_peer){
-      .role = (enum ca_role)n.role,
-      .wire_role = n.role == CA_ROLE_MANAGER ? WIRE_ROLE_MANAGER : WIRE_ROLE_WORKER,
-  };
-  memcpy(ret->node_id, info.node_id, sizeof(ret->node_id));
+  p->role = (enum ca_role)n.role;
+  p->wire_role = n.role == CA_ROLE_MANAGER ? WIRE_ROLE_MANAGER : WIRE_ROLE_WORKER;
   return 0;
 }
 

@@ -123,6 +123,8 @@ struct identity_peer {
   char node_id[CA_ID_LEN + 1];
   enum ca_role role;  /* from the store */
   unsigned wire_role; /* WIRE_ROLE_WORKER / WIRE_ROLE_MANAGER; WIRE_ROLE_ANON without leaf */
+  uint8_t serial[CA_SERIAL_LEN]; /* of the verified certificate */
+  int64_t not_after_s;
 };
 
 /*
@@ -132,9 +134,19 @@ struct identity_peer {
  * within its validity (STORE_ID_E_CERT_EXPIRED), name a node the store knows
  * (STORE_ID_E_UNKNOWN), not denied (STORE_ID_E_DENIED), whose latest serial
  * it carries (STORE_ID_E_STALE). The role comes from the store. Call at
- * handshake completion, on a resumed session and per request.
+ * handshake completion and on a resumed session; per request,
+ * identity_recheck() repeats the store checks without the chain.
  */
 int identity_authorize(struct identity *id, X509 *leaf, int64_t now_s, struct identity_peer *ret);
+
+/*
+ * The per-request check of a peer that identity_authorize() accepted on this
+ * connection: the store checks again (known node, not denied, still the
+ * latest serial, role from the store, which *p gets) and the validity at
+ * now_s, without verifying the chain again (the TLS session did). An
+ * anonymous peer passes. Same errors as identity_authorize.
+ */
+int identity_recheck(struct identity *id, struct identity_peer *p, int64_t now_s);
 
 /* "ready" or "down" for a node at now_ns. */
 const char *identity_node_status(const struct store_node *n, uint64_t now_ns);

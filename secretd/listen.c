@@ -358,18 +358,13 @@ static void handle_request(struct tls_conn *c, const struct wire_request *req) {
   /* Per request: the peer's certificate is checked against the store again
    * (a node removed or renewed since the handshake is refused now). */
   if (c->peer.wire_role != WIRE_ROLE_ANON) {
-    struct wire_peer p;
-    struct identity_peer now;
-    int r = wire_transport_peer(c->t, &p);
-    if (r == 0)
-      r = identity_authorize(c->l->server->identity, p.leaf, (int64_t)time(NULL), &now);
+    int r = identity_recheck(c->l->server->identity, &c->peer, (int64_t)time(NULL));
     if (r < 0) {
       audit_deny(c, req->op, r);
       reply_error(c, req->id, r, NULL);
       conn_close(c);
       return;
     }
-    c->peer = now;
   }
   const struct admin_op *op = admin_op_get(req->opcode);
   if (!op || !(admin_op_roles(op) & c->peer.wire_role)) {

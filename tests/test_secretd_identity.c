@@ -448,6 +448,9 @@ static void test_authorization_comes_from_the_store(void **state) {
   assert_int_equal(authorize_der(f, out.cert, out.cert_len, now(), &p), 0);
   assert_int_equal(authorize_der(f, out.cert, out.cert_len, (int64_t)out.not_after + 1, &p),
                    STORE_ID_E_CERT_EXPIRED);
+  struct identity_peer live;
+  assert_int_equal(authorize_der(f, out.cert, out.cert_len, now(), &live), 0);
+  assert_int_equal(identity_recheck(f->id, &live, (int64_t)out.not_after), STORE_ID_E_CERT_EXPIRED);
   assert_int_equal(authorize_der(f, out.cert, out.cert_len, now() - 2 * CA_SKEW_SECONDS, &p),
                    STORE_ID_E_CERT_EXPIRED);
   /* a foreign CA's node certificate with our node's very id */
@@ -484,6 +487,9 @@ static void test_renewal_makes_the_previous_certificate_stale(void **state) {
   node_keys(&k, CA_KEY_P256);
   node_keys(&k2, CA_KEY_ED25519);
   assert_int_equal(join(f, f->token, JOIN_TOKEN_LEN, &k, &out), 0);
+  struct identity_peer live; /* a connection authorized before the renewal */
+  assert_int_equal(authorize_der(f, out.cert, out.cert_len, now(), &live), 0);
+  assert_int_equal(identity_recheck(f->id, &live, now()), 0);
   assert_int_equal(store_batch_begin(f->store, &b), 0);
   assert_int_equal(identity_renew(f->id, b, &admin, out.node_id, k2.csr, k2.csr_len, now(),
                                   &renewed),
@@ -492,6 +498,8 @@ static void test_renewal_makes_the_previous_certificate_stale(void **state) {
   assert_string_equal(renewed.node_id, out.node_id);
   assert_int_equal(authorize_der(f, renewed.cert, renewed.cert_len, now(), &p), 0);
   assert_int_equal(authorize_der(f, out.cert, out.cert_len, now(), &p), STORE_ID_E_STALE);
+  /* the per-request check of the old connection refuses it too */
+  assert_int_equal(identity_recheck(f->id, &live, now()), STORE_ID_E_STALE);
   identity_issued_clear(&out);
   identity_issued_clear(&renewed);
   node_keys_free(&k);
@@ -508,6 +516,8 @@ static void test_removed_node_is_denied_until_its_last_certificate_expires(void 
   node_keys(&k, CA_KEY_P256);
   assert_int_equal(join(f, f->token, JOIN_TOKEN_LEN, &k, &out), 0);
   assert_int_equal(store_node_get(f->store, out.node_id, &n), 0);
+  struct identity_peer live;
+  assert_int_equal(authorize_der(f, out.cert, out.cert_len, now(), &live), 0);
   int64_t until = identity_deny_until(&n, now());
   assert_int_equal(until, n.not_after_s + CA_SKEW_SECONDS);
   assert_int_equal(store_batch_begin(f->store, &b), 0);
@@ -516,6 +526,10 @@ static void test_removed_node_is_denied_until_its_last_certificate_expires(void 
   assert_int_equal(store_node_denied(f->store, out.node_id, now()), 1);
   assert_int_equal(store_node_denied(f->store, out.node_id, until), 0);
   assert_int_equal(authorize_der(f, out.cert, out.cert_len, now(), &p), STORE_ID_E_DENIED);
+  assert_int_equal(identity_recheck(f->id, &live, now()), STORE_ID_E_DENIED);
+  /* an anonymous peer passes the recheck (it may only join) */
+  struct identity_peer anon_peer = {.wire_role = WIRE_ROLE_ANON};
+  assert_int_equal(identity_recheck(f->id, &anon_peer, now()), 0);
   /* coming back with the old key cannot revive a denied id: a new node */
   struct node_keys k2;
   struct identity_issued again = {0};
