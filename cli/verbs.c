@@ -77,9 +77,9 @@ void cli_verb_usage(const struct cli_verb *v, FILE *f) {
 
 void cli_usage(FILE *f) {
   fprintf(f, "Usage: secret [--socket PATH] VERB [ARGS...]\n\n"
-             "Manage the secrets, grants and audit log of secretd.\n\nVerbs:\n");
+             "Manage the secrets, grants, audit log and nodes of secretd.\n\nVerbs:\n");
   for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
-    fprintf(f, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
+    fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
   fprintf(f, "\nOptions:\n"
              "  --socket PATH   secretd's admin socket (default: $%s, else %s)\n"
              "  -h, --help      show this help; 'secret VERB --help' shows a verb's\n\n"
