@@ -517,6 +517,15 @@ static int parse_hostport(const char *s, struct sockaddr_storage *ss) {
   return -EINVAL;
 }
 
+/* A session ticket is honoured only for a node the store still accepts
+ * (deny list, latest serial); a refused ticket falls back to a full
+ * handshake, which on_ready authorizes again anyway. */
+static int resume_check(X509 *leaf, int64_t issued, void *ud) {
+  struct identity_peer p;
+  (void)issued;
+  return identity_authorize(ud, leaf, (int64_t)time(NULL), &p);
+}
+
 static int make_ctx(struct identity *id, struct wire_tls_ctx **ret) {
   const struct store_cluster *c = identity_cluster(id);
   const struct secbuf *kd = identity_manager_key(id);
@@ -537,6 +546,8 @@ static int make_ctx(struct identity *id, struct wire_tls_ctx **ret) {
         .cert = cert,
         .key = key,
         .client_cert_optional = true,
+        .check_resumption = resume_check,
+        .check_ud = id,
     };
     r = wire_tls_ctx_new(&cfg, ret);
   }

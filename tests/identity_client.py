@@ -122,8 +122,28 @@ def main(argv):
     if "cert" in opts:
         ctx.load_cert_chain(opts["cert"], opts["key"])
     try:
+        session = None
+        if "resume-after" in opts:
+            # one connection first, keep its session ticket, wait for the
+            # test to act (e.g. node rm), then resume with that ticket
+            raw = socket.create_connection((host, int(port)), timeout=10)
+            s = ctx.wrap_socket(raw)
+            body = pack({"v": 1, "id": 1, "op": op, "args": args})
+            s.sendall(struct.pack(">I", len(body)) + body)
+            ln = struct.unpack(">I", read_exact(s, 4))[0]
+            read_exact(s, ln)
+            session = s.session
+            s.close()
+            print("first")
+            sys.stdout.flush()
+            import os, time
+            deadline = time.time() + 30
+            while not os.path.exists(opts["resume-after"]) and time.time() < deadline:
+                time.sleep(0.05)
         raw = socket.create_connection((host, int(port)), timeout=10)
-        s = ctx.wrap_socket(raw)
+        s = ctx.wrap_socket(raw, session=session)
+        if session is not None:
+            print("resumed %s" % ("yes" if s.session_reused else "no"))
         for n in range(int(opts.get("repeat", "1"))):
             body = pack({"v": 1, "id": n + 1, "op": op, "args": args})
             s.sendall(struct.pack(">I", len(body)) + body)

@@ -213,12 +213,29 @@ start_daemon_shifted
 ok "expired and not-yet-valid node certificates are refused at the handshake"
 
 # ---- node rm: deny list ----
+# a connection of node 1 whose session ticket outlives its removal
+CLIENT "127.0.0.1:$PORT" node.ls --cert "$T/n1.pem" --key "$T/n1.key" \
+  --resume-after "$T/removed" >"$T/res.out" 2>&1 &
+RES=$!
+for i in $(seq 1 100); do grep -q "^first" "$T/res.out" && break; sleep 0.1; done
+grep -q "^first" "$T/res.out" || fail "resumption client: $(cat "$T/res.out")"
 S node rm "$NODE1" --force >/dev/null 2>&1 || fail "node rm --force"
 if S node ls | grep -q "^$NODE1 "; then fail "removed node still listed"; fi
 CLIENT "127.0.0.1:$PORT" node.ls --cert "$T/n1.pem" --key "$T/n1.key" >"$T/d.out" || true
 grep -q "deny list" "$T/d.out" || fail "removed node not refused: $(cat "$T/d.out")"
+touch "$T/removed"
+wait "$RES" || true
+grep -q "deny list" "$T/res.out" || fail "a resumed session of a removed node: $(cat "$T/res.out")"
+grep -q "^ok" "$T/res.out" && fail "a resumed session of a removed node was served"
 S audit | grep "node.rm" | grep -q "denied-until" || fail "node rm not audited"
-ok "node rm puts the node on the deny list; its later requests are refused"
+# the same with a node that is still a member: its ticket is honoured
+openssl x509 -inform DER -in "$T/a2/node.crt" -out "$T/n2.pem"
+openssl pkey -inform DER -in "$T/a2/node.key" -out "$T/n2.key" 2>/dev/null
+CLIENT "127.0.0.1:$PORT" node.ls --cert "$T/n2.pem" --key "$T/n2.key" \
+  --resume-after "$T/removed" >"$T/res2.out" 2>&1 || true
+grep -q "resumed yes" "$T/res2.out" || fail "a member's session is not resumed: $(cat "$T/res2.out")"
+grep -q "worker may not call node.ls" "$T/res2.out" || fail "resumed member: $(cat "$T/res2.out")"
+ok "node rm puts the node on the deny list; its later requests are refused, also with a session ticket ($(grep -m1 resumed "$T/res.out"))"
 
 # ---- cluster update ----
 if S cluster update --cert-expiry 30m 2>/dev/null; then fail "30m accepted"; fi
