@@ -23,3 +23,4 @@
 void agent_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int agent_join(int argc, char **argv);
+int agent_renew(int argc, char **argv);

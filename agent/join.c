@@ -460,3 +460,174 @@ out:
   ERR_clear_error();
   return status;
 }
+
+/* ---- secret-agent renew --state DIR [--key-type p256|ed25519] ----
+ * A new key and certificate for this node over mutual TLS with its current
+ * certificate; the manager then accepts only the new one. (The long-lived
+ * connection will do this at 50-80 % of the lifetime; this one-shot verb is
+ * what an operator or a timer can run until then.) */
+
+static int read_x509_at(int dfd, const char *name, X509 **ret, struct secbuf **ret_der) {
+  struct secbuf *b = NULL;
+  int r = read_at(dfd, name, 16384, &b);
+  if (r < 0)
+    return r;
+  const uint8_t *p = secbuf_cdata(b);
+  X509 *x = d2i_X509(NULL, &p, (long)secbuf_len(b));
+  if (!x) {
+    secbuf_free(b);
+    return -EBADMSG;
+  }
+  *ret = x;
+  if (ret_der)
+    *ret_der = b;
+  else
+    secbuf_free(b);
+  return 0;
+}
+
+static void pack_renew(msgpack_packer *pk, void *ud) {
+  const struct join_args *a = ud;
+  msgpack_pack_map(pk, 1);
+  pk_bin(pk, "csr", a->csr, a->csr_len);
+}
+
+int agent_renew(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"state", required_argument, NULL, 's'},
+      {"key-type", required_argument, NULL, 'k'},
+      {"help", no_argument, NULL, 'h'},
+      {0},
+  };
+  const char *state = NULL;
+  enum ca_key_type kt = CA_KEY_P256;
+  struct secbuf *key = NULL, *old_key = NULL, *mgr = NULL, *root_der = NULL, *frame = NULL;
+  X509 *root = NULL, *cert = NULL, *shown_root = NULL;
+  EVP_PKEY *pk = NULL;
+  SSL_CTX *sctx = NULL;
+  SSL *ssl = NULL;
+  uint8_t *csr = NULL, digest[JOIN_TOKEN_DIGEST_BYTES], hdr[4];
+  size_t csr_len = 0;
+  struct wire_buf req = {0};
+  struct wire_value *val = NULL;
+  char manager[256], cluster_id[CA_ID_LEN + 1];
+  const char *why = NULL;
+  int fd = -1, dfd = -1, c, r, status = 1;
+
+  optind = 0;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 's': state = optarg; break;
+    case 'k':
+      if (!strcmp(optarg, "p256"))
+        kt = CA_KEY_P256;
+      else if (!strcmp(optarg, "ed25519"))
+        kt = CA_KEY_ED25519;
+      else
+        return agent_err("--key-type: want p256 or ed25519"), 2;
+      break;
+    case 'h': puts("usage: secret-agent renew --state DIR [--key-type p256|ed25519]"); return 0;
+    default: return 2;
+    }
+  }
+  if (!state || optind != argc) {
+    agent_err("usage: secret-agent renew --state DIR [--key-type p256|ed25519]");
+    return 2;
+  }
+  if ((r = open_state(state, &dfd)) < 0 || (r = read_at(dfd, AGENT_MANAGER_FILE, 255, &mgr)) < 0 ||
+      (r = read_x509_at(dfd, AGENT_CA_FILE, &root, &root_der)) < 0 ||
+      (r = read_x509_at(dfd, AGENT_CERT_FILE, &cert, NULL)) < 0 ||
+      (r = read_at(dfd, AGENT_KEY_FILE, 16384, &old_key)) < 0) {
+    agent_err("state directory %s: %s (has this node joined?)", state, sd_strerror(r));
+    goto out;
+  }
+  memcpy(manager, secbuf_cdata(mgr), secbuf_len(mgr));
+  manager[secbuf_len(mgr)] = 0;
+  const uint8_t *kp = secbuf_cdata(old_key);
+  if (!(pk = d2i_AutoPrivateKey(NULL, &kp, (long)secbuf_len(old_key))) ||
+      join_token_ca_digest(secbuf_cdata(root_der), secbuf_len(root_der), digest) < 0) {
+    agent_err("state directory %s: unreadable key or root", state);
+    goto out;
+  }
+  if ((r = tcp_connect(manager, &fd)) < 0) {
+    agent_err("cannot connect to %s: %s", manager, sd_strerror(r));
+    goto out;
+  }
+  sctx = SSL_CTX_new(TLS_client_method());
+  if (!sctx || SSL_CTX_set_min_proto_version(sctx, TLS1_3_VERSION) != 1 ||
+      SSL_CTX_use_certificate(sctx, cert) != 1 || SSL_CTX_use_PrivateKey(sctx, pk) != 1 ||
+      !(ssl = SSL_new(sctx)) || SSL_set_fd(ssl, fd) != 1) {
+    agent_err("cannot set up TLS with the node certificate");
+    goto out;
+  }
+  SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL); /* checked against our root below */
+  if (SSL_connect(ssl) != 1) {
+    agent_err("TLS handshake with %s failed", manager);
+    goto out;
+  }
+  if ((r = check_manager(ssl, digest, &shown_root, cluster_id, &why)) < 0) {
+    agent_err("refusing manager %s: %s; nothing was sent", manager, why);
+    goto out;
+  }
+  if ((r = ca_node_key_new(kt, &key)) < 0 || (r = ca_csr_new(key, &csr, &csr_len)) < 0) {
+    agent_err("cannot make the new node key: %s", ca_strerror(r));
+    goto out;
+  }
+  struct join_args ja = {.csr = csr, .csr_len = csr_len};
+  int n = wire_request_encode(&req, 1, WIRE_OP_NODE_RENEW, pack_renew, &ja);
+  if (n < 0 || ssl_write_all(ssl, req.data, (size_t)n) < 0 ||
+      ssl_read_all(ssl, hdr, sizeof(hdr)) < 0) {
+    agent_err("lost the connection to %s (refused at the handshake? the node may have been "
+              "removed, or its certificate expired: join again)",
+              manager);
+    goto out;
+  }
+  uint32_t flen = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+  struct wire_response resp;
+  struct wire_error werr;
+  if (flen == 0 || flen > 64 * 1024 || secbuf_new(flen, &frame) < 0 ||
+      ssl_read_all(ssl, secbuf_data(frame), flen) < 0 ||
+      wire_response_decode(secbuf_cdata(frame), flen, &val, &resp, &werr) < 0) {
+    agent_err("bad reply from %s", manager);
+    goto out;
+  }
+  if (!resp.ok) {
+    agent_err("renewal refused by the manager: %s", resp.error);
+    goto out;
+  }
+  const msgpack_object *nc = wire_map_get(resp.result, "cert");
+  if (!nc || nc->type != MSGPACK_OBJECT_BIN) {
+    agent_err("unexpected reply from %s", manager);
+    goto out;
+  }
+  if ((r = write_at(dfd, AGENT_KEY_FILE, secbuf_cdata(key), secbuf_len(key), 0600)) < 0 ||
+      (r = write_at(dfd, AGENT_CERT_FILE, nc->via.bin.ptr, nc->via.bin.size, 0644)) < 0) {
+    agent_err("renewed but cannot write the state in %s: %s", state, sd_strerror(r));
+    goto out;
+  }
+  fprintf(stderr, "secret-agent: certificate renewed (cluster %s)\n", cluster_id);
+  status = 0;
+out:
+  if (ssl)
+    SSL_shutdown(ssl);
+  SSL_free(ssl);
+  SSL_CTX_free(sctx);
+  EVP_PKEY_free(pk);
+  X509_free(root);
+  X509_free(cert);
+  X509_free(shown_root);
+  if (fd >= 0)
+    close(fd);
+  if (dfd >= 0)
+    close(dfd);
+  wire_value_free(val);
+  secbuf_free(frame);
+  wire_buf_release(&req);
+  secbuf_free(key);
+  secbuf_free(old_key);
+  secbuf_free(mgr);
+  secbuf_free(root_der);
+  free(csr);
+  ERR_clear_error();
+  return status;
+}

@@ -27,7 +27,8 @@ void agent_err(const char *fmt, ...) {
 
 static void usage(FILE *f) {
   fputs("Usage: secret-agent join --token-file FILE|- --manager HOST:PORT --state DIR\n"
-        "                         [--key-type p256|ed25519]\n\n"
+        "                         [--key-type p256|ed25519]\n"
+        "       secret-agent renew --state DIR [--key-type p256|ed25519]\n\n"
         "The join token is read from FILE or standard input ('-'), never the command line.\n"
         "See secret-agent(8).\n",
         f);
@@ -53,6 +54,8 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(argv[1], "join"))
     return agent_join(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "renew"))
+    return agent_renew(argc - 1, argv + 1);
   if (!strcmp(argv[1], "run")) {
     agent_err("`run` is not built yet (it comes with the session layer); `join` works");
     return 2;

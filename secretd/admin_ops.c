@@ -407,6 +407,9 @@ static const struct admin_op ops[WIRE_OP__COUNT] = {
                                 WIRE_ROLE_ADMIN},
     /* node.join: anonymous TLS peers only (listen.c); refused on the admin socket */
     [WIRE_OP_NODE_JOIN] = {prep_none, run_note, NULL, ADMIN_READ, "join", NULL, WIRE_ROLE_ANON},
+    /* node.renew: a node renewing its own certificate over --listen (listen.c) */
+    [WIRE_OP_NODE_RENEW] = {prep_none, run_note, NULL, ADMIN_READ, "renew", NULL,
+                            WIRE_ROLE_WORKER | WIRE_ROLE_MANAGER},
 };
 
 unsigned admin_op_roles(const struct admin_op *op) {

@@ -321,6 +321,74 @@ static void handle_join(struct tls_conn *c, const struct wire_request *req) {
   cq_submit(c->l->server->cq, &j->item);
 }
 
+/* ---- node.renew: a new certificate for the peer's own node ---- */
+
+struct renew_item {
+  struct cq_item item;
+  struct tls_conn *conn;
+  uint64_t id;
+  char node_id[CA_ID_LEN + 1];
+  char actor_name[80];
+  struct store_actor actor;
+  uint8_t *csr;
+  size_t csr_len;
+  struct identity_issued issued;
+};
+
+static int renew_run(struct store_batch *b, struct cq_item *it) {
+  struct renew_item *j = (struct renew_item *)it;
+  int r = identity_renew(j->conn->l->server->identity, b, &j->actor, j->node_id, j->csr,
+                         j->csr_len, (int64_t)time(NULL), &j->issued);
+  OPENSSL_thread_stop(); /* as join_run */
+  return r;
+}
+
+static void pack_renewed(msgpack_packer *pk, void *ud) {
+  const struct renew_item *j = ud;
+  msgpack_pack_map(pk, 2);
+  wire_pack_kv_str(pk, "node_id", j->issued.node_id);
+  wire_pack_str(pk, "cert");
+  msgpack_pack_bin(pk, j->issued.cert_len);
+  msgpack_pack_bin_body(pk, j->issued.cert, j->issued.cert_len);
+}
+
+static void renew_done(struct cq_item *it, int r) {
+  struct renew_item *j = (struct renew_item *)it;
+  struct tls_conn *c = j->conn;
+  if (r == 0)
+    log_info("node %s renewed its certificate", j->node_id);
+  else if (r != -ECANCELED)
+    log_warn("renewal of node %s refused: %s", j->node_id, identity_strerror(r));
+  if (c->t) {
+    struct wire_buf b = {0};
+    int n = r == 0 ? wire_response_encode_ok(&b, j->id, pack_renewed, j)
+                   : wire_response_encode_error(&b, j->id, r, identity_strerror(r));
+    send_frame(c, &b, n);
+  }
+  free(j->csr);
+  identity_issued_clear(&j->issued);
+  conn_unref(c);
+  free(j);
+}
+
+static void handle_renew(struct tls_conn *c, const struct wire_request *req) {
+  struct renew_item *j = calloc(1, sizeof(*j));
+  if (!j || bin_dup(req->args, "csr", &j->csr, &j->csr_len) < 0) {
+    free(j);
+    reply_error(c, req->id, -ENOMEM, NULL);
+    return;
+  }
+  memcpy(j->node_id, c->peer.node_id, sizeof(j->node_id));
+  snprintf(j->actor_name, sizeof(j->actor_name), "%s", c->peer.node_id);
+  j->actor = (struct store_actor){.uid = UINT32_MAX, .node = j->actor_name};
+  j->conn = c;
+  j->id = req->id;
+  c->refs++;
+  j->item.run = renew_run;
+  j->item.done = renew_done;
+  cq_submit(c->l->server->cq, &j->item);
+}
+
 /* ---- requests ---- */
 
 /* Audit a refused request (role, unknown node) through the queue. */
@@ -379,6 +447,10 @@ static void handle_request(struct tls_conn *c, const struct wire_request *req) {
   }
   if (req->opcode == WIRE_OP_NODE_JOIN) {
     handle_join(c, req);
+    return;
+  }
+  if (req->opcode == WIRE_OP_NODE_RENEW) {
+    handle_renew(c, req);
     return;
   }
   reply_error(c, req->id, -ENOSYS, "not served on this listener yet");

@@ -237,6 +237,18 @@ grep -q "resumed yes" "$T/res2.out" || fail "a member's session is not resumed: 
 grep -q "worker may not call node.ls" "$T/res2.out" || fail "resumed member: $(cat "$T/res2.out")"
 ok "node rm puts the node on the deny list; its later requests are refused, also with a session ticket ($(grep -m1 resumed "$T/res.out"))"
 
+# ---- renewal: the new serial becomes the only accepted one ----
+"$AGENT" renew --state "$T/a2" >"$T/rn.out" 2>"$T/rn.err" || fail "renew: $(cat "$T/rn.err")"
+cmp -s "$T/a2/node.crt" <(openssl x509 -in "$T/n2.pem" -outform DER) && fail "renew kept the certificate"
+CLIENT "127.0.0.1:$PORT" node.ls --cert "$T/n2.pem" --key "$T/n2.key" >"$T/old.out" || true
+grep -q "renewed since" "$T/old.out" || fail "the previous certificate after a renewal: $(cat "$T/old.out")"
+openssl x509 -inform DER -in "$T/a2/node.crt" -out "$T/n2new.pem"
+openssl pkey -inform DER -in "$T/a2/node.key" -out "$T/n2new.key" 2>/dev/null
+CLIENT "127.0.0.1:$PORT" node.ls --cert "$T/n2new.pem" --key "$T/n2new.key" >"$T/new.out" || true
+grep -q "worker may not call node.ls" "$T/new.out" || fail "the renewed certificate: $(cat "$T/new.out")"
+S audit | grep "node.renew" | grep -q "$NODE2" || fail "renewal not audited"
+ok "after a renewal (new key) the previous certificate is refused and the new one accepted"
+
 # ---- cluster update ----
 if S cluster update --cert-expiry 30m 2>/dev/null; then fail "30m accepted"; fi
 if S cluster update --cert-expiry 91d 2>/dev/null; then fail "91d accepted"; fi

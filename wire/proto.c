@@ -88,6 +88,11 @@ static const struct wire_arg_spec args_node_join[] = {
     ARGS_END,
 };
 
+static const struct wire_arg_spec args_node_renew[] = {
+    {"csr", WIRE_T_BIN, true, WIRE_CSR_MAX},
+    ARGS_END,
+};
+
 static const struct {
   const char *name;
   const struct wire_arg_spec *args;
@@ -108,6 +113,7 @@ static const struct {
     [WIRE_OP_NODE_RM] = {"node.rm", args_rm},
     [WIRE_OP_CLUSTER_UPDATE] = {"cluster.update", args_cluster_update},
     [WIRE_OP_NODE_JOIN] = {"node.join", args_node_join},
+    [WIRE_OP_NODE_RENEW] = {"node.renew", args_node_renew},
 };
 
 const char *wire_op_name(enum wire_op op) {
