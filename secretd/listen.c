@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@
 #include "wire/tls.h"
 
 #define REFUSED_FLUSH_MS 1000
+#define REFUSED_SLOTS 16
 
 struct tls_conn;
 
@@ -47,12 +49,18 @@ struct tls_listener {
   struct wire_tls_ctx *ctx;
   struct tls_conn *conns;
   bool stopping;
-  /* refused handshakes and peers, counted and audited once a second */
+  /* refused handshakes and peers, counted per address and audited once a
+   * second: at most REFUSED_SLOTS records (one per address, with its count)
+   * plus one for every other address together, whatever the flood */
   uv_timer_t refused_timer;
   bool timer_running;
-  uint64_t refused;
-  char refused_last[64];
-  char refused_reason[48];
+  struct refused_slot {
+    char addr[64];
+    char reason[48];
+    uint64_t count;
+  } refused[REFUSED_SLOTS];
+  unsigned n_refused;
+  uint64_t refused_others;
 };
 
 struct tls_conn {
@@ -117,31 +125,61 @@ static void note_done(struct cq_item *it, int r) {
   free(it);
 }
 
+static void refused_note(struct tls_listener *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void refused_note(struct tls_listener *l, const char *fmt, ...) {
+  struct note_item *n = calloc(1, sizeof(*n));
+  va_list ap;
+  if (!n)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(n->object, sizeof(n->object), fmt, ap);
+  va_end(ap);
+  n->item.run = note_run;
+  n->item.done = note_done;
+  cq_submit(l->server->cq, &n->item);
+}
+
 static void refused_flush(uv_timer_t *t) {
   struct tls_listener *l = t->data;
-  if (!l->refused) {
+  if (!l->n_refused && !l->refused_others) { /* a quiet second: stop */
     uv_timer_stop(t);
     l->timer_running = false;
     return;
   }
-  struct note_item *n = calloc(1, sizeof(*n));
-  if (n) {
-    snprintf(n->object, sizeof(n->object), "refused:%llu last-address:%s last-reason:%s",
-             (unsigned long long)l->refused, l->refused_last, l->refused_reason);
-    n->item.run = note_run;
-    n->item.done = note_done;
-    cq_submit(l->server->cq, &n->item);
+  for (unsigned i = 0; i < l->n_refused; i++) {
+    const struct refused_slot *r = &l->refused[i];
+    refused_note(l, "address:%s refused:%llu last-reason:%s", r->addr,
+                 (unsigned long long)r->count, r->reason);
+    log_warn("refused %llu TLS peer(s) from %s (last: %s)", (unsigned long long)r->count,
+             r->addr, r->reason);
   }
-  log_warn("refused %llu TLS peer(s) (last %s: %s)", (unsigned long long)l->refused,
-           l->refused_last, l->refused_reason);
-  l->refused = 0;
+  if (l->refused_others) {
+    refused_note(l, "address:others refused:%llu", (unsigned long long)l->refused_others);
+    log_warn("refused %llu TLS peer(s) from other addresses",
+             (unsigned long long)l->refused_others);
+  }
+  l->n_refused = 0;
+  l->refused_others = 0;
 }
 
 static void count_refused(struct tls_listener *l, const char *addr, const char *reason) {
-  l->refused++;
-  snprintf(l->refused_last, sizeof(l->refused_last), "%s", addr);
-  snprintf(l->refused_reason, sizeof(l->refused_reason), "%s", reason);
+  unsigned i;
+  for (i = 0; i < l->n_refused && strcmp(l->refused[i].addr, addr) != 0; i++)
+    ;
+  if (i == l->n_refused && l->n_refused < REFUSED_SLOTS) {
+    snprintf(l->refused[i].addr, sizeof(l->refused[i].addr), "%s", addr);
+    l->refused[i].count = 0;
+    l->n_refused++;
+  }
+  if (i < l->n_refused) {
+    l->refused[i].count++;
+    snprintf(l->refused[i].reason, sizeof(l->refused[i].reason), "%s", reason);
+  } else {
+    l->refused_others++;
+  }
   if (!l->timer_running && !l->stopping) {
+    /* the first refusal of a quiet spell is audited at once, later ones once a second */
     uv_timer_start(&l->refused_timer, refused_flush, 0, REFUSED_FLUSH_MS);
     l->timer_running = true;
   }
@@ -672,8 +710,8 @@ void listen_stop(struct tls_listener *l) {
     return;
   l->stopping = true;
   uv_close((uv_handle_t *)&l->tcp, NULL);
-  if (l->refused)
-    refused_flush(&l->refused_timer); /* the last second's count */
+  if (l->n_refused || l->refused_others)
+    refused_flush(&l->refused_timer); /* the last second's counts */
   uv_close((uv_handle_t *)&l->refused_timer, NULL);
   while (l->conns)
     conn_close(l->conns);

@@ -191,6 +191,35 @@ done
 S audit | grep "tls.refused" | grep -q "certificate_rejected" || fail "refused handshakes are not audited"
 ok "foreign-CA and self-signed client certificates are refused at the handshake (and audited)"
 
+# A flood of refused handshakes adds about one audit record per second, not
+# one per connection, and the records still count every refusal.
+sleep 1.1 # let the counter of the refusals above flush
+before=$(S audit | grep -c "tls.refused" || true)
+start=$(date +%s)
+python3 - "127.0.0.1:$PORT" "$T/f.pem" "$T/f.key" <<'PYEOF'
+import socket, ssl, sys
+host, port = sys.argv[1].rsplit(":", 1)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+for _ in range(200):
+    try:
+        s = ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=10))
+        s.sendall(b"\0\0\0\1\x80")
+        s.recv(1)
+    except (OSError, ssl.SSLError):
+        pass
+PYEOF
+sleep 1.2
+elapsed=$(($(date +%s) - start))
+after=$(S audit | grep -c "tls.refused" || true)
+records=$((after - before))
+counted=$(S audit | grep "tls.refused" | tail -n "$records" | grep -o "refused:[0-9]*" | cut -d: -f2 | awk '{s += $1} END {print s + 0}')
+[ "$records" -le $((elapsed + 2)) ] || fail "$records audit records for a $elapsed s flood"
+[ "$counted" -ge 200 ] || fail "the flood's records count $counted refusals, not 200"
+ok "200 refused handshakes in ${elapsed}s: $records audit records counting $counted refusals"
+
 # The node's real certificate under a shifted clock: not yet valid, then expired.
 stop_daemon
 CLOCK="-2h"
