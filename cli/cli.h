@@ -232,6 +232,10 @@ int verb_revoke(int argc, char **argv);
 int verb_audit(int argc, char **argv);
 /* service_verbs.c: `secret service create|ls|inspect|ps|rm` (argv[0] = "service"). */
 int verb_service(int argc, char **argv);
+/* identity_verbs.c */
+int verb_join_token(int argc, char **argv);
+int verb_node(int argc, char **argv);
+int verb_cluster(int argc, char **argv);
 
 /* The verb table (main.c's data, also used for help). */
 struct cli_verb {

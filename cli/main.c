@@ -44,8 +44,8 @@ int main(int argc, char **argv) {
     }
   }
   if (i == argc)
-    return cli_usage_err(NULL, "missing VERB (one of create, ls, inspect, rotate, rm, grant, service, "
-                               "revoke, audit)");
+    return cli_usage_err(NULL, "missing VERB (one of create, ls, inspect, rotate, rm, grant, "
+                               "revoke, service, audit, join-token, node, cluster)");
   if (!strcmp(argv[i], "help")) {
     const struct cli_verb *v = i + 1 < argc ? cli_verb_find(argv[i + 1]) : NULL;
     if (i + 1 < argc && !v)

@@ -61,6 +61,21 @@ static const struct cli_verb verbs[] = {
      "  --expect-head SEQ:HASH\n"
      "                  with --verify: also fail if records were cut off the end after\n"
      "                  this head was saved\n"},
+    {"join-token", verb_join_token, "worker [--rotate] [--ttl DURATION] [--uses N] [--quiet]",
+     "print a new token for joining nodes to the cluster, or the current one's status",
+     "  --rotate        replace the token: the old one stops working at once\n"
+     "  --ttl DURATION  lifetime of a new token (default 24h; 0 = never expires, audited)\n"
+     "  --uses N        how many nodes a new token admits (default: no limit)\n"
+     "  --quiet         print only the token\n"
+     "secretd keeps only a hash of the token: it is shown once, when made.\n"},
+    {"node", verb_node, "ls [--json] | inspect ID [--json] | rm ID [--force]",
+     "list, inspect or remove the cluster's nodes",
+     "  --json          print JSON\n"
+     "  --force         remove a node that is still up\n"
+     "A removed node's id stays on the deny list until its last certificate expires.\n"},
+    {"cluster", verb_cluster, "update --cert-expiry DURATION", "change cluster settings",
+     "  --cert-expiry DURATION\n"
+     "                  lifetime of node certificates issued from now on (1h to 90d)\n"},
 };
 
 const struct cli_verb *cli_verb_find(const char *name) {
@@ -83,9 +98,9 @@ void cli_verb_usage(const struct cli_verb *v, FILE *f) {
 
 void cli_usage(FILE *f) {
   fprintf(f, "Usage: secret [--socket PATH] VERB [ARGS...]\n\n"
-             "Manage the secrets, grants and audit log of secretd.\n\nVerbs:\n");
+             "Manage the secrets, grants, audit log and nodes of secretd.\n\nVerbs:\n");
   for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
-    fprintf(f, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
+    fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
   fprintf(f, "\nOptions:\n"
              "  --socket PATH   secretd's admin socket (default: $%s, else %s)\n"
              "  -h, --help      show this help; 'secret VERB --help' shows a verb's\n\n"

@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "base/error.h"
+#include "secretd/identity.h"
 #include "secretd/log.h"
 #include "secretd/peer.h"
 #include "secretd/serve.h"
@@ -186,7 +187,7 @@ static void req_done(struct cq_item *it, int r) {
             "secretd); the audit chain has a store.tamper record", rq->action);
   if (c->wc) {
     int w;
-    const char *msg = r == rq->code && rq->errmsg ? rq->errmsg : sd_strerror(r);
+    const char *msg = r == rq->code && rq->errmsg ? rq->errmsg : identity_strerror(r);
     if (r == -EBADMSG)
       msg = "a stored record failed its integrity check (changed outside secretd); "
             "refused: see the audit (action store.tamper)";

@@ -14,6 +14,7 @@
 
 #include "secretd/commit_queue.h"
 #include "store/services.h"
+#include "store/identity.h"
 #include "store/store.h"
 #include "wire/proto.h"
 
@@ -74,6 +75,14 @@ struct admin_req {
   size_t n_recs;
   bool more;
   struct store_audit_verdict verdict;
+  /* cluster identity (admin_identity_ops.c) */
+  struct secbuf *token;              /* a new join token's text (secret; reply only) */
+  uint8_t token_hash[32];
+  int64_t token_expires_s;           /* also: node.rm's deny-until */
+  struct store_token_info token_info;
+  struct store_node *nodes;
+  size_t n_nodes;
+  struct store_node node_rec;        /* node.inspect, node.rm */
   /* a slow read on the thread pool */
   uv_work_t work;
   struct admin_req *slow_next;
@@ -114,6 +123,21 @@ int admin_run_service_rm(struct store_batch *b, struct admin_req *rq);
 void admin_pack_service_name(msgpack_packer *pk, const struct admin_req *rq);
 /* admin_services.c: release what the service ops hold in rq. */
 void admin_req_clear_services(struct admin_req *rq);
+
+/* admin_identity_ops.c */
+int admin_prep_join_token(struct admin_req *rq, const msgpack_object *args);
+int admin_run_join_token(struct store_batch *b, struct admin_req *rq);
+void admin_pack_join_token(msgpack_packer *pk, const struct admin_req *rq);
+int admin_prep_node_ls(struct admin_req *rq, const msgpack_object *args);
+void admin_pack_node_ls(msgpack_packer *pk, const struct admin_req *rq);
+int admin_prep_node_inspect(struct admin_req *rq, const msgpack_object *args);
+void admin_pack_node_inspect(msgpack_packer *pk, const struct admin_req *rq);
+int admin_prep_node_rm(struct admin_req *rq, const msgpack_object *args);
+int admin_run_node_rm(struct store_batch *b, struct admin_req *rq);
+void admin_pack_node_rm(msgpack_packer *pk, const struct admin_req *rq);
+int admin_prep_cluster_update(struct admin_req *rq, const msgpack_object *args);
+int admin_run_cluster_update(struct store_batch *b, struct admin_req *rq);
+void admin_pack_cluster_update(msgpack_packer *pk, const struct admin_req *rq);
 
 /* admin_ops.c: the handler of a decoded op (NULL when out of range). */
 const struct admin_op *admin_op_get(enum wire_op op);

@@ -550,6 +550,20 @@ static const struct admin_op ops[WIRE_OP__COUNT] = {
                                  admin_pack_service_inspect, ADMIN_READ, "service:", NULL},
     [WIRE_OP_SERVICE_RM] = {admin_prep_service_rm, admin_run_service_rm,
                             admin_pack_service_name, ADMIN_WRITE, "service:", NULL},
+    [WIRE_OP_JOIN_TOKEN] = {admin_prep_join_token, admin_run_join_token, admin_pack_join_token,
+                            ADMIN_WRITE, "join-token:", NULL},
+    [WIRE_OP_NODE_LS] = {admin_prep_node_ls, run_note, admin_pack_node_ls, ADMIN_READ, "nodes",
+                         NULL},
+    [WIRE_OP_NODE_INSPECT] = {admin_prep_node_inspect, run_note, admin_pack_node_inspect,
+                              ADMIN_READ, "node:", NULL},
+    [WIRE_OP_NODE_RM] = {admin_prep_node_rm, admin_run_node_rm, admin_pack_node_rm, ADMIN_WRITE,
+                         "node:", NULL},
+    [WIRE_OP_CLUSTER_UPDATE] = {admin_prep_cluster_update, admin_run_cluster_update,
+                                admin_pack_cluster_update, ADMIN_WRITE, "cluster:", NULL},
+    /* node.join: anonymous TLS peers only (listen.c); refused on the admin socket */
+    [WIRE_OP_NODE_JOIN] = {prep_none, run_note, NULL, ADMIN_READ, "join", NULL},
+    /* node.renew: a node renewing its own certificate over --listen (listen.c) */
+    [WIRE_OP_NODE_RENEW] = {prep_none, run_note, NULL, ADMIN_READ, "renew", NULL},
 };
 
 const struct admin_op *admin_op_get(enum wire_op op) {
@@ -587,4 +601,10 @@ void admin_req_clear(struct admin_req *rq) {
   rq->recs = NULL;
   rq->n_recs = 0;
   admin_req_clear_services(rq);
+  secbuf_free(rq->token);
+  rq->token = NULL;
+  sodium_memzero(rq->token_hash, sizeof(rq->token_hash));
+  free(rq->nodes);
+  rq->nodes = NULL;
+  rq->n_nodes = 0;
 }

@@ -43,11 +43,13 @@ int verb_init(int argc, char **argv) {
       {"data", required_argument, NULL, 'd'},
       {"autolock", no_argument, NULL, 'a'},
       {"key-file", required_argument, NULL, 'k'},
+      {"ca-key-type", required_argument, NULL, 't'},
       {"help", no_argument, NULL, 'h'},
       {0},
   };
   const char *dir = NULL, *key_file = NULL;
   bool autolock = false;
+  int ca_type = 1; /* CA_KEY_P256 */
   char def[4096];
   int c, r;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -55,14 +57,20 @@ int verb_init(int argc, char **argv) {
     case 'd': dir = optarg; break;
     case 'a': autolock = true; break;
     case 'k': key_file = optarg; break;
+    case 't':
+      if (parse_ca_key_type(optarg, &ca_type) < 0) {
+        log_err("--ca-key-type: want p256 or ed25519");
+        return 2;
+      }
+      break;
     case 'h':
-      puts("Usage: secretd init --data DIR [--autolock] [--key-file PATH]");
+      puts("Usage: secretd init --data DIR [--autolock] [--key-file PATH] [--ca-key-type p256|ed25519]");
       return 0;
     default: return 2;
     }
   }
   if (!dir || optind != argc) {
-    log_err("usage: secretd init --data DIR [--autolock] [--key-file PATH]");
+    log_err("usage: secretd init --data DIR [--autolock] [--key-file PATH] [--ca-key-type p256|ed25519]");
     return 2;
   }
   if (autolock && key_file) {
@@ -92,6 +100,19 @@ int verb_init(int argc, char **argv) {
   if ((r = store_init(dir, key, &so)) < 0) {
     log_err("cannot create a store in %s: %s", dir, sd_strerror(r));
     return 1;
+  }
+  /* The cluster identity: CA and manager keys sealed in the new store. */
+  {
+    _cleanup_(store_closep) struct store *st = NULL;
+    if ((r = store_open(dir, key, &so, &st)) < 0 || (r = cluster_create_in(st, ca_type)) < 0) {
+      log_err("store created in %s but its cluster identity could not be made: %s; run "
+              "`secretd init-cluster --data %s`", dir, sd_strerror(r), dir);
+      if (!autolock)
+        (void)sd_key_write_file(key_file, key);
+      else
+        (void)print_token(key);
+      return 1;
+    }
   }
   if (autolock) {
     if ((r = print_token(key)) < 0)

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "base/macro.h"
 #include "secretd/log.h"
 #include "secretd/secretd.h"
@@ -17,10 +19,14 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
-    {"init", verb_init, "init --data DIR [--autolock] [--key-file PATH]"},
+    {"init", verb_init,
+     "init --data DIR [--autolock] [--key-file PATH] [--ca-key-type p256|ed25519]"},
+    {"init-cluster", verb_init_cluster,
+     "init-cluster --data DIR [--unlock-key-file PATH] [--ca-key-type p256|ed25519]"},
     {"serve", verb_serve,
      "serve --data DIR [--admin-socket PATH] [--admin-group GROUP] [--unlock-key-file PATH]\n"
-     "                [--audit-file PATH] [--map-size BYTES] [--keep-versions N]"},
+     "                [--audit-file PATH] [--map-size BYTES] [--keep-versions N]\n"
+     "                [--listen HOST:PORT]"},
     {"backup", verb_backup, "backup --data DIR FILE"},
     {"rotate-unlock-key", verb_rotate_unlock_key,
      "rotate-unlock-key --data DIR [--unlock-key-file OLD] [--key-file PATH] [--autolock]"},
@@ -43,6 +49,10 @@ int main(int argc, char **argv) {
     log_errno(r, "cannot disable core dumps");
     return 1;
   }
+  /* OpenSSL keeps the private scalars of loaded keys (CA, manager) in its
+   * secure heap: locked, not dumped, wiped on free (crypto/ca.h). */
+  if (CRYPTO_secure_malloc_init(64 * 1024, 16) != 1)
+    log_warn("cannot set up OpenSSL's secure heap; private keys use its ordinary heap");
   if (argc < 2) {
     usage(stderr);
     return 2;

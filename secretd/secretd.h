@@ -22,6 +22,17 @@ int verb_serve(int argc, char **argv);
 int verb_backup(int argc, char **argv);
 int verb_rotate_unlock_key(int argc, char **argv);
 int verb_rotate_master_key(int argc, char **argv);
+int verb_init_cluster(int argc, char **argv);
+
+/* cluster_init.c: "p256" / "ed25519" -> enum ca_key_type. 0 or -EINVAL. */
+int parse_ca_key_type(const char *s, int *ret);
+/* Create the cluster identity in an open store and log what was made. */
+struct store;
+struct identity;
+int cluster_create_in(struct store *s, int key_type);
+/* Load the store's identity, creating it first for a store that predates
+ * identities (logged, audited "cluster.init"). Logs failures. */
+int identity_open_or_migrate(struct store *s, struct identity **ret);
 
 /* harden.c: RLIMIT_CORE 0, PR_SET_DUMPABLE 0, SIGPIPE ignored. 0 or -errno. */
 int harden_process(void);

@@ -5,6 +5,8 @@
  * finishes the running batch, closes the store and removes the socket.
  */
 #include "secretd/serve.h"
+#include "secretd/identity.h"
+#include "secretd/listen.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -29,7 +31,7 @@
 #include "store/store.h"
 
 struct serve_opts {
-  const char *dir, *socket, *group, *key_file, *audit_file;
+  const char *dir, *socket, *group, *key_file, *audit_file, *listen;
   size_t map_size;
   unsigned keep_versions;
 };
@@ -43,6 +45,7 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o) {
       {"audit-file", required_argument, NULL, 'a'},
       {"map-size", required_argument, NULL, 'm'},
       {"keep-versions", required_argument, NULL, 'k'},
+      {"listen", required_argument, NULL, 'l'},
       {"help", no_argument, NULL, 'h'},
       {0},
   };
@@ -56,6 +59,7 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o) {
     case 'g': o->group = optarg; break;
     case 'u': o->key_file = optarg; break;
     case 'a': o->audit_file = optarg; break;
+    case 'l': o->listen = optarg; break;
     case 'm':
       if (sd_parse_u64(optarg, SIZE_MAX, &v) < 0 || v < (1u << 20)) {
         log_err("--map-size wants a byte count of at least 1048576");
@@ -76,7 +80,8 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o) {
   }
   if (!o->dir || optind != argc) {
     log_err("usage: secretd serve --data DIR [--admin-socket PATH] [--admin-group GROUP] "
-            "[--unlock-key-file PATH] [--audit-file PATH] [--map-size BYTES] [--keep-versions N]");
+            "[--unlock-key-file PATH] [--audit-file PATH] [--map-size BYTES] [--keep-versions N]\n"
+         "       [--listen HOST:PORT]");
     return -EINVAL;
   }
   return 0;
@@ -181,6 +186,7 @@ static void on_signal(uv_signal_t *h, int signum) {
   s->stopping = true;
   log_info("received %s, stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
   uv_close((uv_handle_t *)&s->listener, NULL);
+  listen_stop(s->tls_listener);
   admin_close_all(s);
   cq_shutdown(s->cq, on_cq_idle, s);
 }
@@ -300,7 +306,12 @@ static int serve_run(const struct serve_opts *o) {
     else if (fe < 0)
       log_err("cannot bring the audit file %s up to date: %s", o->audit_file, sd_strerror(fe));
   }
+  if ((r = identity_open_or_migrate(s.store, &s.identity)) < 0) {
+    store_close(s.store);
+    return r;
+  }
   if ((r = uv_loop_init(&loop)) < 0) {
+    identity_free(s.identity);
     store_close(s.store);
     return log_errno(r, "uv_loop_init");
   }
@@ -309,6 +320,11 @@ static int serve_run(const struct serve_opts *o) {
     goto out_loop;
   if ((r = listen_socket(&s, o)) < 0)
     goto out_cq;
+  if (o->listen && (r = listen_start(&s, o->listen, &s.tls_listener)) < 0) {
+    uv_close((uv_handle_t *)&s.listener, NULL);
+    unlink(o->socket);
+    goto out_cq;
+  }
   uv_signal_init(&loop, &s.sig_term);
   uv_signal_init(&loop, &s.sig_int);
   s.sig_term.data = s.sig_int.data = &s;
@@ -338,6 +354,8 @@ out_cq:
   cq_free(s.cq);
 out_loop:
   uv_loop_close(&loop);
+  listen_free(s.tls_listener);
+  identity_free(s.identity);
   store_close(s.store);
   return r;
 }
@@ -347,7 +365,8 @@ int verb_serve(int argc, char **argv) {
   int r = parse_opts(argc, argv, &o);
   if (r == 1) {
     puts("Usage: secretd serve --data DIR [--admin-socket PATH] [--admin-group GROUP]\n"
-         "       [--unlock-key-file PATH] [--audit-file PATH] [--map-size BYTES] [--keep-versions N]");
+         "       [--unlock-key-file PATH] [--audit-file PATH] [--map-size BYTES] [--keep-versions N]\n"
+         "       [--listen HOST:PORT]");
     return 0;
   }
   if (r < 0)

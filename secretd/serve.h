@@ -13,12 +13,15 @@
 struct store;
 struct commit_queue;
 struct admin_conn;
+struct identity;
 
 struct server {
   uv_loop_t *loop;
   uv_pipe_t listener;
   uv_signal_t sig_term, sig_int;
   struct store *store;
+  struct identity *identity; /* NULL: the store has no cluster identity */
+  struct tls_listener *tls_listener; /* --listen (listen.c), or NULL */
   struct commit_queue *cq;
   bool have_group;
   gid_t admin_gid;

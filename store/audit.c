@@ -13,6 +13,7 @@
 #include "base/audit_json.h"
 #include "base/error.h"
 #include "crypto/audit_mac.h"
+#include "store/identity.h"
 #include "store/internal.h"
 
 void store_audit_render_actor(const struct store_actor *a, char out[80]) {
@@ -65,6 +66,11 @@ const char *store_audit_outcome_text(int outcome, char buf[80]) {
       snprintf(buf, 80, "error:%s %s", outcomes[i].code, outcomes[i].msg);
       return buf;
     }
+  const char *ic = store_identity_audit_code(outcome); /* store/identity.h */
+  if (ic) {
+    snprintf(buf, 80, "error:%s", ic);
+    return buf;
+  }
   snprintf(buf, 80, "error:other code %d", outcome);
   return buf;
 }

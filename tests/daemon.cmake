@@ -46,9 +46,19 @@ endif()
 
 # Unit tests of secretd's wire-independent core (real store, real sockets).
 if(TARGET secretd_core)
-  foreach(t test_secretd_commit_queue test_secretd_peer)
+  foreach(t test_secretd_commit_queue test_secretd_peer test_secretd_identity)
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c)
       secretd_unit_test(${t} LIBS secretd_core)
     endif()
   endforeach()
+endif()
+
+# Cluster identity through secretd, secret and secret-agent (issue 9): joins
+# over loopback and across two network namespaces the test makes (root).
+if(TARGET secretd AND TARGET secret AND TARGET secret-agent)
+  add_test(NAME identity_join
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/identity_join.sh
+                   $<TARGET_FILE:secretd> $<TARGET_FILE:secret> $<TARGET_FILE:secret-agent>)
+  set_tests_properties(identity_join PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
+                       LABELS "integration;daemon" ENVIRONMENT "SD_TIME_SLACK=${sd_slack}")
 endif()

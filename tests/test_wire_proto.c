@@ -265,7 +265,7 @@ static void test_known_args_keep_their_rules(void **state) {
 }
 
 /* The worked example of docs/protocol.md: a newer client adds the optional
- * argument "filter" to secret.ls and a new operation "node.ls"; this
+ * argument "filter" to secret.ls and a new operation "volume.ls"; this
  * (older) end serves the first and refuses the second by name. */
 static void pack_ls_filter(msgpack_packer *pk, void *ud) {
   msgpack_pack_map(pk, 2);
@@ -278,10 +278,10 @@ static void test_worked_example_new_field_and_new_op(void **state) {
   struct wire_error err;
   assert_int_equal(decode_with_args("secret.ls", pack_ls_filter, NULL, &req, &err), 0);
   assert_int_equal(req.opcode, WIRE_OP_SECRET_LS);
-  assert_int_equal(decode_with_args("node.ls", pack_empty, NULL, &req, &err), SD_E_UNSUPPORTED);
+  assert_int_equal(decode_with_args("volume.ls", pack_empty, NULL, &req, &err), SD_E_UNSUPPORTED);
   assert_int_equal(err.code, SD_E_UNSUPPORTED);
-  assert_string_equal(err.msg, "unsupported operation 'node.ls'");
-  assert_string_equal(err.op, "node.ls"); /* the reply and the audit record name it */
+  assert_string_equal(err.msg, "unsupported operation 'volume.ls'");
+  assert_string_equal(err.op, "volume.ls"); /* the reply and the audit record name it */
   assert_int_equal(err.id, 5);            /* answered, the connection stays */
   /* an op name that is not printable is still refused as unsupported, shown safely */
   assert_int_equal(decode_with_args("x'\n\x01y", pack_empty, NULL, &req, &err), SD_E_UNSUPPORTED);

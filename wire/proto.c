@@ -100,6 +100,31 @@ static const struct wire_arg_spec args_echo[] = {
 #define ADMIN WIRE_ROLE_ADMIN
 #define WORKER WIRE_ROLE_WORKER
 
+static const struct wire_arg_spec args_join_token[] = {
+    {"role", WIRE_T_STR, true, 16},
+    {"rotate", WIRE_T_BOOL, false, 0},
+    {"ttl_s", WIRE_T_UINT, false, UINT32_MAX},
+    {"uses", WIRE_T_UINT, false, UINT32_MAX},
+    ARGS_END,
+};
+static const struct wire_arg_spec args_cluster_update[] = {
+    {"cert_expiry_s", WIRE_T_UINT, true, UINT32_MAX},
+    ARGS_END,
+};
+static const struct wire_arg_spec args_node_join[] = {
+    {"token", WIRE_T_BIN, true, WIRE_TOKEN_MAX},
+    {"csr", WIRE_T_BIN, true, WIRE_CSR_MAX},
+    {"hostname", WIRE_T_STR, false, 255},
+    {"old_cert", WIRE_T_BIN, false, WIRE_CERT_MAX},
+    {"pop", WIRE_T_BIN, false, 1024},
+    ARGS_END,
+};
+
+static const struct wire_arg_spec args_node_renew[] = {
+    {"csr", WIRE_T_BIN, true, WIRE_CSR_MAX},
+    ARGS_END,
+};
+
 static const struct {
   const char *name;
   const struct wire_arg_spec *args;
@@ -121,6 +146,13 @@ static const struct {
     [WIRE_OP_SERVICE_INSPECT] = {"service.inspect", args_service_name, ADMIN},
     [WIRE_OP_SERVICE_RM] = {"service.rm", args_service_name, ADMIN},
     [WIRE_OP_SESSION_ECHO] = {"session.echo", args_echo, WORKER},
+    [WIRE_OP_JOIN_TOKEN] = {"join_token", args_join_token, ADMIN},
+    [WIRE_OP_NODE_LS] = {"node.ls", args_none, ADMIN},
+    [WIRE_OP_NODE_INSPECT] = {"node.inspect", args_ref, ADMIN},
+    [WIRE_OP_NODE_RM] = {"node.rm", args_rm, ADMIN},
+    [WIRE_OP_CLUSTER_UPDATE] = {"cluster.update", args_cluster_update, ADMIN},
+    [WIRE_OP_NODE_JOIN] = {"node.join", args_node_join, WIRE_ROLE_ANON},
+    [WIRE_OP_NODE_RENEW] = {"node.renew", args_node_renew, WORKER | WIRE_ROLE_MANAGER},
 };
 
 uint32_t wire_op_roles(enum wire_op op) {

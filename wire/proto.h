@@ -50,6 +50,14 @@ enum wire_op {
   WIRE_OP_SERVICE_INSPECT,
   WIRE_OP_SERVICE_RM,
   WIRE_OP_SESSION_ECHO, /* a worker's echo of its args: liveness and tests of roles */
+  /* cluster identity (issue 9) */
+  WIRE_OP_JOIN_TOKEN,
+  WIRE_OP_NODE_LS,
+  WIRE_OP_NODE_INSPECT,
+  WIRE_OP_NODE_RM,
+  WIRE_OP_CLUSTER_UPDATE,
+  WIRE_OP_NODE_JOIN,
+  WIRE_OP_NODE_RENEW,
   WIRE_OP__COUNT,
 };
 
@@ -70,6 +78,10 @@ static inline bool wire_role_allows(enum wire_op op, uint32_t roles) {
 }
 /* "admin", "worker", "manager", "anon" for one role bit; "none" otherwise. */
 const char *wire_role_name(uint32_t role);
+
+#define WIRE_TOKEN_MAX 128   /* bytes of a join token as sent (the parser refuses the rest) */
+#define WIRE_CSR_MAX 16384   /* the schema's cap; the CA refuses above CA_CSR_MAX itself */
+#define WIRE_CERT_MAX 8192
 
 /* "secret.create" for WIRE_OP_SECRET_CREATE; NULL when out of range. */
 const char *wire_op_name(enum wire_op op);

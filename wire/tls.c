@@ -42,6 +42,7 @@ struct wire_tls_ctx {
   size_t high_water;
   wire_tls_resume_check_fn check;
   void *check_ud;
+  bool cert_optional; /* server: a peer may come without a certificate */
 };
 
 enum tls_state {
@@ -203,7 +204,11 @@ int wire_tls_ctx_new(const struct wire_tls_config *cfg, struct wire_tls_ctx **re
   SSL_CTX *c = NULL;
   int r;
 
-  if (!cfg || !ret_ctx || !cfg->ca_file || !cfg->cert_file || !cfg->key_file ||
+  bool in_mem = cfg && (cfg->ca_cert || cfg->cert || cfg->key);
+  if (!cfg || !ret_ctx ||
+      (in_mem ? !cfg->ca_cert || !cfg->cert || !cfg->key
+              : !cfg->ca_file || !cfg->cert_file || !cfg->key_file) ||
+      (cfg->client_cert_optional && cfg->role != WIRE_TLS_SERVER) ||
       (cfg->role != WIRE_TLS_SERVER && cfg->role != WIRE_TLS_CLIENT) ||
       (cfg->role == WIRE_TLS_CLIENT && cfg->check_resumption))
     return -EINVAL;
@@ -223,11 +228,19 @@ int wire_tls_ctx_new(const struct wire_tls_config *cfg, struct wire_tls_ctx **re
                              SSL_OP_NO_RENEGOTIATION);
   SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
 
-  if (SSL_CTX_use_certificate_chain_file(c, cfg->cert_file) != 1) {
+  if (in_mem ? SSL_CTX_use_certificate(c, cfg->cert) != 1
+             : SSL_CTX_use_certificate_chain_file(c, cfg->cert_file) != 1) {
     r = map_err(take_error(), -EBADMSG);
     goto out;
   }
-  if (SSL_CTX_use_PrivateKey_file(c, cfg->key_file, SSL_FILETYPE_PEM) != 1) {
+  /* In memory, the root goes out with our certificate: a joining agent has
+   * no root yet and checks the one it is shown against its join token. */
+  if (in_mem && SSL_CTX_add1_chain_cert(c, cfg->ca_cert) != 1) {
+    r = map_err(take_error(), -EBADMSG);
+    goto out;
+  }
+  if (in_mem ? SSL_CTX_use_PrivateKey(c, cfg->key) != 1
+             : SSL_CTX_use_PrivateKey_file(c, cfg->key_file, SSL_FILETYPE_PEM) != 1) {
     unsigned long e = take_error();
     r = ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH
             ? -EINVAL
@@ -239,13 +252,15 @@ int wire_tls_ctx_new(const struct wire_tls_config *cfg, struct wire_tls_ctx **re
     r = -EINVAL;
     goto out;
   }
-  if (SSL_CTX_load_verify_locations(c, cfg->ca_file, NULL) != 1) {
+  if (in_mem ? X509_STORE_add_cert(SSL_CTX_get_cert_store(c), cfg->ca_cert) != 1
+             : SSL_CTX_load_verify_locations(c, cfg->ca_file, NULL) != 1) {
     r = map_err(take_error(), -EBADMSG);
     goto out;
   }
   SSL_CTX_set_verify(c,
-                     SSL_VERIFY_PEER |
-                         (cfg->role == WIRE_TLS_SERVER ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+                     SSL_VERIFY_PEER | (cfg->role == WIRE_TLS_SERVER && !cfg->client_cert_optional
+                                            ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+                                            : 0),
                      NULL);
   SSL_CTX_set_verify_depth(c, 4);
 
@@ -273,6 +288,7 @@ int wire_tls_ctx_new(const struct wire_tls_config *cfg, struct wire_tls_ctx **re
   ctx->high_water = cfg->write_high_water ? cfg->write_high_water : WIRE_TLS_DEFAULT_HIGH_WATER;
   ctx->check = cfg->check_resumption;
   ctx->check_ud = cfg->check_ud;
+  ctx->cert_optional = cfg->client_cert_optional;
   *ret_ctx = TAKE_PTR(ctx);
   r = 0;
 out:
@@ -411,7 +427,9 @@ static int flush_out(struct wire_tls *t) {
 
 static void handshake_done(struct wire_tls *t) {
   /* Belt and braces: OpenSSL already failed the handshake otherwise. */
-  if (!SSL_get0_peer_certificate(t->ssl) || SSL_get_verify_result(t->ssl) != X509_V_OK) {
+  bool anonymous_ok = t->ctx->cert_optional && !SSL_get0_peer_certificate(t->ssl);
+  if (!anonymous_ok &&
+      (!SSL_get0_peer_certificate(t->ssl) || SSL_get_verify_result(t->ssl) != X509_V_OK)) {
     t->detail = "peer certificate missing or not verified";
     end(t, -EKEYREJECTED);
     return;

@@ -77,6 +77,20 @@ struct wire_tls_config {
   /* Server: optional resumption check, and its user data. */
   wire_tls_resume_check_fn check_resumption;
   void *check_ud;
+  /*
+   * In-memory alternative to the three files (all three or none; then the
+   * *_file fields are ignored): the root, our certificate and our private
+   * key, borrowed (the context takes its own references). For secretd,
+   * whose keys live only in its store, never in PEM files. The root is sent
+   * with our certificate (a joining agent checks it against its token).
+   */
+  X509 *ca_cert;
+  X509 *cert;
+  EVP_PKEY *key;
+  /* Server: accept a peer without a client certificate (it is then
+   * anonymous: wire_peer.leaf is NULL, and the owner decides what it may
+   * do, e.g. only join). A certificate that is sent must still verify. */
+  bool client_cert_optional;
 };
 
 struct wire_tls_ctx;

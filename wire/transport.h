@@ -63,7 +63,8 @@ struct wire_peer {
   uid_t uid;
   gid_t gid;
   /* WIRE_PEER_TLS */
-  X509 *leaf;            /* the peer's certificate; never NULL once ready */
+  X509 *leaf;            /* the peer's certificate; never NULL once ready, except on a
+                            server with client_cert_optional (wire/tls.h): anonymous */
   STACK_OF(X509) *chain; /* leaf ... root as verified in a full handshake;
                             NULL after a resumption (see wire/tls.h) */
   bool resumed;          /* the session was resumed from a ticket */

@@ -1,0 +1,223 @@
+/*
+ * Admin handlers of the cluster identity (issue 9): join-token, node ls /
+ * inspect / rm and cluster update, over the admin socket (role ADMIN). The
+ * join itself (node.join) is for anonymous TLS peers only: listen.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "base/error.h"
+#include "crypto/join_token.h"
+#include "secretd/admin.h"
+#include "secretd/identity.h"
+#include "secretd/serve.h"
+#include "wire/msg.h"
+
+#define TOKEN_DEFAULT_TTL_S (24u * 60u * 60u)
+
+static int64_t now_s(void) { return (int64_t)time(NULL); }
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int need_identity(struct admin_req *rq) {
+  if (rq->server->identity)
+    return 0;
+  rq->errmsg = "this store has no cluster identity (run `secretd init-cluster`)";
+  return STORE_ID_E_NOCLUSTER;
+}
+
+/* ---- join_token ---- */
+
+int admin_prep_join_token(struct admin_req *rq, const msgpack_object *args) {
+  const msgpack_object *o;
+  int r;
+  if ((r = need_identity(rq)) < 0)
+    return r;
+  o = wire_map_get(args, "role");
+  if (o->via.str.size != 6 || memcmp(o->via.str.ptr, "worker", 6) != 0) {
+    rq->errmsg = "only worker tokens exist for now (manager tokens come with high availability)";
+    return -EINVAL;
+  }
+  snprintf(rq->ref, sizeof(rq->ref), "worker");
+  o = wire_map_get(args, "rotate");
+  rq->force = o && o->via.boolean; /* force = rotate */
+  const msgpack_object *ttl = wire_map_get(args, "ttl_s"), *uses = wire_map_get(args, "uses");
+  uint64_t ttl_s = ttl ? ttl->via.u64 : TOKEN_DEFAULT_TTL_S;
+  rq->uid = uses ? (uint32_t)uses->via.u64 : 0; /* uid = uses_max */
+  if ((r = store_token_info(rq->server->store, &rq->token_info)) < 0)
+    return r;
+  if (rq->token_info.present && !rq->force) {
+    if (ttl || uses) {
+      rq->errmsg = "a worker token exists: --ttl and --uses apply to a new token (add --rotate)";
+      return -EINVAL;
+    }
+    return 0; /* show the status; the secret is not kept, so it cannot be shown again */
+  }
+  /* A new token. Its secret is hashed at once; the text goes back to the
+   * admin only, once, in the reply. */
+  const struct store_cluster *c = identity_cluster(rq->server->identity);
+  uint8_t digest[JOIN_TOKEN_DIGEST_BYTES];
+  struct secbuf *secret = NULL;
+  if ((r = join_token_generate(c->ca_cert, c->ca_cert_len, NULL, 0, &rq->token, NULL)) < 0)
+    return r;
+  r = join_token_parse((const char *)secbuf_cdata(rq->token), JOIN_TOKEN_LEN, digest, &secret);
+  if (r == 0)
+    r = store_token_hash(rq->server->store, secret, rq->token_hash);
+  secbuf_free(secret);
+  if (r < 0)
+    return r;
+  rq->token_expires_s = ttl_s ? now_s() + (int64_t)ttl_s : 0;
+  rq->token_info = (struct store_token_info){
+      .present = true, .expires_s = rq->token_expires_s, .uses_max = rq->uid};
+  return 0;
+}
+
+int admin_run_join_token(struct store_batch *b, struct admin_req *rq) {
+  if (!rq->token) { /* status only */
+    char obj[80];
+    snprintf(obj, sizeof(obj), "join-token:worker status");
+    int w = store_audit_note(b, &rq->actor, "join_token.show", obj, rq->code);
+    return w < 0 ? w : rq->code;
+  }
+  return store_token_set(b, &rq->actor, rq->token_hash, rq->token_expires_s, rq->uid);
+}
+
+void admin_pack_join_token(msgpack_packer *pk, const struct admin_req *rq) {
+  const struct store_token_info *t = &rq->token_info;
+  msgpack_pack_map(pk, rq->token ? 5 : 4);
+  if (rq->token) {
+    wire_pack_str(pk, "token");
+    msgpack_pack_str(pk, JOIN_TOKEN_LEN);
+    msgpack_pack_str_body(pk, secbuf_cdata(rq->token), JOIN_TOKEN_LEN);
+  }
+  wire_pack_kv_uint(pk, "expires_s", (uint64_t)t->expires_s);
+  wire_pack_kv_uint(pk, "uses_max", t->uses_max);
+  wire_pack_kv_uint(pk, "uses_done", t->uses_done);
+  wire_pack_kv_uint(pk, "created_ns", t->created_ns);
+}
+
+/* ---- node.ls / node.inspect ---- */
+
+int admin_prep_node_ls(struct admin_req *rq, const msgpack_object *args) {
+  return store_node_list(rq->server->store, &rq->nodes, &rq->n_nodes);
+}
+
+static void pack_node(msgpack_packer *pk, const struct store_node *n, bool full) {
+  msgpack_pack_map(pk, full ? 10 : 7);
+  wire_pack_kv_str(pk, "id", n->id);
+  wire_pack_kv_str(pk, "hostname", n->hostname);
+  wire_pack_kv_str(pk, "role", ca_role_name((enum ca_role)n->role) ?: "unknown");
+  wire_pack_kv_str(pk, "status", identity_node_status(n, now_ns()));
+  wire_pack_kv_str(pk, "address", n->address);
+  wire_pack_kv_uint(pk, "cert_expiry_s", (uint64_t)n->not_after_s);
+  wire_pack_kv_uint(pk, "last_seen_ns", n->last_seen_ns);
+  if (full) {
+    char hex[2 * STORE_SERIAL_LEN + 1];
+    sodium_bin2hex(hex, sizeof(hex), n->serial, sizeof(n->serial));
+    wire_pack_kv_str(pk, "cert_serial", hex);
+    wire_pack_kv_uint(pk, "created_ns", n->created_ns);
+    wire_pack_kv_uint(pk, "updated_ns", n->updated_ns);
+  }
+}
+
+void admin_pack_node_ls(msgpack_packer *pk, const struct admin_req *rq) {
+  msgpack_pack_map(pk, 1);
+  wire_pack_str(pk, "nodes");
+  msgpack_pack_array(pk, rq->n_nodes);
+  for (size_t i = 0; i < rq->n_nodes; i++)
+    pack_node(pk, &rq->nodes[i], false);
+}
+
+static int node_ref(struct admin_req *rq, const msgpack_object *args) {
+  const msgpack_object *o = wire_map_get(args, "ref");
+  if (o->via.str.size >= sizeof(rq->ref)) {
+    rq->errmsg = "no such node";
+    return STORE_ID_E_UNKNOWN;
+  }
+  memcpy(rq->ref, o->via.str.ptr, o->via.str.size);
+  rq->ref[o->via.str.size] = 0;
+  int r = store_node_get(rq->server->store, rq->ref, &rq->node_rec);
+  if (r == -ENOENT) {
+    /* never echo arbitrary bytes into the audit: the ref stays only when it
+     * has the shape of an id */
+    if (!ca_id_valid(rq->ref))
+      snprintf(rq->ref, sizeof(rq->ref), "(not an id)");
+    return STORE_ID_E_UNKNOWN;
+  }
+  return r;
+}
+
+int admin_prep_node_inspect(struct admin_req *rq, const msgpack_object *args) {
+  return node_ref(rq, args);
+}
+
+void admin_pack_node_inspect(msgpack_packer *pk, const struct admin_req *rq) {
+  pack_node(pk, &rq->node_rec, true);
+}
+
+/* ---- node.rm ---- */
+
+int admin_prep_node_rm(struct admin_req *rq, const msgpack_object *args) {
+  const msgpack_object *o = wire_map_get(args, "force");
+  rq->force = o && o->via.boolean;
+  int r = node_ref(rq, args);
+  if (r < 0)
+    return r;
+  if (rq->node_rec.role == CA_ROLE_MANAGER) {
+    rq->errmsg = "the manager cannot be removed";
+    return STORE_ID_E_ROLE;
+  }
+  if (!rq->force && strcmp(identity_node_status(&rq->node_rec, now_ns()), "ready") == 0) {
+    rq->errmsg = "the node is up (seen within the heartbeat window): use --force to remove it";
+    return -EBUSY;
+  }
+  rq->token_expires_s = identity_deny_until(&rq->node_rec, now_s()); /* deny until */
+  return 0;
+}
+
+int admin_run_node_rm(struct store_batch *b, struct admin_req *rq) {
+  return store_node_remove(b, &rq->actor, rq->ref, rq->token_expires_s, NULL);
+}
+
+void admin_pack_node_rm(msgpack_packer *pk, const struct admin_req *rq) {
+  msgpack_pack_map(pk, 2);
+  wire_pack_kv_str(pk, "id", rq->ref);
+  wire_pack_kv_uint(pk, "denied_until_s", (uint64_t)rq->token_expires_s);
+}
+
+/* ---- cluster.update ---- */
+
+int admin_prep_cluster_update(struct admin_req *rq, const msgpack_object *args) {
+  int r;
+  if ((r = need_identity(rq)) < 0)
+    return r;
+  uint64_t v = wire_map_get(args, "cert_expiry_s")->via.u64;
+  snprintf(rq->ref, sizeof(rq->ref), "cert-expiry:%llus", (unsigned long long)v);
+  if (v < CA_LIFETIME_MIN || v > CA_LIFETIME_MAX) {
+    rq->errmsg = "--cert-expiry must be between 1h and 90d";
+    return -ERANGE;
+  }
+  rq->uid = (uint32_t)v;
+  return 0;
+}
+
+int admin_run_cluster_update(struct store_batch *b, struct admin_req *rq) {
+  return store_cluster_set_cert_lifetime(b, &rq->actor, rq->uid, CA_LIFETIME_MIN,
+                                         CA_LIFETIME_MAX);
+}
+
+void admin_pack_cluster_update(msgpack_packer *pk, const struct admin_req *rq) {
+  /* Runs after the commit: the issuer picks up the new lifetime now. */
+  (void)identity_reload(rq->server->identity);
+  msgpack_pack_map(pk, 1);
+  wire_pack_kv_uint(pk, "cert_expiry_s", rq->uid);
+}
