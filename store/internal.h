@@ -48,6 +48,7 @@ struct audit_head {
 };
 
 #define STORE_TAG_LEN 32
+#define STORE_RDTXN_MAX 8 /* reset read txns kept for reuse (rdtxn.c) */
 #define STORE_TAMPER_MAX 16         /* events kept until the next batch audits them */
 #define STORE_TAMPER_EVENT_LEN 120
 
@@ -67,6 +68,9 @@ struct store {
   unsigned n_tamper;
   uint64_t tamper_dropped, tamper_total;
   pthread_rwlock_t key_lock; /* guards master/master_wrapped swaps */
+  pthread_mutex_t rdtxn_mu;  /* guards the pool of reset read txns (rdtxn.c) */
+  MDB_txn *rdtxn[STORE_RDTXN_MAX];
+  unsigned n_rdtxn;
   unsigned keep_versions;
   int audit_fd; /* -1: no audit file */
   pthread_mutex_t audit_file_mu;
@@ -112,6 +116,14 @@ int store_load_master(MDB_txn *txn, MDB_dbi meta, const struct sd_key *unlock,
 int store_master_for_txn(struct store *s, MDB_txn *txn, struct sd_key **tmp,
                          const struct sd_key **ret);
 uint64_t store_now_ns(void);
+
+/* rdtxn.c: a read-only txn from the pool of reset ones (renewed: a fresh
+ * snapshot) or a new one; -errno as store_mdb_err. Give it back with
+ * store_rdtxn_end (never mdb_txn_abort), which resets it. drain aborts the
+ * pooled txns: store_close calls it before closing the env. */
+int store_rdtxn_begin(struct store *s, MDB_txn **ret);
+void store_rdtxn_end(struct store *s, MDB_txn *txn);
+void store_rdtxn_drain(struct store *s);
 
 /* audit.c */
 int store_audit_head_load(MDB_txn *txn, MDB_dbi audit, struct audit_head *ret);
@@ -197,6 +209,23 @@ int store_rec_open(struct store *s, enum store_dbi t, const MDB_val *k, const MD
                    MDB_val *ret_payload);
 int store_rec_get(struct store *s, MDB_txn *txn, enum store_dbi t, const MDB_val *k,
                   MDB_val *ret_payload);
+/* Version records (schema 3): the tag leaves out the ciphertext's body but
+ * for its AEAD tag (recmac.c). put: p is the encoded record, its last ct_len
+ * bytes the ciphertext; seal returns payload || tag in a malloc'ed ret (free
+ * ret->mv_data). open/get also decode into u/out (pointers into the
+ * LMDB value); -EBADMSG (reported) for a bad tag or an undecodable record.
+ * migrate: check the schema 2 record (whole-payload tag) at cursor c (k, v)
+ * and write it back in place in the schema 3 form; -EBADMSG (reported, the
+ * record left as it was) when it fails the schema 2 check. */
+int store_rec_version_seal(const struct store *s, const MDB_val *k, const void *p, size_t n,
+                           size_t ct_len, MDB_val *ret);
+int store_rec_version_put(const struct store *s, MDB_txn *txn, const MDB_val *k, const void *p,
+                          size_t n, size_t ct_len, unsigned flags);
+int store_rec_version_open(struct store *s, const MDB_val *k, const MDB_val *v,
+                           msgpack_unpacked *u, struct version_rec *out);
+int store_rec_version_get(struct store *s, MDB_txn *txn, const MDB_val *k, msgpack_unpacked *u,
+                          struct version_rec *out);
+int store_rec_version_migrate(struct store *s, MDB_cursor *c, const MDB_val *k, const MDB_val *v);
 /* Queue a tamper event (any thread); the next batch writes it to the audit
  * chain as "store.tamper". what: a short static description. */
 void store_tamper_report(struct store *s, enum store_dbi t, const MDB_val *k, const char *what);
