@@ -9,6 +9,7 @@
 #include "base/macro.h"
 #include "secretd/log.h"
 #include "secretd/secretd.h"
+#include "wire/tls.h"
 
 struct verb {
   const char *name;
@@ -43,6 +44,16 @@ int main(int argc, char **argv) {
     log_errno(r, "cannot disable core dumps");
     return 1;
   }
+  /* Before any key is loaded: OpenSSL's private keys in locked, undumpable
+   * pages (docs/secret-memory.md). */
+  r = wire_tls_secure_heap_init();
+  if (r < 0) {
+    log_errno(r, "cannot set up OpenSSL's secure heap for private keys");
+    return 1;
+  }
+  if (r > 0)
+    log_warn("OpenSSL's secure heap could not be locked in memory (RLIMIT_MEMLOCK?): private "
+             "keys may be swapped out");
   if (argc < 2) {
     usage(stderr);
     return 2;
