@@ -72,8 +72,11 @@ int store_rec_state_init(const struct sd_key *rec_key, struct secbuf **ret) {
   return 0;
 }
 
-/* Starts from the precomputed keyed state (one BLAKE2b compression of the key
- * block saved per tag); the result is the same as keying afresh. */
+/* Starts from the precomputed keyed state; the result is the same as keying
+ * afresh. This saves the keying only, not the key block's compression:
+ * libsodium compresses a block only once more input follows it, so every tag
+ * still costs one compression for the key block and one or more for the
+ * rest. */
 static void rec_tag(const struct store *s, enum store_dbi t, const MDB_val *k, const void *p,
                     size_t n, uint8_t tag[STORE_TAG_LEN]) {
   crypto_generichash_blake2b_state st;
