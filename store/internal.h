@@ -182,6 +182,12 @@ int store_rec_secret_encode(msgpack_sbuffer *sb, const char *name, uint64_t crea
                       uint64_t updated_ns, uint32_t latest, const struct store_label *labels,
                       size_t n_labels, const msgpack_object *labels_obj);
 int store_rec_version_decode(const MDB_val *v, msgpack_unpacked *u, struct version_rec *out);
+/* Where the ciphertext starts in a version record's payload p[0..n), from
+ * the layout store_rec_version_encode writes (fixarray 4, uint, bin8 72,
+ * bin8 24, bin 8/16/32 up to the end, at least SD_TAG_LEN long), without
+ * msgpack: the record's tag covers these bytes and is checked before the
+ * decoder sees them. 0 or -EIO. Fuzzed (tests/fuzz/fuzz_store_version.c). */
+int store_rec_version_ct_offset(const uint8_t *p, size_t n, size_t *ret_off);
 int store_rec_version_encode(msgpack_sbuffer *sb, uint64_t created_ns, const uint8_t *wrapped_dk,
                        const uint8_t *nonce, const uint8_t *ct, size_t ct_len);
 int store_rec_grant_decode(const MDB_val *v, msgpack_unpacked *u, struct grant_rec *out);

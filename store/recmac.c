@@ -137,7 +137,9 @@ int store_rec_put(const struct store *s, MDB_txn *txn, enum store_dbi t, const M
 
 int store_rec_version_seal(const struct store *s, const MDB_val *k, const void *p, size_t n,
                         size_t ct_len, MDB_val *ret) {
-  if (ct_len < SD_TAG_LEN || ct_len > n)
+  size_t ct_off; /* what we write must be what store_rec_version_open finds */
+  if (ct_len < SD_TAG_LEN || ct_len > n || store_rec_version_ct_offset(p, n, &ct_off) < 0 ||
+      ct_off != n - ct_len)
     return -EINVAL;
   uint8_t *buf = malloc(n + STORE_TAG_LEN);
   if (!buf)
@@ -194,23 +196,27 @@ int store_rec_open(struct store *s, enum store_dbi t, const MDB_val *k, const MD
 int store_rec_version_open(struct store *s, const MDB_val *k, const MDB_val *v,
                            msgpack_unpacked *u, struct version_rec *out) {
   uint8_t want[STORE_TAG_LEN];
+  size_t ct_off;
   if (v->mv_size < STORE_TAG_LEN) {
     store_tamper_report(s, DBI_VERSIONS, k, "too short to carry a tag");
     return -EBADMSG;
   }
   size_t n = v->mv_size - STORE_TAG_LEN;
   const uint8_t *p = v->mv_data;
-  MDB_val pv = {n, (void *)p};
-  /* The tag's input depends on where the ciphertext starts: decode first
-   * (the decoder reads untrusted bytes safely), trust nothing until the tag
-   * matched. The ciphertext is the record's last field. */
-  if (store_rec_version_decode(&pv, u, out) < 0 || out->ct + out->ct_len != p + n) {
+  /* The tag's input depends on where the ciphertext starts: found from the
+   * fixed layout, so no unauthenticated byte reaches the msgpack decoder. */
+  if (store_rec_version_ct_offset(p, n, &ct_off) < 0) {
     store_tamper_report(s, DBI_VERSIONS, k, "failed authentication");
     return -EBADMSG;
   }
-  rec_tag_version(s, k, p, n, out->ct_len, want);
+  rec_tag_version(s, k, p, n, n - ct_off, want);
   if (crypto_verify_32(want, p + n) != 0) {
     store_tamper_report(s, DBI_VERSIONS, k, "failed authentication");
+    return -EBADMSG;
+  }
+  MDB_val pv = {n, (void *)p};
+  if (store_rec_version_decode(&pv, u, out) < 0 || out->ct != p + ct_off) {
+    store_tamper_report(s, DBI_VERSIONS, k, "authenticated but undecodable");
     return -EBADMSG;
   }
   return 0;
