@@ -181,13 +181,16 @@ int store_rec_secret_decode(const MDB_val *v, msgpack_unpacked *u, struct secret
 int store_rec_secret_encode(msgpack_sbuffer *sb, const char *name, uint64_t created_ns,
                       uint64_t updated_ns, uint32_t latest, const struct store_label *labels,
                       size_t n_labels, const msgpack_object *labels_obj);
+/* The msgpack decoder of version records: the reference that
+ * store_rec_version_parse (the one the store uses) is fuzzed against. */
 int store_rec_version_decode(const MDB_val *v, msgpack_unpacked *u, struct version_rec *out);
-/* Where the ciphertext starts in a version record's payload p[0..n), from
- * the layout store_rec_version_encode writes (fixarray 4, uint, bin8 72,
- * bin8 24, bin 8/16/32 up to the end, at least SD_TAG_LEN long), without
- * msgpack: the record's tag covers these bytes and is checked before the
- * decoder sees them. 0 or -EIO. Fuzzed (tests/fuzz/fuzz_store_version.c). */
-int store_rec_version_ct_offset(const uint8_t *p, size_t n, size_t *ret_off);
+/* A version record's payload p[0..n), parsed from the exact layout
+ * store_rec_version_encode writes (fixarray 4, uint, bin8 72, bin8 24, bin
+ * 8/16/32 up to the end, at least SD_TAG_LEN long) without msgpack: the
+ * reader finds where the ciphertext starts (which bytes the record's tag
+ * covers) before the tag is checked. out points into p. 0 or -EIO. Fuzzed
+ * against store_rec_version_decode (tests/fuzz/fuzz_store_version.c). */
+int store_rec_version_parse(const uint8_t *p, size_t n, struct version_rec *out);
 int store_rec_version_encode(msgpack_sbuffer *sb, uint64_t created_ns, const uint8_t *wrapped_dk,
                        const uint8_t *nonce, const uint8_t *ct, size_t ct_len);
 int store_rec_grant_decode(const MDB_val *v, msgpack_unpacked *u, struct grant_rec *out);
@@ -218,8 +221,8 @@ int store_rec_get(struct store *s, MDB_txn *txn, enum store_dbi t, const MDB_val
 /* Version records (schema 3): the tag leaves out the ciphertext's body but
  * for its AEAD tag (recmac.c). put: p is the encoded record, its last ct_len
  * bytes the ciphertext; seal returns payload || tag in a malloc'ed ret (free
- * ret->mv_data). open/get also decode into u/out (pointers into the
- * LMDB value); -EBADMSG (reported) for a bad tag or an undecodable record.
+ * ret->mv_data). open/get also parse the record into out (pointers into the
+ * LMDB value); -EBADMSG (reported) for a bad tag or layout.
  * migrate: check the schema 2 record (whole-payload tag) at cursor c (k, v)
  * and write it back in place in the schema 3 form; -EBADMSG (reported, the
  * record left as it was) when it fails the schema 2 check. */
@@ -228,9 +231,8 @@ int store_rec_version_seal(const struct store *s, const MDB_val *k, const void *
 int store_rec_version_put(const struct store *s, MDB_txn *txn, const MDB_val *k, const void *p,
                           size_t n, size_t ct_len, unsigned flags);
 int store_rec_version_open(struct store *s, const MDB_val *k, const MDB_val *v,
-                           msgpack_unpacked *u, struct version_rec *out);
-int store_rec_version_get(struct store *s, MDB_txn *txn, const MDB_val *k, msgpack_unpacked *u,
-                          struct version_rec *out);
+                           struct version_rec *out);
+int store_rec_version_get(struct store *s, MDB_txn *txn, const MDB_val *k, struct version_rec *out);
 int store_rec_version_migrate(struct store *s, MDB_cursor *c, const MDB_val *k, const MDB_val *v);
 /* Queue a tamper event (any thread); the next batch writes it to the audit
  * chain as "store.tamper". what: a short static description. */

@@ -147,7 +147,7 @@ static int rewrap_versions(struct store *s, MDB_txn *txn, const struct sd_key *o
     const uint8_t *id = k.mv_data;
     uint32_t ver = store_be32_get(id + 16);
     MDB_val nv = {0, NULL};
-    if ((r = store_rec_version_open(s, &k, &v, &u, &vr)) == 0) {
+    if ((r = store_rec_version_open(s, &k, &v, &vr)) == 0) {
       memcpy(wdk, vr.wrapped_dk, sizeof(wdk));
       if ((r = sd_envelope_rewrap(old_m, new_m, id, ver, wdk)) == 0 &&
           (r = store_rec_version_encode(&sb, vr.created_ns, wdk, vr.nonce, vr.ct, vr.ct_len)) == 0 &&

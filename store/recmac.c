@@ -137,9 +137,9 @@ int store_rec_put(const struct store *s, MDB_txn *txn, enum store_dbi t, const M
 
 int store_rec_version_seal(const struct store *s, const MDB_val *k, const void *p, size_t n,
                         size_t ct_len, MDB_val *ret) {
-  size_t ct_off; /* what we write must be what store_rec_version_open finds */
-  if (ct_len < SD_TAG_LEN || ct_len > n || store_rec_version_ct_offset(p, n, &ct_off) < 0 ||
-      ct_off != n - ct_len)
+  struct version_rec vr; /* what we write must be what store_rec_version_open finds */
+  if (ct_len < SD_TAG_LEN || ct_len > n || store_rec_version_parse(p, n, &vr) < 0 ||
+      vr.ct_len != ct_len)
     return -EINVAL;
   uint8_t *buf = malloc(n + STORE_TAG_LEN);
   if (!buf)
@@ -194,61 +194,52 @@ int store_rec_open(struct store *s, enum store_dbi t, const MDB_val *k, const MD
 }
 
 int store_rec_version_open(struct store *s, const MDB_val *k, const MDB_val *v,
-                           msgpack_unpacked *u, struct version_rec *out) {
+                           struct version_rec *out) {
   uint8_t want[STORE_TAG_LEN];
-  size_t ct_off;
   if (v->mv_size < STORE_TAG_LEN) {
     store_tamper_report(s, DBI_VERSIONS, k, "too short to carry a tag");
     return -EBADMSG;
   }
   size_t n = v->mv_size - STORE_TAG_LEN;
   const uint8_t *p = v->mv_data;
-  /* The tag's input depends on where the ciphertext starts: found from the
-   * fixed layout, so no unauthenticated byte reaches the msgpack decoder. */
-  if (store_rec_version_ct_offset(p, n, &ct_off) < 0) {
+  /* The tag's input depends on where the ciphertext starts: found by the
+   * layout parser, which only reads bounded fixed fields (no msgpack before
+   * the tag holds). */
+  if (store_rec_version_parse(p, n, out) < 0) {
     store_tamper_report(s, DBI_VERSIONS, k, "failed authentication");
     return -EBADMSG;
   }
-  rec_tag_version(s, k, p, n, n - ct_off, want);
+  rec_tag_version(s, k, p, n, out->ct_len, want);
   if (crypto_verify_32(want, p + n) != 0) {
     store_tamper_report(s, DBI_VERSIONS, k, "failed authentication");
-    return -EBADMSG;
-  }
-  MDB_val pv = {n, (void *)p};
-  if (store_rec_version_decode(&pv, u, out) < 0 || out->ct != p + ct_off) {
-    store_tamper_report(s, DBI_VERSIONS, k, "authenticated but undecodable");
     return -EBADMSG;
   }
   return 0;
 }
 
-int store_rec_version_get(struct store *s, MDB_txn *txn, const MDB_val *k, msgpack_unpacked *u,
-                          struct version_rec *out) {
+int store_rec_version_get(struct store *s, MDB_txn *txn, const MDB_val *k, struct version_rec *out) {
   MDB_val kk = *k, v;
   int r = store_mdb_err(mdb_get(txn, s->dbi[DBI_VERSIONS], &kk, &v));
   if (r < 0)
     return r;
-  return store_rec_version_open(s, k, &v, u, out);
+  return store_rec_version_open(s, k, &v, out);
 }
 
 int store_rec_version_migrate(struct store *s, MDB_cursor *c, const MDB_val *k, const MDB_val *v) {
-  msgpack_unpacked u;
   struct version_rec vr;
   MDB_val p, nv = {0, NULL};
   int r = store_rec_open(s, DBI_VERSIONS, k, v, &p); /* the schema 2 tag: the whole payload */
   if (r < 0)
     return r;
-  msgpack_unpacked_init(&u);
-  if (store_rec_version_decode(&p, &u, &vr) < 0 ||
-      vr.ct + vr.ct_len != (const uint8_t *)p.mv_data + p.mv_size) {
+  if (store_rec_version_parse(p.mv_data, p.mv_size, &vr) < 0) {
     store_tamper_report(s, DBI_VERSIONS, k, "authenticated but undecodable");
-    r = -EBADMSG;
-  } else if ((r = store_rec_version_seal(s, k, p.mv_data, p.mv_size, vr.ct_len, &nv)) == 0) {
+    return -EBADMSG;
+  }
+  if ((r = store_rec_version_seal(s, k, p.mv_data, p.mv_size, vr.ct_len, &nv)) == 0) {
     MDB_val kk = *k;
     r = store_mdb_err(mdb_cursor_put(c, &kk, &nv, MDB_CURRENT));
   }
   free(nv.mv_data);
-  msgpack_unpacked_destroy(&u);
   return r;
 }
 

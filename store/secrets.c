@@ -351,10 +351,7 @@ static int fill_versions(struct store *s, MDB_txn *txn, const uint8_t id[16],
   for (; rc == 0 && k.mv_size == 20 && memcmp(k.mv_data, id, 16) == 0;
        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
     struct version_rec vr;
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    r = store_rec_version_open(s, &k, &v, &u, &vr);
-    msgpack_unpacked_destroy(&u);
+    r = store_rec_version_open(s, &k, &v, &vr);
     if (r < 0)
       break;
     if (info->n_versions == cap) {
@@ -667,8 +664,7 @@ int store_secret_read(struct store *s, const char *ref, uint32_t version, struct
   memcpy(kb, id, 16);
   store_be32_put(kb + 16, version);
   MDB_val k = {20, kb};
-  /* rec (no longer used) pointed into u: the version's decode reuses u */
-  if ((r = store_rec_version_get(s, txn, &k, &u, &vr)) == -ENOENT && latest) {
+  if ((r = store_rec_version_get(s, txn, &k, &vr)) == -ENOENT && latest) {
     MDB_val ki = {16, id};
     store_tamper_report(s, DBI_SECRETS, &ki, "its latest version is missing");
     r = -EBADMSG;

@@ -54,13 +54,10 @@ static size_t downgrade_to_schema_2(struct sfx *f, const uint8_t bad_key[20]) {
   assert_int_equal(mdb_cursor_open(txn, s->dbi[DBI_VERSIONS], &c), 0);
   for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), n++) {
-    msgpack_unpacked u;
     struct version_rec vr;
     uint8_t *sealed;
     size_t len;
-    msgpack_unpacked_init(&u);
-    assert_int_equal(store_rec_version_open(s, &k, &v, &u, &vr), 0);
-    msgpack_unpacked_destroy(&u);
+    assert_int_equal(store_rec_version_open(s, &k, &v, &vr), 0);
     size_t plen = v.mv_size - STORE_TAG_LEN;
     assert_int_equal(store_rec_seal(s, DBI_VERSIONS, &k, v.mv_data, plen, &sealed, &len), 0);
     if (bad_key && k.mv_size == 20 && memcmp(k.mv_data, bad_key, 20) == 0)

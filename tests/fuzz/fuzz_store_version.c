@@ -1,10 +1,11 @@
 /*
  * libFuzzer harness for the version-record layout parser (store/records.c,
- * store_rec_version_ct_offset): it reads the bytes of a version record
- * before their tag is checked, to know which bytes the tag covers. The input
- * is a record's payload. Invariants: no crash or out-of-bounds read; what
- * it accepts, the msgpack decoder (which runs after the tag check) accepts
- * too, with the ciphertext at the same offset and of the same length.
+ * store_rec_version_parse): it reads the bytes of a version record before
+ * their tag is checked, to know which bytes the tag covers, and is the
+ * record's only decoder on the read path. The input is a record's payload.
+ * Invariants: no crash or out-of-bounds read; what it accepts, the msgpack
+ * decoder store_rec_version_decode (the reference) accepts too, with the
+ * same fields at the same places.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -14,21 +15,20 @@
 #include "store/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  size_t off = 0;
   /* a copy of exactly size bytes, so that ASan sees any read past the end */
   uint8_t *p = malloc(size ? size : 1);
   if (!p)
     abort();
   memcpy(p, data, size);
-  int r = store_rec_version_ct_offset(p, size, &off);
+  struct version_rec got, ref;
+  int r = store_rec_version_parse(p, size, &got);
   if (r == 0) {
-    if (off > size || size - off < SD_TAG_LEN)
-      abort();
     msgpack_unpacked u;
-    struct version_rec vr;
     MDB_val v = {size, p};
     msgpack_unpacked_init(&u);
-    if (store_rec_version_decode(&v, &u, &vr) != 0 || vr.ct != p + off || vr.ct_len != size - off)
+    if (store_rec_version_decode(&v, &u, &ref) != 0 || got.created_ns != ref.created_ns ||
+        got.wrapped_dk != ref.wrapped_dk || got.nonce != ref.nonce || got.ct != ref.ct ||
+        got.ct_len != ref.ct_len || got.ct + got.ct_len != p + size)
       abort();
     msgpack_unpacked_destroy(&u);
   } else if (r != -EIO) {
