@@ -205,7 +205,10 @@ int store_id_from_hex(const char *hex, uint8_t out[16]);
 
 /* recmac.c: record authentication. seal/put append the tag; open/get check
  * it and return the payload (pointing into the LMDB value). A bad tag is
- * -EBADMSG and is reported (store_tamper_report) for the audit. */
+ * -EBADMSG and is reported (store_tamper_report) for the audit. The table
+ * decides the tag's form: for DBI_VERSIONS these work as the
+ * store_rec_version_* functions below (seal/put: -EINVAL for a payload not
+ * in the version record layout). */
 int store_rec_key_derive(const struct sd_key *audit_key, struct sd_key **ret);
 /* The keyed BLAKE2b state every tag starts from (key block and domain string
  * absorbed), in secret memory; computed once at store open from rec_key. */

@@ -112,6 +112,16 @@ static void rec_tag_version(const struct store *s, const MDB_val *k, const uint8
 
 int store_rec_seal(const struct store *s, enum store_dbi t, const MDB_val *k, const void *p,
                    size_t n, uint8_t **ret, size_t *ret_len) {
+  if (t == DBI_VERSIONS) { /* the table decides the tag's form */
+    struct version_rec vr;
+    MDB_val sealed;
+    int r = store_rec_version_parse(p, n, &vr);
+    if (r < 0 || (r = store_rec_version_seal(s, k, p, n, vr.ct_len, &sealed)) < 0)
+      return r < 0 ? -EINVAL : r;
+    *ret = sealed.mv_data;
+    *ret_len = sealed.mv_size;
+    return 0;
+  }
   uint8_t *buf = malloc(n + STORE_TAG_LEN);
   if (!buf)
     return -ENOMEM;
@@ -176,8 +186,10 @@ void store_tamper_report(struct store *s, enum store_dbi t, const MDB_val *k, co
   pthread_mutex_unlock(&s->tamper_mu);
 }
 
-int store_rec_open(struct store *s, enum store_dbi t, const MDB_val *k, const MDB_val *v,
-                   MDB_val *ret_payload) {
+/* The tag over the whole payload: every table's form but the versions' (and
+ * the versions' in schema 2, store_rec_version_migrate). */
+static int rec_open_whole(struct store *s, enum store_dbi t, const MDB_val *k, const MDB_val *v,
+                          MDB_val *ret_payload) {
   uint8_t want[STORE_TAG_LEN];
   if (v->mv_size < STORE_TAG_LEN) {
     store_tamper_report(s, t, k, "too short to carry a tag");
@@ -191,6 +203,18 @@ int store_rec_open(struct store *s, enum store_dbi t, const MDB_val *k, const MD
   }
   *ret_payload = (MDB_val){n, v->mv_data};
   return 0;
+}
+
+int store_rec_open(struct store *s, enum store_dbi t, const MDB_val *k, const MDB_val *v,
+                   MDB_val *ret_payload) {
+  if (t == DBI_VERSIONS) { /* the table decides the tag's form */
+    struct version_rec vr;
+    int r = store_rec_version_open(s, k, v, &vr);
+    if (r == 0)
+      *ret_payload = (MDB_val){v->mv_size - STORE_TAG_LEN, v->mv_data};
+    return r;
+  }
+  return rec_open_whole(s, t, k, v, ret_payload);
 }
 
 int store_rec_version_open(struct store *s, const MDB_val *k, const MDB_val *v,
@@ -228,7 +252,7 @@ int store_rec_version_get(struct store *s, MDB_txn *txn, const MDB_val *k, struc
 int store_rec_version_migrate(struct store *s, MDB_cursor *c, const MDB_val *k, const MDB_val *v) {
   struct version_rec vr;
   MDB_val p, nv = {0, NULL};
-  int r = store_rec_open(s, DBI_VERSIONS, k, v, &p); /* the schema 2 tag: the whole payload */
+  int r = rec_open_whole(s, DBI_VERSIONS, k, v, &p); /* the schema 2 tag: the whole payload */
   if (r < 0)
     return r;
   if (store_rec_version_parse(p.mv_data, p.mv_size, &vr) < 0) {
