@@ -2,7 +2,11 @@
  * store_bench: throughput of the store itself (no daemon, no socket), 1 KiB
  * values, on a real file system. Prints a table; not a test.
  *
- *   store_bench [--dir PARENT] [--seconds S]
+ *   store_bench [--dir PARENT] [--seconds S] [--reads-only]
+ *
+ * --reads-only fills a read working set of 20,000 secrets and prints only the
+ * read figure: for profiling the read path without the durable commits
+ * (valgrind --tool=callgrind --toggle-collect=store_secret_read ...).
  *
  * The store lives in a fresh directory under PARENT (default /var/tmp, a disk
  * on most systems where /tmp may be tmpfs); the file system it is on is
@@ -21,6 +25,7 @@
 #include <lmdb.h>
 #include <sys/stat.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +38,7 @@
 #define VALUE_LEN 1024
 
 static double seconds = 2.0;
+static bool reads_only;
 static struct store_actor actor = {.uid = 0};
 
 static double now_s(void) {
@@ -51,9 +57,10 @@ static void die(const char *what, int r) {
   exit(1);
 }
 
-/* Create secrets named <prefix><n> in batches of `per` until the time is up. */
-static double bench_creates(struct store *s, const char *prefix, int per, struct secbuf *v,
-                            long *ret_n) {
+/* Create secrets named <prefix><n> in batches of `per` until the time is up,
+ * or exactly `count` of them when count > 0. */
+static double bench_creates(struct store *s, const char *prefix, int per, long count,
+                            struct secbuf *v, long *ret_n) {
   char name[64];
   long n = 0;
   double t0 = now_s(), t;
@@ -71,7 +78,7 @@ static double bench_creates(struct store *s, const char *prefix, int per, struct
       die("commit", r);
     n += per;
     t = now_s() - t0;
-  } while (t < seconds);
+  } while (count > 0 ? n < count : t < seconds);
   *ret_n = n;
   return (double)n / t;
 }
@@ -159,7 +166,7 @@ int main(int argc, char **argv) {
   const char *parent = "/var/tmp";
   static const struct option opts[] = {
       {"dir", required_argument, NULL, 'd'}, {"seconds", required_argument, NULL, 's'},
-      {"help", no_argument, NULL, 'h'}, {0}};
+      {"reads-only", no_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'}, {0}};
   int c;
   while ((c = getopt_long(argc, argv, "d:s:h", opts, NULL)) != -1) {
     switch (c) {
@@ -173,8 +180,11 @@ int main(int argc, char **argv) {
         return 2;
       }
       break;
+    case 'r':
+      reads_only = true;
+      break;
     default:
-      fprintf(stderr, "usage: store_bench [--dir PARENT] [--seconds S]\n");
+      fprintf(stderr, "usage: store_bench [--dir PARENT] [--seconds S] [--reads-only]\n");
       return c == 'h' ? 0 : 2;
     }
   }
@@ -212,18 +222,22 @@ int main(int argc, char **argv) {
   long n;
   static const int pers[] = {1, 8, 64, 1000};
   char prefix[16];
-  for (size_t i = 0; i < sizeof(pers) / sizeof(*pers); i++) {
+  for (size_t i = 0; !reads_only && i < sizeof(pers) / sizeof(*pers); i++) {
     snprintf(prefix, sizeof(prefix), "c%d_", pers[i]);
-    double rate = bench_creates(s, prefix, pers[i], v, &n);
+    double rate = bench_creates(s, prefix, pers[i], 0, v, &n);
     char label[64];
     snprintf(label, sizeof(label), "create, %d op%s per commit", pers[i], pers[i] > 1 ? "s" : "");
     printf("%-44s %12.0f %10ld\n", label, rate, n);
     fflush(stdout);
   }
   long base_n;
-  bench_creates(s, "r_", 1000, v, &base_n); /* a read/rotate working set */
+  /* a read/rotate working set; a fixed one with --reads-only, so that
+   * instruction counts compare across runs */
+  bench_creates(s, "r_", 1000, reads_only ? 20000 : 0, v, &base_n);
   printf("%-44s %12.0f %10s\n", "read latest (unwrap + decrypt)", bench_reads(s, "r_", base_n),
          "per CPU-s");
+  if (reads_only)
+    goto out;
   printf("%-44s %12.0f %10s\n", "rotate, 1 op per commit", bench_rotates(s, "r_", base_n, 1, v), "");
   printf("%-44s %12.0f %10s\n", "rotate, 64 ops per commit", bench_rotates(s, "r_", base_n, 64, v),
          "");
@@ -233,6 +247,7 @@ int main(int argc, char **argv) {
     die("mkdir", -errno);
   printf("%-44s %12.0f %10s\n", "baseline: raw LMDB put, 1 per commit", bench_raw_lmdb(raw, 1), "");
   printf("%-44s %12.0f %10s\n", "baseline: raw LMDB put, 1000 per commit", bench_raw_lmdb(raw, 1000), "");
+out:
   secbuf_free(v);
   store_close(s);
   sd_key_free(unlock);

@@ -17,9 +17,9 @@
  * every intermediate buffer is wiped (OPENSSL_cleanse) before it is freed.
  *
  * OpenSSL's own heap: the parsed EVP_PKEY of a loaded key lives in OpenSSL's
- * allocations. Recommendation for secretd and secret-agent: call
- * CRYPTO_secure_malloc_init() (e.g. 64 KiB, minsize 16) once at start, before
- * any key is loaded; OpenSSL 3 then keeps the private scalars of EC keys
+ * allocations. secretd's main calls wire_tls_secure_heap_init() (wire/tls.h:
+ * CRYPTO_secure_malloc_init(1 MiB, 32)) once at start, before any key is
+ * loaded, and so must any other process that loads keys; OpenSSL 3 then keeps the private scalars of EC keys
  * (BN_secure_new), the ECDSA nonce and Ed25519 private keys in its secure heap
  * (mlock()ed, MADV_DONTDUMP, guard pages) and wipes them on free. Prefer it to
  * mlockall(MCL_FUTURE), which pins every page of the process (TLS buffers of

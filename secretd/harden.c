@@ -3,8 +3,9 @@
  * and not dumpable, which also makes the kernel refuse ptrace attach by
  * non-root (same-uid) processes and makes /proc/PID/{mem,environ,...}
  * root-only. Secret pages are locked by the secret-memory pool (base/secmem:
- * locked arenas, MADV_DONTDUMP) and long-lived keys by sodium_malloc, not by
- * mlockall, which would pin the LMDB map (docs/secret-memory.md).
+ * locked arenas, MADV_DONTDUMP), long-lived keys by sodium_malloc and
+ * OpenSSL's private keys by its secure heap (main: wire_tls_secure_heap_init),
+ * not by mlockall, which would pin the LMDB map (docs/secret-memory.md).
  */
 #include "secretd/secretd.h"
 

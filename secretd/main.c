@@ -11,6 +11,7 @@
 #include "base/macro.h"
 #include "secretd/log.h"
 #include "secretd/secretd.h"
+#include "wire/tls.h"
 
 struct verb {
   const char *name;
@@ -49,10 +50,16 @@ int main(int argc, char **argv) {
     log_errno(r, "cannot disable core dumps");
     return 1;
   }
-  /* OpenSSL keeps the private scalars of loaded keys (CA, manager) in its
-   * secure heap: locked, not dumped, wiped on free (crypto/ca.h). */
-  if (CRYPTO_secure_malloc_init(64 * 1024, 16) != 1)
-    log_warn("cannot set up OpenSSL's secure heap; private keys use its ordinary heap");
+  /* Before any key is loaded: OpenSSL's private keys in locked, undumpable
+   * pages (docs/secret-memory.md). */
+  r = wire_tls_secure_heap_init();
+  if (r < 0) {
+    log_errno(r, "cannot set up OpenSSL's secure heap for private keys");
+    return 1;
+  }
+  if (r > 0)
+    log_warn("OpenSSL's secure heap could not be locked in memory (RLIMIT_MEMLOCK?): private "
+             "keys may be swapped out");
   if (argc < 2) {
     usage(stderr);
     return 2;

@@ -123,7 +123,12 @@ static int meta_put(MDB_txn *txn, MDB_dbi meta, const char *key, const void *dat
   return store_mdb_err(mdb_put(txn, meta, &k, &v, 0));
 }
 
-static int check_schema(MDB_txn *txn, MDB_dbi meta) {
+/* The oldest schema store_open upgrades in place (open_txn). */
+#define SCHEMA_UPGRADABLE 2
+
+/* SD_E_SCHEMA unless meta holds STORE_SCHEMA_VERSION or SCHEMA_UPGRADABLE;
+ * *ret (may be NULL) receives which. */
+static int check_schema(MDB_txn *txn, MDB_dbi meta, unsigned *ret) {
   MDB_val v;
   int r = meta_get(txn, meta, META_SCHEMA, &v);
   if (r == -ENOENT)
@@ -136,8 +141,11 @@ static int check_schema(MDB_txn *txn, MDB_dbi meta) {
   r = SD_E_SCHEMA;
   if (msgpack_unpack_next(&u, v.mv_data, v.mv_size, &off) == MSGPACK_UNPACK_SUCCESS &&
       off == v.mv_size && u.data.type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-      u.data.via.u64 == STORE_SCHEMA_VERSION)
+      (u.data.via.u64 == STORE_SCHEMA_VERSION || u.data.via.u64 == SCHEMA_UPGRADABLE)) {
+    if (ret)
+      *ret = (unsigned)u.data.via.u64;
     r = 0;
+  }
   msgpack_unpacked_destroy(&u);
   return r;
 }
@@ -145,7 +153,7 @@ static int check_schema(MDB_txn *txn, MDB_dbi meta) {
 int store_load_master(MDB_txn *txn, MDB_dbi meta, const struct sd_key *unlock,
                       uint8_t cluster_id[16], struct sd_key **ret_master, bool *ret_used_prev) {
   MDB_val v;
-  int r = check_schema(txn, meta);
+  int r = check_schema(txn, meta, NULL);
   if (r < 0)
     return r;
   if ((r = meta_get(txn, meta, META_CLUSTER, &v)) < 0)
@@ -217,21 +225,69 @@ static int key_dup(const struct sd_key *k, struct sd_key **ret) {
   return r;
 }
 
+static int schema_bytes(unsigned version, uint8_t out[8], size_t *ret_len) {
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  int r = msgpack_pack_uint32(&pk, version) == 0 && sb.size <= 8 ? 0 : -ENOMEM;
+  if (r == 0) {
+    memcpy(out, sb.data, sb.size);
+    *ret_len = sb.size;
+  }
+  msgpack_sbuffer_destroy(&sb);
+  return r;
+}
+
+/* Schema 2 -> 3 in open's write txn: every version record whose schema 2 tag
+ * holds is written back with its schema 3 tag (recmac.c); one that fails is
+ * left as it was (it fails the schema 3 check as well) and reported as a
+ * tamper signal. Then the schema and a "store.migrate" audit record. */
+static int migrate_from_2(struct store *s, MDB_txn *txn) {
+  MDB_cursor *c;
+  MDB_val k, v;
+  size_t n = 0, bad = 0;
+  int r = store_mdb_err(mdb_cursor_open(txn, s->dbi[DBI_VERSIONS], &c)), rc;
+  if (r < 0)
+    return r;
+  for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    r = store_rec_version_migrate(s, c, &k, &v);
+    if (r == -EBADMSG)
+      bad++;
+    else if (r < 0)
+      break;
+    else
+      n++;
+    r = 0;
+  }
+  mdb_cursor_close(c);
+  if (r == 0 && rc != MDB_NOTFOUND)
+    r = store_mdb_err(rc);
+  uint8_t schema[8];
+  size_t slen;
+  struct audit_head head;
+  struct store_audit_rec rec;
+  char actor[80], object[120];
+  if (r < 0 || (r = schema_bytes(STORE_SCHEMA_VERSION, schema, &slen)) < 0 ||
+      (r = meta_put(txn, s->dbi[DBI_META], META_SCHEMA, schema, slen)) < 0 ||
+      (r = store_audit_head_load(txn, s->dbi[DBI_AUDIT], &head)) < 0)
+    return r;
+  store_audit_render_actor(&(struct store_actor){.uid = (uint32_t)geteuid()}, actor);
+  snprintf(object, sizeof(object), "store schema:%d->%d versions:%zu refused:%zu",
+           SCHEMA_UPGRADABLE, STORE_SCHEMA_VERSION, n, bad);
+  return store_audit_append(txn, s->dbi[DBI_AUDIT], s->audit_key, &head, actor, "store.migrate",
+                            object, "ok", &rec);
+}
+
 static int init_txn(MDB_txn *txn, const struct sd_key *unlock) {
   MDB_dbi dbi[DBI_N];
   _cleanup_(sd_key_freep) struct sd_key *master = NULL, *akey = NULL;
   uint8_t cid[16], wm[SD_WRAPPED_KEY_LEN], wa[SD_WRAPPED_KEY_LEN], schema[8];
   int r;
-  if ((r = store_dbis_open(txn, true, dbi)) < 0)
+  size_t slen;
+  if ((r = store_dbis_open(txn, true, dbi)) < 0 ||
+      (r = schema_bytes(STORE_SCHEMA_VERSION, schema, &slen)) < 0)
     return r;
-  msgpack_sbuffer sb;
-  msgpack_sbuffer_init(&sb);
-  msgpack_packer pk;
-  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_uint32(&pk, STORE_SCHEMA_VERSION);
-  size_t slen = sb.size < sizeof(schema) ? sb.size : sizeof(schema);
-  memcpy(schema, sb.data, slen);
-  msgpack_sbuffer_destroy(&sb);
 
   randombytes_buf(cid, sizeof(cid));
   if ((r = sd_key_generate(&master)) < 0 || (r = sd_key_generate(&akey)) < 0)
@@ -324,6 +380,10 @@ static int open_txn(struct store *s, const struct sd_key *unlock) {
       (r = store_rec_key_derive(s->audit_key, &s->rec_key)) < 0 ||
       (r = store_rec_state_init(s->rec_key, &s->rec_state)) < 0)
     goto fail;
+  unsigned schema = STORE_SCHEMA_VERSION;
+  if ((r = check_schema(txn, s->dbi[DBI_META], &schema)) < 0 ||
+      (schema == SCHEMA_UPGRADABLE && (r = migrate_from_2(s, txn)) < 0))
+    goto fail;
   /* Read on every secret read: they linger open between reads (no mprotect
    * pair per read) and secretd seals them once a second (store_seal_idle_keys). */
   sd_key_set_lingering(s->master, true);
@@ -350,6 +410,7 @@ int store_open(const char *dir, const struct sd_key *unlock, const struct store_
     return -ENOMEM;
   s->audit_fd = -1;
   pthread_rwlock_init(&s->key_lock, NULL);
+  pthread_mutex_init(&s->rdtxn_mu, NULL);
   pthread_mutex_init(&s->audit_file_mu, NULL);
   pthread_mutex_init(&s->tamper_mu, NULL);
   s->keep_versions = o && o->keep_versions ? o->keep_versions : STORE_DEFAULT_KEEP_VERSIONS;
@@ -382,6 +443,7 @@ uint64_t store_audit_file_recovered(const struct store *s) { return s->audit_fil
 void store_close(struct store *s) {
   if (!s)
     return;
+  store_rdtxn_drain(s);
   if (s->env)
     mdb_env_close(s->env);
   sd_key_free(s->unlock);
@@ -392,6 +454,7 @@ void store_close(struct store *s) {
   if (s->audit_fd >= 0)
     close(s->audit_fd);
   pthread_rwlock_destroy(&s->key_lock);
+  pthread_mutex_destroy(&s->rdtxn_mu);
   pthread_mutex_destroy(&s->audit_file_mu);
   pthread_mutex_destroy(&s->tamper_mu);
   free(s);

@@ -48,6 +48,7 @@ struct audit_head {
 };
 
 #define STORE_TAG_LEN 32
+#define STORE_RDTXN_MAX 8 /* reset read txns kept for reuse (rdtxn.c) */
 #define STORE_TAMPER_MAX 16         /* events kept until the next batch audits them */
 #define STORE_TAMPER_EVENT_LEN 120
 
@@ -67,6 +68,9 @@ struct store {
   unsigned n_tamper;
   uint64_t tamper_dropped, tamper_total;
   pthread_rwlock_t key_lock; /* guards master/master_wrapped swaps */
+  pthread_mutex_t rdtxn_mu;  /* guards the pool of reset read txns (rdtxn.c) */
+  MDB_txn *rdtxn[STORE_RDTXN_MAX];
+  unsigned n_rdtxn;
   unsigned keep_versions;
   int audit_fd; /* -1: no audit file */
   pthread_mutex_t audit_file_mu;
@@ -112,6 +116,14 @@ int store_load_master(MDB_txn *txn, MDB_dbi meta, const struct sd_key *unlock,
 int store_master_for_txn(struct store *s, MDB_txn *txn, struct sd_key **tmp,
                          const struct sd_key **ret);
 uint64_t store_now_ns(void);
+
+/* rdtxn.c: a read-only txn from the pool of reset ones (renewed: a fresh
+ * snapshot) or a new one; -errno as store_mdb_err. Give it back with
+ * store_rdtxn_end (never mdb_txn_abort), which resets it. drain aborts the
+ * pooled txns: store_close calls it before closing the env. */
+int store_rdtxn_begin(struct store *s, MDB_txn **ret);
+void store_rdtxn_end(struct store *s, MDB_txn *txn);
+void store_rdtxn_drain(struct store *s);
 
 /* audit.c */
 int store_audit_head_load(MDB_txn *txn, MDB_dbi audit, struct audit_head *ret);
@@ -169,7 +181,16 @@ int store_rec_secret_decode(const MDB_val *v, msgpack_unpacked *u, struct secret
 int store_rec_secret_encode(msgpack_sbuffer *sb, const char *name, uint64_t created_ns,
                       uint64_t updated_ns, uint32_t latest, const struct store_label *labels,
                       size_t n_labels, const msgpack_object *labels_obj);
+/* The msgpack decoder of version records: the reference that
+ * store_rec_version_parse (the one the store uses) is fuzzed against. */
 int store_rec_version_decode(const MDB_val *v, msgpack_unpacked *u, struct version_rec *out);
+/* A version record's payload p[0..n), parsed from the exact layout
+ * store_rec_version_encode writes (fixarray 4, uint, bin8 72, bin8 24, bin
+ * 8/16/32 up to the end, at least SD_TAG_LEN long) without msgpack: the
+ * reader finds where the ciphertext starts (which bytes the record's tag
+ * covers) before the tag is checked. out points into p. 0 or -EIO. Fuzzed
+ * against store_rec_version_decode (tests/fuzz/fuzz_store_version.c). */
+int store_rec_version_parse(const uint8_t *p, size_t n, struct version_rec *out);
 int store_rec_version_encode(msgpack_sbuffer *sb, uint64_t created_ns, const uint8_t *wrapped_dk,
                        const uint8_t *nonce, const uint8_t *ct, size_t ct_len);
 int store_rec_grant_decode(const MDB_val *v, msgpack_unpacked *u, struct grant_rec *out);
@@ -184,7 +205,10 @@ int store_id_from_hex(const char *hex, uint8_t out[16]);
 
 /* recmac.c: record authentication. seal/put append the tag; open/get check
  * it and return the payload (pointing into the LMDB value). A bad tag is
- * -EBADMSG and is reported (store_tamper_report) for the audit. */
+ * -EBADMSG and is reported (store_tamper_report) for the audit. The table
+ * decides the tag's form: for DBI_VERSIONS these work as the
+ * store_rec_version_* functions below (seal/put: -EINVAL for a payload not
+ * in the version record layout). */
 int store_rec_key_derive(const struct sd_key *audit_key, struct sd_key **ret);
 /* The keyed BLAKE2b state every tag starts from (key block and domain string
  * absorbed), in secret memory; computed once at store open from rec_key. */
@@ -197,6 +221,22 @@ int store_rec_open(struct store *s, enum store_dbi t, const MDB_val *k, const MD
                    MDB_val *ret_payload);
 int store_rec_get(struct store *s, MDB_txn *txn, enum store_dbi t, const MDB_val *k,
                   MDB_val *ret_payload);
+/* Version records (schema 3): the tag leaves out the ciphertext's body but
+ * for its AEAD tag (recmac.c). put: p is the encoded record, its last ct_len
+ * bytes the ciphertext; seal returns payload || tag in a malloc'ed ret (free
+ * ret->mv_data). open/get also parse the record into out (pointers into the
+ * LMDB value); -EBADMSG (reported) for a bad tag or layout.
+ * migrate: check the schema 2 record (whole-payload tag) at cursor c (k, v)
+ * and write it back in place in the schema 3 form; -EBADMSG (reported, the
+ * record left as it was) when it fails the schema 2 check. */
+int store_rec_version_seal(const struct store *s, const MDB_val *k, const void *p, size_t n,
+                           size_t ct_len, MDB_val *ret);
+int store_rec_version_put(const struct store *s, MDB_txn *txn, const MDB_val *k, const void *p,
+                          size_t n, size_t ct_len, unsigned flags);
+int store_rec_version_open(struct store *s, const MDB_val *k, const MDB_val *v,
+                           struct version_rec *out);
+int store_rec_version_get(struct store *s, MDB_txn *txn, const MDB_val *k, struct version_rec *out);
+int store_rec_version_migrate(struct store *s, MDB_cursor *c, const MDB_val *k, const MDB_val *v);
 /* Queue a tamper event (any thread); the next batch writes it to the audit
  * chain as "store.tamper". what: a short static description. */
 void store_tamper_report(struct store *s, enum store_dbi t, const MDB_val *k, const char *what);

@@ -146,20 +146,15 @@ static int rewrap_versions(struct store *s, MDB_txn *txn, const struct sd_key *o
     msgpack_sbuffer_init(&sb);
     const uint8_t *id = k.mv_data;
     uint32_t ver = store_be32_get(id + 16);
-    MDB_val p;
-    uint8_t *sealed = NULL;
-    size_t sealed_len;
-    if ((r = store_rec_open(s, DBI_VERSIONS, &k, &v, &p)) == 0 &&
-        (r = store_rec_version_decode(&p, &u, &vr)) == 0) {
+    MDB_val nv = {0, NULL};
+    if ((r = store_rec_version_open(s, &k, &v, &vr)) == 0) {
       memcpy(wdk, vr.wrapped_dk, sizeof(wdk));
       if ((r = sd_envelope_rewrap(old_m, new_m, id, ver, wdk)) == 0 &&
           (r = store_rec_version_encode(&sb, vr.created_ns, wdk, vr.nonce, vr.ct, vr.ct_len)) == 0 &&
-          (r = store_rec_seal(s, DBI_VERSIONS, &k, sb.data, sb.size, &sealed, &sealed_len)) == 0) {
-        MDB_val nv = {sealed_len, sealed};
+          (r = store_rec_version_seal(s, &k, sb.data, sb.size, vr.ct_len, &nv)) == 0)
         r = store_mdb_err(mdb_cursor_put(c, &k, &nv, MDB_CURRENT));
-      }
     }
-    free(sealed);
+    free(nv.mv_data);
     msgpack_sbuffer_destroy(&sb);
     msgpack_unpacked_destroy(&u);
   }

@@ -12,6 +12,21 @@
  * table is refused (-EBADMSG) and reported as a tamper signal; the references
  * between records (name -> id -> name, latest -> version) are checked by the
  * readers in secrets.c.
+ *
+ * Version records (schema 3) leave the body of the value's ciphertext out
+ * of the tag: it covers everything else of the payload (created_ns, the
+ * wrapped data key, the nonce, the ciphertext's length) and the AEAD's own
+ * 16-byte tag, which authenticates the body under the data key:
+ *
+ *   tag = BLAKE2b-256(key = record key, "sdrec1" || (table | 0x80) || len(key) || key ||
+ *                     payload[0 .. ct) || len(skipped) || AEAD tag)
+ *
+ * A changed body is then refused when the read decrypts it (-EBADMSG and a
+ * tamper signal, secrets.c), not when a listing checks the record; one
+ * BLAKE2b pass over every value per read is saved (docs/architecture-store.md,
+ * "Record authentication", says what this gives up: someone who already has
+ * the data key of a version, and so its value, can change that version's
+ * value undetected).
  */
 #include <errno.h>
 #include <sodium.h>
@@ -23,6 +38,10 @@
 #include "store/internal.h"
 
 #define REC_DOMAIN "sdrec1"
+
+/* Tags are compared with crypto_verify_32: constant time like sodium_memcmp,
+ * which reads byte by byte through volatile pointers (4% of a read). */
+_Static_assert(STORE_TAG_LEN == crypto_verify_32_BYTES, "tag length");
 
 int store_rec_key_derive(const struct sd_key *audit_key, struct sd_key **ret) {
   uint8_t sub[SD_KEY_LEN];
@@ -53,8 +72,11 @@ int store_rec_state_init(const struct sd_key *rec_key, struct secbuf **ret) {
   return 0;
 }
 
-/* Starts from the precomputed keyed state (one BLAKE2b compression of the key
- * block saved per tag); the result is the same as keying afresh. */
+/* Starts from the precomputed keyed state; the result is the same as keying
+ * afresh. This saves the keying only, not the key block's compression:
+ * libsodium compresses a block only once more input follows it, so every tag
+ * still costs one compression for the key block and one or more for the
+ * rest. */
 static void rec_tag(const struct store *s, enum store_dbi t, const MDB_val *k, const void *p,
                     size_t n, uint8_t tag[STORE_TAG_LEN]) {
   crypto_generichash_blake2b_state st;
@@ -69,8 +91,37 @@ static void rec_tag(const struct store *s, enum store_dbi t, const MDB_val *k, c
   sodium_memzero(&st, sizeof(st));
 }
 
+/* The tag of a version record whose last ct_len bytes are the ciphertext. */
+static void rec_tag_version(const struct store *s, const MDB_val *k, const uint8_t *p, size_t n,
+                            size_t ct_len, uint8_t tag[STORE_TAG_LEN]) {
+  crypto_generichash_blake2b_state st;
+  uint8_t hdr[1 + 4], skip[4];
+  size_t ct_off = n - ct_len, skip_len = ct_len - SD_TAG_LEN;
+  hdr[0] = (uint8_t)(DBI_VERSIONS | 0x80);
+  store_be32_put(hdr + 1, (uint32_t)k->mv_size);
+  store_be32_put(skip, (uint32_t)skip_len);
+  memcpy(&st, secbuf_cdata(s->rec_state), sizeof(st));
+  crypto_generichash_blake2b_update(&st, hdr, sizeof(hdr));
+  crypto_generichash_blake2b_update(&st, k->mv_data, k->mv_size);
+  crypto_generichash_blake2b_update(&st, p, ct_off);
+  crypto_generichash_blake2b_update(&st, skip, sizeof(skip));
+  crypto_generichash_blake2b_update(&st, p + ct_off + skip_len, SD_TAG_LEN);
+  crypto_generichash_blake2b_final(&st, tag, STORE_TAG_LEN);
+  sodium_memzero(&st, sizeof(st));
+}
+
 int store_rec_seal(const struct store *s, enum store_dbi t, const MDB_val *k, const void *p,
                    size_t n, uint8_t **ret, size_t *ret_len) {
+  if (t == DBI_VERSIONS) { /* the table decides the tag's form */
+    struct version_rec vr;
+    MDB_val sealed;
+    int r = store_rec_version_parse(p, n, &vr);
+    if (r < 0 || (r = store_rec_version_seal(s, k, p, n, vr.ct_len, &sealed)) < 0)
+      return r < 0 ? -EINVAL : r;
+    *ret = sealed.mv_data;
+    *ret_len = sealed.mv_size;
+    return 0;
+  }
   uint8_t *buf = malloc(n + STORE_TAG_LEN);
   if (!buf)
     return -ENOMEM;
@@ -94,6 +145,32 @@ int store_rec_put(const struct store *s, MDB_txn *txn, enum store_dbi t, const M
   return r;
 }
 
+int store_rec_version_seal(const struct store *s, const MDB_val *k, const void *p, size_t n,
+                        size_t ct_len, MDB_val *ret) {
+  struct version_rec vr; /* what we write must be what store_rec_version_open finds */
+  if (ct_len < SD_TAG_LEN || ct_len > n || store_rec_version_parse(p, n, &vr) < 0 ||
+      vr.ct_len != ct_len)
+    return -EINVAL;
+  uint8_t *buf = malloc(n + STORE_TAG_LEN);
+  if (!buf)
+    return -ENOMEM;
+  memcpy(buf, p, n);
+  rec_tag_version(s, k, buf, n, ct_len, buf + n);
+  *ret = (MDB_val){n + STORE_TAG_LEN, buf};
+  return 0;
+}
+
+int store_rec_version_put(const struct store *s, MDB_txn *txn, const MDB_val *k, const void *p,
+                          size_t n, size_t ct_len, unsigned flags) {
+  MDB_val kk = *k, v;
+  int r = store_rec_version_seal(s, k, p, n, ct_len, &v);
+  if (r < 0)
+    return r;
+  r = store_mdb_err(mdb_put(txn, s->dbi[DBI_VERSIONS], &kk, &v, flags));
+  free(v.mv_data);
+  return r;
+}
+
 void store_tamper_report(struct store *s, enum store_dbi t, const MDB_val *k, const char *what) {
   char hex[2 * 24 + 1], ev[STORE_TAMPER_EVENT_LEN];
   size_t n = k->mv_size < 24 ? k->mv_size : 24;
@@ -109,8 +186,10 @@ void store_tamper_report(struct store *s, enum store_dbi t, const MDB_val *k, co
   pthread_mutex_unlock(&s->tamper_mu);
 }
 
-int store_rec_open(struct store *s, enum store_dbi t, const MDB_val *k, const MDB_val *v,
-                   MDB_val *ret_payload) {
+/* The tag over the whole payload: every table's form but the versions' (and
+ * the versions' in schema 2, store_rec_version_migrate). */
+static int rec_open_whole(struct store *s, enum store_dbi t, const MDB_val *k, const MDB_val *v,
+                          MDB_val *ret_payload) {
   uint8_t want[STORE_TAG_LEN];
   if (v->mv_size < STORE_TAG_LEN) {
     store_tamper_report(s, t, k, "too short to carry a tag");
@@ -118,12 +197,74 @@ int store_rec_open(struct store *s, enum store_dbi t, const MDB_val *k, const MD
   }
   size_t n = v->mv_size - STORE_TAG_LEN;
   rec_tag(s, t, k, v->mv_data, n, want);
-  if (sodium_memcmp(want, (const uint8_t *)v->mv_data + n, STORE_TAG_LEN) != 0) {
+  if (crypto_verify_32(want, (const uint8_t *)v->mv_data + n) != 0) {
     store_tamper_report(s, t, k, "failed authentication");
     return -EBADMSG;
   }
   *ret_payload = (MDB_val){n, v->mv_data};
   return 0;
+}
+
+int store_rec_open(struct store *s, enum store_dbi t, const MDB_val *k, const MDB_val *v,
+                   MDB_val *ret_payload) {
+  if (t == DBI_VERSIONS) { /* the table decides the tag's form */
+    struct version_rec vr;
+    int r = store_rec_version_open(s, k, v, &vr);
+    if (r == 0)
+      *ret_payload = (MDB_val){v->mv_size - STORE_TAG_LEN, v->mv_data};
+    return r;
+  }
+  return rec_open_whole(s, t, k, v, ret_payload);
+}
+
+int store_rec_version_open(struct store *s, const MDB_val *k, const MDB_val *v,
+                           struct version_rec *out) {
+  uint8_t want[STORE_TAG_LEN];
+  if (v->mv_size < STORE_TAG_LEN) {
+    store_tamper_report(s, DBI_VERSIONS, k, "too short to carry a tag");
+    return -EBADMSG;
+  }
+  size_t n = v->mv_size - STORE_TAG_LEN;
+  const uint8_t *p = v->mv_data;
+  /* The tag's input depends on where the ciphertext starts: found by the
+   * layout parser, which only reads bounded fixed fields (no msgpack before
+   * the tag holds). */
+  if (store_rec_version_parse(p, n, out) < 0) {
+    store_tamper_report(s, DBI_VERSIONS, k, "failed authentication");
+    return -EBADMSG;
+  }
+  rec_tag_version(s, k, p, n, out->ct_len, want);
+  if (crypto_verify_32(want, p + n) != 0) {
+    store_tamper_report(s, DBI_VERSIONS, k, "failed authentication");
+    return -EBADMSG;
+  }
+  return 0;
+}
+
+int store_rec_version_get(struct store *s, MDB_txn *txn, const MDB_val *k, struct version_rec *out) {
+  MDB_val kk = *k, v;
+  int r = store_mdb_err(mdb_get(txn, s->dbi[DBI_VERSIONS], &kk, &v));
+  if (r < 0)
+    return r;
+  return store_rec_version_open(s, k, &v, out);
+}
+
+int store_rec_version_migrate(struct store *s, MDB_cursor *c, const MDB_val *k, const MDB_val *v) {
+  struct version_rec vr;
+  MDB_val p, nv = {0, NULL};
+  int r = rec_open_whole(s, DBI_VERSIONS, k, v, &p); /* the schema 2 tag: the whole payload */
+  if (r < 0)
+    return r;
+  if (store_rec_version_parse(p.mv_data, p.mv_size, &vr) < 0) {
+    store_tamper_report(s, DBI_VERSIONS, k, "authenticated but undecodable");
+    return -EBADMSG;
+  }
+  if ((r = store_rec_version_seal(s, k, p.mv_data, p.mv_size, vr.ct_len, &nv)) == 0) {
+    MDB_val kk = *k;
+    r = store_mdb_err(mdb_cursor_put(c, &kk, &nv, MDB_CURRENT));
+  }
+  free(nv.mv_data);
+  return r;
 }
 
 int store_rec_get(struct store *s, MDB_txn *txn, enum store_dbi t, const MDB_val *k,

@@ -142,6 +142,64 @@ int store_rec_version_decode(const MDB_val *v, msgpack_unpacked *u, struct versi
   return 0;
 }
 
+int store_rec_version_parse(const uint8_t *p, size_t n, struct version_rec *out) {
+  size_t off = 0, len;
+  uint64_t created = 0;
+  if (n < 2 || p[off++] != 0x94) /* fixarray of 4 */
+    return -EIO;
+  uint8_t t = p[off++]; /* created_ns: a positive fixint or uint 8/16/32/64 */
+  if (t <= 0x7f) {
+    created = t;
+  } else if (t >= 0xcc && t <= 0xcf) {
+    size_t w = (size_t)1 << (t - 0xcc);
+    if (n - off < w)
+      return -EIO;
+    for (size_t i = 0; i < w; i++)
+      created = created << 8 | p[off + i];
+    off += w;
+  } else {
+    return -EIO;
+  }
+  /* the wrapped data key and the nonce: bin8 of their fixed lengths */
+  static const uint8_t fixed[2] = {SD_WRAPPED_KEY_LEN, SD_NONCE_LEN};
+  const uint8_t *at[2];
+  for (int i = 0; i < 2; i++) {
+    if (n - off < 2u + fixed[i] || p[off] != 0xc4 || p[off + 1] != fixed[i])
+      return -EIO;
+    at[i] = p + off + 2;
+    off += 2u + fixed[i];
+  }
+  if (off >= n)
+    return -EIO;
+  switch (p[off]) { /* the ciphertext: bin8, bin16 or bin32, up to the end */
+  case 0xc4:
+    if (n - off < 2)
+      return -EIO;
+    len = p[off + 1];
+    off += 2;
+    break;
+  case 0xc5:
+    if (n - off < 3)
+      return -EIO;
+    len = (size_t)p[off + 1] << 8 | p[off + 2];
+    off += 3;
+    break;
+  case 0xc6:
+    if (n - off < 5)
+      return -EIO;
+    len = store_be32_get(p + off + 1);
+    off += 5;
+    break;
+  default:
+    return -EIO;
+  }
+  if (n - off != len || len < SD_TAG_LEN)
+    return -EIO;
+  *out = (struct version_rec){.created_ns = created, .wrapped_dk = at[0], .nonce = at[1],
+                              .ct = p + off, .ct_len = len};
+  return 0;
+}
+
 int store_rec_version_encode(msgpack_sbuffer *sb, uint64_t created_ns, const uint8_t *wrapped_dk,
                        const uint8_t *nonce, const uint8_t *ct, size_t ct_len) {
   msgpack_packer pk;

@@ -144,7 +144,7 @@ static int put_version(struct store_op *op, const uint8_t id[16], uint32_t versi
     memcpy(kb, id, 16);
     store_be32_put(kb + 16, version);
     MDB_val k = {20, kb};
-    r = store_rec_put(s, op->txn, DBI_VERSIONS, &k, sb.data, sb.size, 0);
+    r = store_rec_version_put(s, op->txn, &k, sb.data, sb.size, env.ct_len, 0);
   }
   msgpack_sbuffer_destroy(&sb);
   sd_envelope_clear(&env);
@@ -351,13 +351,7 @@ static int fill_versions(struct store *s, MDB_txn *txn, const uint8_t id[16],
   for (; rc == 0 && k.mv_size == 20 && memcmp(k.mv_data, id, 16) == 0;
        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
     struct version_rec vr;
-    msgpack_unpacked u;
-    MDB_val p;
-    if ((r = store_rec_open(s, DBI_VERSIONS, &k, &v, &p)) < 0)
-      break;
-    msgpack_unpacked_init(&u);
-    r = store_rec_version_decode(&p, &u, &vr);
-    msgpack_unpacked_destroy(&u);
+    r = store_rec_version_open(s, &k, &v, &vr);
     if (r < 0)
       break;
     if (info->n_versions == cap) {
@@ -515,7 +509,7 @@ int store_secret_inspect(struct store *s, const char *ref, struct store_secret_i
   uint8_t id[16];
   if (!s || !ret)
     return -EINVAL;
-  int r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
+  int r = store_rdtxn_begin(s, &txn);
   if (r < 0)
     return r;
   struct store_secret_info *info = calloc(1, sizeof(*info));
@@ -523,7 +517,7 @@ int store_secret_inspect(struct store *s, const char *ref, struct store_secret_i
     r = -ENOMEM;
   if (r == 0 && (r = store_secret_resolve(s, txn, ref, id)) == 0)
     r = fill_info(s, txn, id, info);
-  mdb_txn_abort(txn);
+  store_rdtxn_end(s, txn);
   if (r < 0) {
     store_secret_info_free(info, info ? 1 : 0);
     return r;
@@ -591,7 +585,7 @@ int store_secret_list_after(struct store *s, const void *after, size_t after_len
   size_t n = 0, cap = 0;
   if (!s || !ret || !ret_n || (after && (after_len == 0 || after_len > 511)))
     return -EINVAL;
-  int r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
+  int r = store_rdtxn_begin(s, &txn);
   if (r < 0)
     return r;
   if ((r = store_mdb_err(mdb_cursor_open(txn, s->dbi[DBI_NAMES], &c))) < 0)
@@ -642,7 +636,7 @@ out:
   store_secret_info_free(arr, n);
   if (c)
     mdb_cursor_close(c);
-  mdb_txn_abort(txn);
+  store_rdtxn_end(s, txn);
   return r;
 }
 
@@ -658,7 +652,7 @@ int store_secret_read(struct store *s, const char *ref, uint32_t version, struct
     return -EINVAL;
   msgpack_unpacked_init(&u);
   pthread_rwlock_rdlock(&s->key_lock);
-  int r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
+  int r = store_rdtxn_begin(s, &txn);
   if (r < 0)
     goto unlock;
   /* resolve authenticates and decodes the secret record once: its latest */
@@ -669,22 +663,23 @@ int store_secret_read(struct store *s, const char *ref, uint32_t version, struct
     version = rec.latest;
   memcpy(kb, id, 16);
   store_be32_put(kb + 16, version);
-  MDB_val k = {20, kb}, v;
-  if ((r = store_rec_get(s, txn, DBI_VERSIONS, &k, &v)) == -ENOENT && latest) {
+  MDB_val k = {20, kb};
+  if ((r = store_rec_version_get(s, txn, &k, &vr)) == -ENOENT && latest) {
     MDB_val ki = {16, id};
     store_tamper_report(s, DBI_SECRETS, &ki, "its latest version is missing");
     r = -EBADMSG;
   }
-  if (r < 0)
-    goto out;
-  msgpack_unpacked_destroy(&u);
-  msgpack_unpacked_init(&u);
-  if ((r = store_rec_version_decode(&v, &u, &vr)) < 0 ||
-      (r = store_master_for_txn(s, txn, &tmp, &master)) < 0)
+  if (r < 0 || (r = store_master_for_txn(s, txn, &tmp, &master)) < 0)
     goto out;
   r = sd_envelope_open(master, id, version, vr.wrapped_dk, vr.nonce, vr.ct, vr.ct_len, ret);
+  if (r == SD_E_DECRYPT) {
+    /* The record's tag held, so its wrapped key, nonce and AEAD tag are the
+     * store's own: the ciphertext's body was changed (recmac.c). */
+    store_tamper_report(s, DBI_VERSIONS, &k, "ciphertext failed AEAD authentication");
+    r = -EBADMSG;
+  }
 out:
-  mdb_txn_abort(txn);
+  store_rdtxn_end(s, txn);
 unlock:
   pthread_rwlock_unlock(&s->key_lock);
   sd_key_free(tmp);

@@ -23,10 +23,14 @@
 #include "crypto/keys.h"
 #include "crypto/secbuf.h"
 
-/* 2: every data record carries an authentication tag (recmac.c). Stores of
- * schema 1 (made before record authentication) are refused with
- * SD_E_SCHEMA; there is no in-place upgrade (docs/architecture-store.md). */
-#define STORE_SCHEMA_VERSION 2
+/* 2: every data record carries an authentication tag (recmac.c). 3: the tag
+ * of a version record covers the AEAD tag of its ciphertext instead of the
+ * whole ciphertext; store_open upgrades a schema 2 store in place (checking
+ * every version record's schema 2 tag first) and audits it as
+ * "store.migrate". Stores of schema 1 (made before record authentication)
+ * are refused with SD_E_SCHEMA; there is no in-place upgrade from 1
+ * (docs/architecture-store.md). */
+#define STORE_SCHEMA_VERSION 3
 #define STORE_DEFAULT_MAP_SIZE ((size_t)4 << 30)
 #define STORE_DEFAULT_KEEP_VERSIONS 5
 

@@ -3,7 +3,8 @@
 # appears in plaintext: not in any file under the data dir, not in the audit
 # file or the audit listing, not in secretd's stdout/stderr, not in a backup,
 # not in /proc/PID/cmdline or /proc/PID/environ of secretd. secretd is also
-# not dumpable (core dumps and ptrace off).
+# not dumpable (core dumps and ptrace off), and OpenSSL's secure heap for
+# private keys is locked and undumpable.
 source "$(dirname "$0")/daemon_lib.sh" "$@"
 
 M1=$(random_hex)
@@ -38,6 +39,20 @@ with open(f"/proc/{sys.argv[1]}/limits") as f:
         if line.startswith("Max core file size"):
             assert line.split()[4] == "0", line
 PY2
+# OpenSSL's secure heap for private keys (docs/secret-memory.md): set up at
+# start, 1 MiB, locked (lo) and excluded from core dumps (dd).
+python3 - "$PID" <<'PY3' || fail "secretd has no locked, undumpable OpenSSL secure heap"
+import re, sys
+size = None
+for line in open(f"/proc/{sys.argv[1]}/smaps"):
+    if line.startswith("Size:"):
+        size = int(line.split()[1])
+    elif line.startswith("VmFlags:") and size == 1024:
+        flags = line.split()[1:]
+        if "lo" in flags and "dd" in flags:
+            sys.exit(0)
+sys.exit(1)
+PY3
 stop_daemon
 check_absent "$T/out.log" "$T/err.log" "${data_files[@]}"
 ok "marker never leaks into files, logs, backup, cmdline or environ"

@@ -1,6 +1,6 @@
 # store/ unit tests (owned with store/): real LMDB files in mkdtemp dirs.
 if(TARGET sdstore)
-  foreach(t validate ops audit full tamper page)
+  foreach(t validate ops audit full tamper page migrate rdtxn)
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/test_store_${t}.c)
       secretd_unit_test(test_store_${t} LIBS sdstore PkgConfig::LMDB PkgConfig::MSGPACK)
     endif()
@@ -35,5 +35,26 @@ $0 -max_total_time=$2 -rss_limit_mb=2048 -timeout=10 -max_len=12000 $d"
     target_link_libraries(fuzz_audit_tail_replay PRIVATE sdstore)
     add_test(NAME fuzz_audit_tail_replay COMMAND fuzz_audit_tail_replay ${AUDIT_TAIL_CORPUS})
     set_tests_properties(fuzz_audit_tail_replay PROPERTIES LABELS "unit;store")
+  endif()
+endif()
+
+# Fuzzing of the version-record layout parser (store/records.c), which reads
+# a record's bytes before its tag is checked; same pattern as above.
+if(TARGET sdstore)
+  set(STORE_VERSION_CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/store_version)
+  if(SECRETD_FUZZ)
+    add_executable(fuzz_store_version fuzz/fuzz_store_version.c)
+    target_link_libraries(fuzz_store_version PRIVATE sdstore)
+    target_link_options(fuzz_store_version PRIVATE -fsanitize=fuzzer)
+    add_test(NAME fuzz_store_version_bounded
+             COMMAND bash -c "d=$(mktemp -d) && trap 'rm -rf $d' EXIT && cp $1/* $d/ && \
+$0 -max_total_time=$2 -rss_limit_mb=2048 -timeout=10 -max_len=70000 $d"
+                     $<TARGET_FILE:fuzz_store_version> ${STORE_VERSION_CORPUS} 30)
+    set_tests_properties(fuzz_store_version_bounded PROPERTIES LABELS fuzz TIMEOUT 300)
+  else()
+    add_executable(fuzz_store_version_replay fuzz/fuzz_store_version.c fuzz/replay_main.c)
+    target_link_libraries(fuzz_store_version_replay PRIVATE sdstore)
+    add_test(NAME fuzz_store_version_replay COMMAND fuzz_store_version_replay ${STORE_VERSION_CORPUS})
+    set_tests_properties(fuzz_store_version_replay PROPERTIES LABELS "unit;store")
   endif()
 endif()

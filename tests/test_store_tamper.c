@@ -225,6 +225,58 @@ static void test_version_swapped_between_secrets_is_refused(void **state) {
   assert_true(tamper_records(t->f, "table:versions") >= 1);
 }
 
+/* Version records tag the AEAD tag of their ciphertext, not its body
+ * (schema 3, store/recmac.c): a changed body fails the AEAD when a read
+ * decrypts it, and is refused and audited all the same. */
+static void test_version_ciphertext_body_edited_is_refused(void **state) {
+  struct two *t = *state;
+  struct raw w;
+  uint8_t kv[20];
+  memcpy(kv, t->a, 16);
+  store_be32_put(kv + 16, 1);
+  raw_begin(t->f, &w);
+  MDB_val k = {20, kv}, v;
+  assert_int_equal(mdb_get(w.txn, raw_dbi(&w, "versions"), &k, &v), 0);
+  /* record = payload || tag(32); the payload ends with the ciphertext of
+   * "value-of-A": 10 body bytes then the 16-byte AEAD tag */
+  size_t body = v.mv_size - 32 - 16 - 10;
+  raw_flip(&w, "versions", kv, 20, body + 3);
+  raw_end(t->f, &w);
+  assert_int_equal(read_raw(t->f, "sA", 0), -EBADMSG);
+  assert_int_equal(read_raw(t->f, "sA", 1), -EBADMSG);
+  assert_true(tamper_records(t->f, "ciphertext failed AEAD authentication") >= 1);
+  assert_true(tamper_records(t->f, "table:versions") >= 1);
+  struct secbuf *out = NULL; /* B is untouched */
+  assert_int_equal(store_secret_read(t->f->s, "sB", 0, &out), 0);
+  secbuf_free(out);
+}
+
+/* The AEAD tag and the fields before the ciphertext are under the record's
+ * tag: a change is refused by every reader, inspect too. */
+static void test_version_aead_tag_or_header_edited_is_refused(void **state) {
+  struct two *t = *state;
+  struct raw w;
+  uint8_t ka[20], kb[20];
+  memcpy(ka, t->a, 16);
+  store_be32_put(ka + 16, 1);
+  memcpy(kb, t->b, 16);
+  store_be32_put(kb + 16, 1);
+  raw_begin(t->f, &w);
+  MDB_val k = {20, ka}, v;
+  assert_int_equal(mdb_get(w.txn, raw_dbi(&w, "versions"), &k, &v), 0);
+  raw_flip(&w, "versions", ka, 20, v.mv_size - 32 - 5); /* inside the AEAD tag */
+  raw_flip(&w, "versions", kb, 20, 20);                  /* inside the wrapped data key */
+  raw_end(t->f, &w);
+  assert_int_equal(read_raw(t->f, "sA", 0), -EBADMSG);
+  assert_int_equal(read_raw(t->f, "sB", 0), -EBADMSG);
+  struct store_secret_info *info = NULL;
+  assert_int_equal(store_secret_inspect(t->f->s, "sA", &info), -EBADMSG);
+  assert_int_equal(store_secret_inspect(t->f->s, "sB", &info), -EBADMSG);
+  assert_true(tamper_records(t->f, "failed authentication") >= 2);
+  /* a master-key rotation rewraps nothing built on a refused record */
+  assert_int_equal(store_rotate_master_key(t->f->s, &t->f->actor), -EBADMSG);
+}
+
 static void test_secret_record_edited_or_swapped_is_refused(void **state) {
   struct two *t = *state;
   struct raw w;
@@ -288,6 +340,8 @@ int main(void) {
       T(test_edited_grant_is_refused),
       T(test_grant_moved_to_another_secret_is_refused),
       T(test_version_swapped_between_secrets_is_refused),
+      T(test_version_ciphertext_body_edited_is_refused),
+      T(test_version_aead_tag_or_header_edited_is_refused),
       T(test_secret_record_edited_or_swapped_is_refused),
       T(test_deleted_records_that_others_refer_to_are_refused),
       T(test_deleted_name_record_is_refused_by_id),

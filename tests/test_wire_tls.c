@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -759,12 +760,32 @@ static void test_ctx_errors_are_clear(void **state) {
   wire_tls_ctx_free(NULL);
 }
 
+/* True when /proc/self/smaps has a mapping of exactly kib KiB that is locked
+ * ("lo": mlock, on fault or not) and excluded from core dumps ("dd"). */
+static bool locked_undumpable_mapping(size_t kib) {
+  FILE *f = fopen("/proc/self/smaps", "r");
+  char line[512];
+  size_t size = 0;
+  bool hit = false;
+  assert_non_null(f);
+  while (!hit && fgets(line, sizeof(line), f)) {
+    if (sscanf(line, "Size: %zu kB", &size) == 1)
+      continue;
+    if (strncmp(line, "VmFlags:", 8) == 0 && size == kib)
+      hit = strstr(line, " lo") && strstr(line, " dd");
+  }
+  fclose(f);
+  return hit;
+}
+
 static void test_private_key_lives_in_the_secure_heap(void **state) {
-  /* The recommendation for processes holding TLS keys: a secure heap set
-   * up before the key is loaded keeps the private scalar in locked,
-   * undumpable pages. */
-  if (!CRYPTO_secure_malloc_initialized())
-    assert_int_not_equal(CRYPTO_secure_malloc_init(64 * 1024, 32), 0);
+  /* What secretd's main does before any key is loaded: the secure heap
+   * keeps the private scalar in locked, undumpable pages. */
+  assert_false(locked_undumpable_mapping(WIRE_TLS_SECURE_HEAP_SIZE / 1024));
+  assert_int_equal(wire_tls_secure_heap_init(), 0); /* root here: RLIMIT_MEMLOCK is no limit */
+  assert_true(CRYPTO_secure_malloc_initialized());
+  assert_true(locked_undumpable_mapping(WIRE_TLS_SECURE_HEAP_SIZE / 1024));
+  assert_int_equal(wire_tls_secure_heap_init(), 0); /* a second call does nothing */
   size_t before = CRYPTO_secure_used();
   struct wire_tls_ctx *ctx = make_ctx(WIRE_TLS_SERVER, "ca", "server", 0, NULL);
   assert_true(CRYPTO_secure_used() > before);

@@ -199,6 +199,16 @@ static void ctx_unref(struct wire_tls_ctx *ctx) {
   free(ctx);
 }
 
+int wire_tls_secure_heap_init(void) {
+  if (CRYPTO_secure_malloc_initialized())
+    return 0;
+  int r = CRYPTO_secure_malloc_init(WIRE_TLS_SECURE_HEAP_SIZE, WIRE_TLS_SECURE_HEAP_MINSIZE);
+  ERR_clear_error();
+  if (r == 0)
+    return -ENOMEM;
+  return r == 2 ? 1 : 0;
+}
+
 int wire_tls_ctx_new(const struct wire_tls_config *cfg, struct wire_tls_ctx **ret_ctx) {
   struct wire_tls_ctx *ctx = NULL;
   SSL_CTX *c = NULL;

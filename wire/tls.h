@@ -96,6 +96,23 @@ struct wire_tls_config {
 struct wire_tls_ctx;
 struct wire_tls;
 
+/* OpenSSL's secure heap: 1 MiB, smallest block 32 bytes (docs/secret-memory.md). */
+#define WIRE_TLS_SECURE_HEAP_SIZE ((size_t)1 << 20)
+#define WIRE_TLS_SECURE_HEAP_MINSIZE 32
+
+/*
+ * Set up OpenSSL's secure heap (CRYPTO_secure_malloc_init) for the private
+ * keys this process will load: one arena between guard pages, locked
+ * (mlock2 MLOCK_ONFAULT, so never swapped out), MADV_DONTDUMP (never in a
+ * core dump), wiped on free. OpenSSL then keeps the private scalars of EC
+ * keys, Ed25519 private keys and signing nonces there. Call once at start,
+ * before any key is loaded (secretd's main does); a later call does nothing.
+ * Returns 0, 1 (the arena exists but could not be locked or excluded from
+ * dumps, e.g. over RLIMIT_MEMLOCK: the caller warns), or -ENOMEM (no arena:
+ * the caller refuses to start). Not thread-safe.
+ */
+int wire_tls_secure_heap_init(void);
+
 /*
  * Load a context: the key pair and the root CA are read now (the files can
  * go afterwards). The private key lives in OpenSSL's secure heap if the
