@@ -40,6 +40,10 @@ struct admin_req {
   const struct admin_op *op;  /* NULL: unknown or malformed (action says which) */
   const char *action;         /* static: the op's name or ADMIN_ACTION_* */
   struct store_actor actor;
+  /* The caller's node id, from its verified certificate (checked against the
+   * store by the identity layer); "" on the admin socket. Worker ops refuse
+   * a request without one. */
+  char node_id[STORE_NODE_MAX + 1];
   int code;                   /* outcome of prepare (read result, arg errors) */
   const char *errmsg;         /* static message for !ok replies, or NULL */
   /* arguments */
@@ -74,6 +78,8 @@ struct admin_req {
   size_t n_recs;
   bool more;
   struct store_audit_verdict verdict;
+  /* worker ops (node_ops.c) */
+  struct node_req *nodereq;
   /* a slow read on the thread pool */
   uv_work_t work;
   struct admin_req *slow_next;
@@ -114,6 +120,20 @@ int admin_run_service_rm(struct store_batch *b, struct admin_req *rq);
 void admin_pack_service_name(msgpack_packer *pk, const struct admin_req *rq);
 /* admin_services.c: release what the service ops hold in rq. */
 void admin_req_clear_services(struct admin_req *rq);
+
+/* node_ops.c: the worker ops' handlers: node.assignments, node.deliver, task.report.
+ * The node is rq->node_id (the verified caller), never an argument. */
+int node_prep_assignments(struct admin_req *rq, const msgpack_object *args);
+int node_run_assignments(struct store_batch *b, struct admin_req *rq);
+void node_pack_assignments(msgpack_packer *pk, const struct admin_req *rq);
+int node_prep_deliver(struct admin_req *rq, const msgpack_object *args);
+int node_run_deliver(struct store_batch *b, struct admin_req *rq);
+void node_pack_deliver(msgpack_packer *pk, const struct admin_req *rq);
+int node_prep_task_report(struct admin_req *rq, const msgpack_object *args);
+int node_run_task_report(struct store_batch *b, struct admin_req *rq);
+void node_pack_task_report(msgpack_packer *pk, const struct admin_req *rq);
+/* node_ops.c: release what the worker ops hold in rq (values wiped). NULL ok. */
+void node_req_clear(struct admin_req *rq);
 
 /* admin_ops.c: the handler of a decoded op (NULL when out of range). */
 const struct admin_op *admin_op_get(enum wire_op op);

@@ -535,6 +535,14 @@ static const struct admin_op ops[WIRE_OP__COUNT] = {
                                  admin_pack_service_inspect, ADMIN_READ, "service:", NULL},
     [WIRE_OP_SERVICE_RM] = {admin_prep_service_rm, admin_run_service_rm,
                             admin_pack_service_name, ADMIN_WRITE, "service:", NULL},
+    /* Worker ops: each writes its own audit records (deliveries, refusals) in
+     * the batch, hence ADMIN_WRITE; without a caller node id they refuse. */
+    [WIRE_OP_NODE_ASSIGNMENTS] = {node_prep_assignments, node_run_assignments,
+                                  node_pack_assignments, ADMIN_WRITE, "node:", NULL},
+    [WIRE_OP_NODE_DELIVER] = {node_prep_deliver, node_run_deliver, node_pack_deliver,
+                              ADMIN_WRITE, "node:", NULL},
+    [WIRE_OP_TASK_REPORT] = {node_prep_task_report, node_run_task_report, node_pack_task_report,
+                             ADMIN_WRITE, "node:", NULL},
 };
 
 const struct admin_op *admin_op_get(enum wire_op op) {
@@ -572,4 +580,5 @@ void admin_req_clear(struct admin_req *rq) {
   rq->recs = NULL;
   rq->n_recs = 0;
   admin_req_clear_services(rq);
+  node_req_clear(rq);
 }

@@ -29,6 +29,8 @@ enum store_dbi {
   DBI_TOKENS,
   DBI_AUDIT, /* seq(8 BE) -> [seq, time_ns, actor, action, object, outcome, prev, hash] */
   DBI_META,  /* see META_* */
+  DBI_GENERATIONS, /* node -> [generation, digest(32)]: the assignment set a node was
+                      last given (store/dispatch.h); appended last: the index is in tags */
   DBI_N,
 };
 extern const char *const store_db_names[DBI_N];
