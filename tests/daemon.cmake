@@ -52,3 +52,10 @@ if(TARGET secretd_core)
     endif()
   endforeach()
 endif()
+
+# Delivery, manager side (issue 11): assignment sets, generations, change
+# tracking, the node authorizer and the worker ops' handlers on a real store.
+if(TARGET secretd_dispatch)
+  secretd_unit_test(test_secretd_dispatch LIBS secretd_dispatch)
+  target_include_directories(test_secretd_dispatch PRIVATE ${SECRETD_TEST_DIR})
+endif()
