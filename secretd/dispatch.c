@@ -294,7 +294,8 @@ static int fingerprints(const struct wire_assignments *a, struct fp **ret, size_
     for (size_t j = 0; j < t->n_grants; j++)
       fp_of(t->id, t->grants[j].secret_id, t->grants[j].version, &f[k++]);
   }
-  qsort(f, n, sizeof(*f), fp_cmp);
+  if (n)
+    qsort(f, n, sizeof(*f), fp_cmp);
   *ret = f;
   *ret_n = n;
   return 0;
@@ -359,7 +360,7 @@ static int diff_one(struct dispatch_tracker *t, struct store *s, struct wire_ass
     *changed = memcmp(tn->digest, a->digest, STORE_DIGEST_LEN) != 0;
     *revokes = false;
     for (size_t i = 0; *changed && i < tn->n_fps && !*revokes; i++)
-      *revokes = !bsearch(&tn->fps[i], fps, n_fps, sizeof(*fps), fp_cmp);
+      *revokes = !n_fps || !bsearch(&tn->fps[i], fps, n_fps, sizeof(*fps), fp_cmp);
   }
   memcpy(tn->digest, a->digest, STORE_DIGEST_LEN);
   free(tn->fps);
