@@ -80,6 +80,8 @@ struct admin_req {
   struct store_audit_verdict verdict;
   /* worker ops (node_ops.c) */
   struct node_req *nodereq;
+  /* a write that may change nodes' assignments (dispatch_hook.c) */
+  struct dispatch_pending *dpending;
   /* a slow read on the thread pool */
   uv_work_t work;
   struct admin_req *slow_next;

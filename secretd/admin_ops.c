@@ -17,6 +17,7 @@
 #include "base/limits.h"
 #include "base/str.h"
 #include "crypto/secbuf.h"
+#include "secretd/dispatch_hook.h"
 #include "secretd/secretd.h"
 #include "secretd/serve.h"
 #include "store/validate.h"
@@ -581,4 +582,5 @@ void admin_req_clear(struct admin_req *rq) {
   rq->n_recs = 0;
   admin_req_clear_services(rq);
   node_req_clear(rq);
+  dispatch_hook_release(rq);
 }

@@ -17,6 +17,7 @@
 #include "secretd/admin.h"
 #include "secretd/authorizer.h"
 #include "secretd/dispatch.h"
+#include "secretd/dispatch_hook.h"
 #include "secretd/serve.h"
 #include "store/internal.h"
 #include "test_store_util.h"
@@ -853,6 +854,127 @@ static void test_assignment_decoder_refuses_what_breaks_a_bound(void **state) {
                    SD_E_PROTO);
 }
 
+/* ---- the hook in the commit path, with the real group-commit queue ---- */
+
+struct seen {
+  char nodes[200];
+  int calls;
+  uint64_t gen;
+};
+
+static void on_changed(struct server *s, const struct dispatch_node_change *c, size_t n, void *ud) {
+  struct seen *seen = ud;
+  (void)s;
+  seen->calls++;
+  seen->nodes[0] = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t l = strlen(seen->nodes);
+    snprintf(seen->nodes + l, sizeof(seen->nodes) - l, "%s%s%s", i ? "," : "",
+             c[i].revokes ? "+" : "", c[i].node);
+    seen->gen = c[i].set.generation;
+  }
+}
+
+struct write_item {
+  struct cq_item item;
+  struct admin_req *rq;
+  int (*op)(struct store_batch *b, struct admin_req *rq);
+  bool done;
+};
+
+static int write_run(struct store_batch *b, struct cq_item *it) {
+  struct write_item *w = (struct write_item *)it;
+  return w->op(b, w->rq);
+}
+
+static void write_done(struct cq_item *it, int r) {
+  struct write_item *w = (struct write_item *)it;
+  dispatch_hook_after(w->rq, r); /* as admin.c's req_done does */
+  w->done = true;
+}
+
+static int op_rotate(struct store_batch *b, struct admin_req *rq) {
+  struct secbuf *v;
+  assert_int_equal(secbuf_from("MARKER-hook", 11, &v), 0);
+  int r = store_secret_rotate(b, &rq->actor, rq->ref, v, NULL);
+  secbuf_free(v);
+  return r;
+}
+
+static int op_rm_force(struct store_batch *b, struct admin_req *rq) {
+  return store_secret_remove(b, &rq->actor, rq->ref, true);
+}
+
+/* One admin write through the queue with the hook around it; returns the
+ * nodes the callback got. */
+static void hooked_write(struct server *srv, struct seen *seen, const char *action,
+                         const char *ref, bool force,
+                         int (*op)(struct store_batch *, struct admin_req *)) {
+  struct admin_req rq = {0};
+  struct write_item w = {.rq = &rq, .op = op};
+  rq.server = srv;
+  rq.action = action;
+  rq.force = force;
+  snprintf(rq.ref, sizeof(rq.ref), "%s", ref);
+  dispatch_hook_before(&rq);
+  w.item.run = write_run;
+  w.item.done = write_done;
+  int calls = seen->calls;
+  cq_submit(srv->cq, &w.item);
+  for (int i = 0; i < 1000 && (!w.done || (seen->calls == calls && srv->cq)); i++)
+    uv_run(srv->loop, UV_RUN_ONCE);
+  assert_true(w.done);
+  dispatch_hook_release(&rq);
+}
+
+static void on_idle(void *ud) { *(bool *)ud = true; }
+
+static void test_commit_path_hook_names_the_changed_nodes_after_each_write(void **state) {
+  struct world *w = *state;
+  struct server srv = {0};
+  uv_loop_t loop;
+  struct seen seen = {0};
+  assert_int_equal(uv_loop_init(&loop), 0);
+  srv.loop = &loop;
+  srv.store = w->f->s;
+  assert_int_equal(cq_new(&loop, srv.store, 64, &srv.cq), 0);
+  assert_int_equal(dispatch_tracker_new(&srv.tracker), 0);
+  srv.on_nodes_changed = on_changed;
+  srv.on_nodes_changed_ud = &seen;
+  /* both agents fetched their sets (generation 1 each), as node.assignments does */
+  for (int i = 0; i < 2; i++) {
+    struct wire_assignments a = {0};
+    struct store_batch *b;
+    assert_int_equal(dispatch_build(srv.store, i ? "n2" : "n1", &a, NULL), 0);
+    assert_int_equal(store_batch_begin(srv.store, &b), 0);
+    assert_int_equal(dispatch_gen_advance(b, &a), 0);
+    assert_int_equal(store_batch_commit(b), 0);
+    wire_assignments_clear(&a);
+  }
+  /* rotate api: web pins it (n1 unchanged), worker (n2) follows */
+  hooked_write(&srv, &seen, "secret.rotate", "api", false, op_rotate);
+  assert_int_equal(seen.calls, 1);
+  assert_string_equal(seen.nodes, "+n2");
+  assert_int_equal(seen.gen, 2);
+  /* rm --force of db: web on n1 had it; the grants are gone after the write */
+  hooked_write(&srv, &seen, "secret.rm", "db", true, op_rm_force);
+  assert_int_equal(seen.calls, 2);
+  assert_string_equal(seen.nodes, "+n1");
+  struct store_node_gen g;
+  assert_int_equal(seen.gen, 2);
+  assert_int_equal(store_node_gen_get(srv.store, "n1", &g), 0);
+  assert_int_equal(g.generation, 2);
+  bool idle = false;
+  cq_shutdown(srv.cq, on_idle, &idle);
+  for (int i = 0; i < 100 && !idle; i++)
+    uv_run(&loop, UV_RUN_ONCE);
+  assert_true(idle);
+  cq_free(srv.cq);
+  dispatch_tracker_free(srv.tracker);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -879,6 +1001,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_task_report_updates_only_the_nodes_own_tasks,
                                       world_setup, world_teardown),
       cmocka_unit_test(test_assignment_decoder_refuses_what_breaks_a_bound),
+      cmocka_unit_test_setup_teardown(
+          test_commit_path_hook_names_the_changed_nodes_after_each_write, world_setup,
+          world_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
