@@ -8,7 +8,13 @@
 
 #include "base/error.h"
 #include "crypto/secbuf.h"
+#include "wire/frame.h"
 #include "wire/msg.h"
+
+/* What the reply's values may take: a frame less room for everything else
+ * (at most STORE_DELIVER_MAX entries of ids, names and keys). */
+#define AUTHZ_ENTRY_OVERHEAD 256u
+#define AUTHZ_REPLY_BUDGET ((size_t)WIRE_MAX_FRAME - (size_t)STORE_DELIVER_MAX * AUTHZ_ENTRY_OVERHEAD)
 
 int authz_check(struct store *s, struct authz_request *r) {
   if (!s || !r)
@@ -23,8 +29,24 @@ int authz_check(struct store *s, struct authz_request *r) {
   }
   if (rc < 0)
     return rc;
-  for (size_t i = 0; i < r->n; i++)
-    r->delivered += r->items[i].result == 0;
+  /* One reply is one frame: values that would not fit are not sent (nor
+   * audited as delivered); the agent asks for them in another request. */
+  size_t used = 0;
+  for (size_t i = 0; i < r->n; i++) {
+    struct store_delivery *it = &r->items[i];
+    if (it->result != 0)
+      continue;
+    size_t need = secbuf_len(it->value) + AUTHZ_ENTRY_OVERHEAD;
+    if (used + need > AUTHZ_REPLY_BUDGET) {
+      secbuf_free(it->value);
+      it->value = NULL;
+      it->result = -EMSGSIZE;
+      it->why = "does not fit this reply: ask for it in another request";
+      continue;
+    }
+    used += need;
+    r->delivered++;
+  }
   return 0;
 }
 

@@ -39,7 +39,8 @@ struct authz_request {
 };
 
 /* Fill r->items[i].secret_id/version for i < r->n before the check. Returns 0
- * (r->code says the verdict), or a hard error (-EINVAL, -EBADMSG, SD_E_DECRYPT,
+ * (r->code says the verdict; an item whose value would overflow one reply
+ * frame gets result -EMSGSIZE and no value: ask again), or a hard error (-EINVAL, -EBADMSG, SD_E_DECRYPT,
  * -ENOMEM, -errno) after which nothing is delivered: audit it like a refusal. */
 int authz_check(struct store *s, struct authz_request *r);
 

@@ -14,6 +14,7 @@
 #include <lmdb.h>
 #include <string.h>
 
+#include "base/limits.h"
 #include "secretd/admin.h"
 #include "secretd/authorizer.h"
 #include "secretd/dispatch.h"
@@ -689,6 +690,51 @@ static void test_deliver_op_packs_values_from_secret_memory_and_refuses_without_
   assert_false(audit_has(w->f, "MARKER"));
 }
 
+static void test_authorizer_never_packs_more_than_one_frame(void **state) {
+  struct world *w = *state;
+  struct authz_request r = {0};
+  char ids[3][33];
+  char *big = malloc(SD_VALUE_MAX);
+  assert_non_null(big);
+  for (int i = 0; i < 3; i++) {
+    char name[16];
+    snprintf(name, sizeof(name), "big%d", i);
+    memset(big, 'a' + i, SD_VALUE_MAX - 1);
+    big[SD_VALUE_MAX - 1] = 0;
+    assert_int_equal(put1(w->f, name, big, ids[i]), 0);
+    assert_int_equal(grant(w->f, name, "web", 0), 0);
+  }
+  free(big);
+  snprintf(r.node, sizeof(r.node), "n1");
+  snprintf(r.service, sizeof(r.service), "web");
+  snprintf(r.task, sizeof(r.task), "%s", w->web_task);
+  r.items = calloc(3, sizeof(*r.items));
+  r.n = 3;
+  for (int i = 0; i < 3; i++) {
+    strcpy(r.items[i].secret_id, ids[i]);
+    r.items[i].version = 1;
+  }
+  assert_int_equal(authz_check(w->f->s, &r), 0);
+  assert_int_equal(r.code, 0);
+  assert_int_equal(r.delivered, 2);
+  int deferred = 0;
+  for (int i = 0; i < 3; i++)
+    if (r.items[i].result == -EMSGSIZE) {
+      assert_null(r.items[i].value);
+      deferred++;
+    }
+  assert_int_equal(deferred, 1);
+  struct wire_buf out = {0};
+  msgpack_packer pk;
+  wire_buf_init(&out, &pk);
+  msgpack_pack_map(&pk, 1); /* as a reply's envelope would hold it */
+  wire_pack_str(&pk, "result");
+  authz_pack(&pk, &r);
+  assert_true(wire_buf_finish(&out) > 0); /* fits one frame */
+  wire_buf_release(&out);
+  authz_release(&r);
+}
+
 static uint64_t g_gen;
 static char g_digest[65];
 
@@ -1001,6 +1047,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_task_report_updates_only_the_nodes_own_tasks,
                                       world_setup, world_teardown),
       cmocka_unit_test(test_assignment_decoder_refuses_what_breaks_a_bound),
+      cmocka_unit_test_setup_teardown(test_authorizer_never_packs_more_than_one_frame,
+                                      world_setup, world_teardown),
       cmocka_unit_test_setup_teardown(
           test_commit_path_hook_names_the_changed_nodes_after_each_write, world_setup,
           world_teardown),
