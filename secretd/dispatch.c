@@ -29,82 +29,57 @@ static void spec_restart(const uint8_t *spec, size_t len, char out[WIRE_ASSIGN_S
   wire_value_free(v);
 }
 
-static int build_task(struct store *s, const struct store_node_task *nt, struct wire_assign_task *t) {
-  struct store_service_info *svc = NULL;
-  struct store_service_grant *g = NULL;
-  size_t ng = 0;
-  int r = store_service_inspect(s, nt->service, &svc);
-  if (r == -ENOENT)
-    return 0; /* removed between the two reads: the next change rebuilds */
-  if (r < 0)
-    return r;
-  if ((r = store_service_grants(s, nt->service, &g, &ng)) < 0)
-    goto out;
-  if (ng > WIRE_ASSIGN_GRANTS_MAX) {
-    r = -E2BIG;
-    goto out;
-  }
-  snprintf(t->id, sizeof(t->id), "%s", nt->task.id);
-  snprintf(t->service, sizeof(t->service), "%s", nt->service);
-  t->slot = nt->task.slot;
-  snprintf(t->desired, sizeof(t->desired), "%s", nt->task.desired);
-  snprintf(t->state, sizeof(t->state), "%s", nt->task.state);
-  spec_restart(svc->spec, svc->spec_len, t->restart);
-  t->spec = svc->spec; /* taken */
-  t->spec_len = svc->spec_len;
-  svc->spec = NULL;
-  if (ng && !(t->grants = calloc(ng, sizeof(*t->grants)))) {
-    r = -ENOMEM;
-    goto out;
-  }
-  for (size_t i = 0; i < ng; i++) { /* sorted by secret id already */
-    struct wire_assign_grant *w = &t->grants[i];
-    snprintf(w->secret_id, sizeof(w->secret_id), "%s", g[i].secret_id);
-    snprintf(w->secret, sizeof(w->secret), "%s", g[i].secret_name);
-    snprintf(w->target, sizeof(w->target), "%s", g[i].target);
-    w->uid_unset = g[i].uid_unset;
-    w->gid_unset = g[i].gid_unset;
-    w->uid = g[i].uid;
-    w->gid = g[i].gid;
-    w->mode = g[i].mode;
-    w->version = g[i].version;
-    w->pinned = g[i].pinned;
-  }
-  t->n_grants = ng;
-  r = 1;
-out:
-  free(g);
-  store_service_info_free(svc, 1);
-  return r;
-}
-
 int dispatch_build(struct store *s, const char *node, struct wire_assignments *ret,
                    bool *ret_stale) {
-  struct store_node_task *nt = NULL;
+  struct store_node_assignment *na = NULL;
   struct wire_assignments a = {0};
   struct store_node_gen gen;
   size_t n = 0;
   if (!s || !ret)
     return -EINVAL;
-  int r = store_node_tasks(s, node, &nt, &n);
+  /* one read snapshot: the set is one the store really held */
+  int r = store_node_assignments(s, node, WIRE_ASSIGN_TASKS_MAX, WIRE_ASSIGN_GRANTS_MAX, &na, &n,
+                                 &gen);
   if (r < 0)
     return r;
-  if (n > WIRE_ASSIGN_TASKS_MAX) {
-    r = -E2BIG;
-    goto out;
-  }
   snprintf(a.node, sizeof(a.node), "%s", node);
   if (n && !(a.tasks = calloc(n, sizeof(*a.tasks)))) {
     r = -ENOMEM;
     goto out;
   }
-  for (size_t i = 0; i < n; i++) {
-    if ((r = build_task(s, &nt[i], &a.tasks[a.n_tasks])) < 0)
-      goto out;
-    if (r == 1)
+  for (size_t i = 0; i < n; i++, a.n_tasks++) {
+    struct wire_assign_task *t = &a.tasks[i];
+    snprintf(t->id, sizeof(t->id), "%s", na[i].task.id);
+    snprintf(t->service, sizeof(t->service), "%s", na[i].service);
+    t->slot = na[i].task.slot;
+    snprintf(t->desired, sizeof(t->desired), "%s", na[i].task.desired);
+    snprintf(t->state, sizeof(t->state), "%s", na[i].task.state);
+    spec_restart(na[i].spec, na[i].spec_len, t->restart);
+    t->spec = na[i].spec; /* taken */
+    t->spec_len = na[i].spec_len;
+    na[i].spec = NULL;
+    if (na[i].n_grants && !(t->grants = calloc(na[i].n_grants, sizeof(*t->grants)))) {
+      r = -ENOMEM;
       a.n_tasks++;
+      goto out;
+    }
+    for (size_t j = 0; j < na[i].n_grants; j++) { /* sorted by secret id already */
+      const struct store_service_grant *g = &na[i].grants[j];
+      struct wire_assign_grant *w = &t->grants[j];
+      snprintf(w->secret_id, sizeof(w->secret_id), "%s", g->secret_id);
+      snprintf(w->secret, sizeof(w->secret), "%s", g->secret_name);
+      snprintf(w->target, sizeof(w->target), "%s", g->target);
+      w->uid_unset = g->uid_unset;
+      w->gid_unset = g->gid_unset;
+      w->uid = g->uid;
+      w->gid = g->gid;
+      w->mode = g->mode;
+      w->version = g->version;
+      w->pinned = g->pinned;
+    }
+    t->n_grants = na[i].n_grants;
   }
-  if ((r = wire_assign_digest(&a, a.digest)) < 0 || (r = store_node_gen_get(s, node, &gen)) < 0)
+  if ((r = wire_assign_digest(&a, a.digest)) < 0)
     goto out;
   a.generation = gen.generation;
   if (ret_stale)
@@ -114,7 +89,7 @@ int dispatch_build(struct store *s, const char *node, struct wire_assignments *r
   r = 0;
 out:
   wire_assignments_clear(&a);
-  free(nt);
+  store_node_assignments_free(na, n);
   return r;
 }
 

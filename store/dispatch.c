@@ -189,6 +189,175 @@ unlock:
   return r;
 }
 
+/* ---- a node's assignments ---- */
+
+void store_node_assignments_free(struct store_node_assignment *a, size_t n) {
+  if (!a)
+    return;
+  for (size_t i = 0; i < n; i++) {
+    free(a[i].spec);
+    free(a[i].grants);
+  }
+  free(a);
+}
+
+static int na_cmp(const void *x, const void *y) {
+  return strcmp(((const struct store_node_assignment *)x)->service,
+                ((const struct store_node_assignment *)y)->service);
+}
+
+static int gen_read(struct store *s, MDB_txn *txn, const char *node, struct store_node_gen *g);
+
+/* The tasks of node, from one cursor pass over the tasks table. */
+static int read_node_tasks(struct store *s, MDB_txn *txn, const char *node, size_t max_tasks,
+                           struct store_node_assignment **arr, size_t *n) {
+  MDB_cursor *c;
+  MDB_val k, v;
+  size_t cap = 0;
+  int r = store_mdb_err(mdb_cursor_open(txn, s->dbi[DBI_TASKS], &c)), rc;
+  if (r < 0)
+    return r;
+  for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    const uint8_t *kb = k.mv_data;
+    const uint8_t *nul = k.mv_size > 5 ? memchr(kb, 0, k.mv_size) : NULL;
+    size_t name_len = nul ? (size_t)(nul - kb) : 0;
+    struct store_task_info t;
+    uint8_t id[16];
+    if (!nul || name_len == 0 || name_len > SD_NAME_MAX || k.mv_size != name_len + 5) {
+      store_tamper_report(s, DBI_TASKS, &k, "key of no task");
+      r = -EBADMSG;
+      break;
+    }
+    memset(&t, 0, sizeof(t));
+    if ((r = store_task_read(s, txn, &k, &v, &t, id)) < 0)
+      break;
+    if (strcmp(t.node, node) != 0)
+      continue;
+    if (*n == max_tasks) {
+      r = -E2BIG;
+      break;
+    }
+    if (*n == cap) {
+      size_t nc = cap ? cap * 2 : 8;
+      void *p = realloc(*arr, nc * sizeof(**arr));
+      if (!p) {
+        r = -ENOMEM;
+        break;
+      }
+      *arr = p;
+      cap = nc;
+    }
+    struct store_node_assignment *a = &(*arr)[(*n)++];
+    memset(a, 0, sizeof(*a));
+    memcpy(a->service, kb, name_len);
+    a->task = t;
+    a->task.slot = store_be32_get(kb + name_len + 1);
+  }
+  mdb_cursor_close(c);
+  if (r == 0 && rc != MDB_NOTFOUND)
+    r = store_mdb_err(rc);
+  return r;
+}
+
+/* Each task's grants, from one cursor pass over the grants table. */
+static int read_node_grants(struct store *s, MDB_txn *txn, struct store_node_assignment *arr,
+                            size_t n, size_t max_grants) {
+  MDB_cursor *c;
+  MDB_val k, v;
+  int r = store_mdb_err(mdb_cursor_open(txn, s->dbi[DBI_GRANTS], &c)), rc;
+  if (r < 0)
+    return r;
+  size_t *cap = calloc(n ? n : 1, sizeof(*cap));
+  if (!cap) {
+    mdb_cursor_close(c);
+    return -ENOMEM;
+  }
+  for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    if (k.mv_size <= 16 || k.mv_size > 16 + SD_NAME_MAX)
+      continue; /* the grants module reports malformed keys */
+    char svc[SD_NAME_MAX + 1];
+    memcpy(svc, (const uint8_t *)k.mv_data + 16, k.mv_size - 16);
+    svc[k.mv_size - 16] = 0;
+    struct store_node_assignment key = {0}, *a;
+    memcpy(key.service, svc, k.mv_size - 16 + 1);
+    if (!(a = bsearch(&key, arr, n, sizeof(*arr), na_cmp)))
+      continue;
+    /* a service has one task today; with replicas each task of it gets the grants */
+    for (; a > arr && strcmp(a[-1].service, svc) == 0; a--)
+      ;
+    for (; a < arr + n && strcmp(a->service, svc) == 0; a++) {
+      size_t i = (size_t)(a - arr);
+      if (a->n_grants == max_grants) {
+        r = -E2BIG;
+        goto out;
+      }
+      if (a->n_grants == cap[i]) {
+        size_t nc = cap[i] ? cap[i] * 2 : 4;
+        void *p = realloc(a->grants, nc * sizeof(*a->grants));
+        if (!p) {
+          r = -ENOMEM;
+          goto out;
+        }
+        a->grants = p;
+        cap[i] = nc;
+      }
+      if ((r = store_grant_resolve(s, txn, &k, &v, &a->grants[a->n_grants])) < 0)
+        goto out;
+      a->n_grants++; /* in key order: by secret id */
+    }
+  }
+  if (rc != MDB_NOTFOUND)
+    r = store_mdb_err(rc);
+out:
+  free(cap);
+  mdb_cursor_close(c);
+  return r;
+}
+
+int store_node_assignments(struct store *s, const char *node, size_t max_tasks,
+                           size_t max_grants, struct store_node_assignment **ret, size_t *ret_n,
+                           struct store_node_gen *ret_gen) {
+  struct store_node_assignment *arr = NULL;
+  size_t n = 0;
+  MDB_txn *txn;
+  if (!s || !ret || !ret_n || store_validate_node(node) < 0)
+    return -EINVAL;
+  int r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
+  if (r < 0)
+    return r;
+  if ((r = read_node_tasks(s, txn, node, max_tasks, &arr, &n)) < 0)
+    goto out;
+  if (n > 1)
+    qsort(arr, n, sizeof(*arr), na_cmp);
+  for (size_t i = 0; i < n; i++) {
+    struct store_service_info si;
+    memset(&si, 0, sizeof(si));
+    if ((r = store_service_read(s, txn, arr[i].service, &si)) == -ENOENT) {
+      /* a task without its service: a broken reference */
+      MDB_val k = {strlen(arr[i].service), arr[i].service};
+      store_tamper_report(s, DBI_SERVICES, &k, "a task's service is missing");
+      r = -EBADMSG;
+    }
+    if (r < 0)
+      goto out;
+    arr[i].spec = si.spec;
+    arr[i].spec_len = si.spec_len;
+  }
+  if (n && (r = read_node_grants(s, txn, arr, n, max_grants)) < 0)
+    goto out;
+  if (ret_gen && (r = gen_read(s, txn, node, ret_gen)) < 0)
+    goto out;
+out:
+  mdb_txn_abort(txn);
+  if (r < 0) {
+    store_node_assignments_free(arr, n);
+    return r;
+  }
+  *ret = arr;
+  *ret_n = n;
+  return 0;
+}
+
 /* ---- generations ---- */
 
 static int gen_decode(struct store *s, const MDB_val *k, const MDB_val *p, struct store_node_gen *g) {

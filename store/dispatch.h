@@ -54,6 +54,34 @@ int store_deliver_read(struct store *s, const char *node, const char *service,
 /* Free the values of items[0..n) (wiped). NULL ok. */
 void store_delivery_release(struct store_delivery *items, size_t n);
 
+/* ---- a node's assignments, in one read snapshot ---- */
+
+struct store_node_gen;
+
+/* One task placed on a node: its service's spec and grants (no value). */
+struct store_node_assignment {
+  char service[65];
+  struct store_task_info task;
+  uint8_t *spec; /* malloc */
+  size_t spec_len;
+  struct store_service_grant *grants; /* malloc, sorted by secret id */
+  size_t n_grants;
+};
+
+/*
+ * Every task placed on node (sorted by service) with its service's spec and
+ * grants resolved to versions, and the node's stored generation (*ret_gen, may
+ * be NULL), all from ONE read snapshot, reading the tasks table once and the
+ * grants table once (not once per task). At most max_tasks tasks and
+ * max_grants grants per task, else -E2BIG. *ret is owned by the caller
+ * (store_node_assignments_free). Returns 0, -EINVAL, -E2BIG, -EBADMSG,
+ * -ENOMEM, -errno.
+ */
+int store_node_assignments(struct store *s, const char *node, size_t max_tasks,
+                           size_t max_grants, struct store_node_assignment **ret, size_t *ret_n,
+                           struct store_node_gen *ret_gen);
+void store_node_assignments_free(struct store_node_assignment *a, size_t n); /* NULL ok */
+
 /* ---- generations ---- */
 
 struct store_node_gen {
