@@ -168,9 +168,9 @@ void node_pack_deliver(msgpack_packer *pk, const struct admin_req *rq) {
 
 /* ---- task.report ---- */
 
-/* Is service's task task_id placed on node? NULL or why not. */
+/* Is service's task task_id placed on node? NULL (and its slot) or why not. */
 static const char *task_of_node(struct store *s, const char *service, const char *task_id,
-                                const char *node, int *hard) {
+                                const char *node, uint32_t *slot, int *hard) {
   struct store_service_info *svc = NULL;
   const char *why = NULL;
   *hard = 0;
@@ -185,8 +185,10 @@ static const char *task_of_node(struct store *s, const char *service, const char
   }
   why = "unknown task";
   for (size_t i = 0; i < svc->n_tasks; i++)
-    if (strcmp(svc->tasks[i].id, task_id) == 0)
+    if (strcmp(svc->tasks[i].id, task_id) == 0) {
       why = strcmp(svc->tasks[i].node, node) == 0 ? NULL : "task of another node";
+      *slot = svc->tasks[i].slot;
+    }
   store_service_info_free(svc, 1);
   return why;
 }
@@ -213,10 +215,11 @@ int node_prep_task_report(struct admin_req *rq, const msgpack_object *args) {
 int node_run_task_report(struct store_batch *b, struct admin_req *rq) {
   struct node_req *nr = rq->nodereq;
   char object[300];
+  uint32_t slot = 0;
   int hard;
   /* Checked in the worker, right before the write: a task moved or removed
    * since the request arrived is refused, not updated under another node. */
-  nr->why = task_of_node(rq->server->store, rq->service, rq->name, rq->node_id, &hard);
+  nr->why = task_of_node(rq->server->store, rq->service, rq->name, rq->node_id, &slot, &hard);
   if (hard)
     return hard;
   if (nr->why) {
@@ -229,7 +232,7 @@ int node_run_task_report(struct store_batch *b, struct admin_req *rq) {
     rq->errmsg = nr->why;
     return SD_E_DENIED;
   }
-  int r = store_task_update(b, &rq->actor, rq->service, 0, nr->state,
+  int r = store_task_update(b, &rq->actor, rq->service, slot, nr->state,
                             nr->has_exit ? &nr->exit_code : NULL, nr->restarts);
   if (r == -EINVAL) {
     rq->code = r;
