@@ -735,6 +735,30 @@ static void test_authorizer_never_packs_more_than_one_frame(void **state) {
   authz_release(&r);
 }
 
+/* A grant record changed outside secretd (raw LMDB, no valid tag): nothing is
+ * delivered, the failure is audited, and the store reports the tamper. */
+static void test_authorizer_refuses_a_tampered_grant(void **state) {
+  struct world *w = *state;
+  uint8_t kb[16 + 3];
+  MDB_txn *txn;
+  assert_int_equal(store_id_from_hex(w->db, kb), 0);
+  memcpy(kb + 16, "web", 3);
+  MDB_val k = {sizeof(kb), kb}, v = {40, "this is no grant record, and no tag....."};
+  assert_int_equal(mdb_txn_begin(w->f->s->env, NULL, 0, &txn), 0);
+  assert_int_equal(mdb_put(txn, w->f->s->dbi[DBI_GRANTS], &k, &v, 0), 0);
+  assert_int_equal(mdb_txn_commit(txn), 0);
+  const char *why;
+  uint64_t before = store_tamper_count(w->f->s);
+  assert_int_equal(deliver(w, "n1", "web", w->web_task, w->db, 2, NULL, &why), -EBADMSG);
+  assert_true(store_tamper_count(w->f->s) > before);
+  struct store_audit_rec rec;
+  assert_true(audit_last(w->f, AUTHZ_ACTION, "service:web", &rec));
+  assert_non_null(strstr(rec.outcome, "tampered"));
+  /* the set cannot be built from it either */
+  struct wire_assignments a = {0};
+  assert_int_equal(dispatch_build(w->f->s, "n1", &a, NULL), -EBADMSG);
+}
+
 static uint64_t g_gen;
 static char g_digest[65];
 
@@ -1047,6 +1071,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_task_report_updates_only_the_nodes_own_tasks,
                                       world_setup, world_teardown),
       cmocka_unit_test(test_assignment_decoder_refuses_what_breaks_a_bound),
+      cmocka_unit_test_setup_teardown(test_authorizer_refuses_a_tampered_grant, world_setup,
+                                      world_teardown),
       cmocka_unit_test_setup_teardown(test_authorizer_never_packs_more_than_one_frame,
                                       world_setup, world_teardown),
       cmocka_unit_test_setup_teardown(
