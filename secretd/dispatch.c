@@ -29,24 +29,16 @@ static void spec_restart(const uint8_t *spec, size_t len, char out[WIRE_ASSIGN_S
   wire_value_free(v);
 }
 
-int dispatch_build(struct store *s, const char *node, struct wire_assignments *ret,
-                   bool *ret_stale) {
-  struct store_node_assignment *na = NULL;
+/* A node's set from its part of a store snapshot; takes the specs. */
+static int set_from_store(const char *node, struct store_node_set *ns,
+                          struct wire_assignments *ret, bool *ret_stale) {
+  struct store_node_assignment *na = ns->tasks;
+  size_t n = ns->n_tasks;
   struct wire_assignments a = {0};
-  struct store_node_gen gen;
-  size_t n = 0;
-  if (!s || !ret)
-    return -EINVAL;
-  /* one read snapshot: the set is one the store really held */
-  int r = store_node_assignments(s, node, WIRE_ASSIGN_TASKS_MAX, WIRE_ASSIGN_GRANTS_MAX, &na, &n,
-                                 &gen);
-  if (r < 0)
-    return r;
+  int r = 0;
   snprintf(a.node, sizeof(a.node), "%s", node);
-  if (n && !(a.tasks = calloc(n, sizeof(*a.tasks)))) {
-    r = -ENOMEM;
-    goto out;
-  }
+  if (n && !(a.tasks = calloc(n, sizeof(*a.tasks))))
+    return -ENOMEM;
   for (size_t i = 0; i < n; i++, a.n_tasks++) {
     struct wire_assign_task *t = &a.tasks[i];
     snprintf(t->id, sizeof(t->id), "%s", na[i].task.id);
@@ -81,16 +73,43 @@ int dispatch_build(struct store *s, const char *node, struct wire_assignments *r
   }
   if ((r = wire_assign_digest(&a, a.digest)) < 0)
     goto out;
-  a.generation = gen.generation;
+  a.generation = ns->gen.generation;
   if (ret_stale)
-    *ret_stale = gen.generation == 0 || memcmp(gen.digest, a.digest, STORE_DIGEST_LEN) != 0;
+    *ret_stale =
+        ns->gen.generation == 0 || memcmp(ns->gen.digest, a.digest, STORE_DIGEST_LEN) != 0;
   *ret = a;
   memset(&a, 0, sizeof(a));
-  r = 0;
 out:
   wire_assignments_clear(&a);
-  store_node_assignments_free(na, n);
   return r;
+}
+
+int dispatch_build_many(struct store *s, const char *const *nodes, size_t n,
+                        struct wire_assignments *ret, bool *ret_stale) {
+  struct store_node_set *sets = NULL;
+  if (!s || (n && (!nodes || !ret)))
+    return -EINVAL;
+  /* one read snapshot: each set is one the store really held */
+  int r = store_nodes_assignments(s, nodes, n, WIRE_ASSIGN_TASKS_MAX, WIRE_ASSIGN_GRANTS_MAX,
+                                  &sets);
+  if (r < 0)
+    return r;
+  size_t i;
+  for (i = 0; i < n; i++)
+    if ((r = set_from_store(nodes[i], &sets[i], &ret[i], ret_stale ? &ret_stale[i] : NULL)) < 0)
+      break;
+  if (r < 0)
+    while (i-- > 0)
+      wire_assignments_clear(&ret[i]);
+  store_node_sets_free(sets, n);
+  return r;
+}
+
+int dispatch_build(struct store *s, const char *node, struct wire_assignments *ret,
+                   bool *ret_stale) {
+  if (!s || !ret)
+    return -EINVAL;
+  return dispatch_build_many(s, &node, 1, ret, ret_stale);
 }
 
 int dispatch_gen_advance(struct store_batch *b, struct wire_assignments *a) {
@@ -299,7 +318,7 @@ void dispatch_changes_free(struct dispatch_node_change *c, size_t n) {
 }
 
 /* Compare node's new set with what t last saw; update t. *changed, *revokes. */
-static int diff_one(struct dispatch_tracker *t, struct store *s, struct wire_assignments *a,
+static int diff_one(struct dispatch_tracker *t, struct wire_assignments *a, bool stale,
                     bool *changed, bool *revokes) {
   struct fp *fps = NULL;
   size_t n_fps = 0;
@@ -308,16 +327,11 @@ static int diff_one(struct dispatch_tracker *t, struct store *s, struct wire_ass
     return r;
   struct tracked_node *tn = tracked(t, a->node);
   if (!tn) {
-    /* not seen since start: compare with the digest kept with the generation;
-     * what it held is unknown, so a change counts as a possible revoke */
-    struct store_node_gen g;
-    if ((r = store_node_gen_get(s, a->node, &g)) < 0) {
-      free(fps);
-      return r;
-    }
-    *changed = g.generation == 0 ? a->n_tasks > 0
-                                 : memcmp(g.digest, a->digest, STORE_DIGEST_LEN) != 0;
-    *revokes = *changed && g.generation != 0;
+    /* not seen since start: compare with the digest kept with the generation
+     * (stale: it differs, or there is none); what the node held is unknown, so
+     * a change counts as a possible revoke. Never given and empty: no change. */
+    *changed = stale && (a->generation != 0 || a->n_tasks > 0);
+    *revokes = *changed && a->generation != 0;
     if (t->n == t->cap) {
       size_t nc = t->cap ? t->cap * 2 : 16;
       void *p = realloc(t->nodes, nc * sizeof(*t->nodes));
@@ -352,24 +366,49 @@ int dispatch_tracker_diff(struct dispatch_tracker *t, struct store *s,
   int r = 0;
   if (!t || !s || !set || !ret || !ret_n)
     return -EINVAL;
-  if (set->n && !(out = calloc(set->n, sizeof(*out))))
+  if (!set->n) {
+    *ret = NULL;
+    *ret_n = 0;
+    return 0;
+  }
+  const char **ids = calloc(set->n, sizeof(*ids));
+  struct wire_assignments *sets = calloc(set->n, sizeof(*sets));
+  bool *stale = calloc(set->n, sizeof(*stale));
+  if (!ids || !sets || !stale || !(out = calloc(set->n, sizeof(*out)))) {
+    free(ids);
+    free(sets);
+    free(stale);
     return -ENOMEM;
+  }
+  for (size_t i = 0; i < set->n; i++)
+    ids[i] = set->ids[i];
+  /* every candidate from one snapshot: one pass over the tasks and grants */
+  if ((r = dispatch_build_many(s, ids, set->n, sets, stale)) < 0) {
+    free(ids);
+    free(sets);
+    free(stale);
+    free(out);
+    return r;
+  }
   for (size_t i = 0; i < set->n; i++) {
     struct dispatch_node_change *c = &out[n];
     bool changed = false, revokes = false;
-    if ((r = dispatch_build(s, set->ids[i], &c->set, NULL)) < 0 ||
-        (r = diff_one(t, s, &c->set, &changed, &revokes)) < 0) {
-      wire_assignments_clear(&c->set);
-      goto fail;
-    }
-    if (!changed) {
-      wire_assignments_clear(&c->set);
+    if (r == 0)
+      r = diff_one(t, &sets[i], stale[i], &changed, &revokes);
+    if (r < 0 || !changed) {
+      wire_assignments_clear(&sets[i]);
       continue;
     }
+    c->set = sets[i];
     snprintf(c->node, sizeof(c->node), "%s", set->ids[i]);
     c->revokes = revokes;
     n++;
   }
+  free(ids);
+  free(sets);
+  free(stale);
+  if (r < 0)
+    goto fail;
   if (n)
     qsort(out, n, sizeof(*out), change_cmp); /* revocations first */
   *ret = out;

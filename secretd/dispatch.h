@@ -49,6 +49,13 @@
 int dispatch_build(struct store *s, const char *node, struct wire_assignments *ret,
                    bool *ret_stale);
 
+/* The same for nodes[0..n) (no node twice) from ONE read snapshot that reads
+ * the tasks and grants tables once for all: ret[i] (zeroed on entry) gets
+ * nodes[i]'s set, ret_stale[i] (ret_stale may be NULL) its staleness. On
+ * failure nothing is left in ret. Errors as dispatch_build. */
+int dispatch_build_many(struct store *s, const char *const *nodes, size_t n,
+                        struct wire_assignments *ret, bool *ret_stale);
+
 /* Inside batch b: advance node's stored generation to a->digest and set
  * a->generation to the result. Returns as store_node_gen_advance. */
 int dispatch_gen_advance(struct store_batch *b, struct wire_assignments *a);

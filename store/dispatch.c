@@ -208,8 +208,20 @@ static int na_cmp(const void *x, const void *y) {
 
 static int gen_read(struct store *s, MDB_txn *txn, const char *node, struct store_node_gen *g);
 
-/* The tasks of node, from one cursor pass over the tasks table. */
-static int read_node_tasks(struct store *s, MDB_txn *txn, const char *node, size_t max_tasks,
+/* The nodes asked for, sorted for lookup; idx: position in the caller's array. */
+struct node_ref {
+  const char *id;
+  size_t idx;
+};
+
+static int node_ref_cmp(const void *a, const void *b) {
+  return strcmp(((const struct node_ref *)a)->id, ((const struct node_ref *)b)->id);
+}
+
+/* The tasks of the nodes in refs (sorted), from one cursor pass over the tasks
+ * table; each task's node is its index in the caller's array. */
+static int read_node_tasks(struct store *s, MDB_txn *txn, const struct node_ref *refs,
+                           size_t n_refs, size_t *per_node, size_t max_tasks,
                            struct store_node_assignment **arr, size_t *n) {
   MDB_cursor *c;
   MDB_val k, v;
@@ -231,9 +243,11 @@ static int read_node_tasks(struct store *s, MDB_txn *txn, const char *node, size
     memset(&t, 0, sizeof(t));
     if ((r = store_task_read(s, txn, &k, &v, &t, id)) < 0)
       break;
-    if (strcmp(t.node, node) != 0)
+    struct node_ref key = {t.node, 0};
+    const struct node_ref *nr = bsearch(&key, refs, n_refs, sizeof(*refs), node_ref_cmp);
+    if (!nr)
       continue;
-    if (*n == max_tasks) {
+    if (per_node[nr->idx] == max_tasks) {
       r = -E2BIG;
       break;
     }
@@ -247,11 +261,13 @@ static int read_node_tasks(struct store *s, MDB_txn *txn, const char *node, size
       *arr = p;
       cap = nc;
     }
+    per_node[nr->idx]++;
     struct store_node_assignment *a = &(*arr)[(*n)++];
     memset(a, 0, sizeof(*a));
     memcpy(a->service, kb, name_len);
     a->task = t;
     a->task.slot = store_be32_get(kb + name_len + 1);
+    a->node = nr->idx;
   }
   mdb_cursor_close(c);
   if (r == 0 && rc != MDB_NOTFOUND)
@@ -314,18 +330,59 @@ out:
   return r;
 }
 
-int store_node_assignments(struct store *s, const char *node, size_t max_tasks,
-                           size_t max_grants, struct store_node_assignment **ret, size_t *ret_n,
-                           struct store_node_gen *ret_gen) {
+void store_node_sets_free(struct store_node_set *v, size_t n) {
+  if (!v)
+    return;
+  for (size_t i = 0; i < n; i++)
+    store_node_assignments_free(v[i].tasks, v[i].n_tasks);
+  free(v);
+}
+
+/* Hand each task of arr (sorted by service) to its node's set, keeping the order. */
+static int split_by_node(struct store_node_assignment *arr, size_t n, const size_t *per_node,
+                         struct store_node_set *sets, size_t n_nodes) {
+  for (size_t i = 0; i < n_nodes; i++)
+    if (per_node[i] && !(sets[i].tasks = calloc(per_node[i], sizeof(*sets[i].tasks))))
+      return -ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    struct store_node_set *ns = &sets[arr[i].node];
+    ns->tasks[ns->n_tasks++] = arr[i]; /* moves spec and grants */
+    memset(&arr[i], 0, sizeof(arr[i]));
+  }
+  return 0;
+}
+
+int store_nodes_assignments(struct store *s, const char *const *nodes, size_t n_nodes,
+                            size_t max_tasks, size_t max_grants, struct store_node_set **ret) {
   struct store_node_assignment *arr = NULL;
-  size_t n = 0;
-  MDB_txn *txn;
-  if (!s || !ret || !ret_n || store_validate_node(node) < 0)
+  struct store_node_set *sets = NULL;
+  struct node_ref *refs = NULL;
+  size_t *per_node = NULL, n = 0;
+  MDB_txn *txn = NULL;
+  int r = 0;
+  if (!s || !ret || (n_nodes && !nodes))
     return -EINVAL;
-  int r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
-  if (r < 0)
-    return r;
-  if ((r = read_node_tasks(s, txn, node, max_tasks, &arr, &n)) < 0)
+  for (size_t i = 0; i < n_nodes; i++)
+    if (store_validate_node(nodes[i]) < 0)
+      return -EINVAL;
+  if (!(refs = calloc(n_nodes ? n_nodes : 1, sizeof(*refs))) ||
+      !(per_node = calloc(n_nodes ? n_nodes : 1, sizeof(*per_node))) ||
+      !(sets = calloc(n_nodes ? n_nodes : 1, sizeof(*sets)))) {
+    r = -ENOMEM;
+    goto out;
+  }
+  for (size_t i = 0; i < n_nodes; i++)
+    refs[i] = (struct node_ref){nodes[i], i};
+  if (n_nodes > 1)
+    qsort(refs, n_nodes, sizeof(*refs), node_ref_cmp);
+  for (size_t i = 1; i < n_nodes; i++)
+    if (strcmp(refs[i - 1].id, refs[i].id) == 0) {
+      r = -EINVAL; /* a node twice */
+      goto out;
+    }
+  if ((r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))) < 0)
+    goto out;
+  if ((r = read_node_tasks(s, txn, refs, n_nodes, per_node, max_tasks, &arr, &n)) < 0)
     goto out;
   if (n > 1)
     qsort(arr, n, sizeof(*arr), na_cmp);
@@ -345,16 +402,37 @@ int store_node_assignments(struct store *s, const char *node, size_t max_tasks,
   }
   if (n && (r = read_node_grants(s, txn, arr, n, max_grants)) < 0)
     goto out;
-  if (ret_gen && (r = gen_read(s, txn, node, ret_gen)) < 0)
+  for (size_t i = 0; i < n_nodes; i++)
+    if ((r = gen_read(s, txn, nodes[i], &sets[i].gen)) < 0)
+      goto out;
+  if ((r = split_by_node(arr, n, per_node, sets, n_nodes)) < 0)
     goto out;
+  *ret = sets;
+  sets = NULL;
 out:
-  mdb_txn_abort(txn);
-  if (r < 0) {
-    store_node_assignments_free(arr, n);
+  if (txn)
+    mdb_txn_abort(txn);
+  store_node_assignments_free(arr, n);
+  store_node_sets_free(sets, n_nodes);
+  free(refs);
+  free(per_node);
+  return r;
+}
+
+int store_node_assignments(struct store *s, const char *node, size_t max_tasks,
+                           size_t max_grants, struct store_node_assignment **ret, size_t *ret_n,
+                           struct store_node_gen *ret_gen) {
+  struct store_node_set *set;
+  if (!ret || !ret_n)
+    return -EINVAL;
+  int r = store_nodes_assignments(s, &node, 1, max_tasks, max_grants, &set);
+  if (r < 0)
     return r;
-  }
-  *ret = arr;
-  *ret_n = n;
+  *ret = set->tasks;
+  *ret_n = set->n_tasks;
+  if (ret_gen)
+    *ret_gen = set->gen;
+  free(set);
   return 0;
 }
 

@@ -56,7 +56,10 @@ void store_delivery_release(struct store_delivery *items, size_t n);
 
 /* ---- a node's assignments, in one read snapshot ---- */
 
-struct store_node_gen;
+struct store_node_gen {
+  uint64_t generation; /* 0: the node was never given an assignment set */
+  uint8_t digest[STORE_DIGEST_LEN];
+};
 
 /* One task placed on a node: its service's spec and grants (no value). */
 struct store_node_assignment {
@@ -66,6 +69,7 @@ struct store_node_assignment {
   size_t spec_len;
   struct store_service_grant *grants; /* malloc, sorted by secret id */
   size_t n_grants;
+  size_t node; /* store_nodes_assignments: index of its node in the nodes asked for */
 };
 
 /*
@@ -82,12 +86,26 @@ int store_node_assignments(struct store *s, const char *node, size_t max_tasks,
                            struct store_node_gen *ret_gen);
 void store_node_assignments_free(struct store_node_assignment *a, size_t n); /* NULL ok */
 
-/* ---- generations ---- */
-
-struct store_node_gen {
-  uint64_t generation; /* 0: the node was never given an assignment set */
-  uint8_t digest[STORE_DIGEST_LEN];
+/* One node's part of store_nodes_assignments(). */
+struct store_node_set {
+  struct store_node_assignment *tasks; /* sorted by service */
+  size_t n_tasks;
+  struct store_node_gen gen; /* stored generation (zero: none) */
 };
+
+/*
+ * The same for nodes[0..n_nodes) (no node twice) in one read snapshot that
+ * reads the tasks and grants tables once for all of them: what the change
+ * tracker needs after a write that touches many nodes. (*ret)[i] is
+ * nodes[i]'s set; free with store_node_sets_free(*ret, n_nodes). Returns 0,
+ * -EINVAL (a node format, or a node twice), -E2BIG (a node over max_tasks, a
+ * task over max_grants), -EBADMSG, -ENOMEM, -errno.
+ */
+int store_nodes_assignments(struct store *s, const char *const *nodes, size_t n_nodes,
+                            size_t max_tasks, size_t max_grants, struct store_node_set **ret);
+void store_node_sets_free(struct store_node_set *v, size_t n); /* NULL ok */
+
+/* ---- generations ---- */
 
 /* The stored generation of node (a zeroed *ret when none). Returns 0,
  * -EINVAL (node format), -EBADMSG, -errno. */
