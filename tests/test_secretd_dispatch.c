@@ -232,6 +232,29 @@ static void test_assignments_hold_exactly_the_nodes_tasks_and_grants_never_value
   wire_assignments_clear(&a);
 }
 
+static void test_many_nodes_from_one_snapshot_equal_each_alone(void **state) {
+  struct world *w = *state;
+  const char *nodes[] = {"n2", "n3", "n1"};
+  struct wire_assignments many[3], one = {0};
+  memset(many, 0, sizeof(many));
+  bool stale[3];
+  assert_int_equal(dispatch_build_many(w->f->s, nodes, 3, many, stale), 0);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(dispatch_build(w->f->s, nodes[i], &one, NULL), 0);
+    assert_string_equal(many[i].node, nodes[i]);
+    assert_int_equal(many[i].n_tasks, one.n_tasks);
+    assert_memory_equal(many[i].digest, one.digest, 32);
+    wire_assignments_clear(&one);
+    wire_assignments_clear(&many[i]);
+  }
+  assert_true(stale[0] && stale[2]);
+  assert_int_equal(many[1].n_tasks, 0);
+  const char *twice[] = {"n1", "n1"};
+  assert_int_equal(dispatch_build_many(w->f->s, twice, 2, many, NULL), -EINVAL);
+  const char *bad[] = {"n1", "-x"};
+  assert_int_equal(dispatch_build_many(w->f->s, bad, 2, many, NULL), -EINVAL);
+}
+
 static void test_pinned_grant_resolves_to_its_pin_unpinned_to_latest(void **state) {
   struct world *w = *state;
   struct wire_assignments a = {0};
@@ -1050,6 +1073,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_assignments_hold_exactly_the_nodes_tasks_and_grants_never_values, world_setup,
           world_teardown),
+      cmocka_unit_test_setup_teardown(test_many_nodes_from_one_snapshot_equal_each_alone,
+                                      world_setup, world_teardown),
       cmocka_unit_test_setup_teardown(test_pinned_grant_resolves_to_its_pin_unpinned_to_latest,
                                       world_setup, world_teardown),
       cmocka_unit_test_setup_teardown(test_tracker_names_the_nodes_each_write_changed,
