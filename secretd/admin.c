@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "base/error.h"
+#include "secretd/dispatch_hook.h"
 #include "secretd/identity.h"
 #include "secretd/log.h"
 #include "secretd/peer.h"
@@ -204,6 +205,7 @@ static void req_done(struct cq_item *it, int r) {
       conn_drop(c);
     }
   }
+  dispatch_hook_after(rq, r); /* which nodes it changed, in a following batch */
   admin_req_clear(rq);
   free(rq);
   conn_unref(c);
@@ -275,8 +277,10 @@ static void admin_submit(struct admin_req *rq, const msgpack_object *args) {
   rq->item.done = req_done;
   rq->item.run = req_note;
   rq->code = rq->op->prepare(rq, args);
-  if (rq->code == 0 && (rq->op->flags & ADMIN_WRITE))
+  if (rq->code == 0 && (rq->op->flags & ADMIN_WRITE)) {
     rq->item.run = req_run;
+    dispatch_hook_before(rq); /* the nodes it can touch, before it runs */
+  }
   if (rq->code == 0 && (rq->op->flags & ADMIN_SLOW)) {
     slow_submit(rq);
     return;

@@ -41,6 +41,10 @@ struct admin_req {
   const struct admin_op *op;  /* NULL: unknown or malformed (action says which) */
   const char *action;         /* static: the op's name or ADMIN_ACTION_* */
   struct store_actor actor;
+  /* The caller's node id, from its verified certificate (checked against the
+   * store by the identity layer); "" on the admin socket. Worker ops refuse
+   * a request without one. */
+  char node_id[STORE_NODE_MAX + 1];
   int code;                   /* outcome of prepare (read result, arg errors) */
   const char *errmsg;         /* static message for !ok replies, or NULL */
   /* arguments */
@@ -83,6 +87,10 @@ struct admin_req {
   struct store_node *nodes;
   size_t n_nodes;
   struct store_node node_rec;        /* node.inspect, node.rm */
+  /* worker ops (node_ops.c) */
+  struct node_req *nodereq;
+  /* a write that may change nodes' assignments (dispatch_hook.c) */
+  struct dispatch_pending *dpending;
   /* a slow read on the thread pool */
   uv_work_t work;
   struct admin_req *slow_next;
@@ -138,6 +146,19 @@ void admin_pack_node_rm(msgpack_packer *pk, const struct admin_req *rq);
 int admin_prep_cluster_update(struct admin_req *rq, const msgpack_object *args);
 int admin_run_cluster_update(struct store_batch *b, struct admin_req *rq);
 void admin_pack_cluster_update(msgpack_packer *pk, const struct admin_req *rq);
+/* node_ops.c: the worker ops' handlers: node.assignments, node.deliver, task.report.
+ * The node is rq->node_id (the verified caller), never an argument. */
+int node_prep_assignments(struct admin_req *rq, const msgpack_object *args);
+int node_run_assignments(struct store_batch *b, struct admin_req *rq);
+void node_pack_assignments(msgpack_packer *pk, const struct admin_req *rq);
+int node_prep_deliver(struct admin_req *rq, const msgpack_object *args);
+int node_run_deliver(struct store_batch *b, struct admin_req *rq);
+void node_pack_deliver(msgpack_packer *pk, const struct admin_req *rq);
+int node_prep_task_report(struct admin_req *rq, const msgpack_object *args);
+int node_run_task_report(struct store_batch *b, struct admin_req *rq);
+void node_pack_task_report(msgpack_packer *pk, const struct admin_req *rq);
+/* node_ops.c: release what the worker ops hold in rq (values wiped). NULL ok. */
+void node_req_clear(struct admin_req *rq);
 
 /* admin_ops.c: the handler of a decoded op (NULL when out of range). */
 const struct admin_op *admin_op_get(enum wire_op op);

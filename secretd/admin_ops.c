@@ -17,6 +17,7 @@
 #include "base/limits.h"
 #include "base/str.h"
 #include "crypto/secbuf.h"
+#include "secretd/dispatch_hook.h"
 #include "secretd/secretd.h"
 #include "secretd/serve.h"
 #include "store/validate.h"
@@ -564,6 +565,14 @@ static const struct admin_op ops[WIRE_OP__COUNT] = {
     [WIRE_OP_NODE_JOIN] = {prep_none, run_note, NULL, ADMIN_READ, "join", NULL},
     /* node.renew: a node renewing its own certificate over --listen (listen.c) */
     [WIRE_OP_NODE_RENEW] = {prep_none, run_note, NULL, ADMIN_READ, "renew", NULL},
+    /* Worker ops: each writes its own audit records (deliveries, refusals) in
+     * the batch, hence ADMIN_WRITE; without a caller node id they refuse. */
+    [WIRE_OP_NODE_ASSIGNMENTS] = {node_prep_assignments, node_run_assignments,
+                                  node_pack_assignments, ADMIN_WRITE, "node:", NULL},
+    [WIRE_OP_NODE_DELIVER] = {node_prep_deliver, node_run_deliver, node_pack_deliver,
+                              ADMIN_WRITE, "node:", NULL},
+    [WIRE_OP_TASK_REPORT] = {node_prep_task_report, node_run_task_report, node_pack_task_report,
+                             ADMIN_WRITE, "node:", NULL},
 };
 
 const struct admin_op *admin_op_get(enum wire_op op) {
@@ -607,4 +616,6 @@ void admin_req_clear(struct admin_req *rq) {
   free(rq->nodes);
   rq->nodes = NULL;
   rq->n_nodes = 0;
+  node_req_clear(rq);
+  dispatch_hook_release(rq);
 }

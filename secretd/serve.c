@@ -26,6 +26,7 @@
 #include "base/macro.h"
 #include "base/parse.h"
 #include "secretd/commit_queue.h"
+#include "secretd/dispatch.h"
 #include "secretd/log.h"
 #include "secretd/secretd.h"
 #include "store/store.h"
@@ -318,6 +319,8 @@ static int serve_run(const struct serve_opts *o) {
   s.loop = &loop;
   if ((r = cq_new(&loop, s.store, 1024, &s.cq)) < 0)
     goto out_loop;
+  if ((r = dispatch_tracker_new(&s.tracker)) < 0)
+    goto out_cq;
   if ((r = listen_socket(&s, o)) < 0)
     goto out_cq;
   if (o->listen && (r = listen_start(&s, o->listen, &s.tls_listener)) < 0) {
@@ -352,6 +355,7 @@ out_cq:
   uv_walk(&loop, close_walk, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   cq_free(s.cq);
+  dispatch_tracker_free(s.tracker);
 out_loop:
   uv_loop_close(&loop);
   listen_free(s.tls_listener);

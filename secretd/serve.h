@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -14,6 +15,8 @@ struct store;
 struct commit_queue;
 struct admin_conn;
 struct identity;
+struct dispatch_tracker;
+struct dispatch_node_change;
 
 struct server {
   uv_loop_t *loop;
@@ -29,6 +32,12 @@ struct server {
   struct admin_conn *conns; /* live connections (doubly linked) */
   unsigned n_conns;
   unsigned max_conns;
+  /* Delivery (secretd/dispatch_hook.h): the change tracker, and who pushes the
+   * nodes a write changed (the session layer; NULL: agents converge when they ask). */
+  struct dispatch_tracker *tracker;
+  void (*on_nodes_changed)(struct server *s, const struct dispatch_node_change *c, size_t n,
+                           void *ud);
+  void *on_nodes_changed_ud;
 };
 
 /* admin.c: accept one connection on s->listener, check the peer, and serve

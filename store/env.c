@@ -19,7 +19,7 @@ const char *const store_db_names[DBI_N] = {
     [DBI_SECRETS] = "secrets", [DBI_NAMES] = "names", [DBI_VERSIONS] = "versions",
     [DBI_GRANTS] = "grants",   [DBI_SERVICES] = "services", [DBI_TASKS] = "tasks",
     [DBI_NODES] = "nodes",     [DBI_TOKENS] = "tokens",     [DBI_AUDIT] = "audit",
-    [DBI_META] = "meta",
+    [DBI_META] = "meta",       [DBI_GENERATIONS] = "generations",
 };
 
 int store_mdb_err(int rc) {

@@ -29,6 +29,8 @@ enum store_dbi {
   DBI_TOKENS,
   DBI_AUDIT, /* seq(8 BE) -> [seq, time_ns, actor, action, object, outcome, prev, hash] */
   DBI_META,  /* see META_* */
+  DBI_GENERATIONS, /* node -> [generation, digest(32)]: the assignment set a node was
+                      last given (store/dispatch.h); appended last: the index is in tags */
   DBI_N,
 };
 extern const char *const store_db_names[DBI_N];
@@ -246,6 +248,20 @@ int store_tamper_flush(struct store_batch *b);
 /* grants.c: delete versions <= max_version of secret id except those a grant
  * pins (a pinned service keeps its version across rotations). */
 int store_versions_prune(struct store *s, MDB_txn *txn, const uint8_t id[16], uint32_t max_version);
+
+/* services.c, for store/dispatch.c (one read snapshot of a node's assignments):
+ * a task record (k/raw as read by a cursor, or raw NULL: read k), a service
+ * record without its tasks (info->spec malloc()ed), a grant resolved to its
+ * version. Errors as the public readers'. */
+struct store_task_info;
+struct store_service_info;
+struct store_service_grant;
+int store_task_read(struct store *s, MDB_txn *txn, const MDB_val *k, const MDB_val *raw,
+                    struct store_task_info *t, uint8_t id[16]);
+int store_service_read(struct store *s, MDB_txn *txn, const char *name,
+                       struct store_service_info *info);
+int store_grant_resolve(struct store *s, MDB_txn *txn, const MDB_val *k, const MDB_val *raw,
+                        struct store_service_grant *g);
 
 /* secrets.c */
 /* Resolve ref (name wins, else full hex id). -ENOENT. */

@@ -616,3 +616,29 @@ out:
   *ret_n = n;
   return 0;
 }
+
+/* ---- for store/dispatch.c (declared in store/internal.h) ---- */
+
+int store_task_read(struct store *s, MDB_txn *txn, const MDB_val *k, const MDB_val *raw,
+                    struct store_task_info *t, uint8_t id[16]) {
+  return get_task(s, txn, k, raw, t, id);
+}
+
+int store_service_read(struct store *s, MDB_txn *txn, const char *name,
+                       struct store_service_info *info) {
+  MDB_val k = {strlen(name), (void *)name}, p;
+  int r = store_rec_get(s, txn, DBI_SERVICES, &k, &p);
+  if (r < 0)
+    return r;
+  snprintf(info->name, sizeof(info->name), "%s", name);
+  if ((r = service_decode(&p, info)) == -EIO) {
+    store_tamper_report(s, DBI_SERVICES, &k, "authenticated but malformed");
+    r = -EBADMSG;
+  }
+  return r;
+}
+
+int store_grant_resolve(struct store *s, MDB_txn *txn, const MDB_val *k, const MDB_val *raw,
+                        struct store_service_grant *g) {
+  return resolve_grant(s, txn, k, raw, g);
+}

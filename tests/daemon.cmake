@@ -62,3 +62,10 @@ if(TARGET secretd AND TARGET secret AND TARGET secret-agent)
   set_tests_properties(identity_join PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
                        LABELS "integration;daemon" ENVIRONMENT "SD_TIME_SLACK=${sd_slack}")
 endif()
+
+# Delivery, manager side (issue 11): assignment sets, generations, change
+# tracking, the node authorizer and the worker ops' handlers on a real store.
+if(TARGET secretd_dispatch)
+  secretd_unit_test(test_secretd_dispatch LIBS secretd_dispatch)
+  target_include_directories(test_secretd_dispatch PRIVATE ${SECRETD_TEST_DIR})
+endif()

@@ -15,3 +15,12 @@ if(TARGET secretd AND TARGET secret AND TARGET secret-launch)
                    $<TARGET_FILE:secretd> $<TARGET_FILE:secret> $<TARGET_FILE:secret-launch>)
   set_tests_properties(daemon_services PROPERTIES TIMEOUT 180 LABELS "integration;daemon")
 endif()
+
+# The worker ops through the real secretd: refused and audited without a node
+# certificate; change tracking after every write that can change assignments.
+if(TARGET secretd AND TARGET secret)
+  add_test(NAME daemon_worker_ops
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/daemon_worker_ops.sh
+                   $<TARGET_FILE:secretd> $<TARGET_FILE:secret>)
+  set_tests_properties(daemon_worker_ops PROPERTIES TIMEOUT 120 LABELS "integration;daemon")
+endif()

@@ -20,6 +20,12 @@ static void pack_valid(msgpack_packer *pk, enum wire_type t) {
   case WIRE_T_UINT: msgpack_pack_uint64(pk, 1); break;
   case WIRE_T_BOOL: msgpack_pack_true(pk); break;
   case WIRE_T_STRMAP: msgpack_pack_map(pk, 1); wire_pack_kv_str(pk, "k", "v"); break;
+  case WIRE_T_ID: wire_pack_str(pk, "00112233445566778899aabbccddeeff"); break;
+  case WIRE_T_VERSIONS:
+    msgpack_pack_map(pk, 1);
+    wire_pack_str(pk, "00112233445566778899aabbccddeeff");
+    msgpack_pack_uint64(pk, 3);
+    break;
   case WIRE_T_HEX32:
     wire_pack_str(pk, "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF");
     break;
@@ -34,6 +40,12 @@ static void pack_wrong(msgpack_packer *pk, enum wire_type t) {
   case WIRE_T_BOOL: msgpack_pack_uint64(pk, 1); break;
   case WIRE_T_STRMAP: msgpack_pack_array(pk, 0); break;
   case WIRE_T_HEX32: wire_pack_str(pk, "xyz"); break;
+  case WIRE_T_ID: wire_pack_str(pk, "00112233445566778899AABBCCDDEEFF"); break; /* upper case */
+  case WIRE_T_VERSIONS: /* version 0 */
+    msgpack_pack_map(pk, 1);
+    wire_pack_str(pk, "00112233445566778899aabbccddeeff");
+    msgpack_pack_uint64(pk, 0);
+    break;
   }
 }
 

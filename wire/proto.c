@@ -125,6 +125,28 @@ static const struct wire_arg_spec args_node_renew[] = {
     ARGS_END,
 };
 
+/* node.assignments: the pair the agent holds; both or neither (current: a short answer). */
+static const struct wire_arg_spec args_node_assignments[] = {
+    {"generation", WIRE_T_UINT, false, UINT64_MAX},
+    {"digest", WIRE_T_HEX32, false, 64},
+    ARGS_END,
+};
+#define DELIVER_SECRETS_MAX 256 /* STORE_DELIVER_MAX: secrets of one request */
+static const struct wire_arg_spec args_node_deliver[] = {
+    {"service", WIRE_T_STR, true, SD_NAME_MAX},
+    {"task", WIRE_T_ID, true, 32},
+    {"secrets", WIRE_T_VERSIONS, true, DELIVER_SECRETS_MAX},
+    ARGS_END,
+};
+static const struct wire_arg_spec args_task_report[] = {
+    {"service", WIRE_T_STR, true, SD_NAME_MAX},
+    {"task", WIRE_T_ID, true, 32},
+    {"state", WIRE_T_STR, true, 15},
+    {"exit_code", WIRE_T_UINT, false, 255}, /* 128 + n: killed by signal n */
+    {"restarts", WIRE_T_UINT, false, UINT32_MAX},
+    ARGS_END,
+};
+
 static const struct {
   const char *name;
   const struct wire_arg_spec *args;
@@ -153,6 +175,9 @@ static const struct {
     [WIRE_OP_CLUSTER_UPDATE] = {"cluster.update", args_cluster_update, ADMIN},
     [WIRE_OP_NODE_JOIN] = {"node.join", args_node_join, WIRE_ROLE_ANON},
     [WIRE_OP_NODE_RENEW] = {"node.renew", args_node_renew, WORKER | WIRE_ROLE_MANAGER},
+    [WIRE_OP_NODE_ASSIGNMENTS] = {"node.assignments", args_node_assignments, WORKER},
+    [WIRE_OP_NODE_DELIVER] = {"node.deliver", args_node_deliver, WORKER},
+    [WIRE_OP_TASK_REPORT] = {"task.report", args_task_report, WORKER},
 };
 
 uint32_t wire_op_roles(enum wire_op op) {
@@ -206,6 +231,18 @@ static bool has_duplicate_keys(const msgpack_object *map) {
 static bool str_ok(const msgpack_object *o, uint64_t max) {
   return o->type == MSGPACK_OBJECT_STR && o->via.str.size <= max &&
          !memchr(o->via.str.ptr, 0, o->via.str.size);
+}
+
+/* 32 lowercase hex digits: ids as the store prints them (one spelling per id). */
+static bool is_id32(const msgpack_object *o) {
+  if (o->type != MSGPACK_OBJECT_STR || o->via.str.size != 32)
+    return false;
+  for (uint32_t i = 0; i < 32; i++) {
+    char c = o->via.str.ptr[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+      return false;
+  }
+  return true;
 }
 
 static bool is_hex64(const msgpack_object *o) {
@@ -269,6 +306,27 @@ static int check_arg(const char *op, const struct wire_arg_spec *a, const msgpac
   case WIRE_T_HEX32:
     if (!is_hex64(v))
       why = "must be 64 hex digits";
+    break;
+  case WIRE_T_ID:
+    if (!is_id32(v))
+      why = "must be 32 lowercase hex digits";
+    break;
+  case WIRE_T_VERSIONS:
+    if (v->type != MSGPACK_OBJECT_MAP || v->via.map.size == 0) {
+      why = "must be a non-empty map";
+      break;
+    }
+    if (v->via.map.size > a->max) {
+      why = "has too many entries";
+      break;
+    }
+    for (uint32_t i = 0; i < v->via.map.size && !why; i++)
+      if (!is_id32(&v->via.map.ptr[i].key) ||
+          v->via.map.ptr[i].val.type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+          v->via.map.ptr[i].val.via.u64 == 0 || v->via.map.ptr[i].val.via.u64 > UINT32_MAX)
+        why = "must map secret ids (32 lowercase hex digits) to versions (1 .. 2^32-1)";
+    if (!why && has_duplicate_keys(v))
+      why = "has duplicate keys";
     break;
   }
   if (!why)

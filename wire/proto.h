@@ -58,6 +58,11 @@ enum wire_op {
   WIRE_OP_CLUSTER_UPDATE,
   WIRE_OP_NODE_JOIN,
   WIRE_OP_NODE_RENEW,
+  /* Worker ops (role WORKER once per-op roles exist): the node is the verified
+   * caller, never an argument (docs/delivery-manager.md). */
+  WIRE_OP_NODE_ASSIGNMENTS,
+  WIRE_OP_NODE_DELIVER,
+  WIRE_OP_TASK_REPORT,
   WIRE_OP__COUNT,
 };
 
@@ -96,6 +101,9 @@ enum wire_type {
   WIRE_T_BOOL,
   WIRE_T_STRMAP,  /* map str->str, at most max entries (keys <= SD_NAME_MAX, values <= SD_LABEL_VALUE_MAX bytes: base/limits.h) */
   WIRE_T_HEX32,   /* str of exactly 64 hex digits (a 32-byte hash) */
+  WIRE_T_VERSIONS,/* map of 1..max entries: secret id (32 lowercase hex digits) -> version
+                     (1 .. 2^32-1), no key twice */
+  WIRE_T_ID,      /* str of exactly 32 lowercase hex digits (a task or secret id) */
 };
 
 struct wire_arg_spec {

@@ -37,6 +37,20 @@ static void check_request_invariants(const struct wire_request *req) {
     switch (a->type) {
     case WIRE_T_STR: r = wire_get_str(req->args, a->key, buf, sizeof(buf)); break;
     case WIRE_T_HEX32: r = wire_get_str(req->args, a->key, buf, sizeof(buf)); break;
+    case WIRE_T_ID:
+      r = wire_get_str(req->args, a->key, buf, sizeof(buf));
+      if (r == 0 && strlen(buf) != 32)
+        abort();
+      break;
+    case WIRE_T_VERSIONS:
+      r = wire_get_map(req->args, a->key, &m);
+      for (uint32_t i = 0; r == 0 && i < m->via.map.size; i++) {
+        r = wire_obj_str(&m->via.map.ptr[i].key, buf, sizeof(buf));
+        if (r == 0 && (strlen(buf) != 32 || m->via.map.ptr[i].val.via.u64 == 0 ||
+                       m->via.map.ptr[i].val.via.u64 > UINT32_MAX))
+          abort();
+      }
+      break;
     case WIRE_T_BIN: r = wire_get_bin(req->args, a->key, &p, &n); break;
     case WIRE_T_UINT:
       r = wire_get_uint(req->args, a->key, &u);

@@ -46,6 +46,14 @@ static void pack_valid(msgpack_packer *pk, enum wire_type t, const char *key) {
   case WIRE_T_HEX32:
     wire_pack_str(pk, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
     break;
+  case WIRE_T_ID: wire_pack_str(pk, "00112233445566778899aabbccddeeff"); break;
+  case WIRE_T_VERSIONS:
+    msgpack_pack_map(pk, 2);
+    wire_pack_str(pk, "00112233445566778899aabbccddeeff");
+    msgpack_pack_uint64(pk, 3);
+    wire_pack_str(pk, "ffeeddccbbaa99887766554433221100");
+    msgpack_pack_uint64(pk, 1);
+    break;
   }
 }
 

@@ -1,0 +1,117 @@
+/* Change tracking in the commit path. See secretd/dispatch_hook.h. */
+#include "secretd/dispatch_hook.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "secretd/admin.h"
+#include "secretd/log.h"
+#include "secretd/serve.h"
+
+struct dispatch_pending {
+  struct cq_item item; /* first: the queue links items */
+  struct server *srv;
+  struct dispatch_change ch; /* its strings point into the fields below */
+  char secret[ADMIN_REF_MAX + 1], service[ADMIN_SERVICE_MAX + 1], node[STORE_NODE_MAX + 1];
+  struct dispatch_nodeset set;
+  struct dispatch_node_change *changes;
+  size_t n_changes;
+};
+
+static void pending_free(struct dispatch_pending *p) {
+  if (!p)
+    return;
+  dispatch_nodeset_clear(&p->set);
+  dispatch_changes_free(p->changes, p->n_changes);
+  free(p);
+}
+
+/* The change rq's op makes, if any (strings copied into p). */
+static bool change_of(const struct admin_req *rq, struct dispatch_pending *p) {
+  const char *a = rq->action;
+  if (!a || rq->code != 0)
+    return false;
+  snprintf(p->secret, sizeof(p->secret), "%s", rq->ref);
+  snprintf(p->service, sizeof(p->service), "%s", rq->service);
+  p->ch.secret = p->secret;
+  if (strcmp(a, "secret.rotate") == 0) {
+    p->ch.kind = DISPATCH_SECRET_ROTATE;
+  } else if (strcmp(a, "secret.rm") == 0 && rq->force) {
+    p->ch.kind = DISPATCH_SECRET_REMOVE; /* without --force a granted secret is not removed */
+  } else if (strcmp(a, "grant.add") == 0 || strcmp(a, "grant.rm") == 0) {
+    p->ch.kind = DISPATCH_GRANT;
+    p->ch.service = p->service;
+  } else if (strcmp(a, "service.create") == 0 || strcmp(a, "service.rm") == 0) {
+    p->ch.kind = DISPATCH_SERVICE;
+    p->ch.secret = NULL;
+    snprintf(p->service, sizeof(p->service), "%s", rq->name);
+    p->ch.service = p->service;
+    if (rq->node[0]) {
+      snprintf(p->node, sizeof(p->node), "%s", rq->node);
+      p->ch.node = p->node;
+    }
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void dispatch_hook_before(struct admin_req *rq) {
+  struct dispatch_pending *p;
+  if (!rq->server->tracker || !(p = calloc(1, sizeof(*p))))
+    return;
+  if (!change_of(rq, p)) {
+    free(p);
+    return;
+  }
+  p->srv = rq->server;
+  int r = dispatch_candidates(rq->server->store, &p->ch, &p->set);
+  if (r < 0)
+    log_warn("%s: cannot read which nodes it touches before the write: %s", rq->action,
+             sd_strerror(r));
+  rq->dpending = p;
+}
+
+void dispatch_hook_release(struct admin_req *rq) {
+  pending_free(rq->dpending);
+  rq->dpending = NULL;
+}
+
+/* Worker thread, inside a batch that follows the write's. */
+static int pending_run(struct store_batch *b, struct cq_item *it) {
+  struct dispatch_pending *p = (struct dispatch_pending *)it;
+  struct store *s = p->srv->store;
+  int r = dispatch_candidates(s, &p->ch, &p->set);
+  if (r == 0)
+    r = dispatch_tracker_diff(p->srv->tracker, s, &p->set, &p->changes, &p->n_changes);
+  if (r == 0)
+    r = dispatch_gen_commit(b, p->changes, p->n_changes);
+  return r;
+}
+
+static void pending_done(struct cq_item *it, int r) {
+  struct dispatch_pending *p = (struct dispatch_pending *)it;
+  if (r < 0 && r != -ECANCELED)
+    log_warn("cannot work out which nodes' assignments changed: %s (agents converge when they "
+             "next ask)", sd_strerror(r));
+  else if (r == 0 && p->n_changes && p->srv->on_nodes_changed)
+    p->srv->on_nodes_changed(p->srv, p->changes, p->n_changes, p->srv->on_nodes_changed_ud);
+  pending_free(p);
+}
+
+void dispatch_hook_after(struct admin_req *rq, int r) {
+  struct dispatch_pending *p = rq->dpending;
+  rq->dpending = NULL;
+  if (!p)
+    return;
+  if (r < 0 || rq->server->stopping) {
+    pending_free(p);
+    return;
+  }
+  p->item.run = pending_run;
+  p->item.done = pending_done;
+  cq_submit(rq->server->cq, &p->item);
+}
