@@ -1,0 +1,1167 @@
+/*
+ * The reconciler's executor (see agentcore.h): it keeps what the agent has of each task,
+ * asks plan.c what to do, and does it with runtime/ and the fetcher.
+ */
+#include "agent/core/agentcore.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/core/plan.h"
+#include "agent/core/record.h"
+#include "agent/core/supervise.h"
+#include "base/error.h"
+#include "base/macro.h"
+#include "base/secbuf.h"
+#include "runtime/caps.h"
+#include "runtime/runtime.h"
+#include "runtime/secrets_fs.h"
+#include "runtime/state.h"
+
+#define TASK_ID_MAX 48
+#define PUT_RETRY_MS 1000u
+
+/* One assigned task, as agentcore_assign copied it. */
+struct want {
+  char *id, *service;
+  enum launch_restart restart;
+  uint8_t digest[AC_DIGEST_LEN];
+  struct launch_spec ls;
+  bool ls_ok;
+  char ls_err[LAUNCH_SPEC_ERRLEN];
+  struct ac_file *files; /* resolved owners; strings owned */
+  size_t n_files;
+};
+
+struct pending;
+
+/* What the agent has of one task. */
+struct task {
+  char *id, *service;
+  uint8_t digest[AC_DIGEST_LEN];
+  enum launch_restart restart;
+  enum ac_phase phase;
+  uint64_t start_at;   /* WAITING */
+  uint64_t kill_at;    /* STOPPING: SIGKILL then */
+  uint64_t retry_at;   /* a failed put or remove is tried again then */
+  unsigned stop_timeout_ms;
+  struct rt_container *c; /* RUNNING, STOPPING (owns the secrets handle) */
+  struct ac_file *applied; /* strings owned */
+  size_t n_applied;
+  struct pending *fetch;   /* at most one */
+  unsigned restarts, streak;
+  int exit_code;
+  uint64_t started_ms;
+  bool dirty;              /* record to be written */
+  enum agentcore_state state;
+  bool reported;
+  uint64_t since;
+  char msg[AGENTCORE_MSG_LEN];
+};
+
+struct pending {
+  struct agentcore_fetch f; /* what the fetcher sees */
+  struct agentcore *ac;
+  struct task *task;        /* NULL once cancelled */
+  bool for_start;
+  struct ac_file *files;    /* what to write with the values (strings owned) */
+  size_t n_files;
+  int status;
+  struct pending *next;     /* completed list */
+};
+
+struct agentcore {
+  struct agentcore_ops ops;
+  char *dir, *run_dir;
+  int dir_fd, tasks_fd, run_fd;
+  int epfd, evfd;
+  bool assigned, removed;
+  struct want *wants;
+  size_t n_wants;
+  struct task **tasks;
+  size_t n_tasks;
+  uint64_t wake_at;
+  pthread_mutex_t lock; /* the completed list */
+  struct pending *completed;
+  size_t n_outstanding;  /* fetches issued and not yet done */
+};
+
+const char *agentcore_state_name(enum agentcore_state s) {
+  static const char *const names[] = {"pending", "running", "exited", "failed", "stopped"};
+  return (unsigned)s < ARRAY_SIZE(names) ? names[s] : "?";
+}
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void files_free(struct ac_file *f, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free((char *)f[i].secret);
+    free((char *)f[i].target);
+  }
+  free(f);
+}
+
+static int file_copy(struct ac_file *dst, const struct ac_file *src) {
+  *dst = *src;
+  dst->secret = strdup(src->secret);
+  dst->target = strdup(src->target);
+  if (!dst->secret || !dst->target) {
+    free((char *)dst->secret);
+    free((char *)dst->target);
+    dst->secret = dst->target = NULL;
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+static int files_dup(const struct ac_file *src, size_t n, struct ac_file **ret) {
+  struct ac_file *f = n ? calloc(n, sizeof *f) : NULL;
+  if (n && !f)
+    return -ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    if (file_copy(&f[i], &src[i]) < 0) {
+      files_free(f, i);
+      return -ENOMEM;
+    }
+  *ret = f;
+  return 0;
+}
+
+static void want_clear(struct want *w) {
+  free(w->id);
+  free(w->service);
+  launch_spec_clear(&w->ls);
+  files_free(w->files, w->n_files);
+  memset(w, 0, sizeof *w);
+}
+
+static void wants_free(struct want *w, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    want_clear(&w[i]);
+  free(w);
+}
+
+static struct want *find_want(struct agentcore *ac, const char *id) {
+  for (size_t i = 0; i < ac->n_wants; i++)
+    if (strcmp(ac->wants[i].id, id) == 0)
+      return &ac->wants[i];
+  return NULL;
+}
+
+/* ---- reports and records ---- */
+
+static void report(struct agentcore *ac, struct task *t, enum agentcore_state s, const char *msg) {
+  if (t->reported && t->state == s && strcmp(t->msg, msg ? msg : "") == 0)
+    return;
+  t->state = s;
+  t->reported = true;
+  t->since = wall_ms();
+  snprintf(t->msg, sizeof t->msg, "%s", msg ? msg : "");
+  if (!ac->ops.report)
+    return;
+  struct agentcore_report r = {t->id, t->service, s, t->since, t->exit_code, t->restarts, t->msg};
+  ac->ops.report(ac->ops.ud, &r);
+}
+
+static int task_record(struct agentcore *ac, struct task *t) {
+  struct ac_record rec = {
+      .task_id = t->id,
+      .service = t->service,
+      .running = t->phase == AC_PHASE_RUNNING || t->phase == AC_PHASE_STOPPING,
+      .done = t->phase == AC_PHASE_WAITING && t->start_at == UINT64_MAX,
+      .restarts = t->restarts,
+      .exit_code = t->exit_code,
+      .restart = t->restart,
+      .files = t->applied,
+      .n_files = t->n_applied,
+  };
+  memcpy(rec.digest, t->digest, AC_DIGEST_LEN);
+  t->dirty = false;
+  return ac_record_write(ac->tasks_fd, t->id, &rec);
+}
+
+/* ---- tasks ---- */
+
+static void epoll_forget(struct agentcore *ac, struct task *t) {
+  if (t->c)
+    epoll_ctl(ac->epfd, EPOLL_CTL_DEL, rt_container_pidfd(t->c), NULL);
+}
+
+static void task_free(struct task *t) {
+  if (!t)
+    return;
+  if (t->fetch)
+    t->fetch->task = NULL; /* its done call frees it */
+  rt_container_detach(t->c);
+  files_free(t->applied, t->n_applied);
+  free(t->id);
+  free(t->service);
+  free(t);
+}
+
+static struct task *task_new(struct agentcore *ac, const char *id, const char *service) {
+  struct task *t = calloc(1, sizeof *t);
+  struct task **v = reallocarray(ac->tasks, ac->n_tasks + 1, sizeof *v);
+  if (!t || !v) {
+    free(t);
+    if (v)
+      ac->tasks = v;
+    return NULL;
+  }
+  ac->tasks = v;
+  if (!(t->id = strdup(id)) || !(t->service = strdup(service ? service : ""))) {
+    task_free(t);
+    return NULL;
+  }
+  t->exit_code = -1;
+  t->phase = AC_PHASE_WAITING;
+  ac->tasks[ac->n_tasks++] = t;
+  return t;
+}
+
+/* Drop a task that no longer runs: its record goes, its container state too. */
+static void task_forget(struct agentcore *ac, struct task *t) {
+  char path[96];
+  struct rt_state st;
+  epoll_forget(ac, t);
+  snprintf(path, sizeof path, "%s.json", t->id);
+  unlinkat(ac->tasks_fd, path, 0);
+  (void)ac_container_reap(ac->run_fd, t->id, &st);
+  for (size_t i = 0; i < ac->n_tasks; i++)
+    if (ac->tasks[i] == t) {
+      ac->tasks[i] = ac->tasks[--ac->n_tasks];
+      break;
+    }
+  task_free(t);
+}
+
+static void set_applied(struct task *t, struct ac_file *files, size_t n) {
+  files_free(t->applied, t->n_applied);
+  t->applied = files;
+  t->n_applied = n;
+  t->dirty = true;
+}
+
+/* PID 1 of a running or stopping task exited: record how, then restart per policy,
+ * or forget it when it was being stopped. */
+static void task_exited(struct agentcore *ac, struct task *t, const char *why) {
+  struct rt_state st;
+  bool stopping = t->phase == AC_PHASE_STOPPING;
+  epoll_forget(ac, t);
+  rt_container_detach(t->c); /* an adopted handle: closes the pidfd and secrets handle */
+  t->c = NULL;
+  set_applied(t, NULL, 0);
+  (void)ac_container_reap(ac->run_fd, t->id, &st);
+  if (st.exited)
+    t->exit_code = st.exit_signal ? 128 + st.exit_signal : st.exit_code;
+  else
+    t->exit_code = -1; /* its supervisor died too: status unknown */
+  if (stopping) {
+    report(ac, t, AGENTCORE_STOPPED, "");
+    task_forget(ac, t);
+    return;
+  }
+  bool failed = t->exit_code != 0;
+  uint64_t now = now_ms(), delay = 0;
+  if (t->started_ms && now - t->started_ms >= AC_BACKOFF_RESET_MS)
+    t->streak = 0;
+  char msg[AGENTCORE_MSG_LEN] = "";
+  if (why && *why)
+    snprintf(msg, sizeof msg, "%s", why);
+  else if (st.oom_killed)
+    snprintf(msg, sizeof msg, "killed by the OOM killer");
+  else if (!st.exited)
+    snprintf(msg, sizeof msg, "ended while its supervisor was gone: status unknown");
+  if (ac_restart_due(t->restart, failed, t->streak, &delay)) {
+    t->phase = AC_PHASE_WAITING;
+    t->start_at = now + delay;
+    t->streak++;
+  } else {
+    t->phase = AC_PHASE_WAITING;
+    t->start_at = UINT64_MAX;
+  }
+  t->dirty = true;
+  report(ac, t, failed ? AGENTCORE_FAILED : AGENTCORE_EXITED, msg);
+}
+
+/* ---- fetches ---- */
+
+static void pending_free(struct pending *p) {
+  if (!p)
+    return;
+  for (size_t i = 0; i < p->f.n_items; i++) {
+    secbuf_free(p->f.items[i].value);
+    free((char *)p->f.items[i].secret);
+  }
+  free(p->f.items);
+  free((char *)p->f.task_id);
+  free((char *)p->f.service);
+  files_free(p->files, p->n_files);
+  free(p);
+}
+
+void agentcore_fetch_done(struct agentcore *ac, struct agentcore_fetch *f, int status) {
+  struct pending *p = (struct pending *)f;
+  uint64_t one = 1;
+  p->status = status;
+  pthread_mutex_lock(&ac->lock);
+  p->next = ac->completed;
+  ac->completed = p;
+  pthread_mutex_unlock(&ac->lock);
+  if (write(ac->evfd, &one, sizeof one) < 0) {
+    /* the counter is saturated: a wake-up is pending anyway */
+  }
+}
+
+/* Ask for the values of files (copied) for task t. */
+static int fetch(struct agentcore *ac, struct task *t, const struct ac_file *files, size_t n,
+                 bool for_start) {
+  struct pending *p = calloc(1, sizeof *p);
+  if (!p)
+    return -ENOMEM;
+  p->ac = ac;
+  p->task = t;
+  p->for_start = for_start;
+  p->f.items = n ? calloc(n, sizeof *p->f.items) : NULL;
+  if ((n && !p->f.items) || !(p->f.task_id = strdup(t->id)) ||
+      !(p->f.service = strdup(t->service)) || files_dup(files, n, &p->files) < 0) {
+    pending_free(p);
+    return -ENOMEM;
+  }
+  p->n_files = n;
+  for (size_t i = 0; i < n; i++) { /* distinct (secret, version) pairs */
+    bool seen = false;
+    for (size_t j = 0; j < p->f.n_items && !seen; j++)
+      seen = p->f.items[j].version == files[i].version &&
+             strcmp(p->f.items[j].secret, files[i].secret) == 0;
+    if (seen)
+      continue;
+    struct agentcore_fetch_item *it = &p->f.items[p->f.n_items];
+    if (!(it->secret = strdup(files[i].secret))) {
+      pending_free(p);
+      return -ENOMEM;
+    }
+    it->version = files[i].version;
+    p->f.n_items++;
+  }
+  t->fetch = p;
+  ac->n_outstanding++;
+  if (n == 0 || !ac->ops.fetch)
+    agentcore_fetch_done(ac, &p->f, n == 0 ? 0 : -ENOSYS);
+  else
+    ac->ops.fetch(ac->ops.ud, ac, &p->f);
+  return 0;
+}
+
+static const struct secbuf *value_of(const struct pending *p, const struct ac_file *f) {
+  for (size_t i = 0; i < p->f.n_items; i++)
+    if (p->f.items[i].version == f->version && strcmp(p->f.items[i].secret, f->secret) == 0)
+      return p->f.items[i].value;
+  return NULL;
+}
+
+static void wipe_values(struct pending *p) {
+  for (size_t i = 0; i < p->f.n_items; i++) {
+    secbuf_free(p->f.items[i].value);
+    p->f.items[i].value = NULL;
+  }
+}
+
+/* ---- starting ---- */
+
+static void start_failed(struct agentcore *ac, struct task *t, int exit_code, const char *msg) {
+  uint64_t delay = 0;
+  t->exit_code = exit_code;
+  if (ac_restart_due(t->restart, true, t->streak, &delay)) {
+    t->start_at = now_ms() + delay;
+    t->streak++;
+  } else {
+    t->start_at = UINT64_MAX;
+  }
+  t->phase = AC_PHASE_WAITING;
+  t->dirty = true;
+  report(ac, t, AGENTCORE_FAILED, msg);
+}
+
+/* The values of a start arrived: fill a new secrets tmpfs, then start the container
+ * with it (its command runs only once every file is in place). */
+static void start_with(struct agentcore *ac, struct task *t, struct pending *p) {
+  struct want *w = find_want(ac, t->id);
+  struct rt_secrets_fs *fs = NULL, *own = NULL;
+  struct rt_container *c = NULL;
+  char msg[AGENTCORE_MSG_LEN] = "";
+  size_t total = 0, largest = 0;
+  int r;
+
+  if (!w || memcmp(w->digest, t->digest, AC_DIGEST_LEN) != 0) {
+    t->phase = AC_PHASE_WAITING; /* unassigned meanwhile: the plan stops it */
+    t->start_at = now_ms();
+    return;
+  }
+  if (p->status < 0) {
+    /* No values, no start: try again with backoff, whatever the policy (it never ran). */
+    uint64_t delay = 0;
+    ac_restart_due(LAUNCH_RESTART_ALWAYS, true, t->streak, &delay);
+    t->streak++;
+    t->phase = AC_PHASE_WAITING;
+    t->start_at = now_ms() + delay;
+    snprintf(msg, sizeof msg, "fetching its secrets: %s", sd_strerror(p->status));
+    report(ac, t, AGENTCORE_PENDING, msg);
+    return;
+  }
+  for (size_t i = 0; i < p->n_files; i++) {
+    const struct secbuf *v = value_of(p, &p->files[i]);
+    size_t len = v ? secbuf_len(v) : 0;
+    total += len;
+    if (len > largest)
+      largest = len;
+  }
+  if ((r = rt_secrets_fs_new(total, largest, &fs)) < 0 ||
+      (r = rt_secrets_fs_set_max(fs, RT_SECRETS_DEFAULT_MAX)) < 0) {
+    snprintf(msg, sizeof msg, "creating the secrets tmpfs: %s", sd_strerror(r));
+    goto fail;
+  }
+  for (size_t i = 0; i < p->n_files; i++) {
+    const struct ac_file *f = &p->files[i];
+    const struct secbuf *v = value_of(p, f);
+    if (!v) {
+      snprintf(msg, sizeof msg, "the fetcher gave no value for %s version %llu", f->secret,
+               (unsigned long long)f->version);
+      r = -EPROTO;
+      goto fail;
+    }
+    if ((r = rt_secrets_fs_put(fs, f->target, secbuf_cdata(v), secbuf_len(v), f->uid, f->gid,
+                               f->mode)) < 0) {
+      snprintf(msg, sizeof msg, "writing secret %s: %s", f->target, sd_strerror(r));
+      goto fail;
+    }
+  }
+  wipe_values(p); /* the bytes now live only in the tmpfs */
+
+  /* The runtime's spec, from the shared launch spec. */
+  struct rt_spec spec = {0};
+  char *env[LAUNCH_SPEC_MAX_ITEMS + 1];
+  struct rt_mount mounts[LAUNCH_SPEC_MAX_ITEMS];
+  char err[LAUNCH_SPEC_ERRLEN];
+  uint64_t host = 0;
+  launch_spec_fill_rt(&w->ls, &spec, env, mounts);
+  spec.argv = w->ls.argv;
+  if ((r = rt_caps_host_bounding(&host)) < 0 ||
+      (r = launch_spec_caps(&w->ls, host, &spec.caps, err)) < 0) {
+    snprintf(msg, sizeof msg, "%s", r == -EINVAL ? err : sd_strerror(r));
+    goto fail;
+  }
+  if (!spec.hostname)
+    spec.hostname = *t->service && strlen(t->service) <= 64 ? t->service : t->id;
+  spec.secrets_fs = fs;
+  /* Recorded before the start: an agent killed during it finds the container. */
+  t->phase = AC_PHASE_RUNNING;
+  if ((r = files_dup(p->files, p->n_files, &t->applied)) < 0)
+    goto fail;
+  t->n_applied = p->n_files;
+  task_record(ac, t);
+  r = ac_container_start(ac->run_fd, ac->run_dir, t->id, &spec, &c, msg, sizeof msg);
+  if (r < 0)
+    goto fail;
+  /* Our own handle on the tmpfs: the writable fd only (the read-only clone was the
+   * container's). */
+  int mfd = fcntl(rt_secrets_fs_fd(fs), F_DUPFD_CLOEXEC, 3);
+  if (mfd < 0 || (r = rt_secrets_fs_from_fd(mfd, rt_secrets_fs_max(fs), &own)) < 0) {
+    r = mfd < 0 ? -errno : r;
+    if (mfd >= 0)
+      close(mfd);
+    snprintf(msg, sizeof msg, "keeping the secrets handle: %s", sd_strerror(r));
+    rt_container_stop(c, 0, SIGKILL, NULL);
+    rt_container_detach(c);
+    c = NULL;
+    goto fail;
+  }
+  rt_secrets_fs_free(fs);
+  rt_container_set_secrets(c, own);
+  t->c = c;
+  t->stop_timeout_ms = spec.stop_timeout_ms ? spec.stop_timeout_ms : RT_DEFAULT_STOP_TIMEOUT_MS;
+  t->started_ms = now_ms();
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = t};
+  epoll_ctl(ac->epfd, EPOLL_CTL_ADD, rt_container_pidfd(c), &ev);
+  t->dirty = true;
+  report(ac, t, AGENTCORE_RUNNING, "");
+  return;
+fail:
+  wipe_values(p);
+  rt_secrets_fs_free(fs);
+  int code = -1;
+  if (r == -ESRCH) { /* it ran and ended at once: an exit like any other */
+    struct rt_state st;
+    (void)ac_container_reap(ac->run_fd, t->id, &st);
+    if (st.exited)
+      code = st.exit_signal ? 128 + st.exit_signal : st.exit_code;
+  }
+  set_applied(t, NULL, 0);
+  start_failed(ac, t, code, msg);
+}
+
+/* START action: a new task, or a waiting one that is due. */
+static int start(struct agentcore *ac, struct task *t, const struct want *w) {
+  if (!t && !(t = task_new(ac, w->id, w->service)))
+    return -ENOMEM;
+  memcpy(t->digest, w->digest, AC_DIGEST_LEN);
+  t->restart = w->restart;
+  if (!w->ls_ok) {
+    t->phase = AC_PHASE_WAITING;
+    t->start_at = UINT64_MAX;
+    t->dirty = true;
+    report(ac, t, AGENTCORE_FAILED, w->ls_err);
+    return 0;
+  }
+  if (t->reported && (t->state == AGENTCORE_FAILED || t->state == AGENTCORE_EXITED))
+    t->restarts++;
+  t->phase = AC_PHASE_STARTING;
+  report(ac, t, AGENTCORE_PENDING, "");
+  return fetch(ac, t, w->files, w->n_files, true);
+}
+
+/* ---- live changes ---- */
+
+/* The values of PUTs arrived: write each file that is still wanted as fetched. */
+static void put_with(struct agentcore *ac, struct task *t, struct pending *p) {
+  struct want *w = find_want(ac, t->id);
+  struct rt_secrets_fs *fs = t->c ? rt_container_secrets(t->c) : NULL;
+  char msg[AGENTCORE_MSG_LEN] = "";
+
+  if (t->phase != AC_PHASE_RUNNING || !fs || !w)
+    return;
+  if (p->status < 0) {
+    t->retry_at = now_ms() + PUT_RETRY_MS;
+    snprintf(msg, sizeof msg, "fetching its secrets: %s", sd_strerror(p->status));
+    report(ac, t, AGENTCORE_RUNNING, msg);
+    return;
+  }
+  for (size_t i = 0; i < p->n_files; i++) {
+    const struct ac_file *f = &p->files[i], *now = NULL;
+    for (size_t j = 0; j < w->n_files && !now; j++)
+      if (strcmp(w->files[j].target, f->target) == 0)
+        now = &w->files[j];
+    if (!now || ac_file_differs(now, f))
+      continue; /* changed again meanwhile: the next plan fetches the new one */
+    const struct secbuf *v = value_of(p, f);
+    int r = v ? rt_secrets_fs_put(fs, f->target, secbuf_cdata(v), secbuf_len(v), f->uid,
+                                  f->gid, f->mode)
+              : -EPROTO;
+    if (r < 0) {
+      t->retry_at = now_ms() + PUT_RETRY_MS;
+      snprintf(msg, sizeof msg, "writing secret %s: %s", f->target, sd_strerror(r));
+      continue;
+    }
+    size_t k = 0;
+    while (k < t->n_applied && strcmp(t->applied[k].target, f->target) != 0)
+      k++;
+    if (k == t->n_applied) {
+      struct ac_file *a = reallocarray(t->applied, t->n_applied + 1, sizeof *a);
+      if (!a)
+        continue; /* not recorded: written again later, harmless */
+      t->applied = a;
+      t->n_applied++;
+    } else {
+      free((char *)t->applied[k].secret);
+      free((char *)t->applied[k].target);
+    }
+    if (file_copy(&t->applied[k], f) < 0) {
+      t->applied[k] = t->applied[--t->n_applied];
+      continue;
+    }
+    t->dirty = true;
+  }
+  wipe_values(p);
+  report(ac, t, AGENTCORE_RUNNING, msg);
+}
+
+static void remove_file(struct agentcore *ac, struct task *t, size_t idx) {
+  struct rt_secrets_fs *fs = t->c ? rt_container_secrets(t->c) : NULL;
+  int r = fs ? rt_secrets_fs_remove(fs, t->applied[idx].target) : -EBADF;
+  if (r < 0 && r != -ENOENT) {
+    char msg[AGENTCORE_MSG_LEN];
+    snprintf(msg, sizeof msg, "removing secret %s: %s", t->applied[idx].target, sd_strerror(r));
+    t->retry_at = now_ms() + PUT_RETRY_MS;
+    report(ac, t, AGENTCORE_RUNNING, msg);
+    return;
+  }
+  free((char *)t->applied[idx].secret);
+  free((char *)t->applied[idx].target);
+  t->applied[idx] = t->applied[--t->n_applied];
+  t->dirty = true;
+}
+
+static void stop(struct agentcore *ac, struct task *t) {
+  if (t->phase == AC_PHASE_RUNNING && t->c) {
+    t->phase = AC_PHASE_STOPPING;
+    t->kill_at = now_ms() + t->stop_timeout_ms;
+    if (rt_container_kill(t->c, SIGTERM) == -ESRCH)
+      t->kill_at = 0;
+    return;
+  }
+  report(ac, t, AGENTCORE_STOPPED, "");
+  task_forget(ac, t);
+}
+
+/* ---- the loop ---- */
+
+static void take_completed(struct agentcore *ac) {
+  pthread_mutex_lock(&ac->lock);
+  struct pending *p = ac->completed;
+  ac->completed = NULL;
+  pthread_mutex_unlock(&ac->lock);
+  while (p) {
+    struct pending *next = p->next;
+    struct task *t = p->task;
+    ac->n_outstanding--;
+    if (t) {
+      t->fetch = NULL;
+      if (p->for_start)
+        start_with(ac, t, p);
+      else
+        put_with(ac, t, p);
+    }
+    pending_free(p);
+    p = next;
+  }
+}
+
+static void check_exits(struct agentcore *ac) {
+  struct epoll_event ev[32];
+  uint64_t n;
+  /* Level-triggered: drain the wake-ups; exits are found by looking at every task. */
+  (void)epoll_wait(ac->epfd, ev, ARRAY_SIZE(ev), 0);
+  if (read(ac->evfd, &n, sizeof n) < 0) {
+    /* nothing to drain */
+  }
+  uint64_t now = now_ms();
+  for (size_t i = 0; i < ac->n_tasks;) {
+    struct task *t = ac->tasks[i];
+    if (t->c && rt_container_exited(t->c)) {
+      size_t before = ac->n_tasks;
+      task_exited(ac, t, NULL);
+      if (ac->n_tasks < before)
+        continue; /* forgotten: the slot holds another task now */
+    } else if (t->phase == AC_PHASE_STOPPING && t->kill_at <= now) {
+      rt_container_kill(t->c, SIGKILL);
+      t->kill_at = UINT64_MAX;
+    }
+    i++;
+  }
+}
+
+static int plan_and_act(struct agentcore *ac) {
+  size_t nw = ac->n_wants, nh = ac->n_tasks, n = 0;
+  struct ac_plan_want *pw = calloc(nw ? nw : 1, sizeof *pw);
+  struct ac_plan_have *ph = calloc(nh ? nh : 1, sizeof *ph);
+  struct task **snap = calloc(nh ? nh : 1, sizeof *snap);
+  struct ac_action *a = NULL;
+  uint64_t now = now_ms(), wake = UINT64_MAX;
+  int r = -ENOMEM;
+
+  if (!pw || !ph || !snap)
+    goto out;
+  for (size_t i = 0; i < nw; i++)
+    pw[i] = (struct ac_plan_want){ac->wants[i].id, ac->wants[i].digest, ac->wants[i].files,
+                                  ac->wants[i].n_files};
+  for (size_t i = 0; i < nh; i++) {
+    struct task *t = snap[i] = ac->tasks[i];
+    bool retry_wait = t->retry_at > now;
+    if (retry_wait && t->retry_at < wake)
+      wake = t->retry_at;
+    ph[i] = (struct ac_plan_have){t->id,          t->digest,  t->phase, t->start_at,
+                                  t->fetch || retry_wait, t->applied, t->n_applied};
+  }
+  uint64_t plan_wake;
+  if ((r = ac_plan(pw, nw, ph, nh, now, &a, &n, &plan_wake)) < 0)
+    goto out;
+  if (plan_wake < wake)
+    wake = plan_wake;
+  /* REMOVEs name files by index: remove the highest index first per task, so that the
+   * swap-with-last removal never moves a file still to be removed. */
+  for (size_t i = n; i-- > 0;)
+    if (a[i].kind == AC_ACT_REMOVE)
+      remove_file(ac, snap[a[i].have], a[i].file);
+  for (size_t i = 0; i < n; i++) {
+    if (a[i].kind == AC_ACT_STOP) {
+      stop(ac, snap[a[i].have]);
+    } else if (a[i].kind == AC_ACT_PUT) {
+      /* one fetch per task for all its PUTs (they are consecutive) */
+      size_t j = i;
+      while (j + 1 < n && a[j + 1].kind == AC_ACT_PUT && a[j + 1].have == a[i].have)
+        j++;
+      struct want *w = &ac->wants[a[i].want];
+      struct ac_file *files = calloc(j - i + 1, sizeof *files);
+      if (!files) {
+        r = -ENOMEM;
+        goto out;
+      }
+      for (size_t k = i; k <= j; k++)
+        files[k - i] = w->files[a[k].file]; /* borrowed: fetch() copies */
+      r = fetch(ac, snap[a[i].have], files, j - i + 1, false);
+      free(files);
+      if (r < 0)
+        goto out;
+      i = j;
+    } else if (a[i].kind == AC_ACT_START) {
+      if ((r = start(ac, a[i].have == SIZE_MAX ? NULL : snap[a[i].have], &ac->wants[a[i].want])) < 0)
+        goto out;
+    }
+  }
+  ac->wake_at = wake;
+  r = 0;
+out:
+  free(a);
+  free(pw);
+  free(ph);
+  free(snap);
+  return r;
+}
+
+static void write_dirty(struct agentcore *ac) {
+  for (size_t i = 0; i < ac->n_tasks; i++)
+    if (ac->tasks[i]->dirty)
+      task_record(ac, ac->tasks[i]);
+}
+
+int agentcore_process(struct agentcore *ac) {
+  int r = 0;
+  if (ac->removed)
+    return -ESHUTDOWN;
+  /* Synchronous fetchers complete inside plan_and_act: loop until quiet (bounded). */
+  for (int round = 0; round < 8; round++) {
+    check_exits(ac);
+    take_completed(ac);
+    if (ac->assigned && (r = plan_and_act(ac)) < 0)
+      break;
+    write_dirty(ac);
+    pthread_mutex_lock(&ac->lock);
+    bool more = ac->completed != NULL;
+    pthread_mutex_unlock(&ac->lock);
+    if (!more)
+      break;
+  }
+  write_dirty(ac);
+  return r;
+}
+
+int agentcore_fd(const struct agentcore *ac) { return ac->epfd; }
+
+int agentcore_timeout_ms(const struct agentcore *ac) {
+  uint64_t at = ac->wake_at, now = now_ms();
+  for (size_t i = 0; i < ac->n_tasks; i++)
+    if (ac->tasks[i]->phase == AC_PHASE_STOPPING && ac->tasks[i]->kill_at < at)
+      at = ac->tasks[i]->kill_at;
+  if (at == UINT64_MAX)
+    return -1;
+  return at <= now ? 0 : (at - now > 60000 ? 60000 : (int)(at - now));
+}
+
+bool agentcore_converged(const struct agentcore *ac) {
+  if (!ac->assigned || ac->n_outstanding)
+    return false;
+  for (size_t i = 0; i < ac->n_tasks; i++) {
+    const struct task *t = ac->tasks[i];
+    if (t->phase == AC_PHASE_STARTING || t->phase == AC_PHASE_STOPPING || t->fetch ||
+        (t->phase == AC_PHASE_WAITING && t->start_at != UINT64_MAX))
+      return false;
+  }
+  struct ac_plan_want *pw = calloc(ac->n_wants + 1, sizeof *pw);
+  struct ac_plan_have *ph = calloc(ac->n_tasks + 1, sizeof *ph);
+  struct ac_action *a = NULL;
+  size_t n = 1;
+  uint64_t wake;
+  if (pw && ph) {
+    for (size_t i = 0; i < ac->n_wants; i++)
+      pw[i] = (struct ac_plan_want){ac->wants[i].id, ac->wants[i].digest, ac->wants[i].files,
+                                    ac->wants[i].n_files};
+    for (size_t i = 0; i < ac->n_tasks; i++) {
+      const struct task *t = ac->tasks[i];
+      ph[i] = (struct ac_plan_have){t->id, t->digest, t->phase, t->start_at, false,
+                                    t->applied, t->n_applied};
+    }
+    if (ac_plan(pw, ac->n_wants, ph, ac->n_tasks, now_ms(), &a, &n, &wake) < 0)
+      n = 1;
+  }
+  free(a);
+  free(pw);
+  free(ph);
+  return n == 0;
+}
+
+pid_t agentcore_task_pid(const struct agentcore *ac, const char *task_id) {
+  for (size_t i = 0; i < ac->n_tasks; i++)
+    if (strcmp(ac->tasks[i]->id, task_id) == 0 && ac->tasks[i]->c &&
+        ac->tasks[i]->phase == AC_PHASE_RUNNING)
+      return rt_container_pid(ac->tasks[i]->c);
+  return 0;
+}
+
+/* ---- the desired set ---- */
+
+static bool secret_name_ok(const char *s) {
+  size_t n = s ? strlen(s) : 0;
+  if (n == 0 || n > 255)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+      return false;
+  return true;
+}
+
+static int check_set(const struct agentcore_task *tasks, size_t n, char *err) {
+  if (n > AGENTCORE_MAX_TASKS)
+    return snprintf(err, AGENTCORE_MSG_LEN, "more than %d tasks", AGENTCORE_MAX_TASKS), -EINVAL;
+  for (size_t i = 0; i < n; i++) {
+    const struct agentcore_task *t = &tasks[i];
+    if (!t->id || strlen(t->id) > TASK_ID_MAX || !rt_name_valid(t->id))
+      return snprintf(err, AGENTCORE_MSG_LEN,
+                      "task %zu: invalid id (1..%d of A-Z a-z 0-9 _ . -, not starting with . or -)",
+                      i, TASK_ID_MAX), -EINVAL;
+    for (size_t j = 0; j < i; j++)
+      if (strcmp(tasks[j].id, t->id) == 0)
+        return snprintf(err, AGENTCORE_MSG_LEN, "task %s assigned twice", t->id), -EINVAL;
+    if ((unsigned)t->restart > LAUNCH_RESTART_ALWAYS || (!t->spec && t->spec_len) ||
+        (t->service && strlen(t->service) > 255))
+      return snprintf(err, AGENTCORE_MSG_LEN, "task %s: invalid restart policy or spec", t->id),
+             -EINVAL;
+    if (t->n_grants > AGENTCORE_MAX_GRANTS || (t->n_grants && !t->grants))
+      return snprintf(err, AGENTCORE_MSG_LEN, "task %s: more than %d grants", t->id,
+                      AGENTCORE_MAX_GRANTS), -EINVAL;
+    for (size_t g = 0; g < t->n_grants; g++) {
+      const struct agentcore_grant *x = &t->grants[g];
+      if (!secret_name_ok(x->secret))
+        return snprintf(err, AGENTCORE_MSG_LEN, "task %s: grant %zu: invalid secret name", t->id,
+                        g), -EINVAL;
+      if (!x->target || !rt_secret_target_valid(x->target))
+        return snprintf(err, AGENTCORE_MSG_LEN, "task %s: secret %s: invalid target", t->id,
+                        x->secret), -EINVAL;
+      if (x->mode > 0777)
+        return snprintf(err, AGENTCORE_MSG_LEN, "task %s: secret %s: invalid mode %o", t->id,
+                        x->secret, x->mode), -EINVAL;
+      for (size_t h = 0; h < g; h++)
+        if (strcmp(t->grants[h].target, x->target) == 0)
+          return snprintf(err, AGENTCORE_MSG_LEN, "task %s: two secrets at target %s", t->id,
+                          x->target), -EINVAL;
+    }
+  }
+  return 0;
+}
+
+static int want_from(struct want *w, const struct agentcore_task *t) {
+  launch_spec_init(&w->ls);
+  if (!(w->id = strdup(t->id)) || !(w->service = strdup(t->service ? t->service : "")))
+    return -ENOMEM;
+  w->restart = t->restart;
+  crypto_generichash(w->digest, AC_DIGEST_LEN, t->spec, t->spec_len, NULL, 0);
+  int r = launch_spec_decode(t->spec, t->spec_len, &w->ls, w->ls_err);
+  if (r == -ENOMEM)
+    return r;
+  w->ls_ok = r == 0;
+  if (r < 0 && !w->ls_err[0])
+    snprintf(w->ls_err, sizeof w->ls_err, "launch spec: %s", sd_strerror(r));
+  if (t->n_grants && !(w->files = calloc(t->n_grants, sizeof *w->files)))
+    return -ENOMEM;
+  for (size_t g = 0; g < t->n_grants; g++) {
+    const struct agentcore_grant *x = &t->grants[g];
+    struct ac_file f = {x->secret, x->version, x->target, x->uid, x->gid, x->mode};
+    ac_file_resolve(&f, w->ls.uid, w->ls.gid);
+    if (file_copy(&w->files[g], &f) < 0)
+      return -ENOMEM;
+    w->n_files = g + 1;
+  }
+  return 0;
+}
+
+int agentcore_assign(struct agentcore *ac, const struct agentcore_task *tasks, size_t n,
+                     char *err) {
+  struct want *w = NULL;
+  int r;
+
+  err[0] = '\0';
+  if (ac->removed)
+    return -ESHUTDOWN;
+  if ((r = check_set(tasks, n, err)) < 0)
+    return r;
+  if (n && !(w = calloc(n, sizeof *w)))
+    return -ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    if ((r = want_from(&w[i], &tasks[i])) < 0) {
+      wants_free(w, i + 1);
+      snprintf(err, AGENTCORE_MSG_LEN, "out of memory");
+      return r;
+    }
+  wants_free(ac->wants, ac->n_wants);
+  ac->wants = w;
+  ac->n_wants = n;
+  ac->assigned = true;
+  /* A policy change applies to the next exit; it restarts nothing by itself. */
+  for (size_t i = 0; i < ac->n_tasks; i++) {
+    struct want *x = find_want(ac, ac->tasks[i]->id);
+    if (x && ac->tasks[i]->restart != x->restart) {
+      ac->tasks[i]->restart = x->restart;
+      ac->tasks[i]->dirty = true;
+    }
+  }
+  return agentcore_process(ac);
+}
+
+/* ---- open, take back, remove ---- */
+
+static int open_dir_at(int at, const char *path, int *ret_fd) {
+  struct stat st;
+  if (mkdirat(at, path, 0700) < 0 && errno != EEXIST)
+    return -errno;
+  int fd = openat(at, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return -errno;
+  if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077)) {
+    close(fd);
+    return -EPERM;
+  }
+  *ret_fd = fd;
+  return 0;
+}
+
+/* A recorded task: take its container back, or learn how it ended. */
+static int take_back(struct agentcore *ac, struct ac_record *rec) {
+  struct task *t = task_new(ac, rec->task_id, rec->service);
+  struct rt_state st;
+  if (!t)
+    return -ENOMEM;
+  memcpy(t->digest, rec->digest, AC_DIGEST_LEN);
+  t->restarts = rec->restarts;
+  t->exit_code = rec->exit_code;
+  t->restart = rec->restart;
+  t->phase = AC_PHASE_WAITING;
+  t->start_at = rec->done ? UINT64_MAX : now_ms();
+  if (!rec->running) {
+    report(ac, t, rec->done ? (rec->exit_code == 0 ? AGENTCORE_EXITED : AGENTCORE_FAILED)
+                            : AGENTCORE_PENDING, "");
+    return 0;
+  }
+  int r = ac_container_adopt(ac->run_fd, t->id, &t->c, &st);
+  if (r == 0) {
+    t->phase = AC_PHASE_RUNNING;
+    t->applied = rec->files;
+    t->n_applied = rec->n_files;
+    rec->files = NULL;
+    rec->n_files = 0;
+    t->stop_timeout_ms = RT_DEFAULT_STOP_TIMEOUT_MS; /* the spec's comes with the assignment */
+    t->started_ms = now_ms();
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = t};
+    epoll_ctl(ac->epfd, EPOLL_CTL_ADD, rt_container_pidfd(t->c), &ev);
+    report(ac, t, AGENTCORE_RUNNING, "");
+    return 0;
+  }
+  /* Ended while we were away (or cannot be taken back: then it is stopped, as an
+   * orphan would be, and started again). */
+  char why[AGENTCORE_MSG_LEN] = "";
+  if (r != -ESRCH && r != -ENOENT) {
+    struct rt_container *c = NULL;
+    snprintf(why, sizeof why, "could not be taken back (%s): stopped", sd_strerror(r));
+    if (st.status == RT_STATUS_RUNNING &&
+        rt_container_adopt(st.pid, st.start_time, st.cgroup, &c) == 0) {
+      rt_container_stop(c, 0, SIGKILL, NULL);
+      rt_container_detach(c);
+    }
+  }
+  t->phase = AC_PHASE_RUNNING; /* for task_exited: an exit like any other */
+  t->c = NULL;
+  task_exited(ac, t, why);
+  return 0;
+}
+
+/* Containers under run/ that no task record names: an agent killed between creating
+ * one and recording it. Nobody owns them: stop and remove. */
+static void sweep_orphans(struct agentcore *ac) {
+  char **names = NULL;
+  if (rt_state_list(ac->run_fd, &names) < 0)
+    return;
+  for (char **n = names; *n; n++) {
+    bool known = false;
+    for (size_t i = 0; i < ac->n_tasks && !known; i++)
+      known = strcmp(ac->tasks[i]->id, *n) == 0;
+    if (known)
+      continue;
+    struct rt_container *c = NULL;
+    struct rt_state st;
+    _cleanup_close_ int dfd = -1;
+    if (rt_state_open(ac->run_fd, *n, &dfd) == 0 && rt_state_read(dfd, &st) == 0 &&
+        st.status == RT_STATUS_RUNNING &&
+        rt_container_adopt(st.pid, st.start_time, st.cgroup, &c) == 0) {
+      rt_container_stop(c, 0, SIGKILL, NULL);
+      rt_container_detach(c);
+    }
+    (void)ac_container_reap(ac->run_fd, *n, &st);
+  }
+  rt_state_names_free(names);
+}
+
+int agentcore_open(const char *state_dir, const struct agentcore_ops *ops,
+                   struct agentcore **ret) {
+  struct agentcore *ac = calloc(1, sizeof *ac);
+  int r;
+
+  if (!ac)
+    return -ENOMEM;
+  ac->dir_fd = ac->tasks_fd = ac->run_fd = ac->epfd = ac->evfd = -1;
+  ac->wake_at = UINT64_MAX;
+  pthread_mutex_init(&ac->lock, NULL);
+  if (ops)
+    ac->ops = *ops;
+  if (sodium_init() < 0) {
+    r = -ENOMEM;
+    goto fail;
+  }
+  if (!(ac->dir = realpath(state_dir, NULL)) && errno == ENOENT) {
+    if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
+      r = -errno;
+      goto fail;
+    }
+    ac->dir = realpath(state_dir, NULL);
+  }
+  if (!ac->dir) {
+    r = -errno;
+    goto fail;
+  }
+  if ((r = open_dir_at(AT_FDCWD, ac->dir, &ac->dir_fd)) < 0 ||
+      (r = open_dir_at(ac->dir_fd, "tasks", &ac->tasks_fd)) < 0)
+    goto fail;
+  if (asprintf(&ac->run_dir, "%s/run", ac->dir) < 0) {
+    ac->run_dir = NULL;
+    r = -ENOMEM;
+    goto fail;
+  }
+  if ((r = rt_state_root_open(ac->run_dir, &ac->run_fd)) < 0)
+    goto fail;
+  ac->epfd = epoll_create1(EPOLL_CLOEXEC);
+  ac->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (ac->epfd < 0 || ac->evfd < 0) {
+    r = -errno;
+    goto fail;
+  }
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+  if (epoll_ctl(ac->epfd, EPOLL_CTL_ADD, ac->evfd, &ev) < 0) {
+    r = -errno;
+    goto fail;
+  }
+  /* Take back what the records name. */
+  _cleanup_close_ int lfd = openat(ac->tasks_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = lfd >= 0 ? fdopendir(TAKE_FD(lfd)) : NULL;
+  if (!d) {
+    r = -errno;
+    goto fail;
+  }
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    size_t len = strlen(e->d_name);
+    char name[RT_NAME_MAX + 1];
+    struct ac_record rec;
+    if (len < 6 || len - 5 > TASK_ID_MAX || strcmp(e->d_name + len - 5, ".json") != 0 ||
+        e->d_name[0] == '.')
+      continue;
+    snprintf(name, sizeof name, "%.*s", (int)(len - 5), e->d_name);
+    if (!rt_name_valid(name) || ac_record_read(ac->tasks_fd, name, &rec) < 0 ||
+        strcmp(rec.task_id, name) != 0) {
+      /* unreadable: its container (if any) is swept as an orphan */
+      ac_record_clear(&rec);
+      unlinkat(ac->tasks_fd, e->d_name, 0);
+      continue;
+    }
+    r = take_back(ac, &rec);
+    ac_record_clear(&rec);
+    if (r < 0) {
+      closedir(d);
+      goto fail;
+    }
+  }
+  closedir(d);
+  sweep_orphans(ac);
+  write_dirty(ac);
+  *ret = ac;
+  return 0;
+fail:
+  agentcore_free(ac);
+  return r;
+}
+
+void agentcore_free(struct agentcore *ac) {
+  if (!ac)
+    return;
+  for (size_t i = 0; i < ac->n_tasks; i++)
+    task_free(ac->tasks[i]);
+  free(ac->tasks);
+  /* Completed fetches not yet taken; outstanding ones are the fetcher's to drop. */
+  struct pending *p = ac->completed;
+  while (p) {
+    struct pending *next = p->next;
+    pending_free(p);
+    p = next;
+  }
+  wants_free(ac->wants, ac->n_wants);
+  if (ac->dir_fd >= 0)
+    close(ac->dir_fd);
+  if (ac->tasks_fd >= 0)
+    close(ac->tasks_fd);
+  if (ac->run_fd >= 0)
+    close(ac->run_fd);
+  if (ac->epfd >= 0)
+    close(ac->epfd);
+  if (ac->evfd >= 0)
+    close(ac->evfd);
+  pthread_mutex_destroy(&ac->lock);
+  free(ac->dir);
+  free(ac->run_dir);
+  free(ac);
+}
+
+int agentcore_node_removed(struct agentcore *ac) {
+  if (ac->removed)
+    return -ESHUTDOWN;
+  /* SIGTERM to all at once, then each gets its stop timeout. */
+  for (size_t i = 0; i < ac->n_tasks; i++)
+    if (ac->tasks[i]->c)
+      rt_container_kill(ac->tasks[i]->c, SIGTERM);
+  while (ac->n_tasks) {
+    struct task *t = ac->tasks[ac->n_tasks - 1];
+    if (t->c) {
+      rt_container_stop(t->c, t->stop_timeout_ms, SIGTERM, NULL);
+      epoll_forget(ac, t);
+      rt_container_detach(t->c);
+      t->c = NULL;
+    }
+    t->phase = AC_PHASE_WAITING;
+    report(ac, t, AGENTCORE_STOPPED, "the node was removed");
+    task_forget(ac, t);
+  }
+  sweep_orphans(ac);
+  wants_free(ac->wants, ac->n_wants);
+  ac->wants = NULL;
+  ac->n_wants = 0;
+  ac->removed = true;
+  /* The state directory keeps only its two empty folders. */
+  return 0;
+}
