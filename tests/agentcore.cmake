@@ -11,7 +11,8 @@ if(TARGET sdagentcore)
     endif()
     add_test(NAME agentcore_${t}
              COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/agentcore_${t}.sh
-                     $<TARGET_FILE:agentcore_driver> ${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh)
+                     $<TARGET_FILE:agentcore_driver> ${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh
+                     $<BOOL:${SECRETD_SANITIZE}>)
     set_tests_properties(agentcore_${t} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
                          LABELS "agent;integration" RUN_SERIAL TRUE)
   endforeach()

@@ -25,7 +25,7 @@ static void test_record_round_trips_through_a_file(void **state) {
   struct ac_file files[] = {{"db_password", 7, "db", 1000, 1000, 0400},
                             {"api", 1, "keys/api", 0, 0, 0440}};
   struct ac_record rec = {.task_id = "t1", .service = "web", .running = true, .done = false,
-                          .restarts = 3, .exit_code = 137, .restart = LAUNCH_RESTART_ON_FAILURE,
+                          .restarts = 3, .exit_code = 137, .restart = LAUNCH_RESTART_ON_FAILURE, .stop_timeout_ms = 2500,
                           .files = files, .n_files = 2};
   memset(rec.digest, 0xab, sizeof rec.digest);
   assert_int_equal(ac_record_write(fd, "t1", &rec), 0);
@@ -38,6 +38,7 @@ static void test_record_round_trips_through_a_file(void **state) {
   assert_int_equal(back.restarts, 3);
   assert_int_equal(back.exit_code, 137);
   assert_int_equal(back.restart, LAUNCH_RESTART_ON_FAILURE);
+  assert_int_equal(back.stop_timeout_ms, 2500);
   assert_memory_equal(back.digest, rec.digest, AC_DIGEST_LEN);
   assert_int_equal(back.n_files, 2);
   assert_string_equal(back.files[1].target, "keys/api");
@@ -59,19 +60,19 @@ static void test_hostile_records_are_refused(void **state) {
       "[]",
       "{\"task\":\"t\"}",
       "{\"task\":\"t\",\"service\":\"s\",\"digest\":\"zz\",\"running\":true,\"done\":false,"
-      "\"restarts\":0,\"exitCode\":0,\"restart\":0,\"files\":[]}",
+      "\"restarts\":0,\"exitCode\":0,\"restart\":0,\"stopTimeoutMs\":0,\"files\":[]}",
       /* a file with a negative mode, then an unknown restart policy */
       "{\"task\":\"t\",\"service\":\"s\",\"digest\":\"" \
       "0000000000000000000000000000000000000000000000000000000000000000\",\"running\":true,"
-      "\"done\":false,\"restarts\":0,\"exitCode\":0,\"restart\":0,\"files\":[{\"secret\":\"a\","
+      "\"done\":false,\"restarts\":0,\"exitCode\":0,\"restart\":0,\"stopTimeoutMs\":0,\"files\":[{\"secret\":\"a\","
       "\"version\":1,\"target\":\"a\",\"uid\":0,\"gid\":0,\"mode\":-1}]}",
       "{\"task\":\"t\",\"service\":\"s\",\"digest\":\""
       "0000000000000000000000000000000000000000000000000000000000000000\",\"running\":true,"
-      "\"done\":false,\"restarts\":0,\"exitCode\":0,\"restart\":9,\"files\":[]}",
+      "\"done\":false,\"restarts\":0,\"exitCode\":0,\"restart\":9,\"stopTimeoutMs\":0,\"files\":[]}",
       /* trailing garbage */
       "{\"task\":\"t\",\"service\":\"s\",\"digest\":\""
       "0000000000000000000000000000000000000000000000000000000000000000\",\"running\":true,"
-      "\"done\":false,\"restarts\":0,\"exitCode\":0,\"restart\":0,\"files\":[]}x",
+      "\"done\":false,\"restarts\":0,\"exitCode\":0,\"restart\":0,\"stopTimeoutMs\":0,\"files\":[]}x",
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     struct ac_record r;
@@ -81,7 +82,7 @@ static void test_hostile_records_are_refused(void **state) {
   const char *ok = "{\"task\":\"t\",\"service\":\"s\",\"digest\":\""
                    "0000000000000000000000000000000000000000000000000000000000000000\","
                    "\"running\":false,\"done\":true,\"restarts\":0,\"exitCode\":-1,"
-                   "\"restart\":2,\"files\":[]}";
+                   "\"restart\":2,\"stopTimeoutMs\":1000,\"files\":[]}";
   struct ac_record r;
   assert_int_equal(ac_record_parse(ok, strlen(ok), &r), 0);
   assert_true(r.done);

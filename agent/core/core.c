@@ -194,6 +194,7 @@ static int task_record(struct agentcore *ac, struct task *t) {
       .restarts = t->restarts,
       .exit_code = t->exit_code,
       .restart = t->restart,
+      .stop_timeout_ms = t->stop_timeout_ms,
       .files = t->applied,
       .n_files = t->n_applied,
   };
@@ -478,6 +479,7 @@ static void start_with(struct agentcore *ac, struct task *t, struct pending *p) 
   spec.secrets_fs = fs;
   /* Recorded before the start: an agent killed during it finds the container. */
   t->phase = AC_PHASE_RUNNING;
+  t->stop_timeout_ms = spec.stop_timeout_ms;
   if ((r = files_dup(p->files, p->n_files, &t->applied)) < 0)
     goto fail;
   t->n_applied = p->n_files;
@@ -501,7 +503,6 @@ static void start_with(struct agentcore *ac, struct task *t, struct pending *p) 
   rt_secrets_fs_free(fs);
   rt_container_set_secrets(c, own);
   t->c = c;
-  t->stop_timeout_ms = spec.stop_timeout_ms ? spec.stop_timeout_ms : RT_DEFAULT_STOP_TIMEOUT_MS;
   t->started_ms = now_ms();
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = t};
   epoll_ctl(ac->epfd, EPOLL_CTL_ADD, rt_container_pidfd(c), &ev);
@@ -969,7 +970,7 @@ static int take_back(struct agentcore *ac, struct ac_record *rec) {
     t->n_applied = rec->n_files;
     rec->files = NULL;
     rec->n_files = 0;
-    t->stop_timeout_ms = RT_DEFAULT_STOP_TIMEOUT_MS; /* the spec's comes with the assignment */
+    t->stop_timeout_ms = rec->stop_timeout_ms;
     t->started_ms = now_ms();
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = t};
     epoll_ctl(ac->epfd, EPOLL_CTL_ADD, rt_container_pidfd(t->c), &ev);
@@ -1138,24 +1139,45 @@ void agentcore_free(struct agentcore *ac) {
   free(ac);
 }
 
+static void sleep_ms(long ms) {
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
 int agentcore_node_removed(struct agentcore *ac) {
   if (ac->removed)
     return -ESHUTDOWN;
-  /* SIGTERM to all at once, then each gets its stop timeout. */
-  for (size_t i = 0; i < ac->n_tasks; i++)
-    if (ac->tasks[i]->c)
-      rt_container_kill(ac->tasks[i]->c, SIGTERM);
+  /* SIGTERM to all at once; each gets its own stop timeout, then SIGKILL. */
+  uint64_t now = now_ms();
+  for (size_t i = 0; i < ac->n_tasks; i++) {
+    struct task *t = ac->tasks[i];
+    if (t->c && t->phase != AC_PHASE_STOPPING) {
+      t->phase = AC_PHASE_STOPPING;
+      t->kill_at = now + t->stop_timeout_ms;
+      rt_container_kill(t->c, SIGTERM);
+    }
+  }
   while (ac->n_tasks) {
-    struct task *t = ac->tasks[ac->n_tasks - 1];
-    if (t->c) {
-      rt_container_stop(t->c, t->stop_timeout_ms, SIGTERM, NULL);
+    now = now_ms();
+    for (size_t i = 0; i < ac->n_tasks;) {
+      struct task *t = ac->tasks[i];
+      if (t->c && !rt_container_exited(t->c)) {
+        if (t->kill_at <= now) {
+          rt_container_kill(t->c, SIGKILL);
+          t->kill_at = UINT64_MAX;
+        }
+        i++;
+        continue;
+      }
       epoll_forget(ac, t);
       rt_container_detach(t->c);
       t->c = NULL;
+      t->phase = AC_PHASE_WAITING;
+      report(ac, t, AGENTCORE_STOPPED, "the node was removed");
+      task_forget(ac, t); /* the slot now holds another task */
     }
-    t->phase = AC_PHASE_WAITING;
-    report(ac, t, AGENTCORE_STOPPED, "the node was removed");
-    task_forget(ac, t);
+    if (ac->n_tasks)
+      sleep_ms(10);
   }
   sweep_orphans(ac);
   wants_free(ac->wants, ac->n_wants);

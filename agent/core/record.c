@@ -52,6 +52,7 @@ int ac_record_write(int dir_fd, const char *name, const struct ac_record *rec) {
   json_object_object_add(o, "restarts", json_object_new_int64(rec->restarts));
   json_object_object_add(o, "exitCode", json_object_new_int(rec->exit_code));
   json_object_object_add(o, "restart", json_object_new_int(rec->restart));
+  json_object_object_add(o, "stopTimeoutMs", json_object_new_int64(rec->stop_timeout_ms));
   for (size_t i = 0; i < rec->n_files; i++) {
     const struct ac_file *f = &rec->files[i];
     json_object *e = json_object_new_object();
@@ -163,6 +164,9 @@ int ac_record_parse(const char *buf, size_t len, struct ac_record *ret) {
   if (!get_int(o, "restart", LAUNCH_RESTART_NO, LAUNCH_RESTART_ALWAYS, &n))
     goto out;
   rec.restart = (enum launch_restart)n;
+  if (!get_int(o, "stopTimeoutMs", 0, 86400000, &n))
+    goto out;
+  rec.stop_timeout_ms = (unsigned)n;
   if (!json_object_object_get_ex(o, "files", &files) ||
       !json_object_is_type(files, json_type_array))
     goto out;

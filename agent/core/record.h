@@ -22,6 +22,7 @@ struct ac_record {
   unsigned restarts;
   int exit_code;
   enum launch_restart restart;
+  unsigned stop_timeout_ms; /* the spec's, for stopping it before the next assignment */
   struct ac_file *files; /* strings owned (ac_record_clear) */
   size_t n_files;
 };
