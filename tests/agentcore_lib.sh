@@ -93,6 +93,12 @@ expect() {
   return 1
 }
 
+# seen REGEX [SECONDS]: a driver line matching REGEX was read already, or comes.
+seen() {
+  grep -qE -- "$1" "$TMP/driver.out" 2>/dev/null && return 0
+  expect "$1" "${2:-20}"
+}
+
 # converge: ask and wait for "converged" (default 60 s x SLACK).
 converge() {
   send wait

@@ -512,15 +512,15 @@ static void start_with(struct agentcore *ac, struct task *t, struct pending *p) 
 fail:
   wipe_values(p);
   rt_secrets_fs_free(fs);
-  int code = -1;
-  if (r == -ESRCH) { /* it ran and ended at once: an exit like any other */
-    struct rt_state st;
-    (void)ac_container_reap(ac->run_fd, t->id, &st);
-    if (st.exited)
-      code = st.exit_signal ? 128 + st.exit_signal : st.exit_code;
+  if (r == -ESRCH) { /* its command ran and ended at once: an exit like any other */
+    t->phase = AC_PHASE_RUNNING;
+    t->started_ms = now_ms();
+    report(ac, t, AGENTCORE_RUNNING, "");
+    task_exited(ac, t, NULL);
+    return;
   }
   set_applied(t, NULL, 0);
-  start_failed(ac, t, code, msg);
+  start_failed(ac, t, -1, msg);
 }
 
 /* START action: a new task, or a waiting one that is due. */
@@ -539,7 +539,8 @@ static int start(struct agentcore *ac, struct task *t, const struct want *w) {
   if (t->reported && (t->state == AGENTCORE_FAILED || t->state == AGENTCORE_EXITED))
     t->restarts++;
   t->phase = AC_PHASE_STARTING;
-  report(ac, t, AGENTCORE_PENDING, "");
+  if (!t->reported || t->state != AGENTCORE_PENDING)
+    report(ac, t, AGENTCORE_PENDING, "");
   return fetch(ac, t, w->files, w->n_files, true);
 }
 

@@ -219,7 +219,7 @@ int ac_container_start(int root_fd, const char *root, const char *name, struct r
       supervisor(root_fd, dir_fd, wr, name, cgname, spec);
     _exit(g < 0 ? 1 : 0);
   }
-  closep(&wr);
+  close(TAKE_FD(wr));
   int status;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
     ;
