@@ -17,3 +17,24 @@ if(TARGET sdagentcore)
                          LABELS "agent;integration" RUN_SERIAL TRUE)
   endforeach()
 endif()
+
+# The task record reader (agent/core/record.c): libFuzzer under SECRETD_FUZZ, a replay
+# of the seed corpus in every other build.
+if(TARGET sdagentcore)
+  set(AGENT_RECORD_FUZZ_CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/agent_record)
+  if(SECRETD_FUZZ)
+    add_executable(fuzz_agent_record fuzz/fuzz_agent_record.c)
+    target_link_libraries(fuzz_agent_record PRIVATE sdagentcore)
+    target_link_options(fuzz_agent_record PRIVATE -fsanitize=fuzzer)
+    add_test(NAME fuzz_agent_record_bounded
+             COMMAND bash -c "d=$(mktemp -d) && trap 'rm -rf $d' EXIT && cp $1/* $d/ && \
+$0 -max_total_time=$2 -rss_limit_mb=2048 -timeout=10 $d"
+                     $<TARGET_FILE:fuzz_agent_record> ${AGENT_RECORD_FUZZ_CORPUS} 30)
+    set_tests_properties(fuzz_agent_record_bounded PROPERTIES LABELS fuzz TIMEOUT 300)
+  else()
+    add_executable(fuzz_agent_record_replay fuzz/fuzz_agent_record.c fuzz/replay_main.c)
+    target_link_libraries(fuzz_agent_record_replay PRIVATE sdagentcore)
+    add_test(NAME fuzz_agent_record_replay
+             COMMAND fuzz_agent_record_replay ${AGENT_RECORD_FUZZ_CORPUS})
+  endif()
+endif()
