@@ -1,5 +1,10 @@
 # The agent's delivery core (agent/core): pure planning units, and integration tests
 # through a driver process with real containers, tmpfs and cgroups (as root).
+if(SECRETD_SANITIZE)
+  set(AGENTCORE_SANITIZED 1)
+else()
+  set(AGENTCORE_SANITIZED 0)
+endif()
 if(TARGET sdagentcore)
   secretd_unit_test(test_agent_plan LIBS sdagentcore)
   secretd_unit_test(test_agent_record LIBS sdagentcore)
@@ -12,7 +17,7 @@ if(TARGET sdagentcore)
     add_test(NAME agentcore_${t}
              COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/agentcore_${t}.sh
                      $<TARGET_FILE:agentcore_driver> ${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh
-                     $<BOOL:${SECRETD_SANITIZE}>)
+                     ${AGENTCORE_SANITIZED})
     set_tests_properties(agentcore_${t} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
                          LABELS "agent;integration" RUN_SERIAL TRUE)
   endforeach()

@@ -32,6 +32,10 @@ stop_driver() {
   fi
   wait "$DRIVER_PID" 2>/dev/null
   DRIVER_PID=
+  # Under the sanitizers, a report (leak, overflow, undefined behaviour) fails the test.
+  if grep -qE 'Sanitizer|runtime error' "$TMP/driver.err" 2>/dev/null; then
+    fail "sanitizer report from the driver"
+  fi
 }
 
 cleanup() {

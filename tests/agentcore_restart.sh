@@ -88,7 +88,7 @@ expect '^assigned' 20 || fail "no answer to commit"
 converge
 [ ! -e /proc/"$PS"/root/run/secrets/tok ] || fail "the revoke issued while the agent was down was not applied"
 [ "$(task_pid S)" = "$PS" ] || fail "S was restarted"
-grep -q '^state R stopped' "$TMP/driver.out" || fail "R was not reported stopped"
+seen '^state R stopped' 10 || fail "R was not reported stopped"
 for _ in $(seq 100); do kill -0 "$PR" 2>/dev/null || break; nap 0.05; done
 kill -0 "$PR" 2>/dev/null && fail "R still runs"
 pass "after the restart, a revoke issued while the agent was down is applied; a removed task is stopped"

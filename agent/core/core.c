@@ -1071,10 +1071,12 @@ int agentcore_open(const char *state_dir, const struct agentcore_ops *ops,
     goto fail;
   }
   /* Take back what the records name. */
-  _cleanup_close_ int lfd = openat(ac->tasks_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  DIR *d = lfd >= 0 ? fdopendir(TAKE_FD(lfd)) : NULL;
+  int lfd = openat(ac->tasks_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
   if (!d) {
     r = -errno;
+    if (lfd >= 0)
+      close(lfd);
     goto fail;
   }
   struct dirent *e;
