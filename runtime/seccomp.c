@@ -318,7 +318,9 @@ static int read_profile(const char *path, char **ret, size_t *ret_len) {
   return 0;
 }
 
-static int compile_content(const char *json, size_t len, uint64_t caps,
+/* use_cache: the on-disk cache stores the profile bytes in its key; a profile given by
+ * content (rt_seccomp_compile_json) is never written anywhere, so it is not cached. */
+static int compile_content(const char *json, size_t len, uint64_t caps, bool use_cache,
                            struct rt_seccomp **ret) {
   _cleanup_(releasep) scmp_filter_ctx ctx = NULL;
   struct cache_key k;
@@ -326,7 +328,7 @@ static int compile_content(const char *json, size_t len, uint64_t caps,
   int r;
 
   cache_key_init(&k, "json", caps, json, len);
-  if ((*ret = cache_lookup(&k)))
+  if (use_cache && (*ret = cache_lookup(&k)))
     return 0;
   r = rt_seccomp_profile_build(json, len, caps, &ctx, &flags, last_error);
   if (r < 0) {
@@ -334,7 +336,8 @@ static int compile_content(const char *json, size_t len, uint64_t caps,
   }
   if ((r = export_filter(ctx, flags, ret)) < 0)
     return r;
-  cache_store(&k, *ret);
+  if (use_cache)
+    cache_store(&k, *ret);
   return 0;
 }
 
@@ -345,7 +348,7 @@ static int compile_json(const char *path, uint64_t caps, struct rt_seccomp **ret
 
   if ((r = read_profile(path, &json, &len)) < 0)
     return r;
-  return compile_content(json, len, caps, ret);
+  return compile_content(json, len, caps, true, ret);
 }
 
 int rt_seccomp_compile_json(const void *json, size_t len, uint64_t caps,
@@ -362,7 +365,7 @@ int rt_seccomp_compile_json(const void *json, size_t len, uint64_t caps,
     snprintf(last_error, sizeof(last_error), "seccomp profile larger than 4 MiB");
     return -EINVAL;
   }
-  if ((r = compile_content(json ? json : "", len, caps, &f)) < 0)
+  if ((r = compile_content(json ? json : "", len, caps, false, &f)) < 0)
     return r;
   *ret = f;
   return 0;

@@ -35,8 +35,8 @@ int  rt_seccomp_compile(const char *profile, uint64_t caps, struct rt_seccomp **
 /*
  * As rt_seccomp_compile for a Docker JSON profile given by its CONTENT (json, len bytes,
  * need not be NUL-terminated; at most 4 MiB), e.g. one that travelled in a launch spec:
- * the profile is never written to or read from a file (only the compiled BPF may be
- * cached, as for any profile). Returns 0, -EINVAL, -ENOMEM, -EOPNOTSUPP (with a message
+ * the profile is never written to or read from a file, and not cached on disk either
+ * (the cache's key holds the profile's bytes): it is compiled each time. Returns 0, -EINVAL, -ENOMEM, -EOPNOTSUPP (with a message
  * via rt_seccomp_last_error()).
  */
 int  rt_seccomp_compile_json(const void *json, size_t len, uint64_t caps, struct rt_seccomp **ret);

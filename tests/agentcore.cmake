@@ -5,6 +5,8 @@ if(SECRETD_SANITIZE)
 else()
   set(AGENTCORE_SANITIZED 0)
 endif()
+# The content-based seccomp entry point the agent uses (runtime/seccomp.h).
+secretd_unit_test(test_runtime_seccomp_json LIBS sdruntime)
 if(TARGET sdagentcore)
   secretd_unit_test(test_agent_plan LIBS sdagentcore)
   secretd_unit_test(test_agent_record LIBS sdagentcore)
