@@ -87,6 +87,26 @@ for _ in $(seq 100); do [ -s "$OUT/d.rc" ] && break; sleep 0.05; done
 [ "$(cat "$OUT/d.rc" 2>/dev/null)" = 1 ] || fail "mkdir under the content-only seccomp profile: rc $(cat "$OUT/d.rc" 2>/dev/null)"
 pass "a seccomp profile given by content is enforced"
 
+# Hostile assignment sets are refused whole, with a message, and change nothing.
+refused() { # refused REGEX LINE...: the set of LINEs is refused with a message matching REGEX
+  local re=$1
+  shift
+  send "$@" commit
+  expect '^(assigned|error)' 20 || fail "no answer to a hostile set"
+  [[ $LINE =~ ^error\ .*$re ]] || fail "hostile set not refused as expected ($re): $LINE"
+}
+T="task A web no $RUN -- sh /out/reader.sh A"
+refused 'invalid target' "$T" "grant A db 1 ../../etc/passwd"
+refused 'invalid target' "$T" "grant A db 1 /abs"
+refused 'two secrets at target' "$T" "grant A db 1 db" "grant A other 1 db"
+refused 'assigned twice' "$T" "$T"
+refused 'invalid id' "task ../x web no $RUN -- sh /out/reader.sh A"
+refused 'invalid mode' "$T" "grant A db 1 db - - 7777"
+converge
+[ "$(task_pid A)" = "$PA" ] && [ "$(task_pid B)" = "$PB" ] || fail "a refused set changed the tasks"
+[ -e /proc/"$PA"/root/run/secrets/db ] || fail "a refused set removed A's file"
+pass "hostile assignment sets (escaping targets, duplicates, bad ids and modes) are refused whole"
+
 # 2. 100 rotations, each seen whole and within 1 s by the reader in A.
 lat=()
 for n in $(seq 2 101); do

@@ -18,7 +18,8 @@
  *   removed                         the node was removed: print "removed"
  *   quit                            exit, leaving the containers running
  * Output (stdout, a line each): "state ID STATE exit=N restarts=N [message]",
- * "assigned", "error MESSAGE", "converged", "pid ...", "removed".
+ * "assigned", "error MESSAGE", "converged", "pid ...", "removed". A set with a refused
+ * task or grant line is not assigned at its commit ("error ...").
  */
 #include <errno.h>
 #include <poll.h>
@@ -57,6 +58,8 @@ static struct value values[4096];
 static size_t n_values;
 static struct task_in tasks[512];
 static size_t n_tasks;
+static bool set_bad;    /* a task or grant line of the set was refused: commit refuses it */
+static bool in_set_cmd; /* handling a task or grant line */
 static char inbuf[LINE_MAX_LEN];
 static size_t in_len;
 static bool in_eof;
@@ -101,6 +104,7 @@ static void tasks_clear(void) {
 }
 
 static void err(const char *fmt, const char *a) {
+  set_bad = set_bad || in_set_cmd;
   printf("error ");
   printf(fmt, a);
   printf("\n");
@@ -215,7 +219,7 @@ static void cmd_grant(char **tok, int n) {
   if (n > 7 && strcmp(tok[7], "-") != 0) {
     char *end;
     unsigned long m = strtoul(tok[7], &end, 8);
-    if (*end || m > 0777)
+    if (*end || m > UINT32_MAX) /* the core checks the range */
       return err("bad mode %s", tok[7]);
     g->mode = (uint32_t)m;
   }
@@ -232,6 +236,12 @@ static void cmd_commit(struct agentcore *ac) {
     set[i] = (struct agentcore_task){tasks[i].id,        tasks[i].service, tasks[i].spec.data,
                                      tasks[i].spec.size, tasks[i].restart, tasks[i].grants,
                                      tasks[i].n_grants};
+  if (set_bad) { /* never assign a set that lost a line */
+    tasks_clear();
+    err("%s", "the set had refused lines: not assigned");
+    set_bad = false;
+    return;
+  }
   int r = agentcore_assign(ac, set, n_tasks, e);
   tasks_clear();
   if (r < 0)
@@ -340,6 +350,7 @@ int main(int argc, char **argv) {
         tok[n++] = p;
       if (n == 0)
         continue;
+      in_set_cmd = strcmp(tok[0], "task") == 0 || strcmp(tok[0], "grant") == 0;
       if (strcmp(tok[0], "task") == 0)
         cmd_task(tok, n);
       else if (strcmp(tok[0], "grant") == 0)
@@ -362,6 +373,7 @@ int main(int argc, char **argv) {
         quit = true;
       else
         err("unknown command %s", tok[0]);
+      in_set_cmd = false;
     }
     if (quit)
       break;
