@@ -11,35 +11,52 @@ MARKER=mk$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 # val T S V: the value of secret S of task T at version V.
 val() { printf -v V 'v%s-%s-%s-%s' "$3" "$1" "$2" "$MARKER"; }
 
-start_driver
-assign_all() { # assign_all VERSION
+send_values() { # send_values VERSION: the values the manager would answer with
   local t s
-  for t in $(seq 1 "$N"); do
-    for s in $(seq 1 "$K"); do
+  for ((t = 1; t <= N; t++)); do
+    for ((s = 1; s <= K; s++)); do
       val "$t" "$s" "$1"
       send_value "s$t-$s" "$1" "$V"
     done
   done
-  for t in $(seq 1 "$N"); do
+}
+start_driver
+E_GRANT=1
+assign_all() { # assign_all VERSION [NO_WAIT]
+  local t s
+  if [ -z "${2:-}" ] || [ -n "$E_GRANT" ]; then send_values "$1"; fi
+  # E: a task that runs before the others; its grant is revoked during their start.
+  send "task E early no --rootfs $ROOTFS --stop-timeout 0 -- sleep 100000"
+  [ -n "$E_GRANT" ] && send "grant E e 1 e"
+  for ((t = 1; t <= N; t++)); do
     send "task t$t svc$t no --rootfs $ROOTFS --stop-timeout 0 --user $((1000 + t)) -- sleep 100000"
-    for s in $(seq 1 "$K"); do
+    for ((s = 1; s <= K; s++)); do
       send "grant t$t s$t-$s $1 dir$((s % 3))/s$s"
     done
   done
   send commit
+  [ -n "${2:-}" ] && return
   expect '^(assigned|error)' $((120 * SLACK)) || fail "no answer to commit"
   [ "$LINE" = assigned ] || fail "commit: $LINE"
 }
 
+# 0. E alone, with its secret.
+send_value e 1 "early-$MARKER"
+send "task E early no --rootfs $ROOTFS --stop-timeout 0 -- sleep 100000" "grant E e 1 e" commit
+expect '^assigned' 60 || fail "E not assigned"
+converge
+PE=$(task_pid E)
+[ -e /proc/"$PE"/root/run/secrets/e ] || fail "E has no file"
+
 # check VERSION: each container's own view (/proc/PID/root is the container's root).
 check() {
   local t s p f
-  for t in $(seq 1 "$N"); do
+  for ((t = 1; t <= N; t++)); do
     p=$(task_pid "t$t")
     [ "$p" -gt 0 ] || fail "t$t does not run"
     n=$(find /proc/"$p"/root/run/secrets -type f | wc -l)
     [ "$n" = "$K" ] || fail "t$t has $n files, not $K"
-    for s in $(seq 1 "$K"); do
+    for ((s = 1; s <= K; s++)); do
       f=/proc/$p/root/run/secrets/dir$((s % 3))/s$s
       val "$t" "$s" "$1"
       [ "$(cat "$f")" = "$V" ] || fail "t$t s$s: wrong content"
@@ -49,7 +66,16 @@ check() {
 }
 
 t0=$(now_ms)
-assign_all 1
+assign_all 1 nowait
+# While the 50 start, revoke E's grant: it must not wait behind the starts.
+E_GRANT=
+tr0=$(now_ms)
+assign_all 1 nowait
+while [ -e /proc/"$PE"/root/run/secrets/e ]; do
+  [ $(($(now_ms) - tr0)) -le $((1000 * SLACK)) ] || fail "a revoke waited more than $SLACK s behind $N starts"
+  nap 0.005
+done
+pass "a revoke during the start of $N containers applied after $(($(now_ms) - tr0)) ms"
 converge $((300 * SLACK))
 t1=$(now_ms)
 check 1

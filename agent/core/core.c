@@ -32,6 +32,10 @@
 
 #define TASK_ID_MAX 48
 #define PUT_RETRY_MS 1000u
+/* Container starts per agentcore_process call (each takes tens of ms): the caller's loop
+ * gets back control between batches, so a revoke or a rotation pushed meanwhile never
+ * waits behind a node's worth of starts. */
+#define STARTS_PER_PASS 2
 
 /* One assigned task, as agentcore_assign copied it. */
 struct want {
@@ -96,6 +100,7 @@ struct agentcore {
   pthread_mutex_t lock; /* the completed list */
   struct pending *completed;
   size_t n_outstanding;  /* fetches issued and not yet done */
+  unsigned start_budget; /* starts left in this agentcore_process call */
 };
 
 const char *agentcore_state_name(enum agentcore_state s) {
@@ -629,14 +634,40 @@ static void stop(struct agentcore *ac, struct task *t) {
 
 /* ---- the loop ---- */
 
+/* Give completed fetches back to the list (the start budget is spent): the eventfd
+ * wakes the caller's loop for them. */
+static void requeue(struct agentcore *ac, struct pending *p) {
+  uint64_t one = 1;
+  if (!p)
+    return;
+  struct pending *last = p;
+  while (last->next)
+    last = last->next;
+  pthread_mutex_lock(&ac->lock);
+  last->next = ac->completed;
+  ac->completed = p;
+  pthread_mutex_unlock(&ac->lock);
+  if (write(ac->evfd, &one, sizeof one) < 0) {
+    /* saturated: a wake-up is pending anyway */
+  }
+}
+
 static void take_completed(struct agentcore *ac) {
   pthread_mutex_lock(&ac->lock);
-  struct pending *p = ac->completed;
+  struct pending *p = ac->completed, *later = NULL;
   ac->completed = NULL;
   pthread_mutex_unlock(&ac->lock);
   while (p) {
     struct pending *next = p->next;
     struct task *t = p->task;
+    if (t && p->for_start && ac->start_budget == 0) {
+      p->next = later;
+      later = p;
+      p = next;
+      continue;
+    }
+    if (t && p->for_start)
+      ac->start_budget--;
     ac->n_outstanding--;
     if (t) {
       t->fetch = NULL;
@@ -648,6 +679,7 @@ static void take_completed(struct agentcore *ac) {
     pending_free(p);
     p = next;
   }
+  requeue(ac, later);
 }
 
 static void check_exits(struct agentcore *ac) {
@@ -752,7 +784,9 @@ int agentcore_process(struct agentcore *ac) {
   int r = 0;
   if (ac->removed)
     return -ESHUTDOWN;
-  /* Synchronous fetchers complete inside plan_and_act: loop until quiet (bounded). */
+  /* Synchronous fetchers complete inside plan_and_act: loop until quiet (bounded, and
+   * no further once the start budget is spent). */
+  ac->start_budget = STARTS_PER_PASS;
   for (int round = 0; round < 8; round++) {
     check_exits(ac);
     take_completed(ac);
@@ -762,7 +796,7 @@ int agentcore_process(struct agentcore *ac) {
     pthread_mutex_lock(&ac->lock);
     bool more = ac->completed != NULL;
     pthread_mutex_unlock(&ac->lock);
-    if (!more)
+    if (!more || ac->start_budget == 0)
       break;
   }
   write_dirty(ac);
