@@ -440,6 +440,12 @@ static void start_with(struct agentcore *ac, struct task *t, struct pending *p) 
   for (size_t i = 0; i < p->n_files; i++) {
     const struct secbuf *v = value_of(p, &p->files[i]);
     size_t len = v ? secbuf_len(v) : 0;
+    if (len > AGENTCORE_VALUE_MAX) {
+      snprintf(msg, sizeof msg, "secret %s version %llu: larger than %u bytes",
+               p->files[i].secret, (unsigned long long)p->files[i].version, AGENTCORE_VALUE_MAX);
+      r = -EFBIG;
+      goto fail;
+    }
     total += len;
     if (len > largest)
       largest = len;
@@ -573,9 +579,11 @@ static void put_with(struct agentcore *ac, struct task *t, struct pending *p) {
     if (!now || ac_file_differs(now, f))
       continue; /* changed again meanwhile: the next plan fetches the new one */
     const struct secbuf *v = value_of(p, f);
-    int r = v ? rt_secrets_fs_put(fs, f->target, secbuf_cdata(v), secbuf_len(v), f->uid,
-                                  f->gid, f->mode)
-              : -EPROTO;
+    int r = !v ? -EPROTO
+            : secbuf_len(v) > AGENTCORE_VALUE_MAX
+                ? -EFBIG
+                : rt_secrets_fs_put(fs, f->target, secbuf_cdata(v), secbuf_len(v), f->uid,
+                                    f->gid, f->mode);
     if (r < 0) {
       t->retry_at = now_ms() + PUT_RETRY_MS;
       snprintf(msg, sizeof msg, "writing secret %s: %s", f->target, sd_strerror(r));
