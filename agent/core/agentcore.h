@@ -141,7 +141,8 @@ int agentcore_fd(const struct agentcore *ac);
 /* Milliseconds until agentcore_process has timed work (backoff, stop timeouts); -1 none. */
 int agentcore_timeout_ms(const struct agentcore *ac);
 /* Handle what is ready (never blocks on the network; a start waits for its container's
- * command to be exec'd) and converge. Returns 0 or -ENOMEM. */
+ * command to be exec'd, at most two starts per call: call again while agentcore_fd is
+ * readable) and converge. Returns 0, -ENOMEM, or -ESHUTDOWN after node removal. */
 int agentcore_process(struct agentcore *ac);
 
 /* Complete a fetch (thread-safe): status 0 with every item's value set, or a negative
