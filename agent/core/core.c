@@ -1,6 +1,8 @@
 /*
  * The reconciler's executor (see agentcore.h): it keeps what the agent has of each task,
- * asks plan.c what to do, and does it with runtime/ and the fetcher.
+ * asks plan.c what to do, and does it with runtime/ and the fetcher: fetches, starts,
+ * live puts and removes, stops, exits and restarts. The desired set, opening, taking
+ * back and node removal are in core_state.c.
  */
 #include "agent/core/agentcore.h"
 
@@ -30,97 +32,26 @@
 #include "runtime/secrets_fs.h"
 #include "runtime/state.h"
 
-#define TASK_ID_MAX 48
-#define PUT_RETRY_MS 1000u
-/* Container starts per agentcore_process call (each takes tens of ms): the caller's loop
- * gets back control between batches, so a revoke or a rotation pushed meanwhile never
- * waits behind a node's worth of starts. */
-#define STARTS_PER_PASS 2
-
-/* One assigned task, as agentcore_assign copied it. */
-struct want {
-  char *id, *service;
-  enum launch_restart restart;
-  uint8_t digest[AC_DIGEST_LEN];
-  struct launch_spec ls;
-  bool ls_ok;
-  char ls_err[LAUNCH_SPEC_ERRLEN];
-  struct ac_file *files; /* resolved owners; strings owned */
-  size_t n_files;
-};
-
-struct pending;
-
-/* What the agent has of one task. */
-struct task {
-  char *id, *service;
-  uint8_t digest[AC_DIGEST_LEN];
-  enum launch_restart restart;
-  enum ac_phase phase;
-  uint64_t start_at;   /* WAITING */
-  uint64_t kill_at;    /* STOPPING: SIGKILL then */
-  uint64_t retry_at;   /* a failed put or remove is tried again then */
-  unsigned stop_timeout_ms;
-  struct rt_container *c; /* RUNNING, STOPPING (owns the secrets handle) */
-  struct ac_file *applied; /* strings owned */
-  size_t n_applied;
-  struct pending *fetch;   /* at most one */
-  unsigned restarts, streak;
-  int exit_code;
-  uint64_t started_ms;
-  bool dirty;              /* record to be written */
-  enum agentcore_state state;
-  bool reported;
-  uint64_t since;
-  char msg[AGENTCORE_MSG_LEN];
-};
-
-struct pending {
-  struct agentcore_fetch f; /* what the fetcher sees */
-  struct agentcore *ac;
-  struct task *task;        /* NULL once cancelled */
-  bool for_start;
-  struct ac_file *files;    /* what to write with the values (strings owned) */
-  size_t n_files;
-  int status;
-  struct pending *next;     /* completed list */
-};
-
-struct agentcore {
-  struct agentcore_ops ops;
-  char *dir, *run_dir;
-  int dir_fd, tasks_fd, run_fd;
-  int epfd, evfd;
-  bool assigned, removed;
-  struct want *wants;
-  size_t n_wants;
-  struct task **tasks;
-  size_t n_tasks;
-  uint64_t wake_at;
-  pthread_mutex_t lock; /* the completed list */
-  struct pending *completed;
-  size_t n_outstanding;  /* fetches issued and not yet done */
-  unsigned start_budget; /* starts left in this agentcore_process call */
-};
+#include "agent/core/core_internal.h"
 
 const char *agentcore_state_name(enum agentcore_state s) {
   static const char *const names[] = {"pending", "running", "exited", "failed", "stopped"};
   return (unsigned)s < ARRAY_SIZE(names) ? names[s] : "?";
 }
 
-static uint64_t now_ms(void) {
+uint64_t ac_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static uint64_t wall_ms(void) {
+uint64_t ac_wall_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void files_free(struct ac_file *f, size_t n) {
+void ac_files_free(struct ac_file *f, size_t n) {
   for (size_t i = 0; i < n; i++) {
     free((char *)f[i].secret);
     free((char *)f[i].target);
@@ -128,7 +59,7 @@ static void files_free(struct ac_file *f, size_t n) {
   free(f);
 }
 
-static int file_copy(struct ac_file *dst, const struct ac_file *src) {
+int ac_file_copy(struct ac_file *dst, const struct ac_file *src) {
   *dst = *src;
   dst->secret = strdup(src->secret);
   dst->target = strdup(src->target);
@@ -141,34 +72,34 @@ static int file_copy(struct ac_file *dst, const struct ac_file *src) {
   return 0;
 }
 
-static int files_dup(const struct ac_file *src, size_t n, struct ac_file **ret) {
+int ac_files_dup(const struct ac_file *src, size_t n, struct ac_file **ret) {
   struct ac_file *f = n ? calloc(n, sizeof *f) : NULL;
   if (n && !f)
     return -ENOMEM;
   for (size_t i = 0; i < n; i++)
-    if (file_copy(&f[i], &src[i]) < 0) {
-      files_free(f, i);
+    if (ac_file_copy(&f[i], &src[i]) < 0) {
+      ac_files_free(f, i);
       return -ENOMEM;
     }
   *ret = f;
   return 0;
 }
 
-static void want_clear(struct want *w) {
+void ac_want_clear(struct want *w) {
   free(w->id);
   free(w->service);
   launch_spec_clear(&w->ls);
-  files_free(w->files, w->n_files);
+  ac_files_free(w->files, w->n_files);
   memset(w, 0, sizeof *w);
 }
 
-static void wants_free(struct want *w, size_t n) {
+void ac_wants_free(struct want *w, size_t n) {
   for (size_t i = 0; i < n; i++)
-    want_clear(&w[i]);
+    ac_want_clear(&w[i]);
   free(w);
 }
 
-static struct want *find_want(struct agentcore *ac, const char *id) {
+struct want *ac_find_want(struct agentcore *ac, const char *id) {
   for (size_t i = 0; i < ac->n_wants; i++)
     if (strcmp(ac->wants[i].id, id) == 0)
       return &ac->wants[i];
@@ -177,12 +108,12 @@ static struct want *find_want(struct agentcore *ac, const char *id) {
 
 /* ---- reports and records ---- */
 
-static void report(struct agentcore *ac, struct task *t, enum agentcore_state s, const char *msg) {
+void ac_report(struct agentcore *ac, struct task *t, enum agentcore_state s, const char *msg) {
   if (t->reported && t->state == s && strcmp(t->msg, msg ? msg : "") == 0)
     return;
   t->state = s;
   t->reported = true;
-  t->since = wall_ms();
+  t->since = ac_wall_ms();
   snprintf(t->msg, sizeof t->msg, "%s", msg ? msg : "");
   if (!ac->ops.report)
     return;
@@ -210,24 +141,24 @@ static int task_record(struct agentcore *ac, struct task *t) {
 
 /* ---- tasks ---- */
 
-static void epoll_forget(struct agentcore *ac, struct task *t) {
+void ac_epoll_forget(struct agentcore *ac, struct task *t) {
   if (t->c)
     epoll_ctl(ac->epfd, EPOLL_CTL_DEL, rt_container_pidfd(t->c), NULL);
 }
 
-static void task_free(struct task *t) {
+void ac_task_free(struct task *t) {
   if (!t)
     return;
   if (t->fetch)
     t->fetch->task = NULL; /* its done call frees it */
   rt_container_detach(t->c);
-  files_free(t->applied, t->n_applied);
+  ac_files_free(t->applied, t->n_applied);
   free(t->id);
   free(t->service);
   free(t);
 }
 
-static struct task *task_new(struct agentcore *ac, const char *id, const char *service) {
+struct task *ac_task_new(struct agentcore *ac, const char *id, const char *service) {
   struct task *t = calloc(1, sizeof *t);
   struct task **v = reallocarray(ac->tasks, ac->n_tasks + 1, sizeof *v);
   if (!t || !v) {
@@ -238,7 +169,7 @@ static struct task *task_new(struct agentcore *ac, const char *id, const char *s
   }
   ac->tasks = v;
   if (!(t->id = strdup(id)) || !(t->service = strdup(service ? service : ""))) {
-    task_free(t);
+    ac_task_free(t);
     return NULL;
   }
   t->exit_code = -1;
@@ -248,10 +179,10 @@ static struct task *task_new(struct agentcore *ac, const char *id, const char *s
 }
 
 /* Drop a task that no longer runs: its record goes, its container state too. */
-static void task_forget(struct agentcore *ac, struct task *t) {
+void ac_task_forget(struct agentcore *ac, struct task *t) {
   char path[96];
   struct rt_state st;
-  epoll_forget(ac, t);
+  ac_epoll_forget(ac, t);
   snprintf(path, sizeof path, "%s.json", t->id);
   unlinkat(ac->tasks_fd, path, 0);
   (void)ac_container_reap(ac->run_fd, t->id, &st);
@@ -260,11 +191,11 @@ static void task_forget(struct agentcore *ac, struct task *t) {
       ac->tasks[i] = ac->tasks[--ac->n_tasks];
       break;
     }
-  task_free(t);
+  ac_task_free(t);
 }
 
 static void set_applied(struct task *t, struct ac_file *files, size_t n) {
-  files_free(t->applied, t->n_applied);
+  ac_files_free(t->applied, t->n_applied);
   t->applied = files;
   t->n_applied = n;
   t->dirty = true;
@@ -272,10 +203,10 @@ static void set_applied(struct task *t, struct ac_file *files, size_t n) {
 
 /* PID 1 of a running or stopping task exited: record how, then restart per policy,
  * or forget it when it was being stopped. */
-static void task_exited(struct agentcore *ac, struct task *t, const char *why) {
+void ac_task_exited(struct agentcore *ac, struct task *t, const char *why) {
   struct rt_state st;
   bool stopping = t->phase == AC_PHASE_STOPPING;
-  epoll_forget(ac, t);
+  ac_epoll_forget(ac, t);
   rt_container_detach(t->c); /* an adopted handle: closes the pidfd and secrets handle */
   t->c = NULL;
   set_applied(t, NULL, 0);
@@ -285,12 +216,12 @@ static void task_exited(struct agentcore *ac, struct task *t, const char *why) {
   else
     t->exit_code = -1; /* its supervisor died too: status unknown */
   if (stopping) {
-    report(ac, t, AGENTCORE_STOPPED, "");
-    task_forget(ac, t);
+    ac_report(ac, t, AGENTCORE_STOPPED, "");
+    ac_task_forget(ac, t);
     return;
   }
   bool failed = t->exit_code != 0;
-  uint64_t now = now_ms(), delay = 0;
+  uint64_t now = ac_now_ms(), delay = 0;
   if (t->started_ms && now - t->started_ms >= AC_BACKOFF_RESET_MS)
     t->streak = 0;
   char msg[AGENTCORE_MSG_LEN] = "";
@@ -309,12 +240,12 @@ static void task_exited(struct agentcore *ac, struct task *t, const char *why) {
     t->start_at = UINT64_MAX;
   }
   t->dirty = true;
-  report(ac, t, failed ? AGENTCORE_FAILED : AGENTCORE_EXITED, msg);
+  ac_report(ac, t, failed ? AGENTCORE_FAILED : AGENTCORE_EXITED, msg);
 }
 
 /* ---- fetches ---- */
 
-static void pending_free(struct pending *p) {
+void ac_pending_free(struct pending *p) {
   if (!p)
     return;
   for (size_t i = 0; i < p->f.n_items; i++) {
@@ -324,7 +255,7 @@ static void pending_free(struct pending *p) {
   free(p->f.items);
   free((char *)p->f.task_id);
   free((char *)p->f.service);
-  files_free(p->files, p->n_files);
+  ac_files_free(p->files, p->n_files);
   free(p);
 }
 
@@ -352,8 +283,8 @@ static int fetch(struct agentcore *ac, struct task *t, const struct ac_file *fil
   p->for_start = for_start;
   p->f.items = n ? calloc(n, sizeof *p->f.items) : NULL;
   if ((n && !p->f.items) || !(p->f.task_id = strdup(t->id)) ||
-      !(p->f.service = strdup(t->service)) || files_dup(files, n, &p->files) < 0) {
-    pending_free(p);
+      !(p->f.service = strdup(t->service)) || ac_files_dup(files, n, &p->files) < 0) {
+    ac_pending_free(p);
     return -ENOMEM;
   }
   p->n_files = n;
@@ -366,7 +297,7 @@ static int fetch(struct agentcore *ac, struct task *t, const struct ac_file *fil
       continue;
     struct agentcore_fetch_item *it = &p->f.items[p->f.n_items];
     if (!(it->secret = strdup(files[i].secret))) {
-      pending_free(p);
+      ac_pending_free(p);
       return -ENOMEM;
     }
     it->version = files[i].version;
@@ -401,20 +332,20 @@ static void start_failed(struct agentcore *ac, struct task *t, int exit_code, co
   uint64_t delay = 0;
   t->exit_code = exit_code;
   if (ac_restart_due(t->restart, true, t->streak, &delay)) {
-    t->start_at = now_ms() + delay;
+    t->start_at = ac_now_ms() + delay;
     t->streak++;
   } else {
     t->start_at = UINT64_MAX;
   }
   t->phase = AC_PHASE_WAITING;
   t->dirty = true;
-  report(ac, t, AGENTCORE_FAILED, msg);
+  ac_report(ac, t, AGENTCORE_FAILED, msg);
 }
 
 /* The values of a start arrived: fill a new secrets tmpfs, then start the container
  * with it (its command runs only once every file is in place). */
 static void start_with(struct agentcore *ac, struct task *t, struct pending *p) {
-  struct want *w = find_want(ac, t->id);
+  struct want *w = ac_find_want(ac, t->id);
   struct rt_secrets_fs *fs = NULL, *own = NULL;
   struct rt_container *c = NULL;
   char msg[AGENTCORE_MSG_LEN] = "";
@@ -423,7 +354,7 @@ static void start_with(struct agentcore *ac, struct task *t, struct pending *p) 
 
   if (!w || memcmp(w->digest, t->digest, AC_DIGEST_LEN) != 0) {
     t->phase = AC_PHASE_WAITING; /* unassigned meanwhile: the plan stops it */
-    t->start_at = now_ms();
+    t->start_at = ac_now_ms();
     return;
   }
   if (p->status < 0) {
@@ -432,9 +363,9 @@ static void start_with(struct agentcore *ac, struct task *t, struct pending *p) 
     ac_restart_due(LAUNCH_RESTART_ALWAYS, true, t->streak, &delay);
     t->streak++;
     t->phase = AC_PHASE_WAITING;
-    t->start_at = now_ms() + delay;
+    t->start_at = ac_now_ms() + delay;
     snprintf(msg, sizeof msg, "fetching its secrets: %s", sd_strerror(p->status));
-    report(ac, t, AGENTCORE_PENDING, msg);
+    ac_report(ac, t, AGENTCORE_PENDING, msg);
     return;
   }
   for (size_t i = 0; i < p->n_files; i++) {
@@ -491,7 +422,7 @@ static void start_with(struct agentcore *ac, struct task *t, struct pending *p) 
   /* Recorded before the start: an agent killed during it finds the container. */
   t->phase = AC_PHASE_RUNNING;
   t->stop_timeout_ms = spec.stop_timeout_ms;
-  if ((r = files_dup(p->files, p->n_files, &t->applied)) < 0)
+  if ((r = ac_files_dup(p->files, p->n_files, &t->applied)) < 0)
     goto fail;
   t->n_applied = p->n_files;
   task_record(ac, t);
@@ -514,20 +445,20 @@ static void start_with(struct agentcore *ac, struct task *t, struct pending *p) 
   rt_secrets_fs_free(fs);
   rt_container_set_secrets(c, own);
   t->c = c;
-  t->started_ms = now_ms();
+  t->started_ms = ac_now_ms();
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = t};
   epoll_ctl(ac->epfd, EPOLL_CTL_ADD, rt_container_pidfd(c), &ev);
   t->dirty = true;
-  report(ac, t, AGENTCORE_RUNNING, "");
+  ac_report(ac, t, AGENTCORE_RUNNING, "");
   return;
 fail:
   wipe_values(p);
   rt_secrets_fs_free(fs);
   if (r == -ESRCH) { /* its command ran and ended at once: an exit like any other */
     t->phase = AC_PHASE_RUNNING;
-    t->started_ms = now_ms();
-    report(ac, t, AGENTCORE_RUNNING, "");
-    task_exited(ac, t, NULL);
+    t->started_ms = ac_now_ms();
+    ac_report(ac, t, AGENTCORE_RUNNING, "");
+    ac_task_exited(ac, t, NULL);
     return;
   }
   set_applied(t, NULL, 0);
@@ -536,7 +467,7 @@ fail:
 
 /* START action: a new task, or a waiting one that is due. */
 static int start(struct agentcore *ac, struct task *t, const struct want *w) {
-  if (!t && !(t = task_new(ac, w->id, w->service)))
+  if (!t && !(t = ac_task_new(ac, w->id, w->service)))
     return -ENOMEM;
   memcpy(t->digest, w->digest, AC_DIGEST_LEN);
   t->restart = w->restart;
@@ -544,14 +475,14 @@ static int start(struct agentcore *ac, struct task *t, const struct want *w) {
     t->phase = AC_PHASE_WAITING;
     t->start_at = UINT64_MAX;
     t->dirty = true;
-    report(ac, t, AGENTCORE_FAILED, w->ls_err);
+    ac_report(ac, t, AGENTCORE_FAILED, w->ls_err);
     return 0;
   }
   if (t->reported && (t->state == AGENTCORE_FAILED || t->state == AGENTCORE_EXITED))
     t->restarts++;
   t->phase = AC_PHASE_STARTING;
   if (!t->reported || t->state != AGENTCORE_PENDING)
-    report(ac, t, AGENTCORE_PENDING, "");
+    ac_report(ac, t, AGENTCORE_PENDING, "");
   return fetch(ac, t, w->files, w->n_files, true);
 }
 
@@ -559,16 +490,16 @@ static int start(struct agentcore *ac, struct task *t, const struct want *w) {
 
 /* The values of PUTs arrived: write each file that is still wanted as fetched. */
 static void put_with(struct agentcore *ac, struct task *t, struct pending *p) {
-  struct want *w = find_want(ac, t->id);
+  struct want *w = ac_find_want(ac, t->id);
   struct rt_secrets_fs *fs = t->c ? rt_container_secrets(t->c) : NULL;
   char msg[AGENTCORE_MSG_LEN] = "";
 
   if (t->phase != AC_PHASE_RUNNING || !fs || !w)
     return;
   if (p->status < 0) {
-    t->retry_at = now_ms() + PUT_RETRY_MS;
+    t->retry_at = ac_now_ms() + PUT_RETRY_MS;
     snprintf(msg, sizeof msg, "fetching its secrets: %s", sd_strerror(p->status));
-    report(ac, t, AGENTCORE_RUNNING, msg);
+    ac_report(ac, t, AGENTCORE_RUNNING, msg);
     return;
   }
   for (size_t i = 0; i < p->n_files; i++) {
@@ -585,7 +516,7 @@ static void put_with(struct agentcore *ac, struct task *t, struct pending *p) {
                 : rt_secrets_fs_put(fs, f->target, secbuf_cdata(v), secbuf_len(v), f->uid,
                                     f->gid, f->mode);
     if (r < 0) {
-      t->retry_at = now_ms() + PUT_RETRY_MS;
+      t->retry_at = ac_now_ms() + PUT_RETRY_MS;
       snprintf(msg, sizeof msg, "writing secret %s: %s", f->target, sd_strerror(r));
       continue;
     }
@@ -602,14 +533,14 @@ static void put_with(struct agentcore *ac, struct task *t, struct pending *p) {
       free((char *)t->applied[k].secret);
       free((char *)t->applied[k].target);
     }
-    if (file_copy(&t->applied[k], f) < 0) {
+    if (ac_file_copy(&t->applied[k], f) < 0) {
       t->applied[k] = t->applied[--t->n_applied];
       continue;
     }
     t->dirty = true;
   }
   wipe_values(p);
-  report(ac, t, AGENTCORE_RUNNING, msg);
+  ac_report(ac, t, AGENTCORE_RUNNING, msg);
 }
 
 static void remove_file(struct agentcore *ac, struct task *t, size_t idx) {
@@ -618,8 +549,8 @@ static void remove_file(struct agentcore *ac, struct task *t, size_t idx) {
   if (r < 0 && r != -ENOENT) {
     char msg[AGENTCORE_MSG_LEN];
     snprintf(msg, sizeof msg, "removing secret %s: %s", t->applied[idx].target, sd_strerror(r));
-    t->retry_at = now_ms() + PUT_RETRY_MS;
-    report(ac, t, AGENTCORE_RUNNING, msg);
+    t->retry_at = ac_now_ms() + PUT_RETRY_MS;
+    ac_report(ac, t, AGENTCORE_RUNNING, msg);
     return;
   }
   free((char *)t->applied[idx].secret);
@@ -631,13 +562,13 @@ static void remove_file(struct agentcore *ac, struct task *t, size_t idx) {
 static void stop(struct agentcore *ac, struct task *t) {
   if (t->phase == AC_PHASE_RUNNING && t->c) {
     t->phase = AC_PHASE_STOPPING;
-    t->kill_at = now_ms() + t->stop_timeout_ms;
+    t->kill_at = ac_now_ms() + t->stop_timeout_ms;
     if (rt_container_kill(t->c, SIGTERM) == -ESRCH)
       t->kill_at = 0;
     return;
   }
-  report(ac, t, AGENTCORE_STOPPED, "");
-  task_forget(ac, t);
+  ac_report(ac, t, AGENTCORE_STOPPED, "");
+  ac_task_forget(ac, t);
 }
 
 /* ---- the loop ---- */
@@ -684,7 +615,7 @@ static void take_completed(struct agentcore *ac) {
       else
         put_with(ac, t, p);
     }
-    pending_free(p);
+    ac_pending_free(p);
     p = next;
   }
   requeue(ac, later);
@@ -698,12 +629,12 @@ static void check_exits(struct agentcore *ac) {
   if (read(ac->evfd, &n, sizeof n) < 0) {
     /* nothing to drain */
   }
-  uint64_t now = now_ms();
+  uint64_t now = ac_now_ms();
   for (size_t i = 0; i < ac->n_tasks;) {
     struct task *t = ac->tasks[i];
     if (t->c && rt_container_exited(t->c)) {
       size_t before = ac->n_tasks;
-      task_exited(ac, t, NULL);
+      ac_task_exited(ac, t, NULL);
       if (ac->n_tasks < before)
         continue; /* forgotten: the slot holds another task now */
     } else if (t->phase == AC_PHASE_STOPPING && t->kill_at <= now) {
@@ -720,7 +651,7 @@ static int plan_and_act(struct agentcore *ac) {
   struct ac_plan_have *ph = calloc(nh ? nh : 1, sizeof *ph);
   struct task **snap = calloc(nh ? nh : 1, sizeof *snap);
   struct ac_action *a = NULL;
-  uint64_t now = now_ms(), wake = UINT64_MAX;
+  uint64_t now = ac_now_ms(), wake = UINT64_MAX;
   int r = -ENOMEM;
 
   if (!pw || !ph || !snap)
@@ -782,7 +713,7 @@ out:
   return r;
 }
 
-static void write_dirty(struct agentcore *ac) {
+void ac_write_dirty(struct agentcore *ac) {
   for (size_t i = 0; i < ac->n_tasks; i++)
     if (ac->tasks[i]->dirty)
       task_record(ac, ac->tasks[i]);
@@ -800,21 +731,21 @@ int agentcore_process(struct agentcore *ac) {
     take_completed(ac);
     if (ac->assigned && (r = plan_and_act(ac)) < 0)
       break;
-    write_dirty(ac);
+    ac_write_dirty(ac);
     pthread_mutex_lock(&ac->lock);
     bool more = ac->completed != NULL;
     pthread_mutex_unlock(&ac->lock);
     if (!more || ac->start_budget == 0)
       break;
   }
-  write_dirty(ac);
+  ac_write_dirty(ac);
   return r;
 }
 
 int agentcore_fd(const struct agentcore *ac) { return ac->epfd; }
 
 int agentcore_timeout_ms(const struct agentcore *ac) {
-  uint64_t at = ac->wake_at, now = now_ms();
+  uint64_t at = ac->wake_at, now = ac_now_ms();
   for (size_t i = 0; i < ac->n_tasks; i++)
     if (ac->tasks[i]->phase == AC_PHASE_STOPPING && ac->tasks[i]->kill_at < at)
       at = ac->tasks[i]->kill_at;
@@ -846,7 +777,7 @@ bool agentcore_converged(const struct agentcore *ac) {
       ph[i] = (struct ac_plan_have){t->id, t->digest, t->phase, t->start_at, false,
                                     t->applied, t->n_applied};
     }
-    if (ac_plan(pw, ac->n_wants, ph, ac->n_tasks, now_ms(), &a, &n, &wake) < 0)
+    if (ac_plan(pw, ac->n_wants, ph, ac->n_tasks, ac_now_ms(), &a, &n, &wake) < 0)
       n = 1;
   }
   free(a);
@@ -863,372 +794,3 @@ pid_t agentcore_task_pid(const struct agentcore *ac, const char *task_id) {
   return 0;
 }
 
-/* ---- the desired set ---- */
-
-static bool secret_name_ok(const char *s) {
-  size_t n = s ? strlen(s) : 0;
-  if (n == 0 || n > 255)
-    return false;
-  for (size_t i = 0; i < n; i++)
-    if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-      return false;
-  return true;
-}
-
-static int check_set(const struct agentcore_task *tasks, size_t n, char *err) {
-  if (n > AGENTCORE_MAX_TASKS)
-    return snprintf(err, AGENTCORE_MSG_LEN, "more than %d tasks", AGENTCORE_MAX_TASKS), -EINVAL;
-  for (size_t i = 0; i < n; i++) {
-    const struct agentcore_task *t = &tasks[i];
-    if (!t->id || strlen(t->id) > TASK_ID_MAX || !rt_name_valid(t->id))
-      return snprintf(err, AGENTCORE_MSG_LEN,
-                      "task %zu: invalid id (1..%d of A-Z a-z 0-9 _ . -, not starting with . or -)",
-                      i, TASK_ID_MAX), -EINVAL;
-    for (size_t j = 0; j < i; j++)
-      if (strcmp(tasks[j].id, t->id) == 0)
-        return snprintf(err, AGENTCORE_MSG_LEN, "task %s assigned twice", t->id), -EINVAL;
-    if ((unsigned)t->restart > LAUNCH_RESTART_ALWAYS || (!t->spec && t->spec_len) ||
-        (t->service && strlen(t->service) > 255))
-      return snprintf(err, AGENTCORE_MSG_LEN, "task %s: invalid restart policy or spec", t->id),
-             -EINVAL;
-    if (t->n_grants > AGENTCORE_MAX_GRANTS || (t->n_grants && !t->grants))
-      return snprintf(err, AGENTCORE_MSG_LEN, "task %s: more than %d grants", t->id,
-                      AGENTCORE_MAX_GRANTS), -EINVAL;
-    for (size_t g = 0; g < t->n_grants; g++) {
-      const struct agentcore_grant *x = &t->grants[g];
-      if (!secret_name_ok(x->secret))
-        return snprintf(err, AGENTCORE_MSG_LEN, "task %s: grant %zu: invalid secret name", t->id,
-                        g), -EINVAL;
-      if (!x->target || !rt_secret_target_valid(x->target))
-        return snprintf(err, AGENTCORE_MSG_LEN, "task %s: secret %s: invalid target", t->id,
-                        x->secret), -EINVAL;
-      if (x->mode > 0777)
-        return snprintf(err, AGENTCORE_MSG_LEN, "task %s: secret %s: invalid mode %o", t->id,
-                        x->secret, x->mode), -EINVAL;
-      for (size_t h = 0; h < g; h++)
-        if (strcmp(t->grants[h].target, x->target) == 0)
-          return snprintf(err, AGENTCORE_MSG_LEN, "task %s: two secrets at target %s", t->id,
-                          x->target), -EINVAL;
-    }
-  }
-  return 0;
-}
-
-static int want_from(struct want *w, const struct agentcore_task *t) {
-  launch_spec_init(&w->ls);
-  if (!(w->id = strdup(t->id)) || !(w->service = strdup(t->service ? t->service : "")))
-    return -ENOMEM;
-  w->restart = t->restart;
-  crypto_generichash(w->digest, AC_DIGEST_LEN, t->spec, t->spec_len, NULL, 0);
-  int r = launch_spec_decode(t->spec, t->spec_len, &w->ls, w->ls_err);
-  if (r == -ENOMEM)
-    return r;
-  w->ls_ok = r == 0;
-  if (r < 0 && !w->ls_err[0])
-    snprintf(w->ls_err, sizeof w->ls_err, "launch spec: %s", sd_strerror(r));
-  if (t->n_grants && !(w->files = calloc(t->n_grants, sizeof *w->files)))
-    return -ENOMEM;
-  for (size_t g = 0; g < t->n_grants; g++) {
-    const struct agentcore_grant *x = &t->grants[g];
-    struct ac_file f = {x->secret, x->version, x->target, x->uid, x->gid, x->mode};
-    ac_file_resolve(&f, w->ls.uid, w->ls.gid);
-    if (file_copy(&w->files[g], &f) < 0)
-      return -ENOMEM;
-    w->n_files = g + 1;
-  }
-  return 0;
-}
-
-int agentcore_assign(struct agentcore *ac, const struct agentcore_task *tasks, size_t n,
-                     char *err) {
-  struct want *w = NULL;
-  int r;
-
-  err[0] = '\0';
-  if (ac->removed)
-    return -ESHUTDOWN;
-  if ((r = check_set(tasks, n, err)) < 0)
-    return r;
-  if (n && !(w = calloc(n, sizeof *w)))
-    return -ENOMEM;
-  for (size_t i = 0; i < n; i++)
-    if ((r = want_from(&w[i], &tasks[i])) < 0) {
-      wants_free(w, i + 1);
-      snprintf(err, AGENTCORE_MSG_LEN, "out of memory");
-      return r;
-    }
-  wants_free(ac->wants, ac->n_wants);
-  ac->wants = w;
-  ac->n_wants = n;
-  ac->assigned = true;
-  /* A policy change applies to the next exit; it restarts nothing by itself. */
-  for (size_t i = 0; i < ac->n_tasks; i++) {
-    struct want *x = find_want(ac, ac->tasks[i]->id);
-    if (x && ac->tasks[i]->restart != x->restart) {
-      ac->tasks[i]->restart = x->restart;
-      ac->tasks[i]->dirty = true;
-    }
-  }
-  return agentcore_process(ac);
-}
-
-/* ---- open, take back, remove ---- */
-
-static int open_dir_at(int at, const char *path, int *ret_fd) {
-  struct stat st;
-  if (mkdirat(at, path, 0700) < 0 && errno != EEXIST)
-    return -errno;
-  int fd = openat(at, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0)
-    return -errno;
-  if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077)) {
-    close(fd);
-    return -EPERM;
-  }
-  *ret_fd = fd;
-  return 0;
-}
-
-/* A recorded task: take its container back, or learn how it ended. */
-static int take_back(struct agentcore *ac, struct ac_record *rec) {
-  struct task *t = task_new(ac, rec->task_id, rec->service);
-  struct rt_state st;
-  if (!t)
-    return -ENOMEM;
-  memcpy(t->digest, rec->digest, AC_DIGEST_LEN);
-  t->restarts = rec->restarts;
-  t->exit_code = rec->exit_code;
-  t->restart = rec->restart;
-  t->phase = AC_PHASE_WAITING;
-  t->start_at = rec->done ? UINT64_MAX : now_ms();
-  if (!rec->running) {
-    report(ac, t, rec->done ? (rec->exit_code == 0 ? AGENTCORE_EXITED : AGENTCORE_FAILED)
-                            : AGENTCORE_PENDING, "");
-    return 0;
-  }
-  int r = ac_container_adopt(ac->run_fd, t->id, &t->c, &st);
-  if (r == 0) {
-    t->phase = AC_PHASE_RUNNING;
-    t->applied = rec->files;
-    t->n_applied = rec->n_files;
-    rec->files = NULL;
-    rec->n_files = 0;
-    t->stop_timeout_ms = rec->stop_timeout_ms;
-    t->started_ms = now_ms();
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = t};
-    epoll_ctl(ac->epfd, EPOLL_CTL_ADD, rt_container_pidfd(t->c), &ev);
-    report(ac, t, AGENTCORE_RUNNING, "");
-    return 0;
-  }
-  /* Ended while we were away (or cannot be taken back: then it is stopped, as an
-   * orphan would be, and started again). */
-  char why[AGENTCORE_MSG_LEN] = "";
-  if (r != -ESRCH && r != -ENOENT) {
-    struct rt_container *c = NULL;
-    snprintf(why, sizeof why, "could not be taken back (%s): stopped", sd_strerror(r));
-    if (st.status == RT_STATUS_RUNNING &&
-        rt_container_adopt(st.pid, st.start_time, st.cgroup, &c) == 0) {
-      rt_container_stop(c, 0, SIGKILL, NULL);
-      rt_container_detach(c);
-    }
-  }
-  t->phase = AC_PHASE_RUNNING; /* for task_exited: an exit like any other */
-  t->c = NULL;
-  task_exited(ac, t, why);
-  return 0;
-}
-
-/* Containers under run/ that no task record names: an agent killed between creating
- * one and recording it. Nobody owns them: stop and remove. */
-static void sweep_orphans(struct agentcore *ac) {
-  char **names = NULL;
-  if (rt_state_list(ac->run_fd, &names) < 0)
-    return;
-  for (char **n = names; *n; n++) {
-    bool known = false;
-    for (size_t i = 0; i < ac->n_tasks && !known; i++)
-      known = strcmp(ac->tasks[i]->id, *n) == 0;
-    if (known)
-      continue;
-    struct rt_container *c = NULL;
-    struct rt_state st;
-    _cleanup_close_ int dfd = -1;
-    if (rt_state_open(ac->run_fd, *n, &dfd) == 0 && rt_state_read(dfd, &st) == 0 &&
-        st.status == RT_STATUS_RUNNING &&
-        rt_container_adopt(st.pid, st.start_time, st.cgroup, &c) == 0) {
-      rt_container_stop(c, 0, SIGKILL, NULL);
-      rt_container_detach(c);
-    }
-    (void)ac_container_reap(ac->run_fd, *n, &st);
-  }
-  rt_state_names_free(names);
-}
-
-int agentcore_open(const char *state_dir, const struct agentcore_ops *ops,
-                   struct agentcore **ret) {
-  struct agentcore *ac = calloc(1, sizeof *ac);
-  int r;
-
-  if (!ac)
-    return -ENOMEM;
-  ac->dir_fd = ac->tasks_fd = ac->run_fd = ac->epfd = ac->evfd = -1;
-  ac->wake_at = UINT64_MAX;
-  pthread_mutex_init(&ac->lock, NULL);
-  if (ops)
-    ac->ops = *ops;
-  if (sodium_init() < 0) {
-    r = -ENOMEM;
-    goto fail;
-  }
-  if (!(ac->dir = realpath(state_dir, NULL)) && errno == ENOENT) {
-    if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
-      r = -errno;
-      goto fail;
-    }
-    ac->dir = realpath(state_dir, NULL);
-  }
-  if (!ac->dir) {
-    r = -errno;
-    goto fail;
-  }
-  if ((r = open_dir_at(AT_FDCWD, ac->dir, &ac->dir_fd)) < 0 ||
-      (r = open_dir_at(ac->dir_fd, "tasks", &ac->tasks_fd)) < 0)
-    goto fail;
-  if (asprintf(&ac->run_dir, "%s/run", ac->dir) < 0) {
-    ac->run_dir = NULL;
-    r = -ENOMEM;
-    goto fail;
-  }
-  if ((r = rt_state_root_open(ac->run_dir, &ac->run_fd)) < 0)
-    goto fail;
-  ac->epfd = epoll_create1(EPOLL_CLOEXEC);
-  ac->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (ac->epfd < 0 || ac->evfd < 0) {
-    r = -errno;
-    goto fail;
-  }
-  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-  if (epoll_ctl(ac->epfd, EPOLL_CTL_ADD, ac->evfd, &ev) < 0) {
-    r = -errno;
-    goto fail;
-  }
-  /* Take back what the records name. */
-  int lfd = openat(ac->tasks_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
-  if (!d) {
-    r = -errno;
-    if (lfd >= 0)
-      close(lfd);
-    goto fail;
-  }
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    size_t len = strlen(e->d_name);
-    char name[RT_NAME_MAX + 1];
-    struct ac_record rec;
-    if (len < 6 || len - 5 > TASK_ID_MAX || strcmp(e->d_name + len - 5, ".json") != 0 ||
-        e->d_name[0] == '.')
-      continue;
-    snprintf(name, sizeof name, "%.*s", (int)(len - 5), e->d_name);
-    if (!rt_name_valid(name) || ac_record_read(ac->tasks_fd, name, &rec) < 0 ||
-        strcmp(rec.task_id, name) != 0) {
-      /* unreadable: its container (if any) is swept as an orphan */
-      ac_record_clear(&rec);
-      unlinkat(ac->tasks_fd, e->d_name, 0);
-      continue;
-    }
-    r = take_back(ac, &rec);
-    ac_record_clear(&rec);
-    if (r < 0) {
-      closedir(d);
-      goto fail;
-    }
-  }
-  closedir(d);
-  sweep_orphans(ac);
-  write_dirty(ac);
-  *ret = ac;
-  return 0;
-fail:
-  agentcore_free(ac);
-  return r;
-}
-
-void agentcore_free(struct agentcore *ac) {
-  if (!ac)
-    return;
-  for (size_t i = 0; i < ac->n_tasks; i++)
-    task_free(ac->tasks[i]);
-  free(ac->tasks);
-  /* Completed fetches not yet taken; outstanding ones are the fetcher's to drop. */
-  struct pending *p = ac->completed;
-  while (p) {
-    struct pending *next = p->next;
-    pending_free(p);
-    p = next;
-  }
-  wants_free(ac->wants, ac->n_wants);
-  if (ac->dir_fd >= 0)
-    close(ac->dir_fd);
-  if (ac->tasks_fd >= 0)
-    close(ac->tasks_fd);
-  if (ac->run_fd >= 0)
-    close(ac->run_fd);
-  if (ac->epfd >= 0)
-    close(ac->epfd);
-  if (ac->evfd >= 0)
-    close(ac->evfd);
-  pthread_mutex_destroy(&ac->lock);
-  free(ac->dir);
-  free(ac->run_dir);
-  free(ac);
-}
-
-static void sleep_ms(long ms) {
-  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-int agentcore_node_removed(struct agentcore *ac) {
-  if (ac->removed)
-    return -ESHUTDOWN;
-  /* SIGTERM to all at once; each gets its own stop timeout, then SIGKILL. */
-  uint64_t now = now_ms();
-  for (size_t i = 0; i < ac->n_tasks; i++) {
-    struct task *t = ac->tasks[i];
-    if (t->c && t->phase != AC_PHASE_STOPPING) {
-      t->phase = AC_PHASE_STOPPING;
-      t->kill_at = now + t->stop_timeout_ms;
-      rt_container_kill(t->c, SIGTERM);
-    }
-  }
-  while (ac->n_tasks) {
-    now = now_ms();
-    for (size_t i = 0; i < ac->n_tasks;) {
-      struct task *t = ac->tasks[i];
-      if (t->c && !rt_container_exited(t->c)) {
-        if (t->kill_at <= now) {
-          rt_container_kill(t->c, SIGKILL);
-          t->kill_at = UINT64_MAX;
-        }
-        i++;
-        continue;
-      }
-      epoll_forget(ac, t);
-      rt_container_detach(t->c);
-      t->c = NULL;
-      t->phase = AC_PHASE_WAITING;
-      report(ac, t, AGENTCORE_STOPPED, "the node was removed");
-      task_forget(ac, t); /* the slot now holds another task */
-    }
-    if (ac->n_tasks)
-      sleep_ms(10);
-  }
-  sweep_orphans(ac);
-  wants_free(ac->wants, ac->n_wants);
-  ac->wants = NULL;
-  ac->n_wants = 0;
-  ac->removed = true;
-  /* The state directory keeps only its two empty folders. */
-  return 0;
-}
