@@ -402,6 +402,10 @@ static int check_spec(const struct rt_spec *s, struct rt_error *err) {
       set_err(err, 0, "--mount target must be an absolute container path");
       return -EINVAL;
     }
+  if (s->secrets_fs && s->n_secrets) {
+    set_err(err, 0, "secrets given both as files and as a prepared tmpfs");
+    return -EINVAL;
+  }
   for (size_t i = 0; i < s->n_secrets; i++)
     if (!rt_secret_target_valid(s->secrets[i].target)) {
       set_err(err, 0, "invalid secret target \"%s\"", s->secrets[i].target);
@@ -450,6 +454,12 @@ static int build_env(const struct rt_spec *s, char ***ret_env, const char **ret_
 
 static int make_secrets(const struct rt_spec *s, struct rt_secrets_fs **ret, struct rt_error *err) {
   size_t total = 0, largest = 0;
+  if (s->secrets_fs) { /* made and filled by the caller before the start */
+    int r = rt_secrets_fs_share(s->secrets_fs, ret);
+    if (r < 0)
+      set_err(err, 0, "sharing the secrets tmpfs: %s", sd_strerror(r));
+    return r;
+  }
   for (size_t i = 0; i < s->n_secrets; i++) {
     total += s->secrets[i].len;
     if (s->secrets[i].len > largest)
@@ -578,8 +588,10 @@ static int prepare(const struct rt_spec *s, struct start *st, struct rt_error *e
       st->src_fds[st->n_src] = fd;
     }
   }
-  if (!s->seccomp_profile || strcmp(s->seccomp_profile, "unconfined") != 0) {
-    r = rt_seccomp_compile(s->seccomp_profile, s->caps, &st->seccomp);
+  if (s->seccomp_json || !s->seccomp_profile || strcmp(s->seccomp_profile, "unconfined") != 0) {
+    r = s->seccomp_json
+            ? rt_seccomp_compile_json(s->seccomp_json, s->seccomp_json_len, s->caps, &st->seccomp)
+            : rt_seccomp_compile(s->seccomp_profile, s->caps, &st->seccomp);
     if (r < 0) {
       if (*rt_seccomp_last_error())
         set_err(err, 0, "seccomp: %s", rt_seccomp_last_error());

@@ -350,7 +350,11 @@ void launch_spec_fill_rt(const struct launch_spec *s, struct rt_spec *rt, char *
   rt->limits.cpu_quota_us = s->cpu_quota_us;
   rt->limits.cpu_period_us = s->cpu_quota_us ? LAUNCH_SPEC_CPU_PERIOD_US : 0;
   rt->limits.pids_max = s->pids_max;
-  rt->seccomp_profile = s->seccomp_path;
+  /* The content wins over the path (the launcher compiles it from memory, the agent
+   * never writes it to a file); "unconfined" survives a decoded spec, which has no path. */
+  rt->seccomp_profile = s->seccomp_unconfined ? "unconfined" : s->seccomp_path;
+  rt->seccomp_json = s->seccomp_unconfined ? NULL : s->seccomp_json;
+  rt->seccomp_json_len = s->seccomp_unconfined ? 0 : s->seccomp_len;
   rt->stop_timeout_ms = s->stop_timeout_s * 1000u;
 }
 

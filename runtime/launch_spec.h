@@ -147,8 +147,9 @@ struct rt_mount;
 /*
  * Fill the fields of the runtime's spec (runtime/runtime.h) that the shared options
  * describe: rootfs, hostname, cwd, env, mounts, uid/gid, read-only rootfs, init,
- * limits, seccomp_profile (the local path as typed: NULL when the profile is only
- * known by its content, which the caller compiles from seccomp_json) and
+ * limits, seccomp_profile ("unconfined", or the local path as typed, NULL when the
+ * profile is only known by its content), seccomp_json/seccomp_json_len (the content,
+ * which the runtime compiles from memory and prefers over the path) and
  * stop_timeout_ms. Capabilities are launch_spec_caps()'s (they need the host's
  * bounding set). env needs room for LAUNCH_SPEC_MAX_ITEMS + 1 pointers, mounts for
  * LAUNCH_SPEC_MAX_ITEMS; rt then points into s, env and mounts. Other fields of rt

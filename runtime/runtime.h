@@ -91,6 +91,9 @@ struct rt_spec {
   gid_t gid;
   uint64_t caps;             /* bit N = capability N (for uid 0; none for other uids) */
   const char *seccomp_profile; /* NULL = built-in default, "unconfined", or a JSON path */
+  const void *seccomp_json;  /* a profile's CONTENT (Docker JSON); when not NULL it is used
+                                instead of seccomp_profile and never touches a file */
+  size_t seccomp_json_len;
   const char *apparmor;
   const char *selinux_label;
   const char *const *landlock_rw; /* container paths writable under Landlock */
@@ -103,6 +106,11 @@ struct rt_spec {
   unsigned stop_timeout_ms;  /* used by callers' stop logic; 0 = default */
   bool pdeathsig;            /* PID 1 dies with the starting thread (SIGKILL) */
   size_t secrets_max;        /* cap of the growable secrets tmpfs; 0 = RT_SECRETS_DEFAULT_MAX */
+  /* A secrets tmpfs the caller made and filled (rt_secrets_fs_new + put) BEFORE the start,
+   * e.g. in the node agent that holds the values: borrowed, not consumed; the container
+   * gets a read-only view of it (rt_secrets_fs_share) and secrets/n_secrets must be empty.
+   * Its cap is the handle's own (rt_secrets_fs_set_max); secrets_max is ignored. */
+  const struct rt_secrets_fs *secrets_fs;
 };
 
 /* A human message about a failed rt_container_start() step; never holds secret data. */
@@ -119,6 +127,7 @@ struct rt_exit {
 };
 
 struct rt_container;
+struct rt_secrets_fs;
 
 /* Docker's default capability set as a mask. */
 uint64_t rt_default_caps(void);

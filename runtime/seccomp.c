@@ -318,18 +318,17 @@ static int read_profile(const char *path, char **ret, size_t *ret_len) {
   return 0;
 }
 
-static int compile_json(const char *path, uint64_t caps, struct rt_seccomp **ret) {
+/* use_cache: the on-disk cache stores the profile bytes in its key; a profile given by
+ * content (rt_seccomp_compile_json) is never written anywhere, so it is not cached. */
+static int compile_content(const char *json, size_t len, uint64_t caps, bool use_cache,
+                           struct rt_seccomp **ret) {
   _cleanup_(releasep) scmp_filter_ctx ctx = NULL;
-  _cleanup_free_ char *json = NULL;
   struct cache_key k;
   unsigned flags = 0;
-  size_t len = 0;
   int r;
 
-  if ((r = read_profile(path, &json, &len)) < 0)
-    return r;
   cache_key_init(&k, "json", caps, json, len);
-  if ((*ret = cache_lookup(&k)))
+  if (use_cache && (*ret = cache_lookup(&k)))
     return 0;
   r = rt_seccomp_profile_build(json, len, caps, &ctx, &flags, last_error);
   if (r < 0) {
@@ -337,7 +336,38 @@ static int compile_json(const char *path, uint64_t caps, struct rt_seccomp **ret
   }
   if ((r = export_filter(ctx, flags, ret)) < 0)
     return r;
-  cache_store(&k, *ret);
+  if (use_cache)
+    cache_store(&k, *ret);
+  return 0;
+}
+
+static int compile_json(const char *path, uint64_t caps, struct rt_seccomp **ret) {
+  _cleanup_free_ char *json = NULL;
+  size_t len = 0;
+  int r;
+
+  if ((r = read_profile(path, &json, &len)) < 0)
+    return r;
+  return compile_content(json, len, caps, true, ret);
+}
+
+int rt_seccomp_compile_json(const void *json, size_t len, uint64_t caps,
+                            struct rt_seccomp **ret) {
+  struct rt_seccomp *f = NULL;
+  int r;
+
+  last_error[0] = 0;
+  if (!ret || (!json && len)) {
+    snprintf(last_error, sizeof(last_error), "no profile or no result pointer");
+    return -EINVAL;
+  }
+  if (len > MAX_PROFILE_BYTES) {
+    snprintf(last_error, sizeof(last_error), "seccomp profile larger than 4 MiB");
+    return -EINVAL;
+  }
+  if ((r = compile_content(json ? json : "", len, caps, false, &f)) < 0)
+    return r;
+  *ret = f;
   return 0;
 }
 

@@ -33,6 +33,15 @@ struct rt_seccomp;                          /* a compiled BPF filter, ready to l
 int  rt_seccomp_compile(const char *profile, uint64_t caps, struct rt_seccomp **ret);
 
 /*
+ * As rt_seccomp_compile for a Docker JSON profile given by its CONTENT (json, len bytes,
+ * need not be NUL-terminated; at most 4 MiB), e.g. one that travelled in a launch spec:
+ * the profile is never written to or read from a file, and not cached on disk either
+ * (the cache's key holds the profile's bytes): it is compiled each time. Returns 0, -EINVAL, -ENOMEM, -EOPNOTSUPP (with a message
+ * via rt_seccomp_last_error()).
+ */
+int  rt_seccomp_compile_json(const void *json, size_t len, uint64_t caps, struct rt_seccomp **ret);
+
+/*
  * Called in the child as the very last step before execve (after no_new_privs and the
  * capability drop). Does not allocate. Returns 0 or negative errno (-EACCES when
  * no_new_privs is not set and the caller lacks CAP_SYS_ADMIN, -EINVAL on a bad filter).

@@ -167,6 +167,35 @@ int rt_secrets_fs_from_fd(int mnt_fd, size_t max_bytes, struct rt_secrets_fs **r
   return 0;
 }
 
+int rt_secrets_fs_share(const struct rt_secrets_fs *fs, struct rt_secrets_fs **ret) {
+  const unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC |
+                         MOUNT_ATTR_NOSYMFOLLOW;
+  struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY | attrs};
+  _cleanup_close_ int mnt_fd = -1, ro_fd = -1;
+  struct rt_secrets_fs *n;
+
+  if (!fs || !ret || fs->mnt_fd < 0)
+    return -EINVAL;
+  mnt_fd = fcntl(fs->mnt_fd, F_DUPFD_CLOEXEC, 3);
+  if (mnt_fd < 0)
+    return -errno;
+  ro_fd = open_tree(mnt_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+  if (ro_fd < 0)
+    return -errno;
+  if (mount_setattr(ro_fd, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
+    return -errno;
+  n = calloc(1, sizeof(*n));
+  if (!n)
+    return -ENOMEM;
+  n->mnt_fd = TAKE_FD(mnt_fd);
+  n->ro_fd = TAKE_FD(ro_fd);
+  n->noswap = fs->noswap;
+  n->size = fs->size;
+  n->max = fs->max;
+  *ret = n;
+  return 0;
+}
+
 /* Make room for a file of len bytes: raise the tmpfs size (fspick + reconfigure) to
  * the current size plus twice the file plus slack, at most fs->max. -ENOSPC when the
  * cap leaves no room. */

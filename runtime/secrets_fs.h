@@ -57,6 +57,15 @@ size_t rt_secrets_fs_max(const struct rt_secrets_fs *fs);
 int    rt_secrets_fs_from_fd(int mnt_fd, size_t max_bytes, struct rt_secrets_fs **ret);
 
 /*
+ * A second handle on the same tmpfs as fs: a dup of its writable mount fd and a NEW
+ * read-only clone for rt_secrets_fs_mount_in (so a tmpfs filled by one process can be
+ * attached by a container started with it); same cap. fs may come from
+ * rt_secrets_fs_from_fd. On success *ret owns the new handle. Returns 0, -EINVAL,
+ * -ENOMEM or the negative errno of dup/open_tree/mount_setattr.
+ */
+int    rt_secrets_fs_share(const struct rt_secrets_fs *fs, struct rt_secrets_fs **ret);
+
+/*
  * Add or atomically replace a file (write temp, fchown, fchmod, fsync-free, renameat),
  * creating parent directories 0755; target is a validated relative path; resolved with
  * openat2 RESOLVE_BENEATH|NO_SYMLINKS against the writable mount fd. Callable from any
