@@ -29,11 +29,14 @@
 static inline void freep(void *p) { free(*(void **)p); }
 #define _cleanup_free_ _cleanup_(freep)
 
+/* Close *fd if open and mark it closed (-1), so that a later cleanup of the
+ * same variable cannot close a descriptor number reused in the meantime. */
 static inline void closep(int *fd) {
   if (*fd >= 0) {
     int saved = errno;
     close(*fd);
     errno = saved;
+    *fd = -1;
   }
 }
 #define _cleanup_close_ _cleanup_(closep)
