@@ -588,6 +588,98 @@ static void stub_wait(struct stub *s, int n) {
   assert_true(s->nframes >= n);
 }
 
+/* ---- an older server: a version-1 stub that answers a hello with
+ * version 1 (as secretd's first admin server did) and echoes requests ---- */
+
+struct old_srv {
+  uv_pipe_t listener, conn;
+  struct wire_reader *reader;
+  char path[108];
+  bool accepted;
+  int hellos, requests;
+};
+
+static void old_write(struct old_srv *o, struct wire_buf *b, int n) {
+  assert_true(n > 0);
+  uv_buf_t ub = uv_buf_init((char *)b->data, (unsigned)n);
+  assert_int_equal(uv_try_write((uv_stream_t *)&o->conn, &ub, 1), n);
+  wire_buf_release(b);
+}
+
+static void old_frame(struct old_srv *o, const uint8_t *f, size_t len) {
+  struct wire_value *v;
+  struct wire_buf b = {0};
+  char t[16] = "", data[300] = "";
+  uint64_t id = 0;
+  assert_int_equal(wire_value_decode(f, len, &v), 0);
+  const msgpack_object *m = wire_value_root(v);
+  if (wire_get_str(m, "t", t, sizeof(t)) == 0 && strcmp(t, "hello") == 0) {
+    o->hellos++;
+    old_write(o, &b, wire_hello_encode_server(&b, 1, WIRE_VERSION_BIT(1), 0, 0, 0));
+  } else {
+    const msgpack_object *args;
+    o->requests++;
+    assert_int_equal(wire_get_uint(m, "id", &id), 0);
+    if (wire_get_map(m, "args", &args) == 0)
+      (void)wire_get_str(args, "data", data, sizeof(data));
+    old_write(o, &b, wire_response_encode_ok(&b, id, pack_echo, data));
+  }
+  wire_value_free(v);
+}
+
+static void old_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
+  struct old_srv *o = st->data;
+  const uint8_t *p = (const uint8_t *)buf->base;
+  size_t left = n > 0 ? (size_t)n : 0, used;
+  if (n < 0) {
+    uv_read_stop(st);
+    return;
+  }
+  while (left) {
+    int r = wire_reader_feed(o->reader, p, left, &used);
+    assert_true(r >= 0);
+    p += used;
+    left -= used;
+    if (r == 1) {
+      const uint8_t *f;
+      size_t fl;
+      wire_reader_frame(o->reader, &f, &fl);
+      old_frame(o, f, fl);
+      wire_reader_consume(o->reader);
+    }
+  }
+}
+
+static void old_accept(uv_stream_t *l, int status) {
+  struct old_srv *o = l->data;
+  assert_int_equal(status, 0);
+  assert_false(o->accepted); /* one connection is all this stub takes */
+  assert_int_equal(uv_pipe_init(&g->loop, &o->conn, 0), 0);
+  o->conn.data = o;
+  assert_int_equal(uv_accept(l, (uv_stream_t *)&o->conn), 0);
+  o->accepted = true;
+  assert_int_equal(uv_read_start((uv_stream_t *)&o->conn, stub_alloc, old_read), 0);
+}
+
+static void old_start(struct old_srv *o) {
+  memset(o, 0, sizeof(*o));
+  snprintf(o->path, sizeof(o->path), "%s/old.sock", g_dir);
+  assert_int_equal(wire_reader_new(0, &o->reader), 0);
+  assert_int_equal(uv_pipe_init(&g->loop, &o->listener, 0), 0);
+  o->listener.data = o;
+  assert_int_equal(uv_pipe_bind(&o->listener, o->path), 0);
+  assert_int_equal(uv_listen((uv_stream_t *)&o->listener, 8, old_accept), 0);
+}
+
+static void old_stop(struct old_srv *o) {
+  uv_close((uv_handle_t *)&o->listener, NULL);
+  if (o->accepted)
+    uv_close((uv_handle_t *)&o->conn, NULL);
+  run_for(10);
+  wire_reader_free(o->reader);
+  unlink(o->path);
+}
+
 static uint64_t u64(const msgpack_object *m, const char *k) {
   uint64_t v = 0;
   assert_int_equal(wire_get_uint(m, k, &v), 0);
@@ -682,6 +774,23 @@ static void test_newer_client_talks_to_an_older_server(void **state) {
   assert_int_equal(g->pushq_attach_err, 1); /* no pushes in version 1 */
   assert_int_equal(wire_session_features(wire_aclient_session(k.c)), 0);
   wire_aclient_free(k.c);
+
+  /* A server that knows version 1 only (a stub: not our session code). */
+  struct old_srv old;
+  old_start(&old);
+  struct wire_aclient_opts o = {.loop = &g->loop, .unix_path = old.path};
+  memset(&k, 0, sizeof(k));
+  assert_int_equal(wire_aclient_new(&o, &c_cbs, &k, &k.c), 0);
+  assert_true(run_until(is_up, &k, 5000 * SLACK));
+  assert_int_equal(k.version, 1);
+  assert_int_equal(old.hellos, 1);
+  call(&k, "session.echo", "older");
+  assert_int_equal(k.last_code, 0);
+  assert_string_equal(k.last_data, "older");
+  assert_int_equal(old.requests, 1);
+  assert_int_equal(wire_session_features(wire_aclient_session(k.c)), 0);
+  wire_aclient_free(k.c);
+  old_stop(&old);
   srv_stop();
 }
 
