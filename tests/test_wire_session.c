@@ -983,6 +983,86 @@ static void test_client_cert_from_another_ca_never_gets_a_session(void **state) 
   srv_stop();
 }
 
+static bool went_down(void *arg) { return ((struct cli *)arg)->down >= 1; }
+static bool down_twice(void *arg) { return ((struct cli *)arg)->down >= 2; }
+
+/* Host names: resolved (IPv4 and IPv6) before each connection, every
+ * address tried in turn. `localhost` reaches the TLS server on 127.0.0.1
+ * (where localhost also names ::1, that address is refused first and the
+ * next one taken); a name that cannot resolve is refused with a clear
+ * error, again at each retry; a host that is no name at all is refused at
+ * once; a client freed while resolving leaks nothing. */
+static void test_async_client_resolves_host_names(void **state) {
+  (void)state;
+  struct cli k;
+  srv_start(NULL);
+  struct wire_aclient_opts o = {
+      .loop = &g->loop,
+      .host = "localhost",
+      .port = g->port,
+      .tls = g_cctx,
+      .server_name = "localhost",
+      .backoff_min_ms = 20,
+      .backoff_max_ms = 50,
+  };
+  memset(&k, 0, sizeof(k));
+  assert_int_equal(wire_aclient_new(&o, &c_cbs, &k, &k.c), 0);
+  assert_true(run_until(is_up, &k, 5000 * SLACK));
+  assert_int_equal(k.down, 0);
+  call(&k, "session.echo", "by name");
+  assert_int_equal(k.last_code, 0);
+  assert_string_equal(k.last_data, "by name");
+  /* the server drops the session: the name is resolved again */
+  for (int i = 0; i < MAXS; i++)
+    if (g->sess[i]) {
+      wire_session_free(g->sess[i]);
+      g->sess[i] = NULL;
+    }
+  assert_true(run_until(went_down, &k, 3000 * SLACK));
+  k.up = 0;
+  assert_true(run_until(is_up, &k, 5000 * SLACK));
+  assert_int_equal(wire_aclient_sessions(k.c), 2);
+  wire_aclient_free(k.c);
+
+  /* .invalid never resolves (RFC 6761) */
+  char host[] = "no-such-host.invalid";
+  o.host = host;
+  memset(&k, 0, sizeof(k));
+  assert_int_equal(wire_aclient_new(&o, &c_cbs, &k, &k.c), 0);
+  host[0] = 'X'; /* the client keeps its own copy */
+  assert_true(run_until(down_twice, &k, 10000 * SLACK));
+  assert_int_equal(k.last_down, SD_E_RESOLVE);
+  assert_int_equal(k.up, 0);
+  assert_string_equal(sd_strerror(SD_E_RESOLVE), "host name does not resolve to an address");
+  wire_aclient_free(k.c);
+
+  /* not a host name: refused before any resolver sees it */
+  static const char *const bad[] = {"", "bad host", "-a.example", "a-.example", "a..b",
+                                    "a/b", "x\n"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    o.host = bad[i];
+    assert_int_equal(wire_aclient_new(&o, &c_cbs, &k, &k.c), -EINVAL);
+  }
+  char longname[300];
+  memset(longname, 'a', sizeof(longname) - 1);
+  longname[sizeof(longname) - 1] = 0;
+  o.host = longname;
+  assert_int_equal(wire_aclient_new(&o, &c_cbs, &k, &k.c), -EINVAL);
+  o.host = "localhost";
+  o.port = 70000;
+  assert_int_equal(wire_aclient_new(&o, &c_cbs, &k, &k.c), -EINVAL);
+
+  /* freed while the name is being resolved */
+  o.port = g->port;
+  memset(&k, 0, sizeof(k));
+  assert_int_equal(wire_aclient_new(&o, &c_cbs, &k, &k.c), 0);
+  run_for(1); /* the retry timer fires: resolution starts */
+  wire_aclient_free(k.c);
+  run_for(50);
+  assert_int_equal(k.up, 0);
+  srv_stop();
+}
+
 static void test_backoff_is_jittered_exponential_and_bounded(void **state) {
   (void)state;
   for (unsigned n = 0; n < 40; n++)
@@ -1035,6 +1115,7 @@ int main(void) {
       cmocka_unit_test(test_client_cert_from_another_ca_never_gets_a_session),
       cmocka_unit_test(test_slow_reader_blocks_pushes_until_it_reads_again),
       cmocka_unit_test(test_client_drops_a_server_silent_past_the_heartbeat_allowance),
+      cmocka_unit_test(test_async_client_resolves_host_names),
       cmocka_unit_test(test_backoff_is_jittered_exponential_and_bounded),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
