@@ -983,6 +983,50 @@ static void test_client_cert_from_another_ca_never_gets_a_session(void **state) 
   srv_stop();
 }
 
+/* Over TLS: a peer that stops sending after its handshake and hello (no
+ * heartbeats negotiated, so the idle limit applies) is dropped on time,
+ * while another TLS client that keeps asking is served throughout. */
+static void test_silent_tls_peer_is_dropped_on_time_while_others_are_served(void **state) {
+  (void)state;
+  struct wire_session_opts so = {.idle_ms = 300};
+  struct cli quiet, busy;
+  srv_start(&so);
+  struct wire_aclient_opts o = {
+      .loop = &g->loop,
+      .host = "127.0.0.1",
+      .port = g->port,
+      .tls = g_cctx,
+      .server_name = "localhost",
+      .features_off = WIRE_FEATS_ALL,
+      .backoff_min_ms = 5000,
+      .backoff_max_ms = 5000,
+  };
+  memset(&quiet, 0, sizeof(quiet));
+  assert_int_equal(wire_aclient_new(&o, &c_cbs, &quiet, &quiet.c), 0);
+  cli_start(&busy, true, 0);
+  assert_true(run_until(is_up, &busy, 5000 * SLACK));
+  assert_true(run_until(is_up, &quiet, 5000 * SLACK));
+  uint64_t t0 = uv_now(&g->loop);
+  int served = 0;
+  while (!quiet.down && uv_now(&g->loop) - t0 < 3000u * SLACK) {
+    call(&busy, "ping", NULL);
+    assert_int_equal(busy.last_code, 0);
+    served++;
+    run_for(50);
+  }
+  uint64_t took = uv_now(&g->loop) - t0;
+  assert_int_equal(quiet.down, 1);
+  assert_int_equal(quiet.last_down, -ETIMEDOUT);
+  assert_true(took >= 250 && took <= 300 + 300 * SLACK);
+  assert_true(served >= 3);
+  assert_int_equal(busy.down, 0); /* asking is not idleness */
+  call(&busy, "ping", NULL);
+  assert_int_equal(busy.last_code, 0);
+  wire_aclient_free(quiet.c);
+  wire_aclient_free(busy.c);
+  srv_stop();
+}
+
 static bool went_down(void *arg) { return ((struct cli *)arg)->down >= 1; }
 static bool down_twice(void *arg) { return ((struct cli *)arg)->down >= 2; }
 
@@ -1115,6 +1159,7 @@ int main(void) {
       cmocka_unit_test(test_client_cert_from_another_ca_never_gets_a_session),
       cmocka_unit_test(test_slow_reader_blocks_pushes_until_it_reads_again),
       cmocka_unit_test(test_client_drops_a_server_silent_past_the_heartbeat_allowance),
+      cmocka_unit_test(test_silent_tls_peer_is_dropped_on_time_while_others_are_served),
       cmocka_unit_test(test_async_client_resolves_host_names),
       cmocka_unit_test(test_backoff_is_jittered_exponential_and_bounded),
   };
