@@ -556,6 +556,39 @@ static void test_slow_reader_pauses_and_resumes(void **state) {
   srv_stop(s);
 }
 
+/* The same burst, then the client half-closes at once: every request it
+ * sent is still answered (those kept while the writer was blocked too),
+ * and only then does the server end the session. */
+static void test_half_closed_slow_reader_gets_every_reply(void **state) {
+  struct srv *s = srv_start(0);
+  struct wire_client *c;
+  struct wire_buf b = {0};
+  const int total = 20;
+  assert_int_equal(wire_client_connect(s->path, 10000, &c), 0);
+  assert_int_equal(ping(c), 0); /* the hello's answer is read */
+  for (int i = 0; i < total; i++) {
+    int n = wire_request_encode(&b, (uint64_t)i + 100, WIRE_OP_SECRET_INSPECT, pack_ref, NULL);
+    assert_true(n > 0);
+    assert_int_equal(wire_client_send_raw(c, b.data, (size_t)n), 0);
+    wire_buf_release(&b);
+  }
+  assert_int_equal(shutdown(wire_client_fd(c), SHUT_WR), 0);
+  usleep(200000);
+  assert_int_equal(LOAD(s->closed), 0); /* replies still to write */
+  for (int i = 0; i < total; i++) {
+    struct wire_reply *rep = NULL;
+    assert_int_equal(wire_client_read_reply(c, &rep), 0);
+    assert_true(rep->r.ok);
+    assert_int_equal(rep->r.id, (uint64_t)i + 100);
+    wire_reply_free(rep);
+  }
+  wait_for(&s->closed, 1);
+  assert_int_equal(LOAD(s->last_close_reason), 0); /* the peer's orderly end */
+  assert_int_equal(LOAD(s->requests), total + 1);
+  wire_client_free(c);
+  srv_stop(s);
+}
+
 struct value_args {
   uint8_t *v;
   size_t n;
@@ -796,6 +829,7 @@ int main(void) {
       cmocka_unit_test(test_largest_value_passes_and_oversized_request_is_refused_locally),
       cmocka_unit_test(test_error_reply_reaches_client),
       cmocka_unit_test(test_slow_reader_pauses_and_resumes),
+      cmocka_unit_test(test_half_closed_slow_reader_gets_every_reply),
       cmocka_unit_test(test_client_timeout_when_no_reply),
       cmocka_unit_test(test_connect_fails_at_once_without_a_listener),
       cmocka_unit_test(test_connect_waits_while_backlog_is_full),
