@@ -497,6 +497,40 @@ static void stub_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b) {
   *b = uv_buf_init(buf, sizeof(buf));
 }
 
+/* Feed n bytes to r and hand each complete frame to on_frame (which must
+ * not keep it) before it is consumed. */
+static void read_frames(struct wire_reader *r, const uint8_t *p, size_t n,
+                        void (*on_frame)(void *ud, const uint8_t *f, size_t len), void *ud) {
+  size_t used;
+  while (n) {
+    int rc = wire_reader_feed(r, p, n, &used);
+    assert_true(rc >= 0);
+    p += used;
+    n -= used;
+    if (rc == 1) {
+      const uint8_t *f;
+      size_t fl;
+      wire_reader_frame(r, &f, &fl);
+      on_frame(ud, f, fl);
+      wire_reader_consume(r);
+    }
+  }
+}
+
+static void stub_frame(void *ud, const uint8_t *f, size_t fl) {
+  struct stub *s = ud;
+  if (s->nframes >= 16) {
+    s->nframes++;
+    return;
+  }
+  uint8_t *copy = malloc(fl);
+  memcpy(copy, f, fl);
+  s->bytes[s->nframes] = copy;
+  assert_int_equal(wire_value_decode(copy, fl, &s->vals[s->nframes]), 0);
+  s->frames_root[s->nframes] = *wire_value_root(s->vals[s->nframes]);
+  s->nframes++;
+}
+
 static void stub_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   struct stub *s = st->data;
   if (n < 0) {
@@ -505,31 +539,7 @@ static void stub_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
     uv_read_stop(st);
     return;
   }
-  const uint8_t *p = (const uint8_t *)b->base;
-  size_t left = (size_t)n, used;
-  while (left) {
-    int r = wire_reader_feed(s->reader, p, left, &used);
-    assert_true(r >= 0);
-    p += used;
-    left -= used;
-    if (r == 1) {
-      const uint8_t *f;
-      size_t fl;
-      wire_reader_frame(s->reader, &f, &fl);
-      if (s->nframes >= 16) {
-        s->nframes++;
-        wire_reader_consume(s->reader);
-        continue;
-      }
-      uint8_t *copy = malloc(fl);
-      memcpy(copy, f, fl);
-      s->bytes[s->nframes] = copy;
-      assert_int_equal(wire_value_decode(copy, fl, &s->vals[s->nframes]), 0);
-      s->frames_root[s->nframes] = *wire_value_root(s->vals[s->nframes]);
-      s->nframes++;
-      wire_reader_consume(s->reader);
-    }
-  }
+  read_frames(s->reader, (const uint8_t *)b->base, (size_t)n, stub_frame, s);
 }
 
 static void stub_connected(uv_connect_t *req, int status) {
@@ -606,7 +616,8 @@ static void old_write(struct old_srv *o, struct wire_buf *b, int n) {
   wire_buf_release(b);
 }
 
-static void old_frame(struct old_srv *o, const uint8_t *f, size_t len) {
+static void old_frame(void *ud, const uint8_t *f, size_t len) {
+  struct old_srv *o = ud;
   struct wire_value *v;
   struct wire_buf b = {0};
   char t[16] = "", data[300] = "";
@@ -629,25 +640,11 @@ static void old_frame(struct old_srv *o, const uint8_t *f, size_t len) {
 
 static void old_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   struct old_srv *o = st->data;
-  const uint8_t *p = (const uint8_t *)buf->base;
-  size_t left = n > 0 ? (size_t)n : 0, used;
   if (n < 0) {
     uv_read_stop(st);
     return;
   }
-  while (left) {
-    int r = wire_reader_feed(o->reader, p, left, &used);
-    assert_true(r >= 0);
-    p += used;
-    left -= used;
-    if (r == 1) {
-      const uint8_t *f;
-      size_t fl;
-      wire_reader_frame(o->reader, &f, &fl);
-      old_frame(o, f, fl);
-      wire_reader_consume(o->reader);
-    }
-  }
+  read_frames(o->reader, (const uint8_t *)buf->base, (size_t)n, old_frame, o);
 }
 
 static void old_accept(uv_stream_t *l, int status) {

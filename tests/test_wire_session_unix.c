@@ -522,24 +522,19 @@ static void pack_ref(msgpack_packer *pk, void *ud) {
   wire_pack_kv_str(pk, "ref", "x");
 }
 
-/* 20 requests for replies of 1 MiB arrive at once, unread: the session
- * answers until the write queue passes its high-water mark, then keeps the
- * rest of what it read and reads nothing more (otherwise the replies would
- * pass the transport's hard limit and be lost); the client drains them all,
- * each answered, and the connection still works. */
-static void test_slow_reader_pauses_and_resumes(void **state) {
-  struct srv *s = srv_start(0);
-  struct wire_client *c;
+/* total requests for replies of 1 MiB, sent at once without reading. */
+static void send_inspect_burst(struct wire_client *c, int total) {
   struct wire_buf b = {0};
-  const int total = 20;
-  assert_int_equal(wire_client_connect(s->path, 10000, &c), 0);
   for (int i = 0; i < total; i++) {
     int n = wire_request_encode(&b, (uint64_t)i + 100, WIRE_OP_SECRET_INSPECT, pack_ref, NULL);
     assert_true(n > 0);
     assert_int_equal(wire_client_send_raw(c, b.data, (size_t)n), 0);
     wire_buf_release(&b);
   }
-  usleep(200000);
+}
+
+/* Each of them answered, in order, in full. */
+static void read_inspect_replies(struct wire_client *c, int total) {
   for (int i = 0; i < total; i++) {
     struct wire_reply *rep = NULL;
     const uint8_t *p;
@@ -551,6 +546,20 @@ static void test_slow_reader_pauses_and_resumes(void **state) {
     assert_int_equal(n, 1024 * 1024);
     wire_reply_free(rep);
   }
+}
+
+/* 20 requests for replies of 1 MiB arrive at once, unread: the session
+ * answers until the write queue passes its high-water mark, then keeps the
+ * rest of what it read and reads nothing more (otherwise the replies would
+ * pass the transport's hard limit and be lost); the client drains them all,
+ * each answered, and the connection still works. */
+static void test_slow_reader_pauses_and_resumes(void **state) {
+  struct srv *s = srv_start(0);
+  struct wire_client *c;
+  assert_int_equal(wire_client_connect(s->path, 10000, &c), 0);
+  send_inspect_burst(c, 20);
+  usleep(200000);
+  read_inspect_replies(c, 20);
   assert_int_equal(ping(c), 0);
   wire_client_free(c);
   srv_stop(s);
@@ -562,29 +571,16 @@ static void test_slow_reader_pauses_and_resumes(void **state) {
 static void test_half_closed_slow_reader_gets_every_reply(void **state) {
   struct srv *s = srv_start(0);
   struct wire_client *c;
-  struct wire_buf b = {0};
-  const int total = 20;
   assert_int_equal(wire_client_connect(s->path, 10000, &c), 0);
   assert_int_equal(ping(c), 0); /* the hello's answer is read */
-  for (int i = 0; i < total; i++) {
-    int n = wire_request_encode(&b, (uint64_t)i + 100, WIRE_OP_SECRET_INSPECT, pack_ref, NULL);
-    assert_true(n > 0);
-    assert_int_equal(wire_client_send_raw(c, b.data, (size_t)n), 0);
-    wire_buf_release(&b);
-  }
+  send_inspect_burst(c, 20);
   assert_int_equal(shutdown(wire_client_fd(c), SHUT_WR), 0);
   usleep(200000);
   assert_int_equal(LOAD(s->closed), 0); /* replies still to write */
-  for (int i = 0; i < total; i++) {
-    struct wire_reply *rep = NULL;
-    assert_int_equal(wire_client_read_reply(c, &rep), 0);
-    assert_true(rep->r.ok);
-    assert_int_equal(rep->r.id, (uint64_t)i + 100);
-    wire_reply_free(rep);
-  }
+  read_inspect_replies(c, 20);
   wait_for(&s->closed, 1);
   assert_int_equal(LOAD(s->last_close_reason), 0); /* the peer's orderly end */
-  assert_int_equal(LOAD(s->requests), total + 1);
+  assert_int_equal(LOAD(s->requests), 21);
   wire_client_free(c);
   srv_stop(s);
 }
