@@ -19,6 +19,7 @@ static const char *const domain_messages[] = {
     [-SD_E_NOSTORE - SD_ERR_BASE] = "directory holds no secretd store",
     [-SD_E_EXISTS - SD_ERR_BASE] = "directory already holds a secretd store",
     [-SD_E_UNSUPPORTED - SD_ERR_BASE] = "operation not supported by this peer",
+    [-SD_E_RESOLVE - SD_ERR_BASE] = "host name does not resolve to an address",
 };
 
 const char *sd_strerror(int r) {

@@ -25,7 +25,8 @@ enum sd_error {
   SD_E_NOSTORE = -(SD_ERR_BASE + 14), /* directory holds no store */
   SD_E_EXISTS = -(SD_ERR_BASE + 15),  /* directory already holds a store */
   SD_E_UNSUPPORTED = -(SD_ERR_BASE + 16), /* operation this peer does not know (a newer peer's) */
-  SD_E_LAST = -(SD_ERR_BASE + 17),
+  SD_E_RESOLVE = -(SD_ERR_BASE + 17), /* a host name that does not resolve */
+  SD_E_LAST = -(SD_ERR_BASE + 18),
 };
 
 static inline int sd_is_domain_error(int r) { return r <= -SD_ERR_BASE && r > SD_E_LAST; }

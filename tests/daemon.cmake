@@ -21,12 +21,6 @@ if(TARGET secretd AND TARGET secret)
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/daemon_paging.sh
                    $<TARGET_FILE:secretd> $<TARGET_FILE:secret> $<TARGET_FILE:store_secret_fill>)
   set_tests_properties(daemon_paging PROPERTIES TIMEOUT 180 LABELS "integration;daemon")
-  if(SECRETD_SANITIZE)
-    # Under ASan each store op maps and unmaps LMDB's 3 MiB nested-txn lists,
-    # so making 20,000 secrets alone takes 30 to 70 s on a loaded machine;
-    # 10,000 still make a listing (about 1.3 MiB) over one frame.
-    set_tests_properties(daemon_paging PROPERTIES ENVIRONMENT "SD_PAGING_SECRETS=10000")
-  endif()
   # Timing limits of the daemon tests are multiplied by SD_TIME_SLACK.
   if(SECRETD_SANITIZE)
     set(sd_slack 5)

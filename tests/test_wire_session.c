@@ -497,6 +497,40 @@ static void stub_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b) {
   *b = uv_buf_init(buf, sizeof(buf));
 }
 
+/* Feed n bytes to r and hand each complete frame to on_frame (which must
+ * not keep it) before it is consumed. */
+static void read_frames(struct wire_reader *r, const uint8_t *p, size_t n,
+                        void (*on_frame)(void *ud, const uint8_t *f, size_t len), void *ud) {
+  size_t used;
+  while (n) {
+    int rc = wire_reader_feed(r, p, n, &used);
+    assert_true(rc >= 0);
+    p += used;
+    n -= used;
+    if (rc == 1) {
+      const uint8_t *f;
+      size_t fl;
+      wire_reader_frame(r, &f, &fl);
+      on_frame(ud, f, fl);
+      wire_reader_consume(r);
+    }
+  }
+}
+
+static void stub_frame(void *ud, const uint8_t *f, size_t fl) {
+  struct stub *s = ud;
+  if (s->nframes >= 16) {
+    s->nframes++;
+    return;
+  }
+  uint8_t *copy = malloc(fl);
+  memcpy(copy, f, fl);
+  s->bytes[s->nframes] = copy;
+  assert_int_equal(wire_value_decode(copy, fl, &s->vals[s->nframes]), 0);
+  s->frames_root[s->nframes] = *wire_value_root(s->vals[s->nframes]);
+  s->nframes++;
+}
+
 static void stub_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   struct stub *s = st->data;
   if (n < 0) {
@@ -505,31 +539,7 @@ static void stub_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
     uv_read_stop(st);
     return;
   }
-  const uint8_t *p = (const uint8_t *)b->base;
-  size_t left = (size_t)n, used;
-  while (left) {
-    int r = wire_reader_feed(s->reader, p, left, &used);
-    assert_true(r >= 0);
-    p += used;
-    left -= used;
-    if (r == 1) {
-      const uint8_t *f;
-      size_t fl;
-      wire_reader_frame(s->reader, &f, &fl);
-      if (s->nframes >= 16) {
-        s->nframes++;
-        wire_reader_consume(s->reader);
-        continue;
-      }
-      uint8_t *copy = malloc(fl);
-      memcpy(copy, f, fl);
-      s->bytes[s->nframes] = copy;
-      assert_int_equal(wire_value_decode(copy, fl, &s->vals[s->nframes]), 0);
-      s->frames_root[s->nframes] = *wire_value_root(s->vals[s->nframes]);
-      s->nframes++;
-      wire_reader_consume(s->reader);
-    }
-  }
+  read_frames(s->reader, (const uint8_t *)b->base, (size_t)n, stub_frame, s);
 }
 
 static void stub_connected(uv_connect_t *req, int status) {
@@ -586,6 +596,85 @@ static void stub_wait(struct stub *s, int n) {
   g_sw.n = n;
   assert_true(run_until(stub_has, NULL, 3000 * SLACK));
   assert_true(s->nframes >= n);
+}
+
+/* ---- an older server: a version-1 stub that answers a hello with
+ * version 1 (as secretd's first admin server did) and echoes requests ---- */
+
+struct old_srv {
+  uv_pipe_t listener, conn;
+  struct wire_reader *reader;
+  char path[108];
+  bool accepted;
+  int hellos, requests;
+};
+
+static void old_write(struct old_srv *o, struct wire_buf *b, int n) {
+  assert_true(n > 0);
+  uv_buf_t ub = uv_buf_init((char *)b->data, (unsigned)n);
+  assert_int_equal(uv_try_write((uv_stream_t *)&o->conn, &ub, 1), n);
+  wire_buf_release(b);
+}
+
+static void old_frame(void *ud, const uint8_t *f, size_t len) {
+  struct old_srv *o = ud;
+  struct wire_value *v;
+  struct wire_buf b = {0};
+  char t[16] = "", data[300] = "";
+  uint64_t id = 0;
+  assert_int_equal(wire_value_decode(f, len, &v), 0);
+  const msgpack_object *m = wire_value_root(v);
+  if (wire_get_str(m, "t", t, sizeof(t)) == 0 && strcmp(t, "hello") == 0) {
+    o->hellos++;
+    old_write(o, &b, wire_hello_encode_server(&b, 1, WIRE_VERSION_BIT(1), 0, 0, 0));
+  } else {
+    const msgpack_object *args;
+    o->requests++;
+    assert_int_equal(wire_get_uint(m, "id", &id), 0);
+    if (wire_get_map(m, "args", &args) == 0)
+      (void)wire_get_str(args, "data", data, sizeof(data));
+    old_write(o, &b, wire_response_encode_ok(&b, id, pack_echo, data));
+  }
+  wire_value_free(v);
+}
+
+static void old_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
+  struct old_srv *o = st->data;
+  if (n < 0) {
+    uv_read_stop(st);
+    return;
+  }
+  read_frames(o->reader, (const uint8_t *)buf->base, (size_t)n, old_frame, o);
+}
+
+static void old_accept(uv_stream_t *l, int status) {
+  struct old_srv *o = l->data;
+  assert_int_equal(status, 0);
+  assert_false(o->accepted); /* one connection is all this stub takes */
+  assert_int_equal(uv_pipe_init(&g->loop, &o->conn, 0), 0);
+  o->conn.data = o;
+  assert_int_equal(uv_accept(l, (uv_stream_t *)&o->conn), 0);
+  o->accepted = true;
+  assert_int_equal(uv_read_start((uv_stream_t *)&o->conn, stub_alloc, old_read), 0);
+}
+
+static void old_start(struct old_srv *o) {
+  memset(o, 0, sizeof(*o));
+  snprintf(o->path, sizeof(o->path), "%s/old.sock", g_dir);
+  assert_int_equal(wire_reader_new(0, &o->reader), 0);
+  assert_int_equal(uv_pipe_init(&g->loop, &o->listener, 0), 0);
+  o->listener.data = o;
+  assert_int_equal(uv_pipe_bind(&o->listener, o->path), 0);
+  assert_int_equal(uv_listen((uv_stream_t *)&o->listener, 8, old_accept), 0);
+}
+
+static void old_stop(struct old_srv *o) {
+  uv_close((uv_handle_t *)&o->listener, NULL);
+  if (o->accepted)
+    uv_close((uv_handle_t *)&o->conn, NULL);
+  run_for(10);
+  wire_reader_free(o->reader);
+  unlink(o->path);
 }
 
 static uint64_t u64(const msgpack_object *m, const char *k) {
@@ -682,6 +771,23 @@ static void test_newer_client_talks_to_an_older_server(void **state) {
   assert_int_equal(g->pushq_attach_err, 1); /* no pushes in version 1 */
   assert_int_equal(wire_session_features(wire_aclient_session(k.c)), 0);
   wire_aclient_free(k.c);
+
+  /* A server that knows version 1 only (a stub: not our session code). */
+  struct old_srv old;
+  old_start(&old);
+  struct wire_aclient_opts o = {.loop = &g->loop, .unix_path = old.path};
+  memset(&k, 0, sizeof(k));
+  assert_int_equal(wire_aclient_new(&o, &c_cbs, &k, &k.c), 0);
+  assert_true(run_until(is_up, &k, 5000 * SLACK));
+  assert_int_equal(k.version, 1);
+  assert_int_equal(old.hellos, 1);
+  call(&k, "session.echo", "older");
+  assert_int_equal(k.last_code, 0);
+  assert_string_equal(k.last_data, "older");
+  assert_int_equal(old.requests, 1);
+  assert_int_equal(wire_session_features(wire_aclient_session(k.c)), 0);
+  wire_aclient_free(k.c);
+  old_stop(&old);
   srv_stop();
 }
 
@@ -874,6 +980,130 @@ static void test_client_cert_from_another_ca_never_gets_a_session(void **state) 
   srv_stop();
 }
 
+/* Over TLS: a peer that stops sending after its handshake and hello (no
+ * heartbeats negotiated, so the idle limit applies) is dropped on time,
+ * while another TLS client that keeps asking is served throughout. */
+static void test_silent_tls_peer_is_dropped_on_time_while_others_are_served(void **state) {
+  (void)state;
+  struct wire_session_opts so = {.idle_ms = 300};
+  struct cli quiet, busy;
+  srv_start(&so);
+  struct wire_aclient_opts o = {
+      .loop = &g->loop,
+      .host = "127.0.0.1",
+      .port = g->port,
+      .tls = g_cctx,
+      .server_name = "localhost",
+      .features_off = WIRE_FEATS_ALL,
+      .backoff_min_ms = 5000,
+      .backoff_max_ms = 5000,
+  };
+  memset(&quiet, 0, sizeof(quiet));
+  assert_int_equal(wire_aclient_new(&o, &c_cbs, &quiet, &quiet.c), 0);
+  cli_start(&busy, true, 0);
+  assert_true(run_until(is_up, &busy, 5000 * SLACK));
+  assert_true(run_until(is_up, &quiet, 5000 * SLACK));
+  uint64_t t0 = uv_now(&g->loop);
+  int served = 0;
+  while (!quiet.down && uv_now(&g->loop) - t0 < 3000u * SLACK) {
+    call(&busy, "ping", NULL);
+    assert_int_equal(busy.last_code, 0);
+    served++;
+    run_for(50);
+  }
+  uint64_t took = uv_now(&g->loop) - t0;
+  assert_int_equal(quiet.down, 1);
+  assert_int_equal(quiet.last_down, -ETIMEDOUT);
+  assert_true(took >= 250 && took <= 300 + 300 * SLACK);
+  assert_true(served >= 3);
+  assert_int_equal(busy.down, 0); /* asking is not idleness */
+  call(&busy, "ping", NULL);
+  assert_int_equal(busy.last_code, 0);
+  wire_aclient_free(quiet.c);
+  wire_aclient_free(busy.c);
+  srv_stop();
+}
+
+static bool went_down(void *arg) { return ((struct cli *)arg)->down >= 1; }
+static bool down_twice(void *arg) { return ((struct cli *)arg)->down >= 2; }
+
+/* Host names: resolved (IPv4 and IPv6) before each connection, every
+ * address tried in turn. `localhost` reaches the TLS server on 127.0.0.1
+ * (where localhost also names ::1, that address is refused first and the
+ * next one taken); a name that cannot resolve is refused with a clear
+ * error, again at each retry; a host that is no name at all is refused at
+ * once; a client freed while resolving leaks nothing. */
+static void test_async_client_resolves_host_names(void **state) {
+  (void)state;
+  struct cli k;
+  srv_start(NULL);
+  struct wire_aclient_opts o = {
+      .loop = &g->loop,
+      .host = "localhost",
+      .port = g->port,
+      .tls = g_cctx,
+      .server_name = "localhost",
+      .backoff_min_ms = 20,
+      .backoff_max_ms = 50,
+  };
+  memset(&k, 0, sizeof(k));
+  assert_int_equal(wire_aclient_new(&o, &c_cbs, &k, &k.c), 0);
+  assert_true(run_until(is_up, &k, 5000 * SLACK));
+  assert_int_equal(k.down, 0);
+  call(&k, "session.echo", "by name");
+  assert_int_equal(k.last_code, 0);
+  assert_string_equal(k.last_data, "by name");
+  /* the server drops the session: the name is resolved again */
+  for (int i = 0; i < MAXS; i++)
+    if (g->sess[i]) {
+      wire_session_free(g->sess[i]);
+      g->sess[i] = NULL;
+    }
+  assert_true(run_until(went_down, &k, 3000 * SLACK));
+  k.up = 0;
+  assert_true(run_until(is_up, &k, 5000 * SLACK));
+  assert_int_equal(wire_aclient_sessions(k.c), 2);
+  wire_aclient_free(k.c);
+
+  /* .invalid never resolves (RFC 6761) */
+  char host[] = "no-such-host.invalid";
+  o.host = host;
+  memset(&k, 0, sizeof(k));
+  assert_int_equal(wire_aclient_new(&o, &c_cbs, &k, &k.c), 0);
+  host[0] = 'X'; /* the client keeps its own copy */
+  assert_true(run_until(down_twice, &k, 10000 * SLACK));
+  assert_int_equal(k.last_down, SD_E_RESOLVE);
+  assert_int_equal(k.up, 0);
+  assert_string_equal(sd_strerror(SD_E_RESOLVE), "host name does not resolve to an address");
+  wire_aclient_free(k.c);
+
+  /* not a host name: refused before any resolver sees it */
+  static const char *const bad[] = {"", "bad host", "-a.example", "a-.example", "a..b",
+                                    "a/b", "x\n"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    o.host = bad[i];
+    assert_int_equal(wire_aclient_new(&o, &c_cbs, &k, &k.c), -EINVAL);
+  }
+  char longname[300];
+  memset(longname, 'a', sizeof(longname) - 1);
+  longname[sizeof(longname) - 1] = 0;
+  o.host = longname;
+  assert_int_equal(wire_aclient_new(&o, &c_cbs, &k, &k.c), -EINVAL);
+  o.host = "localhost";
+  o.port = 70000;
+  assert_int_equal(wire_aclient_new(&o, &c_cbs, &k, &k.c), -EINVAL);
+
+  /* freed while the name is being resolved */
+  o.port = g->port;
+  memset(&k, 0, sizeof(k));
+  assert_int_equal(wire_aclient_new(&o, &c_cbs, &k, &k.c), 0);
+  run_for(1); /* the retry timer fires: resolution starts */
+  wire_aclient_free(k.c);
+  run_for(50);
+  assert_int_equal(k.up, 0);
+  srv_stop();
+}
+
 static void test_backoff_is_jittered_exponential_and_bounded(void **state) {
   (void)state;
   for (unsigned n = 0; n < 40; n++)
@@ -926,6 +1156,8 @@ int main(void) {
       cmocka_unit_test(test_client_cert_from_another_ca_never_gets_a_session),
       cmocka_unit_test(test_slow_reader_blocks_pushes_until_it_reads_again),
       cmocka_unit_test(test_client_drops_a_server_silent_past_the_heartbeat_allowance),
+      cmocka_unit_test(test_silent_tls_peer_is_dropped_on_time_while_others_are_served),
+      cmocka_unit_test(test_async_client_resolves_host_names),
       cmocka_unit_test(test_backoff_is_jittered_exponential_and_bounded),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -5,6 +5,13 @@
  * to callbacks, takes pushes (acknowledged when on_push returns), exchanges
  * heartbeats (wire/session.h), and reconnects by itself.
  *
+ * Addresses: host is a numeric IPv4 or IPv6 address, or a host name that is
+ * resolved (uv_getaddrinfo, IPv4 and IPv6) again before every connection:
+ * each address it resolves to is tried in the resolver's order until one
+ * connects; only when all fail does the attempt count as failed. A name that
+ * does not resolve fails the attempt with SD_E_RESOLVE (on_down), and is
+ * tried again like any failed connect (a resolver may come back).
+ *
  * Reconnection: after a failed connect or a lost session the client waits,
  * then tries again: the n-th consecutive wait is drawn uniformly from
  * [d/2, d] with d = min(backoff_max_ms, backoff_min_ms * 2^n) ("equal
@@ -37,7 +44,7 @@ struct wire_aclient;
 struct wire_aclient_opts {
   uv_loop_t *loop;         /* required */
   const char *unix_path;   /* either a Unix socket ... */
-  const char *host;        /* ... or a numeric IPv4/IPv6 address and port, with TLS */
+  const char *host;        /* ... or a host name or numeric IPv4/IPv6 address, and a port, with TLS */
   int port;
   struct wire_tls_ctx *tls;   /* a WIRE_TLS_CLIENT context (the caller keeps it alive) */
   const char *server_name;    /* TLS: checked against the server certificate, or NULL */
@@ -58,7 +65,8 @@ struct wire_aclient_cbs {
 };
 
 /* Start connecting (from the loop). Returns 0, -EINVAL (no target, TLS
- * without a context, a bad address) or -ENOMEM. */
+ * without a context, a port outside 1..65535, a host that is neither a
+ * numeric address nor a syntactically valid host name) or -ENOMEM. */
 int wire_aclient_new(const struct wire_aclient_opts *o, const struct wire_aclient_cbs *cbs,
                      void *ud, struct wire_aclient **ret);
 /* Stop: the session ends, pending calls get -ECANCELED, no callback after

@@ -18,7 +18,7 @@
  * first (their partial frame is wiped and dropped, their owner told to close
  * the stream); if the cap still cannot be met the growing reader itself
  * fails with -ENOBUFS. Timeouts (idle peers, frames sent too slowly) are the
- * transport's (wire/conn_uv.h); wire_reader_in_frame() tells it when a frame
+ * session's (wire/session.h); wire_reader_in_frame() tells it when a frame
  * is under way.
  *
  * Not thread-safe: a budget and its readers belong to one thread (one loop).

@@ -1,5 +1,5 @@
 /*
- * The session: see session.h. Reference counted like conn_uv.c (owner, the
+ * The session: see session.h. Reference counted (owner, the
  * timer, and each callback into the owner while it runs); `dead` means the
  * owner has been told goodbye (on_close) or said it (free), after which no
  * owner callback runs and the transport is closed.
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/secbuf.h"
 #include "wire/frame.h"
 
 static _Thread_local struct wire_budget *tl_budget;
@@ -48,6 +49,11 @@ struct wire_session {
   void *ud;
   struct wire_transport *t;
   struct wire_reader *reader;
+  /* Bytes read after a frame whose answer blocked the writer: kept (in
+   * secret memory: they may carry values) until the peer reads again, so
+   * that a peer that does not read cannot have more answered meanwhile.
+   * At most one on_data's worth. */
+  struct secbuf *stash;
   uv_timer_t timer;
   unsigned refs;
   bool timer_live, dead, ready, hello_done, eof, blocked, closing;
@@ -69,6 +75,7 @@ static void s_unref(struct wire_session *s) {
   if (--s->refs > 0)
     return;
   wire_reader_free(s->reader);
+  secbuf_free(s->stash);
   if (--tl_budget_users == 0) {
     wire_budget_free(tl_budget);
     tl_budget = NULL;
@@ -201,7 +208,13 @@ static bool heartbeats(const struct wire_session *s) {
 }
 
 static bool busy(const struct wire_session *s) {
-  return s->inflight || s->pend || s->timing_frame || (s->t && wire_transport_queued(s->t));
+  return s->inflight || s->pend || s->timing_frame || s->stash ||
+         (s->t && wire_transport_queued(s->t));
+}
+
+/* After the peer's end of sending: everything it asked has been answered. */
+static bool eof_done(const struct wire_session *s) {
+  return s->eof && s->inflight == 0 && !s->stash;
 }
 
 static void on_timer(uv_timer_t *t);
@@ -251,7 +264,7 @@ static void on_timer(uv_timer_t *t) {
   if (s->dead)
     return;
   uint64_t now = now_ms(s);
-  if (s->eof && s->inflight == 0) { /* the peer's orderly end, everything answered */
+  if (eof_done(s)) { /* the peer's orderly end, everything answered */
     finish(s, 0);
     return;
   }
@@ -673,15 +686,32 @@ static void t_ready(struct wire_transport *t, void *ud) {
   arm(s);
 }
 
-static void t_data(struct wire_transport *t, const uint8_t *p, size_t n, void *ud) {
-  struct wire_session *s = ud;
-  (void)t;
-  if (s->dead)
-    return;
-  s_ref(s);
-  s->last_byte = now_ms(s);
+/* Keep n bytes after those stashed already (none, as long as the
+ * transport keeps its word to deliver nothing while paused). */
+static int stash_add(struct wire_session *s, const uint8_t *p, size_t n) {
+  size_t had = s->stash ? secbuf_len(s->stash) : 0;
+  struct secbuf *b;
+  int r = secbuf_new(had + n, &b);
+  if (r < 0)
+    return r;
+  if (had)
+    memcpy(secbuf_data(b), secbuf_cdata(s->stash), had);
+  memcpy(secbuf_data(b) + had, p, n);
+  secbuf_free(s->stash);
+  s->stash = b;
+  return 0;
+}
+
+/* Frames out of n bytes, until they run out or an answer blocks the writer
+ * (the rest goes to the stash). The caller holds a reference. */
+static void feed(struct wire_session *s, const uint8_t *p, size_t n) {
   bool completed = false;
   while (n && !s->dead) {
+    if (s->blocked) {
+      if (stash_add(s, p, n) < 0)
+        protocol_error(s, -ENOMEM, "out of memory", NULL);
+      break;
+    }
     size_t used;
     int r = wire_reader_feed(s->reader, p, n, &used);
     p += used;
@@ -700,7 +730,7 @@ static void t_data(struct wire_transport *t, const uint8_t *p, size_t n, void *u
         wire_reader_consume(s->reader); /* wipes the frame */
     }
   }
-  if (!s->dead) {
+  if (!s->dead && !s->stash) {
     bool in_frame = wire_reader_in_frame(s->reader);
     if (in_frame && (!s->timing_frame || completed)) {
       s->timing_frame = true;
@@ -708,8 +738,29 @@ static void t_data(struct wire_transport *t, const uint8_t *p, size_t n, void *u
     } else if (!in_frame) {
       s->timing_frame = false;
     }
-    arm(s);
   }
+  if (!s->dead)
+    arm(s);
+}
+
+static void t_data(struct wire_transport *t, const uint8_t *p, size_t n, void *ud) {
+  struct wire_session *s = ud;
+  (void)t;
+  if (s->dead)
+    return;
+  s_ref(s);
+  s->last_byte = now_ms(s);
+  feed(s, p, n);
+  s_unref(s);
+}
+
+/* The writer drained: the frames read while it was blocked, first. */
+static void feed_stash(struct wire_session *s) {
+  struct secbuf *b = s->stash;
+  s->stash = NULL;
+  s_ref(s);
+  feed(s, secbuf_cdata(b), secbuf_len(b));
+  secbuf_free(b); /* wipes */
   s_unref(s);
 }
 
@@ -719,11 +770,16 @@ static void t_drain(struct wire_transport *t, void *ud) {
     return;
   s->blocked = false;
   s->last_active = now_ms(s);
-  pump_pushes(s);
+  s_ref(s);
+  if (s->stash)
+    feed_stash(s);
+  if (!s->dead)
+    pump_pushes(s);
   if (!s->dead && !s->blocked && !s->eof)
     wire_transport_resume(t);
   if (!s->dead && s->eof && !busy(s))
     finish(s, 0);
+  s_unref(s);
 }
 
 static void t_eof(struct wire_transport *t, void *ud) {
@@ -732,7 +788,7 @@ static void t_eof(struct wire_transport *t, void *ud) {
   if (s->dead)
     return;
   s->eof = true;
-  if (s->o.side == WIRE_SESSION_CLIENT || s->inflight == 0)
+  if (s->o.side == WIRE_SESSION_CLIENT || eof_done(s))
     finish(s, 0);
 }
 
@@ -764,7 +820,7 @@ static void answered(struct wire_session *s) {
 
 /* After a reply: an orderly end waits for the last answer. */
 static void after_reply(struct wire_session *s) {
-  if (!s->dead && s->eof && s->inflight == 0 && s->timer_live) /* from the loop, not here */
+  if (!s->dead && eof_done(s) && s->timer_live) /* from the loop, not here */
     uv_timer_start(&s->timer, on_timer, 0, 0);
 }
 

@@ -34,8 +34,17 @@
  * (wire/frame.h); evicted sessions end with -ENOBUFS.
  *
  * Flow control: when the transport's write queue passes its high-water mark
- * the session stops reading (requests stop arriving) and stops sending
- * pushes; both resume on the transport's drain.
+ * the session stops reading (requests stop arriving; frames already read
+ * wait, unhandled, in secret memory) and stops sending pushes; both resume
+ * on the transport's drain.
+ *
+ * Server limits: at most WIRE_SESSION_MAX_INFLIGHT requests unanswered;
+ * beyond that a request is answered -EBUSY at once (and reported to
+ * on_refused). After the peer's end of sending (EOF on a Unix socket) every
+ * request already received is still handed over and answered; the session
+ * then ends with on_close(0). A request the schema refuses is answered and
+ * the session goes on; a frame that cannot be read ends it. Writes never
+ * raise SIGPIPE as long as the process ignores it (secretd does).
  *
  * Lifetime: on_close(s, reason, ud) is called exactly once when the session
  * ends by itself (peer gone, protocol error, timeout, eviction, transport
@@ -59,7 +68,7 @@
  * intervals (30 s) is dropped. */
 #define WIRE_HB_DEFAULT_MS 10000u
 #define WIRE_HB_DEFAULT_MISSED 3u
-#define WIRE_SESSION_IDLE_MS 60000u  /* without heartbeats, like wire/conn_uv.h */
+#define WIRE_SESSION_IDLE_MS 60000u  /* without heartbeats */
 #define WIRE_SESSION_FRAME_MS 20000u
 #define WIRE_SESSION_MAX_INFLIGHT 64
 /* Pushes held per receiver, unacknowledged. */
@@ -147,7 +156,7 @@ uint64_t wire_session_last_seen(const struct wire_session *s);
 /* ---- server: replies ---- */
 
 /*
- * Answer request id; like wire_conn_reply_ok / _error (wire/conn_uv.h).
+ * Answer request id with a result (packed now by pack_result) or an error.
  * Returns 0, -EMSGSIZE (an error reply was sent instead), -EPIPE (session
  * ended), -ENOBUFS (the peer does not read: drop it), -ENOMEM.
  */

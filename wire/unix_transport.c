@@ -16,7 +16,7 @@
 
 #define READ_CHUNK (64u * 1024u)
 
-/* One read buffer per loop thread (see conn_uv.c: on_alloc and on_read come
+/* One read buffer per loop thread (libuv calls on_alloc and on_read
  * back to back, and every byte is handed over and wiped before on_read
  * returns). */
 static _Thread_local struct secbuf *tl_rbuf;

@@ -1,7 +1,12 @@
 /*
- * wire/conn_uv + wire/client over real Unix sockets: a libuv server in a
- * thread (built like secretd's admin.c: the owner closes its pipe in
- * on_close and drops late replies), blocking clients in the test thread.
+ * wire/session over wire/unix_transport, against the blocking wire/client,
+ * through real Unix sockets: a libuv server in a thread (built like
+ * secretd's admin.c: the owner forgets its session in on_close and drops
+ * late replies), blocking clients in the test thread. The session's
+ * protections as a server: frame errors, in-flight cap, answers after the
+ * peer's half-close, replies to a peer gone, a slow reader, idle and
+ * slow-frame timeouts, the budget's eviction order, SIGPIPE. The blocking
+ * client's own behaviour (connect, timeouts, threads) is checked here too.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,8 +28,9 @@
 
 #include "base/error.h"
 #include "wire/client.h"
-#include "wire/conn_uv.h"
 #include "wire/frame.h"
+#include "wire/session.h"
+#include "wire/unix_transport.h"
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_SEQ_CST)
 #define INC(x) __atomic_add_fetch(&(x), 1, __ATOMIC_SEQ_CST)
@@ -33,8 +39,7 @@ struct srv;
 struct sconn {
   struct sconn *prev, *next;
   struct srv *s;
-  uv_pipe_t pipe;
-  struct wire_conn *wc; /* NULL once closed */
+  struct wire_session *wc; /* NULL once closed */
   unsigned refs;
 };
 
@@ -46,7 +51,7 @@ struct srv {
   pthread_t th;
   struct sconn *conns;
   int defer_ms;   /* 0: reply at once; > 0: after a timer; < 0: never */
-  int requests, refused, closed, late_dropped;
+  int requests, refused, closed, late_dropped, last_close_reason;
   size_t last_value_len;
   char last_refused_op[48];
 };
@@ -61,10 +66,6 @@ struct pending {
 static void sconn_unref(struct sconn *c) {
   if (--c->refs == 0)
     free(c);
-}
-
-static void pipe_closed(uv_handle_t *h) {
-  sconn_unref((struct sconn *)((char *)h - offsetof(struct sconn, pipe)));
 }
 
 static void unlink_conn(struct sconn *c) {
@@ -97,13 +98,13 @@ static void pack_big(msgpack_packer *pk, void *ud) {
 
 static void reply(struct sconn *c, uint64_t id, enum wire_op op) {
   if (op == WIRE_OP_SECRET_INSPECT)
-    wire_conn_reply_ok(c->wc, id, pack_big, NULL);
+    wire_session_reply_ok(c->wc, id, pack_big, NULL);
   else if (op == WIRE_OP_SECRET_CREATE)
-    wire_conn_reply_ok(c->wc, id, pack_len, c->s);
+    wire_session_reply_ok(c->wc, id, pack_len, c->s);
   else if (op == WIRE_OP_PING)
-    wire_conn_reply_ok(c->wc, id, pack_version, NULL);
+    wire_session_reply_ok(c->wc, id, pack_version, NULL);
   else
-    wire_conn_reply_error(c->wc, id, -ENOENT, "no such secret");
+    wire_session_reply_error(c->wc, id, -ENOENT, "no such secret");
 }
 
 static void timer_closed(uv_handle_t *h) {
@@ -121,7 +122,7 @@ static void timer_fired(uv_timer_t *t) {
   uv_close((uv_handle_t *)t, timer_closed);
 }
 
-static void on_request(struct wire_conn *wc, const struct wire_request *req, void *ud) {
+static void on_request(struct wire_session *wc, const struct wire_request *req, void *ud) {
   struct sconn *c = ud;
   struct srv *s = c->s;
   INC(s->requests);
@@ -145,37 +146,58 @@ static void on_request(struct wire_conn *wc, const struct wire_request *req, voi
   }
 }
 
-static void on_refused(struct wire_conn *wc, const char *op, int code, void *ud) {
+static void on_refused(struct wire_session *wc, const char *op, int code, void *ud) {
   struct sconn *c = ud;
   snprintf(c->s->last_refused_op, sizeof(c->s->last_refused_op), "%s", op);
   INC(c->s->refused);
 }
 
-static void on_close(struct wire_conn *wc, void *ud) {
+static void on_close(struct wire_session *wc, int reason, void *ud) {
   struct sconn *c = ud;
+  (void)wc;
+  c->s->last_close_reason = reason;
   INC(c->s->closed);
   c->wc = NULL;
   unlink_conn(c);
-  uv_close((uv_handle_t *)&c->pipe, pipe_closed);
+  sconn_unref(c);
 }
 
-static const struct wire_conn_cbs cbs = {on_request, on_refused, on_close};
-/* Timeouts and budget for the next server's connections (NULL: defaults). */
-static const struct wire_conn_opts *conn_opts;
+static const struct wire_session_cbs cbs = {
+    .on_request = on_request,
+    .on_refused = on_refused,
+    .on_close = on_close,
+};
+/* Timeouts and budget for the next server's sessions (NULL: defaults). */
+static const struct wire_session_opts *conn_opts;
+
+/* The peer is this process, named by SO_PEERCRED: anything else is refused. */
+static uint32_t resolve_role(const struct wire_peer *peer, void *ud) {
+  (void)ud;
+  if (peer->kind != WIRE_PEER_UNIX || peer->pid != getpid() || peer->uid != getuid())
+    return 0;
+  return WIRE_ROLE_ADMIN;
+}
 
 static void on_connection(uv_stream_t *l, int status) {
   struct srv *s = l->data;
   struct sconn *c = calloc(1, sizeof(*c));
   assert_non_null(c);
+  struct wire_session_opts o = conn_opts ? *conn_opts : (struct wire_session_opts){0};
+  struct wire_unix *u;
+  uv_pipe_t *pipe = malloc(sizeof(*pipe));
+  assert_non_null(pipe);
+  assert_int_equal(status, 0);
   c->s = s;
   c->refs = 1;
-  uv_pipe_init(&s->loop, &c->pipe, 0);
-  assert_int_equal(uv_accept(l, (uv_stream_t *)&c->pipe), 0);
-  int fd = -1;
-  assert_int_equal(wire_conn_new_opts((uv_stream_t *)&c->pipe, &cbs, c, conn_opts, &c->wc), 0);
-  assert_int_equal(wire_conn_fileno(c->wc, &fd), 0);
-  assert_true(fd >= 0);
-  assert_ptr_equal(wire_conn_userdata(c->wc), c);
+  uv_pipe_init(&s->loop, pipe, 0);
+  assert_int_equal(uv_accept(l, (uv_stream_t *)pipe), 0);
+  o.loop = &s->loop;
+  o.side = WIRE_SESSION_SERVER;
+  o.resolve_role = resolve_role;
+  assert_int_equal(wire_session_new(&o, &cbs, c, &c->wc), 0);
+  assert_int_equal(wire_unix_new(pipe, wire_session_transport_cbs(), c->wc, &u), 0);
+  wire_session_attach(c->wc, wire_unix_transport(u));
+  assert_ptr_equal(wire_session_userdata(c->wc), c);
   c->next = s->conns;
   if (s->conns)
     s->conns->prev = c;
@@ -188,9 +210,9 @@ static void on_stop(uv_async_t *a) {
   while (s->conns) {
     struct sconn *c = s->conns;
     unlink_conn(c);
-    wire_conn_free(c->wc);
+    wire_session_free(c->wc);
     c->wc = NULL;
-    uv_close((uv_handle_t *)&c->pipe, pipe_closed);
+    sconn_unref(c);
   }
   uv_close((uv_handle_t *)a, NULL);
 }
@@ -204,7 +226,7 @@ static void *loop_main(void *arg) {
 static struct srv *srv_start(int defer_ms) {
   struct srv *s = calloc(1, sizeof(*s));
   assert_non_null(s);
-  snprintf(s->dir, sizeof(s->dir), "/tmp/test_wire_conn.XXXXXX");
+  snprintf(s->dir, sizeof(s->dir), "/tmp/test_wire_session_unix.XXXXXX");
   assert_non_null(mkdtemp(s->dir));
   snprintf(s->path, sizeof(s->path), "%s/sock", s->dir);
   s->defer_ms = defer_ms;
@@ -278,6 +300,21 @@ static void *client_thread(void *arg) {
       w->ok++;
   wire_client_free(c);
   return NULL;
+}
+
+/* The blocking client offers every version; a server that speaks only
+ * version 1 answers with 1 and serves it as before. */
+static void test_blocking_client_talks_to_a_version1_server(void **state) {
+  struct wire_session_opts o = {.versions = WIRE_VERSION_BIT(1)};
+  conn_opts = &o;
+  struct srv *s = srv_start(0);
+  struct wire_client *c;
+  assert_int_equal(wire_client_connect(s->path, 5000, &c), 0);
+  assert_int_equal(ping(c), 0);
+  assert_int_equal(wire_client_version(c), 1);
+  wire_client_free(c);
+  srv_stop(s);
+  conn_opts = NULL;
 }
 
 static void test_many_clients_at_once(void **state) {
@@ -454,7 +491,7 @@ static void test_half_closed_client_still_gets_its_reply(void **state) {
 static void test_too_many_requests_in_flight_are_refused(void **state) {
   struct srv *s = srv_start(200);
   struct wire_client *c;
-  const int total = WIRE_CONN_MAX_INFLIGHT + 6;
+  const int total = WIRE_SESSION_MAX_INFLIGHT + 6;
   uint8_t *all = malloc((size_t)total * 64), f[64];
   size_t len = 0;
   assert_non_null(all);
@@ -473,7 +510,7 @@ static void test_too_many_requests_in_flight_are_refused(void **state) {
     busy += rep->r.code == -EBUSY;
     wire_reply_free(rep);
   }
-  assert_int_equal(ok, WIRE_CONN_MAX_INFLIGHT);
+  assert_int_equal(ok, WIRE_SESSION_MAX_INFLIGHT);
   assert_int_equal(busy, 6);
   wire_client_free(c);
   free(all);
@@ -485,21 +522,19 @@ static void pack_ref(msgpack_packer *pk, void *ud) {
   wire_pack_kv_str(pk, "ref", "x");
 }
 
-/* 20 replies of 1 MiB pile up unread (reading pauses above 8 MiB queued),
- * then the client drains them all and the connection still works. */
-static void test_slow_reader_pauses_and_resumes(void **state) {
-  struct srv *s = srv_start(0);
-  struct wire_client *c;
+/* total requests for replies of 1 MiB, sent at once without reading. */
+static void send_inspect_burst(struct wire_client *c, int total) {
   struct wire_buf b = {0};
-  const int total = 20;
-  assert_int_equal(wire_client_connect(s->path, 10000, &c), 0);
   for (int i = 0; i < total; i++) {
     int n = wire_request_encode(&b, (uint64_t)i + 100, WIRE_OP_SECRET_INSPECT, pack_ref, NULL);
     assert_true(n > 0);
     assert_int_equal(wire_client_send_raw(c, b.data, (size_t)n), 0);
     wire_buf_release(&b);
   }
-  usleep(200000);
+}
+
+/* Each of them answered, in order, in full. */
+static void read_inspect_replies(struct wire_client *c, int total) {
   for (int i = 0; i < total; i++) {
     struct wire_reply *rep = NULL;
     const uint8_t *p;
@@ -511,7 +546,41 @@ static void test_slow_reader_pauses_and_resumes(void **state) {
     assert_int_equal(n, 1024 * 1024);
     wire_reply_free(rep);
   }
+}
+
+/* 20 requests for replies of 1 MiB arrive at once, unread: the session
+ * answers until the write queue passes its high-water mark, then keeps the
+ * rest of what it read and reads nothing more (otherwise the replies would
+ * pass the transport's hard limit and be lost); the client drains them all,
+ * each answered, and the connection still works. */
+static void test_slow_reader_pauses_and_resumes(void **state) {
+  struct srv *s = srv_start(0);
+  struct wire_client *c;
+  assert_int_equal(wire_client_connect(s->path, 10000, &c), 0);
+  send_inspect_burst(c, 20);
+  usleep(200000);
+  read_inspect_replies(c, 20);
   assert_int_equal(ping(c), 0);
+  wire_client_free(c);
+  srv_stop(s);
+}
+
+/* The same burst, then the client half-closes at once: every request it
+ * sent is still answered (those kept while the writer was blocked too),
+ * and only then does the server end the session. */
+static void test_half_closed_slow_reader_gets_every_reply(void **state) {
+  struct srv *s = srv_start(0);
+  struct wire_client *c;
+  assert_int_equal(wire_client_connect(s->path, 10000, &c), 0);
+  assert_int_equal(ping(c), 0); /* the hello's answer is read */
+  send_inspect_burst(c, 20);
+  assert_int_equal(shutdown(wire_client_fd(c), SHUT_WR), 0);
+  usleep(200000);
+  assert_int_equal(LOAD(s->closed), 0); /* replies still to write */
+  read_inspect_replies(c, 20);
+  wait_for(&s->closed, 1);
+  assert_int_equal(LOAD(s->last_close_reason), 0); /* the peer's orderly end */
+  assert_int_equal(LOAD(s->requests), 21);
   wire_client_free(c);
   srv_stop(s);
 }
@@ -599,7 +668,7 @@ static void test_connect_fails_at_once_without_a_listener(void **state) {
   assert_null(c);
   wire_client_free(NULL);
   wire_reply_free(NULL);
-  wire_conn_free(NULL);
+  wire_session_free(NULL);
 }
 
 /* A listener that never accepts: once its backlog is full, connect waits
@@ -649,7 +718,7 @@ static void expect_dropped_with(struct wire_client *c, int code) {
 }
 
 static void test_idle_connection_is_closed_and_an_active_one_is_not(void **state) {
-  struct wire_conn_opts o = {.idle_ms = 250};
+  struct wire_session_opts o = {.idle_ms = 250};
   conn_opts = &o;
   struct srv *s = srv_start(0);
   struct wire_client *idle, *busy;
@@ -669,7 +738,7 @@ static void test_idle_connection_is_closed_and_an_active_one_is_not(void **state
 }
 
 static void test_frame_sent_too_slowly_is_closed(void **state) {
-  struct wire_conn_opts o = {.frame_ms = 300, .idle_ms = 10000};
+  struct wire_session_opts o = {.frame_ms = 300, .idle_ms = 10000};
   conn_opts = &o;
   struct srv *s = srv_start(0);
   struct wire_client *slow;
@@ -705,7 +774,7 @@ static void send_partial(struct wire_client *c, size_t declared, size_t n) {
 static void test_full_budget_closes_the_longest_stalled_connection(void **state) {
   struct wire_budget *b;
   assert_int_equal(wire_budget_new(256 * 1024, &b), 0);
-  struct wire_conn_opts o = {.budget = b};
+  struct wire_session_opts o = {.budget = b};
   conn_opts = &o;
   struct srv *s = srv_start(0);
   struct wire_client *first, *stalled, *last, *normal;
@@ -741,9 +810,10 @@ static void test_full_budget_closes_the_longest_stalled_connection(void **state)
 }
 
 int main(void) {
-  signal(SIGPIPE, SIG_IGN); /* as secretd does: see wire/conn_uv.h */
+  signal(SIGPIPE, SIG_IGN); /* as secretd does: see wire/unix_transport.h */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ping_round_trip_now_and_deferred),
+      cmocka_unit_test(test_blocking_client_talks_to_a_version1_server),
       cmocka_unit_test(test_many_clients_at_once),
       cmocka_unit_test(test_one_client_shared_by_threads),
       cmocka_unit_test(test_bad_frame_length_gets_error_then_close_and_others_keep_working),
@@ -755,6 +825,7 @@ int main(void) {
       cmocka_unit_test(test_largest_value_passes_and_oversized_request_is_refused_locally),
       cmocka_unit_test(test_error_reply_reaches_client),
       cmocka_unit_test(test_slow_reader_pauses_and_resumes),
+      cmocka_unit_test(test_half_closed_slow_reader_gets_every_reply),
       cmocka_unit_test(test_client_timeout_when_no_reply),
       cmocka_unit_test(test_connect_fails_at_once_without_a_listener),
       cmocka_unit_test(test_connect_waits_while_backlog_is_full),
