@@ -46,8 +46,10 @@ vrc=0
 wait "$VPID" || vrc=$?
 t1=$(now_ms)
 [ $vrc -eq 0 ] || fail "verify failed: $(cat "$T/verify.out")"
-grep -q "audit chain OK: $((N + 3)) records" "$T/verify.out" ||
+# N + 4: three records as before the cluster identity work, plus the
+# cluster.init record that `secretd init` now writes
+grep -q "audit chain OK: $((N + 4)) records" "$T/verify.out" ||
   fail "unexpected verify output: $(cat "$T/verify.out")"
 [ "$n" -ge 3 ] || fail "only $n probes ran while verify ran ($((t1 - t0)) ms): nothing proven"
 stop_daemon
-ok "verify of $((N + 3)) records took $((t1 - t0)) ms; $n probe pairs meanwhile, worst $worst ms"
+ok "verify of $((N + 4)) records took $((t1 - t0)) ms; $n probe pairs meanwhile, worst $worst ms"
