@@ -378,7 +378,7 @@ static int open_txn(struct store *s, const struct sd_key *unlock) {
   }
   if ((r = sd_key_unwrap(s->master, SD_WRAP_AUDIT, s->cluster_id, 16, v.mv_data, &s->audit_key)) < 0 ||
       (r = store_rec_key_derive(s->audit_key, &s->rec_key)) < 0 ||
-      (r = store_rec_state_init(s->rec_key, &s->rec_state)) < 0)
+      (r = store_rec_state_init(s->rec_key, &s->rec_state, &s->rec_state_precompressed)) < 0)
     goto fail;
   unsigned schema = STORE_SCHEMA_VERSION;
   if ((r = check_schema(txn, s->dbi[DBI_META], &schema)) < 0 ||

@@ -63,6 +63,7 @@ struct store {
   struct sd_key *audit_key;
   struct sd_key *rec_key; /* record authentication (recmac.c), derived from audit_key */
   struct secbuf *rec_state; /* BLAKE2b state keyed with rec_key, domain absorbed (recmac.c) */
+  bool rec_state_precompressed; /* its key block is compressed (store_rec_state_init) */
   pthread_mutex_t tamper_mu; /* guards the tamper events below */
   char tamper[STORE_TAMPER_MAX][STORE_TAMPER_EVENT_LEN];
   unsigned n_tamper;
@@ -211,8 +212,13 @@ int store_id_from_hex(const char *hex, uint8_t out[16]);
  * in the version record layout). */
 int store_rec_key_derive(const struct sd_key *audit_key, struct sd_key **ret);
 /* The keyed BLAKE2b state every tag starts from (key block and domain string
- * absorbed), in secret memory; computed once at store open from rec_key. */
-int store_rec_state_init(const struct sd_key *rec_key, struct secbuf **ret);
+ * absorbed), in secret memory; computed once at store open from rec_key.
+ * *ret_precompressed (may be NULL): true when the key block's compression is
+ * done in the state (recmac.c), false when this libsodium's state layout was
+ * not the one expected and every tag compresses it (same tags, slower).
+ * Returns 0 or -ENOMEM. */
+int store_rec_state_init(const struct sd_key *rec_key, struct secbuf **ret,
+                         bool *ret_precompressed);
 int store_rec_seal(const struct store *s, enum store_dbi t, const MDB_val *k, const void *p,
                    size_t n, uint8_t **ret, size_t *ret_len);
 int store_rec_put(const struct store *s, MDB_txn *txn, enum store_dbi t, const MDB_val *k,
