@@ -49,6 +49,17 @@ struct audit_head {
 
 #define STORE_TAG_LEN 32
 #define STORE_RDTXN_MAX 8 /* reset read txns kept for reuse (rdtxn.c) */
+#define STORE_DKCACHE_SLOTS 32768u /* unwrapped data keys kept (dkcache.c): 4 MiB */
+
+/* dkcache.c: unwrapped data keys of versions read, in secret memory, valid
+ * for the store's current master key only (wiped when it changes or is
+ * sealed). Thread-safe (mu). */
+struct store_dkcache {
+  pthread_mutex_t mu;
+  struct secbuf *slots; /* STORE_DKCACHE_SLOTS slots; NULL until the first put */
+  size_t n_used;
+  uint64_t hits, misses;
+};
 #define STORE_TAMPER_MAX 16         /* events kept until the next batch audits them */
 #define STORE_TAMPER_EVENT_LEN 120
 
@@ -64,6 +75,7 @@ struct store {
   struct sd_key *rec_key; /* record authentication (recmac.c), derived from audit_key */
   struct secbuf *rec_state; /* BLAKE2b state keyed with rec_key, domain absorbed (recmac.c) */
   bool rec_state_precompressed; /* its key block is compressed (store_rec_state_init) */
+  struct store_dkcache dkcache; /* data keys unwrapped by `master` (dkcache.c) */
   pthread_mutex_t tamper_mu; /* guards the tamper events below */
   char tamper[STORE_TAMPER_MAX][STORE_TAMPER_EVENT_LEN];
   unsigned n_tamper;
@@ -203,6 +215,22 @@ void store_be64_put(uint8_t *p, uint64_t v);
 uint64_t store_be64_get(const uint8_t *p);
 void store_id_to_hex(const uint8_t id[16], char out[33]);
 int store_id_from_hex(const char *hex, uint8_t out[16]);
+
+/* dkcache.c. get: true and dk filled when (id, version, wrapped) was put
+ * since the last wipe (the caller wipes dk). put: keeps dk, which `wrapped`
+ * unwrapped to under the current master key, replacing its slot's previous
+ * key; without memory for the slots it keeps nothing. wipe: forgets every
+ * key (master key rotated or sealed). close: wipe and free; init: empty. */
+void store_dkcache_init(struct store_dkcache *c);
+bool store_dkcache_get(struct store_dkcache *c, const uint8_t id[SD_SECRET_ID_LEN],
+                       uint32_t version, const uint8_t wrapped[SD_WRAPPED_KEY_LEN],
+                       uint8_t dk[SD_KEY_LEN]);
+void store_dkcache_put(struct store_dkcache *c, const uint8_t id[SD_SECRET_ID_LEN],
+                       uint32_t version, const uint8_t wrapped[SD_WRAPPED_KEY_LEN],
+                       const uint8_t dk[SD_KEY_LEN]);
+void store_dkcache_wipe(struct store_dkcache *c);
+size_t store_dkcache_count(struct store_dkcache *c);
+void store_dkcache_close(struct store_dkcache *c);
 
 /* recmac.c: record authentication. seal/put append the tag; open/get check
  * it and return the payload (pointing into the LMDB value). A bad tag is
