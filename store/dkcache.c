@@ -16,8 +16,12 @@
  * whole 72-byte wrapped key): a hit needs the very wrap that was unwrapped
  * under this master key for this id and version (AD binds both), so a wrap
  * restored from before a rotation, or moved from another version, misses and
- * goes to the unwrap, which refuses it. Direct mapped: a new key replaces the
- * slot's previous one.
+ * goes to the unwrap, which refuses it. Two-way set associative: a new key
+ * replaces the least recently used of its set's two.
+ *
+ * Size: STORE_DKCACHE_SLOTS (65,536 keys, 8 MiB) holds most of a working set
+ * of some 50,000 versions; it is mapped, locked, on the first read of a
+ * value only (tools that never read one never pay for it).
  */
 #include <errno.h>
 #include <sodium.h>
@@ -30,7 +34,7 @@ struct dk_slot {
   uint8_t wrapped[SD_WRAPPED_KEY_LEN];
   uint8_t id[SD_SECRET_ID_LEN];
   uint32_t version;
-  uint32_t used;
+  uint32_t stamp; /* 0: empty; else when last used (larger: later) */
   uint8_t dk[SD_KEY_LEN];
 };
 _Static_assert(sizeof(struct dk_slot) == 128, "slot size");
@@ -41,16 +45,25 @@ void store_dkcache_init(struct store_dkcache *c) {
   pthread_mutex_init(&c->mu, NULL);
 }
 
-static struct dk_slot *slot_for(struct store_dkcache *c, const uint8_t wrapped[SD_WRAPPED_KEY_LEN]) {
+#define WAYS 2
+
+/* The first of the WAYS slots of wrapped's set. */
+static struct dk_slot *set_for(struct store_dkcache *c, const uint8_t wrapped[SD_WRAPPED_KEY_LEN]) {
   uint32_t h;
   memcpy(&h, wrapped, sizeof(h)); /* the wrap's random nonce: uniform */
-  return (struct dk_slot *)secbuf_data(c->slots) + (h & (STORE_DKCACHE_SLOTS - 1));
+  return (struct dk_slot *)secbuf_data(c->slots) + WAYS * (h & (STORE_DKCACHE_SLOTS / WAYS - 1));
 }
 
 static bool slot_is(const struct dk_slot *e, const uint8_t id[SD_SECRET_ID_LEN], uint32_t version,
                     const uint8_t wrapped[SD_WRAPPED_KEY_LEN]) {
-  return e->used && e->version == version && memcmp(e->id, id, SD_SECRET_ID_LEN) == 0 &&
+  return e->stamp && e->version == version && memcmp(e->id, id, SD_SECRET_ID_LEN) == 0 &&
          memcmp(e->wrapped, wrapped, SD_WRAPPED_KEY_LEN) == 0;
+}
+
+static uint32_t tick(struct store_dkcache *c) {
+  if (++c->clock == 0) /* wrapped: one eviction may pick the newer slot, no harm */
+    c->clock = 1;
+  return c->clock;
 }
 
 bool store_dkcache_get(struct store_dkcache *c, const uint8_t id[SD_SECRET_ID_LEN],
@@ -59,9 +72,12 @@ bool store_dkcache_get(struct store_dkcache *c, const uint8_t id[SD_SECRET_ID_LE
   bool hit = false;
   pthread_mutex_lock(&c->mu);
   if (c->slots) {
-    const struct dk_slot *e = slot_for(c, wrapped);
-    if ((hit = slot_is(e, id, version, wrapped)))
-      memcpy(dk, e->dk, SD_KEY_LEN);
+    struct dk_slot *e = set_for(c, wrapped);
+    for (unsigned w = 0; !hit && w < WAYS; w++)
+      if ((hit = slot_is(&e[w], id, version, wrapped))) {
+        memcpy(dk, e[w].dk, SD_KEY_LEN);
+        e[w].stamp = tick(c);
+      }
   }
   if (hit)
     c->hits++;
@@ -80,14 +96,17 @@ void store_dkcache_put(struct store_dkcache *c, const uint8_t id[SD_SECRET_ID_LE
   if (!c->slots && secbuf_new(STORE_DKCACHE_SLOTS * sizeof(struct dk_slot), &c->slots) < 0)
     c->slots = NULL;
   if (c->slots) {
-    struct dk_slot *e = slot_for(c, wrapped);
-    if (!e->used)
+    struct dk_slot *set = set_for(c, wrapped), *e = &set[0];
+    for (unsigned w = 1; w < WAYS; w++) /* an empty slot, else the least recently used */
+      if (e->stamp && (!set[w].stamp || set[w].stamp < e->stamp))
+        e = &set[w];
+    if (!e->stamp)
       c->n_used++;
     memcpy(e->wrapped, wrapped, SD_WRAPPED_KEY_LEN);
     memcpy(e->id, id, SD_SECRET_ID_LEN);
     e->version = version;
-    e->used = 1;
     memcpy(e->dk, dk, SD_KEY_LEN);
+    e->stamp = tick(c);
   }
   pthread_mutex_unlock(&c->mu);
 }
@@ -97,6 +116,7 @@ void store_dkcache_wipe(struct store_dkcache *c) {
   if (c->slots && c->n_used)
     sodium_memzero(secbuf_data(c->slots), secbuf_len(c->slots));
   c->n_used = 0;
+  c->clock = 0;
   pthread_mutex_unlock(&c->mu);
 }
 

@@ -49,7 +49,7 @@ struct audit_head {
 
 #define STORE_TAG_LEN 32
 #define STORE_RDTXN_MAX 8 /* reset read txns kept for reuse (rdtxn.c) */
-#define STORE_DKCACHE_SLOTS 32768u /* unwrapped data keys kept (dkcache.c): 4 MiB */
+#define STORE_DKCACHE_SLOTS 65536u /* unwrapped data keys kept (dkcache.c): 8 MiB */
 
 /* dkcache.c: unwrapped data keys of versions read, in secret memory, valid
  * for the store's current master key only (wiped when it changes or is
@@ -58,6 +58,7 @@ struct store_dkcache {
   pthread_mutex_t mu;
   struct secbuf *slots; /* STORE_DKCACHE_SLOTS slots; NULL until the first put */
   size_t n_used;
+  uint32_t clock; /* stamps of use, for the least recently used of a set */
   uint64_t hits, misses;
 };
 #define STORE_TAMPER_MAX 16         /* events kept until the next batch audits them */
