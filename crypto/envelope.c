@@ -108,35 +108,49 @@ int sd_envelope_seal(const struct sd_key *master, const uint8_t id[SD_SECRET_ID_
   return 0;
 }
 
+int sd_envelope_dk_unwrap(const struct sd_key *master, const uint8_t id[SD_SECRET_ID_LEN],
+                          uint32_t version, const uint8_t wrapped_dk[SD_WRAPPED_KEY_LEN],
+                          uint8_t dk[SD_KEY_LEN]) {
+  uint8_t ctx[SD_SECRET_ID_LEN + 4], ad[AD_MAX];
+  id_ctx(ctx, id, version);
+  int adlen = build_ad(ad, DK_PURPOSE, ctx, sizeof(ctx));
+  const uint8_t *mk = sd_key_acquire(master);
+  int r = unwrap_raw(mk, ad, (size_t)adlen, wrapped_dk, dk);
+  sd_key_release(master);
+  return r;
+}
+
+int sd_envelope_open_dk(const uint8_t dk[SD_KEY_LEN], const uint8_t id[SD_SECRET_ID_LEN],
+                        uint32_t version, const uint8_t nonce[SD_NONCE_LEN], const uint8_t *ct,
+                        size_t ct_len, struct secbuf **ret) {
+  uint8_t ctx[SD_SECRET_ID_LEN + 4], ad[AD_MAX];
+  _cleanup_(secbuf_freep) struct secbuf *pt = NULL;
+  int r;
+  if (ct_len < SD_TAG_LEN)
+    return -EINVAL;
+  if ((r = secbuf_new(ct_len - SD_TAG_LEN, &pt)) < 0)
+    return r;
+  id_ctx(ctx, id, version);
+  int adlen = build_ad(ad, VALUE_PURPOSE, ctx, sizeof(ctx));
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(secbuf_data(pt), NULL, NULL, ct, ct_len, ad,
+                                                 (size_t)adlen, nonce, dk) != 0)
+    return SD_E_DECRYPT;
+  *ret = TAKE_PTR(pt);
+  return 0;
+}
+
 int sd_envelope_open(const struct sd_key *master, const uint8_t id[SD_SECRET_ID_LEN],
                      uint32_t version, const uint8_t wrapped_dk[SD_WRAPPED_KEY_LEN],
                      const uint8_t nonce[SD_NONCE_LEN], const uint8_t *ct, size_t ct_len,
                      struct secbuf **ret) {
-  uint8_t ctx[SD_SECRET_ID_LEN + 4], ad[AD_MAX], dk[SD_KEY_LEN];
-  _cleanup_(secbuf_freep) struct secbuf *pt = NULL;
+  uint8_t dk[SD_KEY_LEN];
   int r;
   if (ct_len < SD_TAG_LEN)
     return -EINVAL;
   if ((r = sd_crypto_init()) < 0)
     return r;
-  id_ctx(ctx, id, version);
-  int adlen = build_ad(ad, DK_PURPOSE, ctx, sizeof(ctx));
-  const uint8_t *mk = sd_key_acquire(master);
-  r = unwrap_raw(mk, ad, (size_t)adlen, wrapped_dk, dk);
-  sd_key_release(master);
-  if (r < 0)
-    goto out;
-  if ((r = secbuf_new(ct_len - SD_TAG_LEN, &pt)) < 0)
-    goto out;
-  adlen = build_ad(ad, VALUE_PURPOSE, ctx, sizeof(ctx));
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(secbuf_data(pt), NULL, NULL, ct, ct_len, ad,
-                                                 (size_t)adlen, nonce, dk) != 0) {
-    r = SD_E_DECRYPT;
-    goto out;
-  }
-  *ret = TAKE_PTR(pt);
-  r = 0;
-out:
+  if ((r = sd_envelope_dk_unwrap(master, id, version, wrapped_dk, dk)) == 0)
+    r = sd_envelope_open_dk(dk, id, version, nonce, ct, ct_len, ret);
   sodium_memzero(dk, sizeof(dk));
   return r;
 }

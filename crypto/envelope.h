@@ -60,6 +60,17 @@ int sd_envelope_open(const struct sd_key *master, const uint8_t id[SD_SECRET_ID_
                      const uint8_t nonce[SD_NONCE_LEN], const uint8_t *ct, size_t ct_len,
                      struct secbuf **ret);
 
+/* The two halves of sd_envelope_open, for a caller that keeps unwrapped data
+ * keys (store/dkcache.c). dk_unwrap: on success dk holds the data key of
+ * (id, version); the caller wipes it. Returns 0 or SD_E_DECRYPT. open_dk:
+ * decrypts with that data key, as sd_envelope_open. */
+int sd_envelope_dk_unwrap(const struct sd_key *master, const uint8_t id[SD_SECRET_ID_LEN],
+                          uint32_t version, const uint8_t wrapped_dk[SD_WRAPPED_KEY_LEN],
+                          uint8_t dk[SD_KEY_LEN]);
+int sd_envelope_open_dk(const uint8_t dk[SD_KEY_LEN], const uint8_t id[SD_SECRET_ID_LEN],
+                        uint32_t version, const uint8_t nonce[SD_NONCE_LEN], const uint8_t *ct,
+                        size_t ct_len, struct secbuf **ret);
+
 /* Rewrap a data key from old_master to new_master in place (values are not
  * touched). Returns 0, SD_E_DECRYPT (wrapped_dk unchanged), -ENOMEM. */
 int sd_envelope_rewrap(const struct sd_key *old_master, const struct sd_key *new_master,

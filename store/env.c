@@ -378,7 +378,7 @@ static int open_txn(struct store *s, const struct sd_key *unlock) {
   }
   if ((r = sd_key_unwrap(s->master, SD_WRAP_AUDIT, s->cluster_id, 16, v.mv_data, &s->audit_key)) < 0 ||
       (r = store_rec_key_derive(s->audit_key, &s->rec_key)) < 0 ||
-      (r = store_rec_state_init(s->rec_key, &s->rec_state)) < 0)
+      (r = store_rec_state_init(s->rec_key, &s->rec_state, &s->rec_state_precompressed)) < 0)
     goto fail;
   unsigned schema = STORE_SCHEMA_VERSION;
   if ((r = check_schema(txn, s->dbi[DBI_META], &schema)) < 0 ||
@@ -410,6 +410,7 @@ int store_open(const char *dir, const struct sd_key *unlock, const struct store_
     return -ENOMEM;
   s->audit_fd = -1;
   pthread_rwlock_init(&s->key_lock, NULL);
+  store_dkcache_init(&s->dkcache);
   pthread_mutex_init(&s->rdtxn_mu, NULL);
   pthread_mutex_init(&s->audit_file_mu, NULL);
   pthread_mutex_init(&s->tamper_mu, NULL);
@@ -435,6 +436,7 @@ void store_seal_idle_keys(struct store *s) {
   pthread_rwlock_rdlock(&s->key_lock);
   sd_key_seal_idle(s->master);
   sd_key_seal_idle(s->rec_key);
+  store_dkcache_wipe(&s->dkcache); /* readable no longer than the master key */
   pthread_rwlock_unlock(&s->key_lock);
 }
 
@@ -451,6 +453,7 @@ void store_close(struct store *s) {
   sd_key_free(s->audit_key);
   sd_key_free(s->rec_key);
   secbuf_free(s->rec_state);
+  store_dkcache_close(&s->dkcache);
   if (s->audit_fd >= 0)
     close(s->audit_fd);
   pthread_rwlock_destroy(&s->key_lock);

@@ -51,6 +51,18 @@ struct audit_head {
 
 #define STORE_TAG_LEN 32
 #define STORE_RDTXN_MAX 8 /* reset read txns kept for reuse (rdtxn.c) */
+#define STORE_DKCACHE_SLOTS 65536u /* unwrapped data keys kept (dkcache.c): 8 MiB */
+
+/* dkcache.c: unwrapped data keys of versions read, in secret memory, valid
+ * for the store's current master key only (wiped when it changes or is
+ * sealed). Thread-safe (mu). */
+struct store_dkcache {
+  pthread_mutex_t mu;
+  struct secbuf *slots; /* STORE_DKCACHE_SLOTS slots; NULL until the first put */
+  size_t n_used;
+  uint32_t clock; /* stamps of use, for the least recently used of a set */
+  uint64_t hits, misses;
+};
 #define STORE_TAMPER_MAX 16         /* events kept until the next batch audits them */
 #define STORE_TAMPER_EVENT_LEN 120
 
@@ -65,6 +77,8 @@ struct store {
   struct sd_key *audit_key;
   struct sd_key *rec_key; /* record authentication (recmac.c), derived from audit_key */
   struct secbuf *rec_state; /* BLAKE2b state keyed with rec_key, domain absorbed (recmac.c) */
+  bool rec_state_precompressed; /* its key block is compressed (store_rec_state_init) */
+  struct store_dkcache dkcache; /* data keys unwrapped by `master` (dkcache.c) */
   pthread_mutex_t tamper_mu; /* guards the tamper events below */
   char tamper[STORE_TAMPER_MAX][STORE_TAMPER_EVENT_LEN];
   unsigned n_tamper;
@@ -205,6 +219,22 @@ uint64_t store_be64_get(const uint8_t *p);
 void store_id_to_hex(const uint8_t id[16], char out[33]);
 int store_id_from_hex(const char *hex, uint8_t out[16]);
 
+/* dkcache.c. get: true and dk filled when (id, version, wrapped) was put
+ * since the last wipe (the caller wipes dk). put: keeps dk, which `wrapped`
+ * unwrapped to under the current master key, replacing its slot's previous
+ * key; without memory for the slots it keeps nothing. wipe: forgets every
+ * key (master key rotated or sealed). close: wipe and free; init: empty. */
+void store_dkcache_init(struct store_dkcache *c);
+bool store_dkcache_get(struct store_dkcache *c, const uint8_t id[SD_SECRET_ID_LEN],
+                       uint32_t version, const uint8_t wrapped[SD_WRAPPED_KEY_LEN],
+                       uint8_t dk[SD_KEY_LEN]);
+void store_dkcache_put(struct store_dkcache *c, const uint8_t id[SD_SECRET_ID_LEN],
+                       uint32_t version, const uint8_t wrapped[SD_WRAPPED_KEY_LEN],
+                       const uint8_t dk[SD_KEY_LEN]);
+void store_dkcache_wipe(struct store_dkcache *c);
+size_t store_dkcache_count(struct store_dkcache *c);
+void store_dkcache_close(struct store_dkcache *c);
+
 /* recmac.c: record authentication. seal/put append the tag; open/get check
  * it and return the payload (pointing into the LMDB value). A bad tag is
  * -EBADMSG and is reported (store_tamper_report) for the audit. The table
@@ -213,8 +243,13 @@ int store_id_from_hex(const char *hex, uint8_t out[16]);
  * in the version record layout). */
 int store_rec_key_derive(const struct sd_key *audit_key, struct sd_key **ret);
 /* The keyed BLAKE2b state every tag starts from (key block and domain string
- * absorbed), in secret memory; computed once at store open from rec_key. */
-int store_rec_state_init(const struct sd_key *rec_key, struct secbuf **ret);
+ * absorbed), in secret memory; computed once at store open from rec_key.
+ * *ret_precompressed (may be NULL): true when the key block's compression is
+ * done in the state (recmac.c), false when this libsodium's state layout was
+ * not the one expected and every tag compresses it (same tags, slower).
+ * Returns 0 or -ENOMEM. */
+int store_rec_state_init(const struct sd_key *rec_key, struct secbuf **ret,
+                         bool *ret_precompressed);
 int store_rec_seal(const struct store *s, enum store_dbi t, const MDB_val *k, const void *p,
                    size_t n, uint8_t **ret, size_t *ret_len);
 int store_rec_put(const struct store *s, MDB_txn *txn, enum store_dbi t, const MDB_val *k,

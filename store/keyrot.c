@@ -217,6 +217,7 @@ int store_rotate_master_key(struct store *s, const struct store_actor *a) {
   if ((r = store_commit_err(s->env, mdb_txn_commit(txn))) < 0)
     goto out;
   sd_key_free(s->master);
+  store_dkcache_wipe(&s->dkcache); /* its keys were unwrapped by the old master key */
   s->master = TAKE_PTR(new_m);
   sd_key_set_lingering(s->master, true);
   __atomic_store_n(&s->master_ok_txnid, 0, __ATOMIC_RELEASE);

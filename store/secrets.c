@@ -640,6 +640,27 @@ out:
   return r;
 }
 
+/* sd_envelope_open with the data key from the cache when it is there.
+ * cacheable: master is the store's own (not a newer one another process
+ * rotated to, whose wraps the cache never saw). A wrap that fails to unwrap
+ * is SD_E_DECRYPT, as is a value that fails its AEAD tag. */
+static int open_version(struct store *s, const struct sd_key *master, bool cacheable,
+                        const uint8_t id[16], uint32_t version, const struct version_rec *vr,
+                        struct secbuf **ret) {
+  uint8_t dk[SD_KEY_LEN];
+  int r = 0;
+  if (!cacheable || !store_dkcache_get(&s->dkcache, id, version, vr->wrapped_dk, dk)) {
+    if ((r = sd_envelope_dk_unwrap(master, id, version, vr->wrapped_dk, dk)) < 0)
+      goto out;
+    if (cacheable)
+      store_dkcache_put(&s->dkcache, id, version, vr->wrapped_dk, dk);
+  }
+  r = sd_envelope_open_dk(dk, id, version, vr->nonce, vr->ct, vr->ct_len, ret);
+out:
+  sodium_memzero(dk, sizeof(dk));
+  return r;
+}
+
 int store_secret_read(struct store *s, const char *ref, uint32_t version, struct secbuf **ret) {
   MDB_txn *txn;
   uint8_t id[16], kb[20];
@@ -671,7 +692,7 @@ int store_secret_read(struct store *s, const char *ref, uint32_t version, struct
   }
   if (r < 0 || (r = store_master_for_txn(s, txn, &tmp, &master)) < 0)
     goto out;
-  r = sd_envelope_open(master, id, version, vr.wrapped_dk, vr.nonce, vr.ct, vr.ct_len, ret);
+  r = open_version(s, master, tmp == NULL, id, version, &vr, ret);
   if (r == SD_E_DECRYPT) {
     /* The record's tag held, so its wrapped key, nonce and AEAD tag are the
      * store's own: the ciphertext's body was changed (recmac.c). */
