@@ -227,20 +227,32 @@ static bool hex_ok(const char *hex) {
   return true;
 }
 
-int scan_store_save(struct img_store *s, const char *hex, json_object *report, int64_t now,
-                    struct img_err *err) {
+int scan_store_save(struct img_store *s, const char *hex,
+                    void (*write_members)(struct jstream *w, const void *ctx), const void *ctx,
+                    int64_t now, struct img_err *err) {
   if (!hex_ok(hex))
     return img_fail(err, -EINVAL, "not an image digest");
   char digest[IMG_HEX_LEN + 8], name[IMG_HEX_LEN + 8];
   snprintf(digest, sizeof digest, "sha256:%s", hex);
   snprintf(name, sizeof name, "%s.json", hex);
-  json_object_object_add(report, "digest", json_object_new_string(digest));
-  json_object_object_add(report, "scanned_at", json_object_new_int64(now));
+  _cleanup_free_ char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (!f)
+    return img_fail(err, -ENOMEM, "the stored scan: %s", strerror(ENOMEM));
+  struct jstream w;
+  jstream_init(&w, f, JSTREAM_ESCAPE_SLASH); /* json-c's plain layout */
+  jstream_begin_object(&w);
+  write_members(&w, ctx);
+  jstream_kv_string(&w, "digest", digest);
+  jstream_kv_int(&w, "scanned_at", now);
+  jstream_end_object(&w);
+  bool bad = ferror(f);
+  if (fclose(f) == EOF || bad)
+    return img_fail(err, -ENOMEM, "the stored scan: %s", strerror(ENOMEM));
   _cleanup_close_ int d = scans_dir(s, true);
   if (d < 0)
     return img_fail(err, d, "%s/" SCANS_DIR ": %s", img_store_dir(s), strerror(-d));
-  size_t len;
-  const char *text = json_object_to_json_string_length(report, JSON_C_TO_STRING_PLAIN, &len);
   return scan_write_file_at(d, name, text, len, 0600, err);
 }
 

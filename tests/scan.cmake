@@ -3,7 +3,7 @@
 # parsers' fuzz harnesses (bounded libFuzzer runs labelled "fuzz" in the fuzz
 # build; seed replays in every other build).
 if(TARGET sdimage)
-  foreach(t dpkg_version vulndb_tracker vulndb_osv scan_match scan_ignore)
+  foreach(t dpkg_version vulndb_tracker vulndb_osv scan_match scan_ignore json_stream)
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/test_image_${t}.c)
       secretd_unit_test(test_image_${t} LIBS sdimage)
       set_tests_properties(test_image_${t} PROPERTIES LABELS "unit;image;scan")
