@@ -102,7 +102,8 @@ int vt_builder_add_entry(struct vt_builder *b, const struct vulndb_entry *e) {
       (k = intern_opt(&b->in, e->issue, &r.issue)) < 0 ||
       (k = intern_opt(&b->in, e->fixed_version, &r.fixed)) < 0 ||
       (k = intern_opt(&b->in, e->introduced, &r.introduced)) < 0 ||
-      (k = intern_opt(&b->in, e->aliases, &r.aliases)) < 0)
+      (k = intern_opt(&b->in, e->aliases, &r.aliases)) < 0 ||
+      (k = intern_opt(&b->in, e->affected, &r.affected)) < 0)
     return k;
   return vt_builder_add(b, &r);
 }

@@ -9,10 +9,11 @@
 #include <unistd.h>
 
 #include "base/macro.h"
+#include "image/vulndb_affected.h"
 #include "image/vulndb_internal.h"
 
-#define VT_MAGIC "SDVTIDX2" /* 2: OSV records and per-source meta */
-#define VT_FORMAT 2u
+#define VT_MAGIC "SDVTIDX3" /* 2: OSV records and per-source meta; 3: OSV's affected spec */
+#define VT_FORMAT 3u
 
 struct vt_header { /* 104 bytes: the records that follow stay aligned */
   char magic[8];
@@ -138,7 +139,7 @@ int vulndb_tracker_load_at(int dirfd, const char *name, struct vulndb_tracker **
   }
   struct vt_header h;
   memcpy(&h, file, sizeof h);
-  if (!memcmp(h.magic, "SDVTIDX1", 8))
+  if (!memcmp(h.magic, "SDVTIDX1", 8) || !memcmp(h.magic, "SDVTIDX2", 8))
     return img_fail(err, -EBADMSG, "%s: an index of an older format: import the data again", name);
   if (memcmp(h.magic, VT_MAGIC, 8) || h.format != VT_FORMAT || h.nrec == 0 ||
       h.nrec > VULNDB_MAX_RECORDS || h.blob_len == 0 || h.blob_len > UINT32_MAX ||
@@ -158,7 +159,10 @@ int vulndb_tracker_load_at(int dirfd, const char *name, struct vulndb_tracker **
     if (r->release >= h.blob_len || r->source >= h.blob_len || r->issue >= h.blob_len ||
         (r->fixed != VT_NONE && r->fixed >= h.blob_len) ||
         (r->introduced != VT_NONE && r->introduced >= h.blob_len) ||
-        (r->aliases != VT_NONE && r->aliases >= h.blob_len) || r->origin >= VULNDB_ORIGIN_COUNT ||
+        (r->aliases != VT_NONE && r->aliases >= h.blob_len) ||
+        (r->affected != VT_NONE &&
+         (r->affected >= h.blob_len || !vulndb_affected_valid(blob + r->affected))) ||
+        r->origin >= VULNDB_ORIGIN_COUNT ||
         r->status > VULNDB_UNDETERMINED ||
         r->urgency >= VULNDB_URG_COUNT || r->nodsa >= VULNDB_NODSA_COUNT ||
         (r->status == VULNDB_RESOLVED && r->fixed == VT_NONE) ||
@@ -201,6 +205,7 @@ void vulndb_tracker_get(const struct vulndb_tracker *t, size_t i, struct vulndb_
       .origin = (enum vulndb_origin)r->origin,
       .introduced = r->introduced == VT_NONE ? NULL : t->blob + r->introduced,
       .aliases = r->aliases == VT_NONE ? NULL : t->blob + r->aliases,
+      .affected = r->affected == VT_NONE ? NULL : t->blob + r->affected,
   };
 }
 

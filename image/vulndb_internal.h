@@ -13,6 +13,7 @@ struct vt_rec {
   uint32_t release, source, issue, fixed; /* offsets into the strings; fixed may be VT_NONE */
   uint32_t introduced, aliases;           /* offsets or VT_NONE (OSV only) */
   uint32_t debianbug;
+  uint32_t affected; /* offset or VT_NONE (OSV only: vulndb_affected.h) */
   uint8_t status, urgency, nodsa, origin;
 };
 

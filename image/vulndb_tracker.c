@@ -212,7 +212,7 @@ static int on_start_map(void *ctx) {
     break;
   case 4:
     memset(&c->cur, 0, sizeof c->cur);
-    c->cur.fixed = c->cur.introduced = c->cur.aliases = VT_NONE;
+    c->cur.fixed = c->cur.introduced = c->cur.aliases = c->cur.affected = VT_NONE;
     c->cur.origin = VULNDB_FROM_TRACKER;
     c->has_status = false;
     break;
