@@ -59,6 +59,13 @@ if(TARGET secret-image)
   set_tests_properties(scan_image PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77
                        LABELS "image;scan;integration")
 endif()
+# a busybox rootfs with chosen packages against both data formats, every output
+if(TARGET secret-image)
+  add_test(NAME scan_busybox
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scan_busybox.sh $<TARGET_FILE:secret-image>
+                   ${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh)
+  set_tests_properties(scan_busybox PROPERTIES TIMEOUT 120 LABELS "image;scan;integration")
+endif()
 # OSV import and the tracker-wins rule through the real binary
 if(TARGET secret-image)
   add_test(NAME scan_osv COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scan_osv.sh $<TARGET_FILE:secret-image>)
