@@ -143,3 +143,13 @@ void jstream_kv_bool(struct jstream *w, const char *key, bool v) {
   jstream_key(w, key);
   jstream_bool(w, v);
 }
+
+void jstream_key_object(struct jstream *w, const char *key) {
+  jstream_key(w, key);
+  jstream_begin_object(w);
+}
+
+void jstream_key_array(struct jstream *w, const char *key) {
+  jstream_key(w, key);
+  jstream_begin_array(w);
+}

@@ -46,7 +46,9 @@ void jstream_int(struct jstream *w, int64_t v);
 void jstream_bool(struct jstream *w, bool v);
 void jstream_null(struct jstream *w);
 
-/* key and value in one call */
+/* key and value in one call; the _object/_array forms open the value */
+void jstream_key_object(struct jstream *w, const char *key);
+void jstream_key_array(struct jstream *w, const char *key);
 void jstream_kv_string(struct jstream *w, const char *key, const char *s);
 void jstream_kv_int(struct jstream *w, const char *key, int64_t v);
 void jstream_kv_bool(struct jstream *w, const char *key, bool v);

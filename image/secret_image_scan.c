@@ -318,8 +318,7 @@ static void finding_json(struct jstream *w, const struct scan_finding *f) {
   if (e->origin == VULNDB_FROM_OSV && e->aliases)
     jstream_kv_string(w, "aliases", e->aliases);
   if (f->osv_overridden) {
-    jstream_key(w, "osv_disagreed");
-    jstream_begin_object(w);
+    jstream_key_object(w, "osv_disagreed");
     jstream_kv_string(w, "id", f->osv_overridden);
     jstream_kv_string(w, "fixed_version", f->osv_fixed);
     jstream_end_object(w);
@@ -345,8 +344,7 @@ static void report_json_members(struct jstream *w, const void *ctx) {
   fmt_time(c->m->import_time > c->m->osv_import_time ? c->m->import_time : c->m->osv_import_time,
            it);
   jstream_kv_string(w, "target", c->target);
-  jstream_key(w, "os");
-  jstream_begin_object(w);
+  jstream_key_object(w, "os");
   jstream_kv_string(w, "id", c->db->os.id);
   jstream_kv_string(w, "version_id", c->db->os.version_id);
   jstream_kv_string(w, "codename", c->db->os.codename);
@@ -354,8 +352,7 @@ static void report_json_members(struct jstream *w, const void *ctx) {
   jstream_kv_string(w, "release", r->release);
   jstream_kv_bool(w, "release_in_data", r->release_in_data);
   jstream_kv_int(w, "packages", (int64_t)c->db->n);
-  jstream_key(w, "data");
-  jstream_begin_object(w);
+  jstream_key_object(w, "data");
   jstream_kv_string(w, "source", c->sources);
   jstream_kv_string(w, "rule",
                     "where the Security Tracker and OSV disagree on a Debian package, the tracker wins");
@@ -363,18 +360,15 @@ static void report_json_members(struct jstream *w, const void *ctx) {
   jstream_kv_string(w, "imported", it);
   jstream_kv_int(w, "age_days", age_days(c->m));
   jstream_end_object(w);
-  jstream_key(w, "counts");
-  jstream_begin_object(w);
+  jstream_key_object(w, "counts");
   for (int k = 0; k < SCAN_CATEGORY_COUNT; k++)
     jstream_kv_int(w, scan_category_name(k), (int64_t)r->count[k]);
   jstream_end_object(w);
-  jstream_key(w, "findings");
-  jstream_begin_array(w);
+  jstream_key_array(w, "findings");
   for (size_t i = 0; i < r->n; i++)
     finding_json(w, &r->findings[i]);
   jstream_end_array(w);
-  jstream_key(w, "overridden_by_tracker");
-  jstream_begin_array(w);
+  jstream_key_array(w, "overridden_by_tracker");
   for (size_t i = 0; i < r->n_overrides; i++) {
     const struct scan_override *x = &r->overrides[i];
     jstream_begin_object(w);
@@ -461,25 +455,20 @@ static int report_sarif(const char *target, const struct scan_result *r,
   jstream_begin_object(w);
   jstream_kv_string(w, "$schema", "https://json.schemastore.org/sarif-2.1.0.json");
   jstream_kv_string(w, "version", "2.1.0");
-  jstream_key(w, "runs");
-  jstream_begin_array(w);
+  jstream_key_array(w, "runs");
   jstream_begin_object(w); /* the run */
-  jstream_key(w, "tool");
-  jstream_begin_object(w);
-  jstream_key(w, "driver");
-  jstream_begin_object(w);
+  jstream_key_object(w, "tool");
+  jstream_key_object(w, "driver");
   jstream_kv_string(w, "name", "secret-image scan");
   jstream_kv_string(w, "informationUri", "https://security-tracker.debian.org/tracker/");
-  jstream_key(w, "rules");
-  jstream_begin_array(w);
+  jstream_key_array(w, "rules");
   char text[512];
   for (ssize_t k = 0; k < nrules; k++) {
     const struct vulndb_entry *e = &r->findings[first[k]].entry;
     char uri[VULNDB_NAME_MAX + 64];
     jstream_begin_object(w);
     jstream_kv_string(w, "id", e->issue);
-    jstream_key(w, "shortDescription");
-    jstream_begin_object(w);
+    jstream_key_object(w, "shortDescription");
     snprintf(text, sizeof text, "%s in Debian source package %s", e->issue, e->source);
     jstream_kv_string(w, "text", text);
     jstream_end_object(w);
@@ -488,8 +477,7 @@ static int report_sarif(const char *target, const struct scan_result *r,
     else
       snprintf(uri, sizeof uri, "https://security-tracker.debian.org/tracker/%s", e->issue);
     jstream_kv_string(w, "helpUri", uri);
-    jstream_key(w, "properties");
-    jstream_begin_object(w);
+    jstream_key_object(w, "properties");
     jstream_kv_string(w, "security-severity", security_severity(e->urgency));
     jstream_end_object(w);
     jstream_end_object(w);
@@ -497,8 +485,7 @@ static int report_sarif(const char *target, const struct scan_result *r,
   jstream_end_array(w);
   jstream_end_object(w); /* driver */
   jstream_end_object(w); /* tool */
-  jstream_key(w, "results");
-  jstream_begin_array(w);
+  jstream_key_array(w, "results");
   for (size_t i = 0; i < r->n; i++) {
     const struct scan_finding *f = &r->findings[i];
     jstream_begin_object(w);
@@ -510,24 +497,19 @@ static int report_sarif(const char *target, const struct scan_result *r,
              scan_category_name(f->category),
              f->entry.fixed_version ? "fixed in " : "no fixed version",
              f->entry.fixed_version ? f->entry.fixed_version : "");
-    jstream_key(w, "message");
-    jstream_begin_object(w);
+    jstream_key_object(w, "message");
     jstream_kv_string(w, "text", text);
     jstream_end_object(w);
-    jstream_key(w, "locations");
-    jstream_begin_array(w);
+    jstream_key_array(w, "locations");
     jstream_begin_object(w);
-    jstream_key(w, "physicalLocation");
-    jstream_begin_object(w);
-    jstream_key(w, "artifactLocation");
-    jstream_begin_object(w);
+    jstream_key_object(w, "physicalLocation");
+    jstream_key_object(w, "artifactLocation");
     jstream_kv_string(w, "uri", "var/lib/dpkg/status");
     jstream_end_object(w);
     jstream_end_object(w);
     jstream_end_object(w);
     jstream_end_array(w);
-    jstream_key(w, "properties");
-    jstream_begin_object(w);
+    jstream_key_object(w, "properties");
     jstream_kv_string(w, "package", f->pkg->name);
     jstream_kv_string(w, "category", scan_category_name(f->category));
     jstream_kv_string(w, "severity", scan_severity_name(f->entry.urgency));
@@ -538,8 +520,7 @@ static int report_sarif(const char *target, const struct scan_result *r,
   jstream_end_array(w);
   char ft[32];
   fmt_time(vulndb_meta_data_time(m), ft);
-  jstream_key(w, "properties");
-  jstream_begin_object(w);
+  jstream_key_object(w, "properties");
   jstream_kv_string(w, "target", target);
   jstream_kv_string(w, "data_source", sources);
   jstream_kv_string(w, "data_time", ft);

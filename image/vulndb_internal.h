@@ -43,6 +43,12 @@ int vt_builder_add_entry(struct vt_builder *b, const struct vulndb_entry *e);
 int vt_builder_finish(struct vt_builder *b, struct vulndb_tracker **ret_t, struct img_err *err);
 void vt_builder_free(struct vt_builder *b);
 
+/* Read fd to its end in 64 KiB chunks, each handed to feed(ctx, chunk, n),
+ * for the streaming parsers. Returns 0 at end of file, feed's first negative
+ * result, -ENOMEM, or a read error (err says). */
+int vt_read_stream(int fd, int (*feed)(void *ctx, const char *chunk, size_t n), void *ctx,
+                   struct img_err *err);
+
 struct vulndb_tracker {
   struct vt_rec *recs;
   size_t n;

@@ -742,27 +742,16 @@ int vulndb_osv_parse_buf(const char *buf, size_t len, struct vulndb_tracker **re
   return r;
 }
 
+static int ofeed_chunk(void *p, const char *buf, size_t len) { return ofeed(p, buf, len); }
+
 int vulndb_osv_parse_fd(int fd, struct vulndb_tracker **ret_t, struct vulndb_osv_stats *stats,
                         struct img_err *err) {
   struct oparser p;
   int r = oparser_init(&p, err);
-  _cleanup_free_ char *buf = malloc(1 << 16);
-  if (r == 0 && !buf)
-    r = img_fail(err, -ENOMEM, "out of memory");
-  while (r == 0) {
-    ssize_t n = read(fd, buf, 1 << 16);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      r = img_fail(err, -errno, "read: %s", strerror(errno));
-      break;
-    }
-    if (n == 0) {
-      r = oparser_finish(&p, ret_t, stats);
-      break;
-    }
-    r = ofeed(&p, buf, (size_t)n);
-  }
+  if (r == 0)
+    r = vt_read_stream(fd, ofeed_chunk, &p, err);
+  if (r == 0)
+    r = oparser_finish(&p, ret_t, stats);
   oparser_free(&p);
   return r;
 }
