@@ -82,7 +82,9 @@ int vulndb_affected_judge(const char *spec, const struct dpkg_version *installed
       continue;
     }
     if (kind == '=') {
-      exact |= len && cmp_with(installed, v, len, &bad) == 0;
+      if (!len)
+        return -EBADMSG;
+      exact |= cmp_with(installed, v, len, &bad) == 0;
       continue;
     }
     if (!r.open || !len)

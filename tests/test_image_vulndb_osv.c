@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "image/scan_gate.h"
+#include "image/vulndb_affected.h"
 #include "image/vulndb_osv.h"
 #include "image/vulndb_tracker.h"
 
@@ -204,6 +205,14 @@ static void test_events_and_versions_in_the_spec(void **state) {
                  "]", "not a string");
   expect_refused("[" REC(DEB("{\"type\": \"ECOSYSTEM\", \"events\": [{\"limit\": \"x*\"}]}")) "]",
                  "limit");
+  /* what the index loader accepts as a spec */
+  assert_true(vulndb_affected_valid("| i0 f1.0-1 | i2.0 l2.3 x* =1:0.9"));
+  assert_true(vulndb_affected_valid("=1.0"));
+  assert_false(vulndb_affected_valid("i0 f1.0-1"));  /* an event outside a range */
+  assert_false(vulndb_affected_valid("| q1.0"));     /* an unknown event */
+  assert_false(vulndb_affected_valid("| i0 ="));     /* an empty version */
+  assert_false(vulndb_affected_valid("| i0 fnot!")); /* an invalid one */
+  assert_false(vulndb_affected_valid("|x i0"));
 }
 
 static void test_detect_and_codenames(void **state) {
