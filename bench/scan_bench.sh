@@ -9,7 +9,7 @@
 #     machine's installed source packages among them): elapsed time and peak
 #     memory (/usr/bin/time), median of 3; for scale, the same file loaded by a
 #     DOM parser (python3's json.load);
-#  2. `secret-image scan --rootfs / --json` of this machine's root, and of a
+#  2. `secret-image scan --rootfs /` (table, --json and --sarif) of this machine's root, and of a
 #     100-package rootfs (the first 100 installed entries of this machine's
 #     dpkg status), after the import: hyperfine medians (includes loading and
 #     checking the index);
@@ -146,6 +146,7 @@ hf() { # OUT CMD
 dr=$(( runs < 10 ? runs : 10 ))
 s1=$(hf "$work/h1.json" "$si --store $store scan --rootfs /" "$runs")
 s1j=$(hf "$work/h1j.json" "$si --store $store scan --rootfs / --json" "$runs")
+s1s=$(hf "$work/h1s.json" "$si --store $store scan --rootfs / --sarif" "$runs")
 s2=$(hf "$work/h2.json" "$si --store $store scan --rootfs $work/r100" "$runs")
 d1=$(hf "$work/h3.json" "$(dbs /var/lib/dpkg/status detail)" "$dr")
 d2=$(hf "$work/h4.json" "$(dbs $work/r100/var/lib/dpkg/status detail)" "$dr")
@@ -158,6 +159,7 @@ row() { # LABEL SI.json DEBSECAN.json
 }
 row "this machine's root ($npkg packages)" "$work/h1.json" "$work/h3.json"
 row "  the same, --json" "$work/h1j.json" "$work/h3.json"
+row "  the same, --sarif" "$work/h1s.json" "$work/h3.json"
 row "100-package rootfs" "$work/h2.json" "$work/h4.json"
 echo "goal: a scan of hundreds of packages < 100 ms (Trivy announces ~10 s for a first scan, a few s after)"
 # the verdicts themselves: (issue, binary package) pairs of both tools

@@ -15,7 +15,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/io.h"
 #include "base/macro.h"
+#include "image/internal.h"
 
 /* Open path inside the root: symlinks and ".." resolve within it. */
 static int open_in_root(int rootfd, const char *path, int flags) {
@@ -34,28 +36,19 @@ static int read_in_root(int rootfd, const char *path, size_t max, char **ret_buf
     return fd == -ENOSYS ? img_fail(err, fd, "openat2 is missing (Linux >= 5.6 needed)")
                          : img_fail(err, fd, "%s: %s", path, strerror(-fd));
   struct stat st;
-  if (fstat(fd, &st) < 0)
-    return img_fail(err, -errno, "%s: %s", path, strerror(errno));
-  if (!S_ISREG(st.st_mode))
-    return img_fail(err, -EINVAL, "%s: not a regular file", path);
-  if ((uint64_t)st.st_size > max)
-    return img_fail(err, -EFBIG, "%s: larger than %zu bytes", path, max);
+  int r = img_fstat_regular(fd, path, max, &st, err);
+  if (r < 0)
+    return r;
   _cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
   if (!buf)
     return img_fail(err, -ENOMEM, "out of memory");
-  size_t len = 0, want = (size_t)st.st_size + 1; /* +1 sees a file that grew */
-  for (;;) {
-    ssize_t n = read(fd, buf + len, want - len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return img_fail(err, -errno, "%s: %s", path, strerror(errno));
-    if (n == 0)
-      break;
-    len += (size_t)n;
-    if (len == want)
-      return img_fail(err, -EFBIG, "%s: grew while read", path);
-  }
+  size_t want = (size_t)st.st_size + 1; /* +1 sees a file that grew */
+  long got = sd_read_full(fd, buf, want);
+  if (got < 0)
+    return img_fail(err, (int)got, "%s: %s", path, strerror((int)-got));
+  if ((size_t)got == want)
+    return img_fail(err, -EFBIG, "%s: grew while read", path);
+  size_t len = (size_t)got;
   buf[len] = '\0';
   *ret_buf = TAKE_PTR(buf);
   *ret_len = len;

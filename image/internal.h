@@ -2,8 +2,11 @@
 #pragma once
 
 #include <dirent.h>
+#include <stddef.h>
+#include <sys/stat.h>
 
 #include "image/digest.h"
+#include "image/err.h"
 #include "image/store.h"
 
 /* names/<file> for name:version: the sha256 hex of "name:version". */
@@ -23,3 +26,9 @@ int img_record_write(struct img_store *s, int imgfd, const char *hex, uint64_t *
  * component) for readdir. On success *ret is the caller's to closedir().
  * Returns 0 or -errno (nothing to release on failure). */
 int img_opendir_at(int dfd, const char *name, DIR **ret);
+
+/* fstat fd into *ret_st and check it is a regular file of at most max bytes;
+ * what names it in err. Returns 0, -errno, -EINVAL (not a regular file) or
+ * -EFBIG. */
+int img_fstat_regular(int fd, const char *what, size_t max, struct stat *ret_st,
+                      struct img_err *err);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/io.h"
 #include "base/macro.h"
 #include "image/internal.h"
 
@@ -106,31 +107,22 @@ static int read_small(int dirfd, const char *path, size_t max, char **ret, size_
   if (fd < 0)
     return errno == ENOENT ? -ENOENT : img_fail(err, -errno, "%s: %s", path, strerror(errno));
   struct stat st;
-  if (fstat(fd, &st) < 0)
-    return img_fail(err, -errno, "%s: %s", path, strerror(errno));
-  if (!S_ISREG(st.st_mode))
-    return img_fail(err, -EINVAL, "%s: not a regular file", path);
-  if ((uint64_t)st.st_size > max)
-    return img_fail(err, -EFBIG, "%s: larger than %zu bytes", path, max);
+  int r = img_fstat_regular(fd, path, max, &st, err);
+  if (r < 0)
+    return r;
   if (ret_st)
     *ret_st = st;
   char *buf = malloc((size_t)st.st_size + 1);
   if (!buf)
     return img_fail(err, -ENOMEM, "out of memory");
-  size_t got = 0;
-  while (got < (size_t)st.st_size) {
-    ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      free(buf);
-      return img_fail(err, n < 0 ? -errno : -EIO, "%s: short read", path);
-    }
-    got += (size_t)n;
+  long got = sd_read_full(fd, buf, (size_t)st.st_size);
+  if (got < (long)st.st_size) {
+    free(buf);
+    return img_fail(err, got < 0 ? (int)got : -EIO, "%s: short read", path);
   }
   buf[got] = '\0';
   *ret = buf;
-  *ret_len = got;
+  *ret_len = (size_t)got;
   return 0;
 }
 
@@ -187,16 +179,7 @@ int scan_write_file_at(int dirfd, const char *name, const char *data, size_t len
                                   (mode_t)mode);
   if (fd < 0)
     return img_fail(err, -errno, "create %s: %s", tmp, strerror(errno));
-  int r = 0;
-  for (size_t off = 0; off < len && r == 0;) {
-    ssize_t w = write(fd, data + off, len - off);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      r = -errno;
-    else
-      off += (size_t)w;
-  }
+  int r = sd_write_all(fd, data, len);
   if (r == 0 && fchmod(fd, (mode_t)mode) < 0)
     r = -errno;
   if (r == 0 && fsync(fd) < 0)
@@ -227,20 +210,32 @@ static bool hex_ok(const char *hex) {
   return true;
 }
 
-int scan_store_save(struct img_store *s, const char *hex, json_object *report, int64_t now,
-                    struct img_err *err) {
+int scan_store_save(struct img_store *s, const char *hex,
+                    void (*write_members)(struct jstream *w, const void *ctx), const void *ctx,
+                    int64_t now, struct img_err *err) {
   if (!hex_ok(hex))
     return img_fail(err, -EINVAL, "not an image digest");
   char digest[IMG_HEX_LEN + 8], name[IMG_HEX_LEN + 8];
   snprintf(digest, sizeof digest, "sha256:%s", hex);
   snprintf(name, sizeof name, "%s.json", hex);
-  json_object_object_add(report, "digest", json_object_new_string(digest));
-  json_object_object_add(report, "scanned_at", json_object_new_int64(now));
+  _cleanup_free_ char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (!f)
+    return img_fail(err, -ENOMEM, "the stored scan: %s", strerror(ENOMEM));
+  struct jstream w;
+  jstream_init(&w, f, JSTREAM_ESCAPE_SLASH); /* json-c's plain layout */
+  jstream_begin_object(&w);
+  write_members(&w, ctx);
+  jstream_kv_string(&w, "digest", digest);
+  jstream_kv_int(&w, "scanned_at", now);
+  jstream_end_object(&w);
+  bool bad = ferror(f);
+  if (fclose(f) == EOF || bad)
+    return img_fail(err, -ENOMEM, "the stored scan: %s", strerror(ENOMEM));
   _cleanup_close_ int d = scans_dir(s, true);
   if (d < 0)
     return img_fail(err, d, "%s/" SCANS_DIR ": %s", img_store_dir(s), strerror(-d));
-  size_t len;
-  const char *text = json_object_to_json_string_length(report, JSON_C_TO_STRING_PLAIN, &len);
   return scan_write_file_at(d, name, text, len, 0600, err);
 }
 

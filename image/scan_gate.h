@@ -27,6 +27,7 @@
 #include <json-c/json.h>
 
 #include "image/err.h"
+#include "image/json_stream.h"
 #include "image/store.h"
 
 #define SCAN_POLICY_DEFAULT "/etc/secretd/trust.json"
@@ -65,10 +66,12 @@ const char *scan_policy_path(const char *opt, bool *ret_explicit);
  */
 int scan_policy_read(const char *path, json_object **ret_root, struct img_err *err);
 
-/* Store the scan report (a JSON object; this adds digest and scanned_at) of
- * image hex. Returns 0 or -errno. */
-int scan_store_save(struct img_store *s, const char *hex, json_object *report, int64_t now,
-                    struct img_err *err);
+/* Store the scan report of image hex: write_members(w, ctx) writes the
+ * report's members into an open JSON object (json_stream.h); this adds
+ * digest and scanned_at. Returns 0 or -errno (-ENOMEM, a write error). */
+int scan_store_save(struct img_store *s, const char *hex,
+                    void (*write_members)(struct jstream *w, const void *ctx), const void *ctx,
+                    int64_t now, struct img_err *err);
 
 /* Remove the stored scans of images no longer in the store (call with the
  * store's lock held, shared or exclusive). Returns how many went, or -errno. */

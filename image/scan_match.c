@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "image/dpkg_version.h"
+#include "image/vulndb_affected.h"
 
 int scan_severity_rank(enum vulndb_urgency u) {
   switch (u) {
@@ -52,10 +53,41 @@ static int finding_cmp(const void *a, const void *b) {
   return c;
 }
 
-/* Is pkg affected by e, and in which category? Returns 1 (affected) or 0. */
+/*
+ * An OSV record judged by its affected spec: whether installed is affected and
+ * by which fix, made e's status and fixed version (the summary's may name
+ * another range's fix). A fixed version not in the index as a string of its
+ * own is copied into res. Returns 1 (affected), 0 (not), -ENOMEM.
+ */
+static int judge_osv(const struct dpkg_version *installed, struct vulndb_entry *e,
+                     struct scan_result *res) {
+  const char *fixed;
+  size_t len;
+  int r = vulndb_affected_judge(e->affected, installed, &fixed, &len);
+  if (r <= 0)
+    return 0; /* malformed: the index refuses it at load; never reached */
+  e->status = fixed ? VULNDB_RESOLVED : VULNDB_OPEN;
+  if (!fixed)
+    e->fixed_version = NULL;
+  else if (!e->fixed_version || strncmp(e->fixed_version, fixed, len) || e->fixed_version[len]) {
+    if (res->nstrings % 16 == 0) {
+      char **ns = realloc(res->strings, (res->nstrings + 16) * sizeof *ns);
+      if (!ns)
+        return -ENOMEM;
+      res->strings = ns;
+    }
+    if (!(res->strings[res->nstrings] = strndup(fixed, len)))
+      return -ENOMEM;
+    e->fixed_version = res->strings[res->nstrings++];
+  }
+  return 1;
+}
+
+/* Is pkg affected by e (an OSV record: after judge_osv), and in which
+ * category? Returns 1 (affected) or 0. */
 static int judge(const struct dpkg_version *installed, const struct vulndb_entry *e,
                  enum scan_category *ret) {
-  if (e->introduced) { /* OSV: affected from this version on */
+  if (e->introduced && !e->affected) { /* affected from this version on */
     struct dpkg_version intro;
     if (dpkg_version_parse_str(e->introduced, &intro, NULL) < 0 ||
         dpkg_version_cmp(installed, &intro) < 0)
@@ -190,7 +222,14 @@ int scan_match(const struct dpkg_db *db, const struct vulndb_tracker *t, const c
     for (size_t k = 0; k < n; k++) {
       v[k] = (struct verdict){.overridden = -1};
       vulndb_tracker_get(t, first + k, &v[k].e);
-      v[k].affected = judge(&installed, &v[k].e, &v[k].cat);
+      if (v[k].e.affected) {
+        int a = judge_osv(&installed, &v[k].e, &res);
+        if (a < 0)
+          goto oom;
+        v[k].affected = a && judge(&installed, &v[k].e, &v[k].cat);
+      } else {
+        v[k].affected = judge(&installed, &v[k].e, &v[k].cat);
+      }
       has_osv |= v[k].e.origin == VULNDB_FROM_OSV;
     }
     if (has_osv && tracker_wins(v, n, p, &res, &ovcap) < 0)
@@ -231,6 +270,9 @@ void scan_result_clear(struct scan_result *r) {
     return;
   free(r->findings);
   free(r->overrides);
+  for (size_t i = 0; i < r->nstrings; i++)
+    free(r->strings[i]);
+  free(r->strings);
   memset(r, 0, sizeof *r);
 }
 

@@ -11,8 +11,11 @@
  *    SCAN_MINOR when Debian marked it no-DSA (nodsa, postponed, ignored) or
  *    unimportant, SCAN_EOL when its urgency is end-of-life (the package is
  *    out of security support in this release), SCAN_NO_FIX otherwise.
- * OSV records (origin VULNDB_FROM_OSV) are judged the same way, after their
- * "introduced" version (installed below it: not affected). Where the index
+ * OSV records (origin VULNDB_FROM_OSV) are judged by their affected spec
+ * (vulndb_affected.h: ranges of introduced, fixed, last_affected and limit
+ * events, and versions[]): a version a range with a fixed event includes is
+ * SCAN_FIXABLE with that fix; one that last_affected, a limit, an open range
+ * or versions[] alone makes affected has no fix: open, categorised as above. Where the index
  * holds a tracker record for the same package, release and issue (the OSV
  * record's id or one of its aliases), the tracker wins for Debian packages:
  * the OSV record gives no finding of its own; if its verdict differs (affected
@@ -57,6 +60,9 @@ struct scan_result {
   struct scan_override *overrides;
   size_t n_overrides;
   size_t shadowed; /* OSV records not used because the tracker speaks for the same issue */
+  char **strings;  /* fixed versions the findings name that the index holds in no string of
+                    * their own (OSV specs); freed by scan_result_clear() */
+  size_t nstrings;
 };
 
 /*

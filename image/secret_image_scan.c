@@ -33,13 +33,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdarg.h>
 
 #include "base/macro.h"
 #include "image/dpkg_status.h"
+#include "image/json_stream.h"
 #include "image/scan_gate.h"
 #include "image/scan_ignore.h"
 #include "image/scan_match.h"
@@ -297,90 +297,100 @@ static const char *finding_source(const struct scan_finding *f) {
   return buf;
 }
 
-static json_object *finding_json(const struct scan_finding *f) {
-  json_object *j = json_object_new_object();
+static void finding_json(struct jstream *w, const struct scan_finding *f) {
   const struct vulndb_entry *e = &f->entry;
-  json_object_object_add(j, "issue", json_object_new_string(e->issue));
-  json_object_object_add(j, "package", json_object_new_string(f->pkg->name));
-  json_object_object_add(j, "architecture", json_object_new_string(f->pkg->arch));
-  json_object_object_add(j, "version", json_object_new_string(f->pkg->version));
-  json_object_object_add(j, "source", json_object_new_string(f->pkg->source));
-  json_object_object_add(j, "source_version", json_object_new_string(f->pkg->source_version));
-  json_object_object_add(j, "fixed_version",
-                         e->fixed_version ? json_object_new_string(e->fixed_version) : NULL);
-  json_object_object_add(j, "status", json_object_new_string(vulndb_status_name(e->status)));
-  json_object_object_add(j, "urgency", json_object_new_string(vulndb_urgency_name(e->urgency)));
-  json_object_object_add(j, "severity", json_object_new_string(scan_severity_name(e->urgency)));
-  json_object_object_add(j, "category", json_object_new_string(scan_category_name(f->category)));
-  json_object_object_add(j, "nodsa", json_object_new_boolean(e->nodsa != VULNDB_NODSA_NONE));
+  jstream_begin_object(w);
+  jstream_kv_string(w, "issue", e->issue);
+  jstream_kv_string(w, "package", f->pkg->name);
+  jstream_kv_string(w, "architecture", f->pkg->arch);
+  jstream_kv_string(w, "version", f->pkg->version);
+  jstream_kv_string(w, "source", f->pkg->source);
+  jstream_kv_string(w, "source_version", f->pkg->source_version);
+  jstream_kv_string(w, "fixed_version", e->fixed_version);
+  jstream_kv_string(w, "status", vulndb_status_name(e->status));
+  jstream_kv_string(w, "urgency", vulndb_urgency_name(e->urgency));
+  jstream_kv_string(w, "severity", scan_severity_name(e->urgency));
+  jstream_kv_string(w, "category", scan_category_name(f->category));
+  jstream_kv_bool(w, "nodsa", e->nodsa != VULNDB_NODSA_NONE);
   if (e->debianbug)
-    json_object_object_add(j, "debianbug", json_object_new_int64(e->debianbug));
-  json_object_object_add(j, "data_source", json_object_new_string(finding_source(f)));
+    jstream_kv_int(w, "debianbug", e->debianbug);
+  jstream_kv_string(w, "data_source", finding_source(f));
   if (e->origin == VULNDB_FROM_OSV && e->aliases)
-    json_object_object_add(j, "aliases", json_object_new_string(e->aliases));
+    jstream_kv_string(w, "aliases", e->aliases);
   if (f->osv_overridden) {
-    json_object *d = json_object_new_object();
-    json_object_object_add(d, "id", json_object_new_string(f->osv_overridden));
-    json_object_object_add(d, "fixed_version",
-                           f->osv_fixed ? json_object_new_string(f->osv_fixed) : NULL);
-    json_object_object_add(j, "osv_disagreed", d);
+    jstream_key_object(w, "osv_disagreed");
+    jstream_kv_string(w, "id", f->osv_overridden);
+    jstream_kv_string(w, "fixed_version", f->osv_fixed);
+    jstream_end_object(w);
   }
-  return j;
+  jstream_end_object(w);
 }
 
-static json_object *report_json(const char *target, const struct dpkg_db *db,
-                                const struct scan_result *r, const struct vulndb_meta *m,
-                                const char *sources) {
-  json_object *j = json_object_new_object(), *os = json_object_new_object(),
-              *data = json_object_new_object(), *counts = json_object_new_object(),
-              *fs = json_object_new_array();
+/* What the JSON report is made of (also stored for the launch policy). */
+struct report_ctx {
+  const char *target, *sources;
+  const struct dpkg_db *db;
+  const struct scan_result *r;
+  const struct vulndb_meta *m;
+};
+
+/* The JSON report's members, into an open object: written as it goes (a
+ * json-c document of ten thousand findings costs more than the scan). */
+static void report_json_members(struct jstream *w, const void *ctx) {
+  const struct report_ctx *c = ctx;
+  const struct scan_result *r = c->r;
   char ft[32], it[32];
-  fmt_time(vulndb_meta_data_time(m), ft);
-  fmt_time(m->import_time > m->osv_import_time ? m->import_time : m->osv_import_time, it);
-  json_object_object_add(j, "target", json_object_new_string(target));
-  json_object_object_add(os, "id", json_object_new_string(db->os.id));
-  json_object_object_add(os, "version_id", json_object_new_string(db->os.version_id));
-  json_object_object_add(os, "codename", json_object_new_string(db->os.codename));
-  json_object_object_add(j, "os", os);
-  json_object_object_add(j, "release", json_object_new_string(r->release));
-  json_object_object_add(j, "release_in_data", json_object_new_boolean(r->release_in_data));
-  json_object_object_add(j, "packages", json_object_new_int64((int64_t)db->n));
-  json_object_object_add(data, "source", json_object_new_string(sources));
-  json_object_object_add(data, "rule", json_object_new_string(
-      "where the Security Tracker and OSV disagree on a Debian package, the tracker wins"));
-  json_object_object_add(data, "data_time", json_object_new_string(ft));
-  json_object_object_add(data, "imported", json_object_new_string(it));
-  json_object_object_add(data, "age_days", json_object_new_int64(age_days(m)));
-  json_object_object_add(j, "data", data);
-  for (int c = 0; c < SCAN_CATEGORY_COUNT; c++)
-    json_object_object_add(counts, scan_category_name(c), json_object_new_int64((int64_t)r->count[c]));
-  json_object_object_add(j, "counts", counts);
+  fmt_time(vulndb_meta_data_time(c->m), ft);
+  fmt_time(c->m->import_time > c->m->osv_import_time ? c->m->import_time : c->m->osv_import_time,
+           it);
+  jstream_kv_string(w, "target", c->target);
+  jstream_key_object(w, "os");
+  jstream_kv_string(w, "id", c->db->os.id);
+  jstream_kv_string(w, "version_id", c->db->os.version_id);
+  jstream_kv_string(w, "codename", c->db->os.codename);
+  jstream_end_object(w);
+  jstream_kv_string(w, "release", r->release);
+  jstream_kv_bool(w, "release_in_data", r->release_in_data);
+  jstream_kv_int(w, "packages", (int64_t)c->db->n);
+  jstream_key_object(w, "data");
+  jstream_kv_string(w, "source", c->sources);
+  jstream_kv_string(w, "rule",
+                    "where the Security Tracker and OSV disagree on a Debian package, the tracker wins");
+  jstream_kv_string(w, "data_time", ft);
+  jstream_kv_string(w, "imported", it);
+  jstream_kv_int(w, "age_days", age_days(c->m));
+  jstream_end_object(w);
+  jstream_key_object(w, "counts");
+  for (int k = 0; k < SCAN_CATEGORY_COUNT; k++)
+    jstream_kv_int(w, scan_category_name(k), (int64_t)r->count[k]);
+  jstream_end_object(w);
+  jstream_key_array(w, "findings");
   for (size_t i = 0; i < r->n; i++)
-    json_object_array_add(fs, finding_json(&r->findings[i]));
-  json_object_object_add(j, "findings", fs);
-  json_object *ov = json_object_new_array();
+    finding_json(w, &r->findings[i]);
+  jstream_end_array(w);
+  jstream_key_array(w, "overridden_by_tracker");
   for (size_t i = 0; i < r->n_overrides; i++) {
     const struct scan_override *x = &r->overrides[i];
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "osv_id", json_object_new_string(x->osv.issue));
-    json_object_object_add(o, "issue", json_object_new_string(x->tracker.issue));
-    json_object_object_add(o, "package", json_object_new_string(x->pkg->name));
-    json_object_object_add(o, "osv_category", json_object_new_string(scan_category_name(x->osv_category)));
-    json_object_object_add(o, "osv_fixed_version", x->osv.fixed_version
-                                                       ? json_object_new_string(x->osv.fixed_version)
-                                                       : NULL);
-    json_object_object_add(o, "tracker_fixed_version",
-                           x->tracker.fixed_version ? json_object_new_string(x->tracker.fixed_version)
-                                                    : NULL);
-    json_object_object_add(o, "data_source", json_object_new_string("debian-security-tracker"));
-    json_object_array_add(ov, o);
+    jstream_begin_object(w);
+    jstream_kv_string(w, "osv_id", x->osv.issue);
+    jstream_kv_string(w, "issue", x->tracker.issue);
+    jstream_kv_string(w, "package", x->pkg->name);
+    jstream_kv_string(w, "osv_category", scan_category_name(x->osv_category));
+    jstream_kv_string(w, "osv_fixed_version", x->osv.fixed_version);
+    jstream_kv_string(w, "tracker_fixed_version", x->tracker.fixed_version);
+    jstream_kv_string(w, "data_source", "debian-security-tracker");
+    jstream_end_object(w);
   }
-  json_object_object_add(j, "overridden_by_tracker", ov);
-  return j;
+  jstream_end_array(w);
 }
 
-static void print_json(json_object *j) {
-  puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+static void report_json(const struct report_ctx *c) {
+  struct jstream w;
+  jstream_init(&w, stdout, JSTREAM_PRETTY);
+  jstream_begin_object(&w);
+  report_json_members(&w, c);
+  jstream_end_object(&w);
+  putchar('\n');
 }
 
 /* SARIF 2.1.0 (OASIS): one rule per issue, one result per (issue, package). */
@@ -398,95 +408,129 @@ static const char *security_severity(enum vulndb_urgency u) {
   }
 }
 
-static void report_sarif(const char *target, const struct scan_result *r,
-                         const struct vulndb_meta *m, const char *sources) {
-  json_object *root = json_object_new_object(), *runs = json_object_new_array(),
-              *run = json_object_new_object(), *tool = json_object_new_object(),
-              *driver = json_object_new_object(), *rules = json_object_new_array(),
-              *results = json_object_new_array();
-  json_object_object_add(root, "$schema",
-                         json_object_new_string("https://json.schemastore.org/sarif-2.1.0.json"));
-  json_object_object_add(root, "version", json_object_new_string("2.1.0"));
-  json_object_object_add(driver, "name", json_object_new_string("secret-image scan"));
-  json_object_object_add(driver, "informationUri",
-                         json_object_new_string("https://security-tracker.debian.org/tracker/"));
+/*
+ * Each finding's rule: the index, in order of first appearance, of its issue
+ * among the distinct issues (an issue recurs for other packages and, under
+ * another severity, after other issues). ret_rule[i] is finding i's rule;
+ * ret_first[k] the finding that introduced rule k. Both the caller's (free).
+ * Returns the rule count, or -ENOMEM.
+ */
+static ssize_t sarif_rules(const struct scan_result *r, size_t **ret_rule, size_t **ret_first) {
+  size_t cap = 16;
+  while (cap < 2 * r->n)
+    cap *= 2;
+  _cleanup_free_ size_t *slot = calloc(cap, sizeof *slot); /* rule + 1; 0 = empty */
+  _cleanup_free_ size_t *rule = malloc((r->n ? r->n : 1) * sizeof *rule);
+  _cleanup_free_ size_t *first = malloc((r->n ? r->n : 1) * sizeof *first);
+  if (!slot || !rule || !first)
+    return -ENOMEM;
   size_t nrules = 0;
   for (size_t i = 0; i < r->n; i++) {
+    const char *issue = r->findings[i].entry.issue;
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)issue; *p; p++)
+      h = (h ^ *p) * 1099511628211ull;
+    size_t j = (size_t)h & (cap - 1);
+    while (slot[j] && strcmp(r->findings[first[slot[j] - 1]].entry.issue, issue))
+      j = (j + 1) & (cap - 1);
+    if (!slot[j]) {
+      first[nrules] = i;
+      slot[j] = ++nrules;
+    }
+    rule[i] = slot[j] - 1;
+  }
+  *ret_rule = TAKE_PTR(rule);
+  *ret_first = TAKE_PTR(first);
+  return (ssize_t)nrules;
+}
+
+static int report_sarif(const char *target, const struct scan_result *r,
+                        const struct vulndb_meta *m, const char *sources) {
+  _cleanup_free_ size_t *rule = NULL, *first = NULL;
+  ssize_t nrules = sarif_rules(r, &rule, &first);
+  if (nrules < 0)
+    return sfail("SARIF report: %s", strerror((int)-nrules)), -1;
+  struct jstream w0, *w = &w0;
+  jstream_init(w, stdout, JSTREAM_PRETTY);
+  jstream_begin_object(w);
+  jstream_kv_string(w, "$schema", "https://json.schemastore.org/sarif-2.1.0.json");
+  jstream_kv_string(w, "version", "2.1.0");
+  jstream_key_array(w, "runs");
+  jstream_begin_object(w); /* the run */
+  jstream_key_object(w, "tool");
+  jstream_key_object(w, "driver");
+  jstream_kv_string(w, "name", "secret-image scan");
+  jstream_kv_string(w, "informationUri", "https://security-tracker.debian.org/tracker/");
+  jstream_key_array(w, "rules");
+  char text[512];
+  for (ssize_t k = 0; k < nrules; k++) {
+    const struct vulndb_entry *e = &r->findings[first[k]].entry;
+    char uri[VULNDB_NAME_MAX + 64];
+    jstream_begin_object(w);
+    jstream_kv_string(w, "id", e->issue);
+    jstream_key_object(w, "shortDescription");
+    snprintf(text, sizeof text, "%s in Debian source package %s", e->issue, e->source);
+    jstream_kv_string(w, "text", text);
+    jstream_end_object(w);
+    if (e->origin == VULNDB_FROM_OSV)
+      snprintf(uri, sizeof uri, "https://osv.dev/vulnerability/%s", e->issue);
+    else
+      snprintf(uri, sizeof uri, "https://security-tracker.debian.org/tracker/%s", e->issue);
+    jstream_kv_string(w, "helpUri", uri);
+    jstream_key_object(w, "properties");
+    jstream_kv_string(w, "security-severity", security_severity(e->urgency));
+    jstream_end_object(w);
+    jstream_end_object(w);
+  }
+  jstream_end_array(w);
+  jstream_end_object(w); /* driver */
+  jstream_end_object(w); /* tool */
+  jstream_key_array(w, "results");
+  for (size_t i = 0; i < r->n; i++) {
     const struct scan_finding *f = &r->findings[i];
-    /* findings are sorted by severity then issue: an issue's rule is the last one
-     * added unless another severity came between; look back for it */
-    size_t ri = nrules;
-    for (size_t k = 0; k < nrules; k++) {
-      json_object *id;
-      json_object_object_get_ex(json_object_array_get_idx(rules, k), "id", &id);
-      if (!strcmp(json_object_get_string(id), f->entry.issue)) {
-        ri = k;
-        break;
-      }
-    }
-    char text[512];
-    if (ri == nrules) {
-      json_object *rule = json_object_new_object(), *sd = json_object_new_object(),
-                  *props = json_object_new_object();
-      char uri[VULNDB_NAME_MAX + 64];
-      json_object_object_add(rule, "id", json_object_new_string(f->entry.issue));
-      snprintf(text, sizeof text, "%s in Debian source package %s", f->entry.issue,
-               f->entry.source);
-      json_object_object_add(sd, "text", json_object_new_string(text));
-      json_object_object_add(rule, "shortDescription", sd);
-      if (f->entry.origin == VULNDB_FROM_OSV)
-        snprintf(uri, sizeof uri, "https://osv.dev/vulnerability/%s", f->entry.issue);
-      else
-        snprintf(uri, sizeof uri, "https://security-tracker.debian.org/tracker/%s", f->entry.issue);
-      json_object_object_add(rule, "helpUri", json_object_new_string(uri));
-      json_object_object_add(props, "security-severity",
-                             json_object_new_string(security_severity(f->entry.urgency)));
-      json_object_object_add(rule, "properties", props);
-      json_object_array_add(rules, rule);
-      nrules++;
-    }
-    json_object *res = json_object_new_object(), *msg = json_object_new_object(),
-                *locs = json_object_new_array(), *loc = json_object_new_object(),
-                *phys = json_object_new_object(), *art = json_object_new_object(),
-                *props = json_object_new_object();
-    json_object_object_add(res, "ruleId", json_object_new_string(f->entry.issue));
-    json_object_object_add(res, "ruleIndex", json_object_new_int64((int64_t)ri));
-    json_object_object_add(res, "level", json_object_new_string(sarif_level(f->entry.urgency)));
+    jstream_begin_object(w);
+    jstream_kv_string(w, "ruleId", f->entry.issue);
+    jstream_kv_int(w, "ruleIndex", (int64_t)rule[i]);
+    jstream_kv_string(w, "level", sarif_level(f->entry.urgency));
     snprintf(text, sizeof text, "%s %s (source %s %s) in %s: %s, %s%s", f->pkg->name,
              f->pkg->version, f->pkg->source, f->pkg->source_version, r->release,
              scan_category_name(f->category),
              f->entry.fixed_version ? "fixed in " : "no fixed version",
              f->entry.fixed_version ? f->entry.fixed_version : "");
-    json_object_object_add(msg, "text", json_object_new_string(text));
-    json_object_object_add(res, "message", msg);
-    json_object_object_add(art, "uri", json_object_new_string("var/lib/dpkg/status"));
-    json_object_object_add(phys, "artifactLocation", art);
-    json_object_object_add(loc, "physicalLocation", phys);
-    json_object_array_add(locs, loc);
-    json_object_object_add(res, "locations", locs);
-    json_object_object_add(props, "package", json_object_new_string(f->pkg->name));
-    json_object_object_add(props, "category", json_object_new_string(scan_category_name(f->category)));
-    json_object_object_add(props, "severity", json_object_new_string(scan_severity_name(f->entry.urgency)));
-    json_object_object_add(props, "data_source", json_object_new_string(finding_source(f)));
-    json_object_object_add(res, "properties", props);
-    json_object_array_add(results, res);
+    jstream_key_object(w, "message");
+    jstream_kv_string(w, "text", text);
+    jstream_end_object(w);
+    jstream_key_array(w, "locations");
+    jstream_begin_object(w);
+    jstream_key_object(w, "physicalLocation");
+    jstream_key_object(w, "artifactLocation");
+    jstream_kv_string(w, "uri", "var/lib/dpkg/status");
+    jstream_end_object(w);
+    jstream_end_object(w);
+    jstream_end_object(w);
+    jstream_end_array(w);
+    jstream_key_object(w, "properties");
+    jstream_kv_string(w, "package", f->pkg->name);
+    jstream_kv_string(w, "category", scan_category_name(f->category));
+    jstream_kv_string(w, "severity", scan_severity_name(f->entry.urgency));
+    jstream_kv_string(w, "data_source", finding_source(f));
+    jstream_end_object(w);
+    jstream_end_object(w);
   }
-  json_object_object_add(driver, "rules", rules);
-  json_object_object_add(tool, "driver", driver);
-  json_object_object_add(run, "tool", tool);
-  json_object_object_add(run, "results", results);
-  json_object *rp = json_object_new_object();
+  jstream_end_array(w);
   char ft[32];
   fmt_time(vulndb_meta_data_time(m), ft);
-  json_object_object_add(rp, "target", json_object_new_string(target));
-  json_object_object_add(rp, "data_source", json_object_new_string(sources));
-  json_object_object_add(rp, "data_time", json_object_new_string(ft));
-  json_object_object_add(rp, "data_age_days", json_object_new_int64(age_days(m)));
-  json_object_object_add(run, "properties", rp);
-  json_object_array_add(runs, run);
-  json_object_object_add(root, "runs", runs);
-  puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-  json_object_put(root);
+  jstream_key_object(w, "properties");
+  jstream_kv_string(w, "target", target);
+  jstream_kv_string(w, "data_source", sources);
+  jstream_kv_string(w, "data_time", ft);
+  jstream_kv_int(w, "data_age_days", age_days(m));
+  jstream_end_object(w);
+  jstream_end_object(w); /* the run */
+  jstream_end_array(w);
+  jstream_end_object(w);
+  putchar('\n');
+  return 0;
 }
 
 static void report_table(const char *target, const struct dpkg_db *db, const struct scan_result *r,
@@ -579,11 +623,10 @@ static int cmd_scan(const struct sopts *o, const char *ref) {
   vulndb_tracker_get_meta(t, &m);
   const char *sources = sources_name(t);
   if (hex[0]) { /* a stored image: keep the whole result for the launch policy */
-    json_object *rep = report_json(target, db, &res, &m, sources);
-    if (scan_store_save(s, hex, rep, (int64_t)time(NULL), &err) < 0)
+    struct report_ctx c = {target, sources, db, &res, &m};
+    if (scan_store_save(s, hex, report_json_members, &c, (int64_t)time(NULL), &err) < 0)
       fprintf(stderr, "secret-image: warning: the result was not stored: %s\n", err.msg);
     scan_store_prune(s); /* scans of images removed since: the lock keeps ours */
-    json_object_put(rep);
   }
   scan_result_filter(&res, o->severities, o->ignore_unfixed);
   if (o->ignore_file) {
@@ -608,14 +651,16 @@ static int cmd_scan(const struct sopts *o, const char *ref) {
   if (age_days(&m) > o->max_age_days)
     fprintf(stderr, "secret-image: warning: the vulnerability data is %ld days old (limit %ld): "
                     "import a fresh copy\n", age_days(&m), o->max_age_days);
-  if (o->sarif)
-    report_sarif(target, &res, &m, sources);
-  else if (o->json) {
-    json_object *rep = report_json(target, db, &res, &m, sources);
-    print_json(rep);
-    json_object_put(rep);
-  } else
+  struct report_ctx c = {target, sources, db, &res, &m};
+  if (o->sarif) {
+    if (report_sarif(target, &res, &m, sources) < 0)
+      status = 1;
+  } else if (o->json)
+    report_json(&c);
+  else
     report_table(target, db, &res, &m, sources);
+  if (fflush(stdout) == EOF || ferror(stdout))
+    status = sfail("writing the report: %s", strerror(errno));
   scan_result_clear(&res);
   dpkg_db_free(db);
   vulndb_tracker_free(t);

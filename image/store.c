@@ -281,6 +281,17 @@ int img_opendir_at(int dfd, const char *name, DIR **ret) {
   return 0;
 }
 
+int img_fstat_regular(int fd, const char *what, size_t max, struct stat *ret_st,
+                      struct img_err *err) {
+  if (fstat(fd, ret_st) < 0)
+    return img_fail(err, -errno, "%s: %s", what, strerror(errno));
+  if (!S_ISREG(ret_st->st_mode))
+    return img_fail(err, -EINVAL, "%s: not a regular file", what);
+  if ((uint64_t)ret_st->st_size > max)
+    return img_fail(err, -EFBIG, "%s: larger than %zu bytes", what, max);
+  return 0;
+}
+
 /* For each marker inuse/<hex>.<pid>.<n>: fn(ctx, hex, locked). Stale markers
  * (nobody holds them) are removed when remove_stale. */
 static int scan_markers(struct img_store *s, bool remove_stale,

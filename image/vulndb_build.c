@@ -1,8 +1,10 @@
 /* Collecting index records from any source: string interning, sorting,
  * duplicate checks and merging (see vulndb_internal.h, vulndb_tracker.h). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/macro.h"
 #include "image/vulndb_internal.h"
@@ -102,7 +104,8 @@ int vt_builder_add_entry(struct vt_builder *b, const struct vulndb_entry *e) {
       (k = intern_opt(&b->in, e->issue, &r.issue)) < 0 ||
       (k = intern_opt(&b->in, e->fixed_version, &r.fixed)) < 0 ||
       (k = intern_opt(&b->in, e->introduced, &r.introduced)) < 0 ||
-      (k = intern_opt(&b->in, e->aliases, &r.aliases)) < 0)
+      (k = intern_opt(&b->in, e->aliases, &r.aliases)) < 0 ||
+      (k = intern_opt(&b->in, e->affected, &r.affected)) < 0)
     return k;
   return vt_builder_add(b, &r);
 }
@@ -242,4 +245,24 @@ int64_t vulndb_meta_data_time(const struct vulndb_meta *m) {
   if (m->osv_import_time && (!t || m->osv_file_mtime < t))
     t = m->osv_file_mtime;
   return t;
+}
+
+int vt_read_stream(int fd, int (*feed)(void *ctx, const char *chunk, size_t n), void *ctx,
+                   struct img_err *err) {
+  enum { CHUNK = 1 << 16 };
+  _cleanup_free_ char *buf = malloc(CHUNK);
+  if (!buf)
+    return img_fail(err, -ENOMEM, "out of memory");
+  for (;;) {
+    ssize_t n = read(fd, buf, CHUNK);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return img_fail(err, -errno, "read: %s", strerror(errno));
+    if (n == 0)
+      return 0;
+    int r = feed(ctx, buf, (size_t)n);
+    if (r < 0)
+      return r;
+  }
 }

@@ -8,11 +8,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/io.h"
 #include "base/macro.h"
+#include "image/vulndb_affected.h"
 #include "image/vulndb_internal.h"
 
-#define VT_MAGIC "SDVTIDX2" /* 2: OSV records and per-source meta */
-#define VT_FORMAT 2u
+#define VT_MAGIC "SDVTIDX3" /* 2: OSV records and per-source meta; 3: OSV's affected spec */
+#define VT_FORMAT 3u
 
 struct vt_header { /* 104 bytes: the records that follow stay aligned */
   char magic[8];
@@ -53,20 +55,6 @@ int vt_rec_cmp(const struct vulndb_tracker *t, const struct vt_rec *a, const str
   return c;
 }
 
-static int write_all(int fd, const void *p, size_t n) {
-  const char *c = p;
-  while (n) {
-    ssize_t w = write(fd, c, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      return -errno;
-    c += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 int vulndb_tracker_write_at(const struct vulndb_tracker *t, int dirfd, const char *name,
                             struct img_err *err) {
   char tmp[256];
@@ -88,9 +76,9 @@ int vulndb_tracker_write_at(const struct vulndb_tracker *t, int dirfd, const cha
   _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0)
     return img_fail(err, -errno, "create %s: %s", tmp, strerror(errno));
-  if ((r = write_all(fd, &h, sizeof h)) < 0 ||
-      (r = write_all(fd, t->recs, t->n * sizeof *t->recs)) < 0 ||
-      (r = write_all(fd, t->blob, t->blob_len)) < 0) {
+  if ((r = sd_write_all(fd, &h, sizeof h)) < 0 ||
+      (r = sd_write_all(fd, t->recs, t->n * sizeof *t->recs)) < 0 ||
+      (r = sd_write_all(fd, t->blob, t->blob_len)) < 0) {
     img_fail(err, r, "write %s: %s", tmp, strerror(-r));
     goto fail;
   }
@@ -125,20 +113,14 @@ int vulndb_tracker_load_at(int dirfd, const char *name, struct vulndb_tracker **
   _cleanup_free_ char *file = malloc(size);
   if (!file)
     return img_fail(err, -ENOMEM, "out of memory");
-  size_t got = 0;
-  while (got < size) {
-    ssize_t n = read(fd, file + got, size - got);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return img_fail(err, -errno, "%s: %s", name, strerror(errno));
-    if (n == 0)
-      return img_fail(err, -EBADMSG, "%s: shrank while read", name);
-    got += (size_t)n;
-  }
+  long got = sd_read_full(fd, file, size);
+  if (got < 0)
+    return img_fail(err, (int)got, "%s: %s", name, strerror((int)-got));
+  if ((size_t)got < size)
+    return img_fail(err, -EBADMSG, "%s: shrank while read", name);
   struct vt_header h;
   memcpy(&h, file, sizeof h);
-  if (!memcmp(h.magic, "SDVTIDX1", 8))
+  if (!memcmp(h.magic, "SDVTIDX1", 8) || !memcmp(h.magic, "SDVTIDX2", 8))
     return img_fail(err, -EBADMSG, "%s: an index of an older format: import the data again", name);
   if (memcmp(h.magic, VT_MAGIC, 8) || h.format != VT_FORMAT || h.nrec == 0 ||
       h.nrec > VULNDB_MAX_RECORDS || h.blob_len == 0 || h.blob_len > UINT32_MAX ||
@@ -158,7 +140,10 @@ int vulndb_tracker_load_at(int dirfd, const char *name, struct vulndb_tracker **
     if (r->release >= h.blob_len || r->source >= h.blob_len || r->issue >= h.blob_len ||
         (r->fixed != VT_NONE && r->fixed >= h.blob_len) ||
         (r->introduced != VT_NONE && r->introduced >= h.blob_len) ||
-        (r->aliases != VT_NONE && r->aliases >= h.blob_len) || r->origin >= VULNDB_ORIGIN_COUNT ||
+        (r->aliases != VT_NONE && r->aliases >= h.blob_len) ||
+        (r->affected != VT_NONE &&
+         (r->affected >= h.blob_len || !vulndb_affected_valid(blob + r->affected))) ||
+        r->origin >= VULNDB_ORIGIN_COUNT ||
         r->status > VULNDB_UNDETERMINED ||
         r->urgency >= VULNDB_URG_COUNT || r->nodsa >= VULNDB_NODSA_COUNT ||
         (r->status == VULNDB_RESOLVED && r->fixed == VT_NONE) ||
@@ -201,6 +186,7 @@ void vulndb_tracker_get(const struct vulndb_tracker *t, size_t i, struct vulndb_
       .origin = (enum vulndb_origin)r->origin,
       .introduced = r->introduced == VT_NONE ? NULL : t->blob + r->introduced,
       .aliases = r->aliases == VT_NONE ? NULL : t->blob + r->aliases,
+      .affected = r->affected == VT_NONE ? NULL : t->blob + r->affected,
   };
 }
 

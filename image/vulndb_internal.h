@@ -13,6 +13,7 @@ struct vt_rec {
   uint32_t release, source, issue, fixed; /* offsets into the strings; fixed may be VT_NONE */
   uint32_t introduced, aliases;           /* offsets or VT_NONE (OSV only) */
   uint32_t debianbug;
+  uint32_t affected; /* offset or VT_NONE (OSV only: vulndb_affected.h) */
   uint8_t status, urgency, nodsa, origin;
 };
 
@@ -41,6 +42,12 @@ int vt_builder_add_entry(struct vt_builder *b, const struct vulndb_entry *e);
  * hand the records over to a new index (meta zero). b is emptied either way. */
 int vt_builder_finish(struct vt_builder *b, struct vulndb_tracker **ret_t, struct img_err *err);
 void vt_builder_free(struct vt_builder *b);
+
+/* Read fd to its end in 64 KiB chunks, each handed to feed(ctx, chunk, n),
+ * for the streaming parsers. Returns 0 at end of file, feed's first negative
+ * result, -ENOMEM, or a read error (err says). */
+int vt_read_stream(int fd, int (*feed)(void *ctx, const char *chunk, size_t n), void *ctx,
+                   struct img_err *err);
 
 struct vulndb_tracker {
   struct vt_rec *recs;

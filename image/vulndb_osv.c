@@ -17,6 +17,7 @@
 
 #include "base/macro.h"
 #include "image/dpkg_version.h"
+#include "image/vulndb_affected.h"
 #include "image/vulndb_internal.h"
 
 #define ALIASES_MAX 4096 /* bytes of one record's alias list; further ids are dropped */
@@ -224,10 +225,48 @@ static int vcmp(const char *a, const char *b) {
   return dpkg_version_cmp(&x, &y);
 }
 
+/* The spec being built for one (record, package, release): vulndb_affected.h. */
+struct spec {
+  char s[VULNDB_AFFECTED_MAX + 1];
+  size_t len;
+};
+
+static int spec_add(struct octx *c, struct spec *sp, char kind, const char *v) {
+  size_t n = strlen(v);
+  if (sp->len + n + 2 > VULNDB_AFFECTED_MAX)
+    return rfail(c, "more than %u bytes of affected versions for one package", VULNDB_AFFECTED_MAX);
+  if (sp->len)
+    sp->s[sp->len++] = ' ';
+  sp->s[sp->len++] = kind;
+  memcpy(sp->s + sp->len, v, n + 1);
+  sp->len += n;
+  return 0;
+}
+
+struct event {
+  char kind; /* i f l x, as in the spec */
+  const char *v;
+};
+
+/* Event order for the spec: by version, an introduced "0" first and a limit
+ * "*" last. */
+static int event_cmp(const struct event *a, const struct event *b) {
+  bool amin = a->kind == 'i' && !strcmp(a->v, "0"), bmin = b->kind == 'i' && !strcmp(b->v, "0");
+  bool amax = a->kind == 'x' && !strcmp(a->v, "*"), bmax = b->kind == 'x' && !strcmp(b->v, "*");
+  if (amin || bmax)
+    return (amin && bmin) || (amax && bmax) ? 0 : -1;
+  if (bmin || amax)
+    return 1;
+  return vcmp(a->v, b->v);
+}
+
+#define RANGE_EVENTS_MAX 512
+
 /* The ECOSYSTEM ranges of one affected entry: lowest introduced ("" = from the
- * start), highest fixed (NULL = none). */
+ * start), highest fixed (NULL = none) for the record's summary, and each
+ * range, its events sorted, appended to sp for the matcher. */
 static int ranges(struct octx *c, json_object *aff, const char **ret_intro, const char **ret_fixed,
-                  bool *ret_any) {
+                  bool *ret_any, struct spec *sp) {
   json_object *rs;
   if (get_typed(aff, "ranges", json_type_array, &rs) < 0)
     return rfail(c, "\"ranges\" is not an array");
@@ -242,19 +281,27 @@ static int ranges(struct octx *c, json_object *aff, const char **ret_intro, cons
       continue; /* SEMVER, GIT: not dpkg versions */
     *ret_any = true;
     bool fixed_here = false;
-    for (size_t k = 0; k < json_object_array_length(evs); k++) {
-      json_object *ev = json_object_array_get_idx(evs, k);
-      if (!json_object_is_type(ev, json_type_object) || json_object_object_length(ev) != 1)
+    size_t nev = json_object_array_length(evs);
+    if (nev > RANGE_EVENTS_MAX)
+      return rfail(c, "a range of more than %d events", RANGE_EVENTS_MAX);
+    struct event ev[RANGE_EVENTS_MAX];
+    for (size_t k = 0; k < nev; k++) {
+      json_object *e = json_object_array_get_idx(evs, k);
+      if (!json_object_is_type(e, json_type_object) || json_object_object_length(e) != 1)
         return rfail(c, "an event that is not an object with one member");
-      json_object_object_foreach(ev, key, val) {
+      json_object_object_foreach(e, key, val) {
         if (strcmp(key, "introduced") && strcmp(key, "fixed") && strcmp(key, "last_affected") &&
             strcmp(key, "limit"))
           return rfail(c, "an unknown event \"%.32s\"", key);
         if (!json_object_is_type(val, json_type_string))
           return rfail(c, "the event \"%s\" is not a string", key);
         const char *v = json_object_get_string(val);
-        if (strcmp(v, "0") && check_version(c, v, key) < 0)
+        bool star = !strcmp(key, "limit") && !strcmp(v, "*");
+        if (strcmp(v, "0") && !star && check_version(c, v, key) < 0)
           return -EBADMSG;
+        ev[k] = (struct event){.kind = !strcmp(key, "last_affected") ? 'l' : key[0] == 'l' ? 'x'
+                                                                                       : key[0],
+                               .v = v};
         if (!strcmp(key, "introduced")) {
           if (!strcmp(v, "0"))
             *ret_intro = "";
@@ -264,14 +311,57 @@ static int ranges(struct octx *c, json_object *aff, const char **ret_intro, cons
           fixed_here = true;
           if (!*ret_fixed || vcmp(v, *ret_fixed) > 0)
             *ret_fixed = v;
-        } /* last_affected, limit: the range stays open for us (conservative) */
+        } /* last_affected, limit: the summary stays open (the spec is exact) */
       }
     }
     if (!fixed_here)
       open = true;
+    for (size_t k = 1; k < nev; k++) { /* insertion sort: stable, ranges are short */
+      struct event x = ev[k];
+      size_t j = k;
+      for (; j > 0 && event_cmp(&ev[j - 1], &x) > 0; j--)
+        ev[j] = ev[j - 1];
+      ev[j] = x;
+    }
+    if (spec_add(c, sp, '|', "") < 0)
+      return -EBADMSG;
+    for (size_t k = 0; k < nev; k++)
+      if (spec_add(c, sp, ev[k].kind, ev[k].v) < 0)
+        return -EBADMSG;
   }
   if (open)
     *ret_fixed = NULL; /* a range without a fix: still open */
+  return 0;
+}
+
+/* OSV's versions[]: each listed version affected, kept in sp where no range
+ * of it already includes that version (Debian's export lists hundreds). */
+static int exact_versions(struct octx *c, json_object *aff, struct spec *sp, bool *ret_any) {
+  json_object *vs;
+  if (get_typed(aff, "versions", json_type_array, &vs) < 0)
+    return rfail(c, "\"versions\" is not an array");
+  size_t ranges_len = sp->len;
+  for (size_t i = 0; vs && i < json_object_array_length(vs); i++) {
+    json_object *x = json_object_array_get_idx(vs, i);
+    if (!json_object_is_type(x, json_type_string))
+      return rfail(c, "a \"versions\" entry that is not a string");
+    const char *v = json_object_get_string(x), *f;
+    struct dpkg_version dv;
+    size_t fl;
+    if (check_version(c, v, "a versions[] entry") < 0)
+      return -EBADMSG;
+    dpkg_version_parse_str(v, &dv, NULL);
+    int in = 0;
+    if (ranges_len) { /* judged by the ranges alone */
+      char save = sp->s[ranges_len];
+      sp->s[ranges_len] = '\0';
+      in = vulndb_affected_judge(sp->s, &dv, &f, &fl);
+      sp->s[ranges_len] = save;
+    }
+    *ret_any = true;
+    if (in == 0 && spec_add(c, sp, '=', v) < 0)
+      return -EBADMSG;
+  }
   return 0;
 }
 
@@ -297,10 +387,13 @@ static int add_affected(struct octx *c, json_object *rec, json_object *aff, cons
     return rfail(c, "an invalid package name");
   const char *intro = NULL, *fixed = NULL;
   bool any = false;
-  if (ranges(c, aff, &intro, &fixed, &any) < 0)
+  struct spec sp;
+  sp.len = 0;
+  sp.s[0] = '\0';
+  if (ranges(c, aff, &intro, &fixed, &any, &sp) < 0 || exact_versions(c, aff, &sp, &any) < 0)
     return -EBADMSG;
   if (!any) {
-    c->st.no_ranges++; /* no ECOSYSTEM range: nothing dpkg can compare */
+    c->st.no_ranges++; /* neither an ECOSYSTEM range nor versions[]: nothing dpkg can compare */
     return 0;
   }
   enum vulndb_urgency sev = VULNDB_URG_UNKNOWN;
@@ -325,14 +418,27 @@ static int add_affected(struct octx *c, json_object *rec, json_object *aff, cons
                            .urgency = sev,
                            .origin = VULNDB_FROM_OSV,
                            .introduced = intro && *intro ? intro : NULL,
+                           .affected = sp.s,
                            .aliases = aliases[0] ? aliases : NULL};
   /* a second entry for the same package and release in this record: merge,
-   * keeping the lower introduced and the higher fixed (none wins both) */
+   * keeping the lower introduced and the higher fixed (none wins both) for
+   * the summary, and both specs (either one's versions are affected) */
   for (size_t i = first; i < c->b->n; i++) {
     struct vt_rec *r = &c->b->recs[i];
     uint32_t off;
     if (strcmp(c->b->in.blob + r->release, release) || strcmp(c->b->in.blob + r->source, name))
       continue;
+    const char *old = c->b->in.blob + r->affected; /* OSV records always have one */
+    size_t olen = strlen(old);
+    if (olen + 1 + sp.len > VULNDB_AFFECTED_MAX)
+      return rfail(c, "more than %u bytes of affected versions for one package",
+                   VULNDB_AFFECTED_MAX);
+    memmove(sp.s + olen + 1, sp.s, sp.len + 1);
+    memcpy(sp.s, old, olen);
+    sp.s[olen] = ' ';
+    if (vt_intern(&c->b->in, sp.s, olen + 1 + sp.len, &off) < 0)
+      return img_fail(c->err, -ENOMEM, "out of memory");
+    r->affected = off;
     if (r->introduced != VT_NONE &&
         (!e.introduced || vcmp(e.introduced, c->b->in.blob + r->introduced) < 0)) {
       if (!e.introduced)
@@ -636,27 +742,16 @@ int vulndb_osv_parse_buf(const char *buf, size_t len, struct vulndb_tracker **re
   return r;
 }
 
+static int ofeed_chunk(void *p, const char *buf, size_t len) { return ofeed(p, buf, len); }
+
 int vulndb_osv_parse_fd(int fd, struct vulndb_tracker **ret_t, struct vulndb_osv_stats *stats,
                         struct img_err *err) {
   struct oparser p;
   int r = oparser_init(&p, err);
-  _cleanup_free_ char *buf = malloc(1 << 16);
-  if (r == 0 && !buf)
-    r = img_fail(err, -ENOMEM, "out of memory");
-  while (r == 0) {
-    ssize_t n = read(fd, buf, 1 << 16);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      r = img_fail(err, -errno, "read: %s", strerror(errno));
-      break;
-    }
-    if (n == 0) {
-      r = oparser_finish(&p, ret_t, stats);
-      break;
-    }
-    r = ofeed(&p, buf, (size_t)n);
-  }
+  if (r == 0)
+    r = vt_read_stream(fd, ofeed_chunk, &p, err);
+  if (r == 0)
+    r = oparser_finish(&p, ret_t, stats);
   oparser_free(&p);
   return r;
 }

@@ -212,7 +212,7 @@ static int on_start_map(void *ctx) {
     break;
   case 4:
     memset(&c->cur, 0, sizeof c->cur);
-    c->cur.fixed = c->cur.introduced = c->cur.aliases = VT_NONE;
+    c->cur.fixed = c->cur.introduced = c->cur.aliases = c->cur.affected = VT_NONE;
     c->cur.origin = VULNDB_FROM_TRACKER;
     c->has_status = false;
     break;
@@ -363,26 +363,17 @@ int vulndb_tracker_parse_buf(const char *buf, size_t len, struct vulndb_tracker 
   return r;
 }
 
+static int feed_chunk(void *p, const char *buf, size_t len) {
+  return feed(p, (const unsigned char *)buf, len);
+}
+
 int vulndb_tracker_parse_fd(int fd, struct vulndb_tracker **ret_t, struct img_err *err) {
   struct parser p;
   int r = parser_init(&p, err);
-  _cleanup_free_ unsigned char *buf = malloc(1 << 16);
-  if (r == 0 && !buf)
-    r = img_fail(err, -ENOMEM, "out of memory");
-  while (r == 0) {
-    ssize_t n = read(fd, buf, 1 << 16);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      r = img_fail(err, -errno, "read: %s", strerror(errno));
-      break;
-    }
-    if (n == 0) {
-      r = parser_finish(&p, ret_t);
-      break;
-    }
-    r = feed(&p, buf, (size_t)n);
-  }
+  if (r == 0)
+    r = vt_read_stream(fd, feed_chunk, &p, err);
+  if (r == 0)
+    r = parser_finish(&p, ret_t);
   parser_free(&p);
   return r;
 }

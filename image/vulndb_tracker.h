@@ -13,7 +13,7 @@
  * Unknown keys are skipped, whatever their type.
  *
  * The file (50-80 MB) is parsed as a stream with yajl: memory is the index
- * itself (32 bytes per (issue, source, release, origin) plus interned strings), never a
+ * itself (36 bytes per (issue, source, release, origin) plus interned strings), never a
  * DOM. Parsing is strict: a truncated file, trailing garbage, invalid UTF-8, a
  * structure of the wrong type, an unknown status, a resolved entry without a
  * fixed version, an invalid version, an over-long name, a duplicate entry or
@@ -73,6 +73,9 @@ struct vulndb_entry {
   enum vulndb_origin origin;
   const char *introduced; /* OSV: the first affected version, NULL when "0" or absent */
   const char *aliases;    /* OSV: space-separated aliases and upstream ids, or NULL */
+  const char *affected;   /* OSV: which versions it affects, exactly (vulndb_affected.h); the
+                           * fields above are then its summary (the lowest introduced, the
+                           * highest fixed); NULL for the tracker's records */
 };
 
 /* What the index records about its import. */

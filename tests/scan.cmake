@@ -3,7 +3,7 @@
 # parsers' fuzz harnesses (bounded libFuzzer runs labelled "fuzz" in the fuzz
 # build; seed replays in every other build).
 if(TARGET sdimage)
-  foreach(t dpkg_version vulndb_tracker vulndb_osv scan_match scan_ignore)
+  foreach(t dpkg_version vulndb_tracker vulndb_osv scan_match scan_ignore json_stream)
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/test_image_${t}.c)
       secretd_unit_test(test_image_${t} LIBS sdimage)
       set_tests_properties(test_image_${t} PROPERTIES LABELS "unit;image;scan")
@@ -58,6 +58,13 @@ if(TARGET secret-image)
                    ${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh)
   set_tests_properties(scan_image PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77
                        LABELS "image;scan;integration")
+endif()
+# a busybox rootfs with chosen packages against both data formats, every output
+if(TARGET secret-image)
+  add_test(NAME scan_busybox
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scan_busybox.sh $<TARGET_FILE:secret-image>
+                   ${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh)
+  set_tests_properties(scan_busybox PROPERTIES TIMEOUT 120 LABELS "image;scan;integration")
 endif()
 # OSV import and the tracker-wins rule through the real binary
 if(TARGET secret-image)

@@ -9,9 +9,14 @@
 # skipped; where the tracker and OSV speak of the same issue the tracker
 # wins and the report says so; each import replaces its own source only; a
 # malformed or truncated OSV file is refused and the old index still answers.
+# Also the rest of issue 14's list in OSV's format: a tilde fix below the
+# installed version, not affected (fixed "0"), Debian's "unimportant" urgency
+# (no-DSA or minor), a binNMU (bash), and last_affected, limit and versions[]
+# per the OSV schema; table, JSON and SARIF agree (scan_lib.sh).
 # usage: scan_osv.sh SECRET_IMAGE
 set -uo pipefail
 si=$1
+. "$(dirname "$0")/scan_lib.sh"
 tmp=$(mktemp -d /tmp/scan-osv.XXXXXX) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 fails=0
@@ -63,6 +68,17 @@ osv = [
   rec("DSA-9020-1", [aff("coreutils", fixed(E["C"] + "+osv1"))], ["CVE-2099-1020"], CRIT),  # tracker: fixed
   rec("DSA-9021-1", [aff("tar", fixed(E["T"] + "+osv2"))], ["CVE-2099-1021"], CRIT),  # tracker: other fix
   rec("DSA-9022-1", [aff("zlib", fixed(E["Z"] + "+osv1"))], ["CVE-2099-1022"], CRIT),  # tracker agrees
+  rec("DSA-9030-1", [aff("busybox", fixed(E["BB"] + "~osv1"))], ["CVE-2099-1030"], CRIT),  # ~ sorts before
+  rec("DSA-9031-1", [aff("tar", fixed("0"))], ["CVE-2099-1031"], CRIT),                 # not affected
+  rec("DEBIAN-CVE-2099-1032", [aff("coreutils", [{"introduced": "0"}],
+      ecosystem_specific={"urgency": "unimportant"})], ["CVE-2099-1032"]),              # minor
+  rec("DSA-9033-1", [aff("bash", fixed(E["B"] + "+osv1"))], ["CVE-2099-1033"], MED),     # binNMU bash
+  rec("DEBIAN-CVE-2099-1034", [aff("glibc", [{"introduced": "0"}, {"last_affected": E["G"]}])],
+      ["CVE-2099-1034"], CRIT),                                                        # last_affected
+  rec("DEBIAN-CVE-2099-1035", [aff("glibc", [{"introduced": "0"}, {"limit": E["G"]}])],
+      ["CVE-2099-1035"], CRIT),                                                        # limit: exclusive
+  rec("DEBIAN-CVE-2099-1036", [{"package": {"ecosystem": "Debian:12", "name": "zlib"},
+      "versions": ["0.1-1", E["Z"]]}], ["CVE-2099-1036"], MED),                         # versions[] alone
 ]
 json.dump(osv, open(out + "/osv.json", "w"), indent=1)
 json.dump(osv[0], open(out + "/one.json", "w"), indent=1)   # a single record file
@@ -80,9 +96,9 @@ EOP
 
 # --- OSV alone ---
 "$si" --store "$store" db import "$tmp/osv.json" > "$tmp/imp.out" 2>&1 || { cat "$tmp/imp.out" >&2; fail "OSV import"; }
-grep -q '^imported 11 OSV records from .*13 records read, 1 withdrawn, 1 entries of other ecosystems' "$tmp/imp.out" \
+grep -q '^imported 18 OSV records from .*20 records read, 1 withdrawn, 1 entries of other ecosystems' "$tmp/imp.out" \
   || fail "OSV import line: $(cat "$tmp/imp.out")"
-grep -q '^index: 11 records (osv)' "$tmp/imp.out" || fail "index line: $(cat "$tmp/imp.out")"
+grep -q '^index: 18 records (osv)' "$tmp/imp.out" || fail "index line: $(cat "$tmp/imp.out")"
 "$si" --store "$store" db info > "$tmp/info" || fail "db info"
 grep -q '^source osv$' "$tmp/info" && grep -q '^osv_data_time 2026-11-20T08:00:00Z' "$tmp/info" \
   || fail "db info: $(cat "$tmp/info")"
@@ -109,10 +125,20 @@ absent("DLA-9005-1")
 want("DSA-9006-1", "fixable", "medium", "busybox-static")
 want("DSA-9007-1", "fixable", "medium", "gcc")
 absent("DSA-9008-1"); absent("GHSA-xxxx-yyyy-zzzz"); absent("DSA-9010-1")
+absent("DSA-9030-1"); absent("DSA-9031-1")
+want("DEBIAN-CVE-2099-1032", "no-dsa-or-minor", "unimportant", "coreutils")
+want("DSA-9033-1", "fixable", "medium", "bash")
+b = f.get("DSA-9033-1", [{}])[0]
+if b.get("source") != "bash" or not b.get("fixed_version", "").endswith("+osv1"): bad.append("binNMU %s" % b)
+want("DEBIAN-CVE-2099-1034", "no-fix-yet", "high", "libc6")
+if any(x["fixed_version"] for x in f.get("DEBIAN-CVE-2099-1034", [])): bad.append("last_affected named a fix")
+absent("DEBIAN-CVE-2099-1035")
+want("DEBIAN-CVE-2099-1036", "no-fix-yet", "medium", "zlib1g")
 if f.get("DSA-9001-1") and "CVE-2099-1001" not in f["DSA-9001-1"][0].get("aliases", ""): bad.append("aliases")
 if r["data"]["source"] != "osv": bad.append("data.source %s" % r["data"]["source"])
 if bad: print("\n".join(bad), file=sys.stderr); sys.exit(1)
 EOP
+scan_outputs_agree "$si" "$store" / "$tmp/agree-osv" || fail "OSV: table, JSON and SARIF disagree (above)"
 "$si" --store "$store" scan --rootfs / --sarif > "$tmp/osv.sarif" || fail "--sarif (OSV)"
 python3 -c '
 import json, sys
@@ -129,7 +155,7 @@ grep -Eq '^high +DSA-9001-1 +libc6 .* osv$' "$tmp/t.txt" || fail "table row of a
 
 # --- the tracker too: it wins where both speak ---
 "$si" --store "$store" db import "$tmp/tracker.json" > "$tmp/imp2.out" 2>&1 || { cat "$tmp/imp2.out"; fail "tracker import"; }
-grep -q '^index: 14 records (debian-security-tracker+osv)' "$tmp/imp2.out" || fail "both kept: $(cat "$tmp/imp2.out")"
+grep -q '^index: 21 records (debian-security-tracker+osv)' "$tmp/imp2.out" || fail "both kept: $(cat "$tmp/imp2.out")"
 "$si" --store "$store" scan --rootfs / --json > "$tmp/both.json" || fail "scan (both)"
 python3 - "$tmp/both.json" <<'EOP' || fail "tracker wins (above)"
 import json, sys
@@ -151,6 +177,7 @@ if "DSA-9001-1" not in issues: bad.append("OSV-only finding lost")
 if r["data"]["source"] != "debian-security-tracker+osv" or "tracker wins" not in r["data"]["rule"]: bad.append("data %s" % r["data"])
 if bad: print("\n".join(bad), file=sys.stderr); sys.exit(1)
 EOP
+scan_outputs_agree "$si" "$store" / "$tmp/agree-both" || fail "both: table, JSON and SARIF disagree (above)"
 "$si" --store "$store" scan --rootfs / > "$tmp/both.txt" || fail "table (both)"
 grep -q 'CVE-2099-1020 coreutils: osv DSA-9020-1 says fixable.*the Security Tracker says not affected, and it wins' "$tmp/both.txt" \
   || fail "table: override line: $(grep -i osv "$tmp/both.txt")"

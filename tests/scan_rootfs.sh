@@ -12,6 +12,7 @@
 set -uo pipefail
 si=$1
 mkrootfs=$2
+. "$(dirname "$0")/scan_lib.sh"
 tmp=$(mktemp -d /tmp/scan-rootfs.XXXXXX) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 fails=0
@@ -118,6 +119,9 @@ if ranks != sorted(ranks, reverse=True): bad.append("not ordered by severity")
 if bad:
     print("\n".join(bad), file=sys.stderr); sys.exit(1)
 EOP
+
+# --- the table and SARIF hold exactly the JSON's verdicts ---
+scan_outputs_agree "$si" "$store" / "$tmp/agree" || fail "table, JSON and SARIF disagree (above)"
 
 # --- the table shows the same, the data's age and the source ---
 "$si" --store "$store" scan --rootfs / > "$tmp/scan.txt" 2>&1 || fail "table scan"

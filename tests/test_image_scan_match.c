@@ -262,12 +262,96 @@ static void test_osv_and_the_tracker_wins(void **state) {
   vulndb_tracker_free(o);
 }
 
+/* OSV's events per its schema (https://ossf.github.io/osv-schema/#evaluation),
+ * in OSV's real format: last_affected (that version and below affected, no
+ * fix), limit (upper bound, exclusive), versions[] (exactly those), several
+ * ranges with a gap, unsorted events, two entries for one package. */
+#define AFF(name, body) \
+  "{\"package\": {\"ecosystem\": \"Debian:12\", \"name\": \"" name "\"}, " body "}"
+#define EVS(...) "{\"type\": \"ECOSYSTEM\", \"events\": [" __VA_ARGS__ "]}"
+#define OREC(id, ...) \
+  "{\"id\": \"" id "\", \"modified\": \"2024-01-01T00:00:00Z\", \"affected\": [" __VA_ARGS__ "]}"
+#define EV_I(v) "{\"introduced\": \"" v "\"}"
+#define EV_F(v) "{\"fixed\": \"" v "\"}"
+#define EV_LA(v) "{\"last_affected\": \"" v "\"}"
+#define EV_LIM(v) "{\"limit\": \"" v "\"}"
+static void test_osv_events_per_schema(void **state) {
+  struct fixture *f = *state;
+  static const char osv[] = "["
+      /* clean, openpkg: 1.0-1; epoch: 1:2.0~rc1-1; tilde: 3.0.11-1~deb12u2 */
+      OREC("LA-EQUAL", AFF("clean", "\"ranges\": [" EVS(EV_I("0") "," EV_LA("1.0-1")) "]")) ","
+      OREC("LA-BELOW", AFF("clean", "\"ranges\": [" EVS(EV_I("0") "," EV_LA("1.0~rc1-1")) "]")) ","
+      OREC("LA-EPOCH", AFF("epoch", "\"ranges\": [" EVS(EV_I("1:1.0-1") "," EV_LA("1:2.0~rc1-1")) "]")) ","
+      OREC("LA-TILDE", AFF("tilde", "\"ranges\": [" EVS(EV_I("0") "," EV_LA("3.0.11-1~deb12u1")) "]")) ","
+      OREC("LIMIT-EQUAL", AFF("clean", "\"ranges\": [" EVS(EV_I("0") "," EV_LIM("1.0-1")) "]")) ","
+      OREC("LIMIT-ABOVE", AFF("clean", "\"ranges\": [" EVS(EV_I("0") "," EV_LIM("1.0-2")) "]")) ","
+      OREC("LIMIT-STAR", AFF("clean", "\"ranges\": [" EVS(EV_I("0") "," EV_LIM("*")) "]")) ","
+      OREC("LIMIT-FIXED", AFF("clean", "\"ranges\": [" EVS(EV_I("0") "," EV_F("1.0-3") "," EV_LIM("2.0")) "]")) ","
+      OREC("VERSIONS-IN", AFF("clean", "\"versions\": [\"0.9-1\", \"0:1.0-1\"]")) ","
+      OREC("VERSIONS-OUT", AFF("clean", "\"versions\": [\"0.9-1\", \"1.0-2\"]")) ","
+      OREC("GAP", AFF("clean", "\"ranges\": [" EVS(EV_I("0") "," EV_F("0.9-1")) ", " EVS(EV_I("1.1-1") "," EV_F("1.2-1")) "]")) ","
+      OREC("TWO-RANGES", AFF("clean", "\"ranges\": [" EVS(EV_I("2.0-1") "," EV_F("2.1-1")) ", " EVS(EV_I("0") "," EV_F("1.0-2")) "]")) ","
+      OREC("UNSORTED", AFF("openpkg", "\"ranges\": [" EVS(EV_F("1.0-2") "," EV_I("0.5-1") "," EV_F("0.4-1") "," EV_I("0")) "]")) ","
+      OREC("TWO-ENTRIES", AFF("openpkg", "\"versions\": [\"1.0-1\"]") ", "
+                         AFF("openpkg", "\"ranges\": [" EVS(EV_I("5.0-1") "," EV_F("5.1-1")) "]")) ","
+      OREC("REINTRODUCED", AFF("openpkg", "\"ranges\": [" EVS(EV_I("0") "," EV_F("0.9-1") "," EV_I("1.0-1") "," EV_LA("1.5-1")) "]"))
+      "]";
+  struct vulndb_tracker *o = NULL;
+  struct img_err err = {0};
+  if (vulndb_osv_parse_buf(osv, strlen(osv), &o, NULL, &err) < 0)
+    fail_msg("%s", err.msg);
+  struct scan_result r;
+  assert_int_equal(scan_match(&f->db, o, NULL, &r, &err), 0);
+  expect(&r, "LA-EQUAL", "clean", SCAN_NO_FIX); /* last_affected is no fix */
+  assert_null(find(&r, "LA-EQUAL")->entry.fixed_version);
+  assert_int_equal(find(&r, "LA-EQUAL")->entry.status, VULNDB_OPEN);
+  absent(&r, "LA-BELOW");
+  expect(&r, "LA-EPOCH", "epoch", SCAN_NO_FIX);
+  absent(&r, "LA-TILDE");
+  absent(&r, "LIMIT-EQUAL"); /* exclusive */
+  expect(&r, "LIMIT-ABOVE", "clean", SCAN_NO_FIX);
+  expect(&r, "LIMIT-STAR", "clean", SCAN_NO_FIX);
+  expect(&r, "LIMIT-FIXED", "clean", SCAN_FIXABLE);
+  assert_string_equal(find(&r, "LIMIT-FIXED")->entry.fixed_version, "1.0-3");
+  expect(&r, "VERSIONS-IN", "clean", SCAN_NO_FIX); /* "0:1.0-1" is 1.0-1 */
+  absent(&r, "VERSIONS-OUT");
+  absent(&r, "GAP"); /* between the ranges: not affected */
+  /* the fix of the range that holds the installed version, not the highest */
+  expect(&r, "TWO-RANGES", "clean", SCAN_FIXABLE);
+  assert_string_equal(find(&r, "TWO-RANGES")->entry.fixed_version, "1.0-2");
+  expect(&r, "UNSORTED", "openpkg", SCAN_FIXABLE);
+  assert_string_equal(find(&r, "UNSORTED")->entry.fixed_version, "1.0-2");
+  expect(&r, "TWO-ENTRIES", "openpkg", SCAN_NO_FIX);
+  expect(&r, "REINTRODUCED", "openpkg", SCAN_NO_FIX);
+  scan_result_clear(&r);
+
+  /* the same versions judged by each record's own boundaries */
+  static const char *const at_limit[] = {
+      "[" OREC("L", AFF("clean", "\"ranges\": [" EVS(EV_I("0") "," EV_LIM("1.0-1~")) "]")) "]",
+      "[" OREC("L", AFF("clean", "\"ranges\": [" EVS(EV_I("1.0-1") "," EV_LA("1.0-1")) "]")) "]",
+  };
+  for (size_t k = 0; k < 2; k++) {
+    struct vulndb_tracker *t = NULL;
+    if (vulndb_osv_parse_buf(at_limit[k], strlen(at_limit[k]), &t, NULL, &err) < 0)
+      fail_msg("%s", err.msg);
+    assert_int_equal(scan_match(&f->db, t, NULL, &r, &err), 0);
+    if (k == 0)
+      absent(&r, "L"); /* 1.0-1 is above the limit 1.0-1~ */
+    else
+      expect(&r, "L", "clean", SCAN_NO_FIX); /* introduced and last_affected at it */
+    scan_result_clear(&r);
+    vulndb_tracker_free(t);
+  }
+  vulndb_tracker_free(o);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_case_lands_in_its_category),
       cmocka_unit_test(test_release_choice),
       cmocka_unit_test(test_filters_by_severity_and_fixability),
       cmocka_unit_test(test_osv_and_the_tracker_wins),
+      cmocka_unit_test(test_osv_events_per_schema),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

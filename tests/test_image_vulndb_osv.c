@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "image/scan_gate.h"
+#include "image/vulndb_affected.h"
 #include "image/vulndb_osv.h"
 #include "image/vulndb_tracker.h"
 
@@ -169,7 +170,49 @@ static void test_ranges_collapse(void **state) {
   vulndb_tracker_get(t, 0, &e);
   assert_string_equal(e.introduced, "1.0-1");
   assert_string_equal(e.fixed_version, "3.0-1");
+  /* the summary above; the matcher's spec keeps each range, events sorted */
+  assert_string_equal(e.affected, "| i1.5-1 f1.6-1 i2.0-1 f2.1-1 | i1.0-1 f3.0-1");
   vulndb_tracker_free(t);
+}
+
+/* last_affected and limit in the spec; versions[] kept where no range has them;
+ * an entry of versions[] alone is used, not skipped */
+static void test_events_and_versions_in_the_spec(void **state) {
+  static const char doc[] =
+      "[" REC(DEB("{\"type\": \"ECOSYSTEM\", \"events\": [{\"limit\": \"*\"}, {\"last_affected\": \"1.4-1\"},"
+                  " {\"introduced\": \"1.0-1\"}]}], \"versions\": [\"1.2-1\", \"0.9-1\", \"1:0.1-1\""))
+      "," "{\"id\": \"B\", \"modified\": \"2024-01-01T00:00:00Z\", \"affected\": [{\"package\":"
+      " {\"ecosystem\": \"Debian:12\", \"name\": \"q\"}, \"versions\": [\"2.0-1\"]}]}]";
+  struct vulndb_osv_stats st;
+  struct vulndb_tracker *t = parse_ok(doc, &st);
+  assert_int_equal(vulndb_tracker_count(t), 2);
+  assert_int_equal(st.no_ranges, 0);
+  struct vulndb_entry e;
+  vulndb_tracker_get(t, 0, &e);
+  assert_string_equal(e.source, "p");
+  assert_string_equal(e.affected, "| i1.0-1 l1.4-1 x* =0.9-1 =1:0.1-1");
+  assert_int_equal(e.status, VULNDB_OPEN);
+  vulndb_tracker_get(t, 1, &e);
+  assert_string_equal(e.source, "q");
+  assert_string_equal(e.affected, "=2.0-1");
+  assert_null(e.fixed_version);
+  vulndb_tracker_free(t);
+  expect_refused("[" REC(DEB("{\"type\": \"ECOSYSTEM\", \"events\": [{\"introduced\": \"0\"}]}],"
+                             " \"versions\": [\"not a version!\""))
+                 "]", "versions[]");
+  expect_refused("[" REC(DEB("{\"type\": \"ECOSYSTEM\", \"events\": [{\"introduced\": \"0\"}]}],"
+                             " \"versions\": [1"))
+                 "]", "not a string");
+  expect_refused("[" REC(DEB("{\"type\": \"ECOSYSTEM\", \"events\": [{\"limit\": \"x*\"}]}")) "]",
+                 "limit");
+  /* what the index loader accepts as a spec */
+  assert_true(vulndb_affected_valid("| i0 f1.0-1 | i2.0 l2.3 x* =1:0.9"));
+  assert_true(vulndb_affected_valid("=1.0"));
+  assert_false(vulndb_affected_valid("i0 f1.0-1"));  /* an event outside a range */
+  assert_false(vulndb_affected_valid("| q1.0"));     /* an unknown event */
+  assert_false(vulndb_affected_valid("| i0 ="));     /* an empty version */
+  assert_false(vulndb_affected_valid("| i0 fnot!")); /* an invalid one */
+  assert_false(vulndb_affected_valid("|x i0"));
 }
 
 static void test_detect_and_codenames(void **state) {
@@ -302,6 +345,7 @@ int main(void) {
       cmocka_unit_test(test_every_truncation_is_refused),
       cmocka_unit_test(test_malformed_is_refused),
       cmocka_unit_test(test_ranges_collapse),
+      cmocka_unit_test(test_events_and_versions_in_the_spec),
       cmocka_unit_test(test_detect_and_codenames),
       cmocka_unit_test(test_cvss3),
       cmocka_unit_test(test_merge_keeps_both_sources),

@@ -2,12 +2,15 @@
  * Fuzz image/vulndb_osv's parser. Whatever the bytes: no crash, a refusal
  * says why and returns no index; an accepted index holds OSV records only,
  * strictly sorted, each resolved one with a fixed version, each found again
- * through vulndb_tracker_find(). The format detector must not crash either.
+ * through vulndb_tracker_find(), each with a well-formed affected spec whose
+ * verdicts hold together: a fix it names is above the version judged. The
+ * format detector must not crash either.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "image/vulndb_affected.h"
 #include "image/vulndb_osv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -41,6 +44,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t first, cnt = vulndb_tracker_find(t, e.release, e.source, &first);
     if (cnt == 0 || i < first || i >= first + cnt)
       abort();
+    if (!e.affected || !vulndb_affected_valid(e.affected))
+      abort();
+    static const char *const probes[] = {"0", "1.0-1", "1:2.0~rc1-1", "3.0.11-1~deb12u2", "99"};
+    for (size_t k = 0; k < sizeof probes / sizeof *probes; k++) {
+      struct dpkg_version v, fv;
+      const char *fixed = NULL;
+      size_t flen = 0;
+      dpkg_version_parse_str(probes[k], &v, NULL);
+      int a = vulndb_affected_judge(e.affected, &v, &fixed, &flen);
+      if (a < 0 || (a == 1 && fixed && (dpkg_version_parse(fixed, flen, &fv, NULL) < 0 ||
+                                         dpkg_version_cmp(&fv, &v) <= 0)))
+        abort();
+    }
     prev = e;
   }
   vulndb_tracker_free(t);
