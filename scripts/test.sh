@@ -57,7 +57,8 @@ if [[ "$mode" == default ]]; then
   # build, instrumented too; its one-shot allocations are not leaks worth failing on.
   # Target "fuzzers": every tests/fuzz/fuzz_*.c (tests/CMakeLists.txt).
   ASAN_OPTIONS=detect_leaks=0 cmake --build build-fuzz -j"$jobs" --target fuzzers
-  suite build-fuzz --label-regex fuzz
+  # In parallel: each run is bounded by wall-clock time (-max_total_time).
+  suite build-fuzz -j"$jobs" --label-regex fuzz
 fi
 
 # The last line: the whole run's counts (skips are listed above with their reasons).
