@@ -557,13 +557,15 @@ static const struct admin_op ops[WIRE_OP__COUNT] = {
     [WIRE_OP_NODE_INSPECT] = {admin_prep_node_inspect, run_note, admin_pack_node_inspect,
                               ADMIN_READ, "node:", NULL},
     [WIRE_OP_NODE_RM] = {admin_prep_node_rm, admin_run_node_rm, admin_pack_node_rm, ADMIN_WRITE,
-                         "node:", NULL},
+                         "node:", NULL, admin_after_node_rm},
     [WIRE_OP_CLUSTER_UPDATE] = {admin_prep_cluster_update, admin_run_cluster_update,
                                 admin_pack_cluster_update, ADMIN_WRITE, "cluster:", NULL},
-    /* node.join: anonymous TLS peers only (listen.c); refused on the admin socket */
-    [WIRE_OP_NODE_JOIN] = {prep_none, run_note, NULL, ADMIN_READ, "join", NULL},
-    /* node.renew: a node renewing its own certificate over --listen (listen.c) */
-    [WIRE_OP_NODE_RENEW] = {prep_none, run_note, NULL, ADMIN_READ, "renew", NULL},
+    /* node.join: anonymous TLS peers only (the role table refuses everyone else) */
+    [WIRE_OP_NODE_JOIN] = {admin_prep_node_join, admin_run_node_join, admin_pack_node_join,
+                           ADMIN_WRITE, "address:", NULL, admin_after_node_join},
+    /* node.renew: a node renewing its own certificate over --listen */
+    [WIRE_OP_NODE_RENEW] = {admin_prep_node_renew, admin_run_node_renew, admin_pack_node_renew,
+                            ADMIN_WRITE, "node:", NULL, admin_after_node_renew},
 };
 
 const struct admin_op *admin_op_get(enum wire_op op) {
@@ -607,4 +609,9 @@ void admin_req_clear(struct admin_req *rq) {
   free(rq->nodes);
   rq->nodes = NULL;
   rq->n_nodes = 0;
+  free(rq->csr);
+  free(rq->old_cert);
+  free(rq->pop);
+  rq->csr = rq->old_cert = rq->pop = NULL;
+  identity_issued_clear(&rq->issued);
 }

@@ -29,6 +29,7 @@ struct server {
   struct admin_conn *conns; /* live connections (doubly linked) */
   unsigned n_conns;
   unsigned max_conns;
+  uint32_t hb_ms, hb_missed; /* --listen heartbeats (0: wire/session.h defaults) */
 };
 
 /* admin.c: accept one connection on s->listener, check the peer, and serve
