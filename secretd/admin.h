@@ -58,7 +58,7 @@ struct admin_conn {
   char actor_name[80];       /* node id, or anonymous@addr */
   struct identity_peer peer; /* as authorized (role refreshed per request) */
   int refused;               /* <0: refused at the handshake (dropped on the next turn) */
-  struct admin_conn *node_next; /* listen.c: the sessions of one node id */
+  uint64_t seen_written;     /* listen.c: the session's last_seen already in the store */
 };
 
 /* Take one reference / give one back (the last calls c->release). */
@@ -196,6 +196,9 @@ int admin_prep_node_rm(struct admin_req *rq, const msgpack_object *args);
 int admin_run_node_rm(struct store_batch *b, struct admin_req *rq);
 void admin_pack_node_rm(msgpack_packer *pk, const struct admin_req *rq);
 void admin_after_node_rm(struct admin_req *rq, int r);
+int admin_prep_node_hello(struct admin_req *rq, const msgpack_object *args);
+int admin_run_node_hello(struct store_batch *b, struct admin_req *rq);
+void admin_pack_node_hello(msgpack_packer *pk, const struct admin_req *rq);
 int admin_prep_cluster_update(struct admin_req *rq, const msgpack_object *args);
 int admin_run_cluster_update(struct store_batch *b, struct admin_req *rq);
 void admin_pack_cluster_update(msgpack_packer *pk, const struct admin_req *rq);

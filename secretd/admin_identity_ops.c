@@ -339,6 +339,14 @@ void admin_pack_node_renew(msgpack_packer *pk, const struct admin_req *rq) {
 }
 
 void admin_after_node_renew(struct admin_req *rq, int r) {
+  struct admin_conn *c = rq->conn;
+  /* The session that renewed goes on as the node with its new certificate
+   * (the store now accepts only the new serial; the recheck of the next
+   * request compares with this one). */
+  if (r == 0 && c->wc && strcmp(c->peer.node_id, rq->issued.node_id) == 0) {
+    memcpy(c->peer.serial, rq->issued.serial, sizeof(c->peer.serial));
+    c->peer.not_after_s = (int64_t)rq->issued.not_after;
+  }
   if (r == 0)
     log_info("node %s renewed its certificate", rq->ref);
   else if (r != -ECANCELED)
@@ -354,4 +362,43 @@ void admin_after_node_rm(struct admin_req *rq, int r) {
                                "this node was removed from the cluster (deny list)");
   if (n)
     log_info("node %s removed: closed its %u live session(s)", rq->ref, n);
+}
+
+/* ---- node.hello: a node's report at each connection ---- */
+
+int admin_prep_node_hello(struct admin_req *rq, const msgpack_object *args) {
+  int r;
+  if ((r = need_identity(rq)) < 0)
+    return r;
+  const msgpack_object *host = wire_map_get(args, "hostname");
+  snprintf(rq->ref, sizeof(rq->ref), "%s", rq->conn->peer.node_id);
+  if (host) {
+    size_t n = host->via.str.size < STORE_HOSTNAME_MAX ? host->via.str.size : STORE_HOSTNAME_MAX;
+    memcpy(rq->hostname, host->via.str.ptr, n);
+    for (size_t i = 0; i < n; i++) /* a host name, printable: it reaches `node ls` */
+      if ((unsigned char)rq->hostname[i] < 0x21 || (unsigned char)rq->hostname[i] > 0x7e) {
+        rq->errmsg = "hostname: printable ASCII without spaces";
+        return SD_E_PROTO;
+      }
+  }
+  return 0;
+}
+
+/* The record's last_seen, hostname (as reported) and address (as seen by
+ * the listener, not as claimed), with one audit record per connection. */
+int admin_run_node_hello(struct store_batch *b, struct admin_req *rq) {
+  char object[400];
+  int r = store_node_seen(b, rq->ref, now_ns(), rq->hostname[0] ? rq->hostname : NULL,
+                          rq->conn->addr);
+  snprintf(object, sizeof(object), "node:%.26s hostname:%.64s address:%.63s", rq->ref,
+           rq->hostname[0] ? rq->hostname : "-", rq->conn->addr);
+  int a = store_audit_note(b, &rq->actor, "node.hello", object, r);
+  return r < 0 ? r : a;
+}
+
+void admin_pack_node_hello(msgpack_packer *pk, const struct admin_req *rq) {
+  msgpack_pack_map(pk, 3);
+  wire_pack_kv_str(pk, "node_id", rq->ref);
+  wire_pack_kv_str(pk, "address", rq->conn->addr);
+  wire_pack_kv_uint(pk, "down_after_ms", listen_down_after_ms(rq->server->tls_listener));
 }

@@ -566,6 +566,9 @@ static const struct admin_op ops[WIRE_OP__COUNT] = {
     /* node.renew: a node renewing its own certificate over --listen */
     [WIRE_OP_NODE_RENEW] = {admin_prep_node_renew, admin_run_node_renew, admin_pack_node_renew,
                             ADMIN_WRITE, "node:", NULL, admin_after_node_renew},
+    /* node.hello: a node's report at each connection (last_seen, hostname, address) */
+    [WIRE_OP_NODE_HELLO] = {admin_prep_node_hello, admin_run_node_hello, admin_pack_node_hello,
+                            ADMIN_WRITE, "node:", NULL, NULL},
 };
 
 const struct admin_op *admin_op_get(enum wire_op op) {

@@ -370,6 +370,7 @@ int identity_renew(struct identity *id, struct store_batch *b, const struct stor
     return r;
   }
   memcpy(out.node_id, node_id, sizeof(out.node_id));
+  memcpy(out.serial, serial, sizeof(out.serial));
   out.role = (enum ca_role)n.role;
   out.kept_id = true;
   *ret = out;

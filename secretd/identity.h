@@ -92,6 +92,7 @@ struct identity_issued {
   char node_id[CA_ID_LEN + 1];
   enum ca_role role;
   bool kept_id;      /* a returning node kept its id */
+  uint8_t serial[CA_SERIAL_LEN]; /* identity_renew: the new certificate's */
   uint8_t *cert;     /* DER, malloc()ed: caller frees */
   size_t cert_len;
   time_t not_after;

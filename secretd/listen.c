@@ -405,6 +405,71 @@ static void on_connection(uv_stream_t *server, int status) {
   l->n_conns++;
 }
 
+/* ---- liveness: last_seen follows the sessions ----
+ * Once per heartbeat interval, every node whose session showed a sign of
+ * life (a heartbeat, a request) since the previous tick gets last_seen =
+ * now, all in one queue item (no audit record: a heartbeat must not grow the
+ * chain). So a node's writes are at most one per interval, and a node whose
+ * session went silent stops being refreshed and turns `down` after the
+ * window (listen_down_after_ms), when the session drops it too. */
+
+struct seen_item {
+  struct cq_item item;
+  size_t n;
+  uint64_t now_ns;
+  char (*ids)[CA_ID_LEN + 1];
+};
+
+static int seen_run(struct store_batch *b, struct cq_item *it) {
+  struct seen_item *si = (struct seen_item *)it;
+  for (size_t i = 0; i < si->n; i++)
+    (void)store_node_seen(b, si->ids[i], si->now_ns, NULL, NULL); /* a removed node: ignored */
+  return 0;
+}
+
+static void seen_done(struct cq_item *it, int r) {
+  struct seen_item *si = (struct seen_item *)it;
+  if (r < 0 && r != -ECANCELED)
+    log_warn("cannot record the nodes' heartbeats: %s", sd_strerror(r));
+  free(si->ids);
+  free(si);
+}
+
+static void seen_tick(uv_timer_t *t) {
+  struct tls_listener *l = t->data;
+  size_t n = 0, i = 0;
+  for (struct admin_conn *c = l->conns; c; c = c->next)
+    if (c->wc && c->refused == 0 && c->peer.wire_role && c->peer.wire_role != WIRE_ROLE_ANON)
+      n++;
+  if (!n)
+    return;
+  struct seen_item *si = calloc(1, sizeof(*si));
+  if (!si || !(si->ids = calloc(n, sizeof(*si->ids)))) {
+    free(si);
+    return;
+  }
+  for (struct admin_conn *c = l->conns; c && i < n; c = c->next) {
+    if (!c->wc || c->refused || !c->peer.wire_role || c->peer.wire_role == WIRE_ROLE_ANON)
+      continue;
+    uint64_t seen = wire_session_last_seen(c->wc);
+    if (seen == c->seen_written)
+      continue;
+    c->seen_written = seen;
+    memcpy(si->ids[i++], c->peer.node_id, sizeof(si->ids[0]));
+  }
+  if (!(si->n = i)) {
+    free(si->ids);
+    free(si);
+    return;
+  }
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  si->now_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+  si->item.run = seen_run;
+  si->item.done = seen_done;
+  cq_submit(l->server->cq, &si->item);
+}
+
 /* ---- pushes, cut-off, liveness ---- */
 
 int64_t listen_push(struct tls_listener *l, const char *node_id, const char *topic,
@@ -545,6 +610,8 @@ int listen_start(struct server *s, const char *hostport, struct tls_listener **r
   l->refused_timer.data = l;
   uv_timer_init(s->loop, &l->reap_timer);
   l->reap_timer.data = l;
+  uv_timer_init(s->loop, &l->seen_timer);
+  l->seen_timer.data = l;
   if ((r = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0)) < 0 ||
       (r = uv_listen((uv_stream_t *)&l->tcp, 256, on_connection)) < 0) {
     log_err("cannot listen on %s: %s", hostport, uv_strerror(r));
@@ -552,12 +619,15 @@ int listen_start(struct server *s, const char *hostport, struct tls_listener **r
     uv_close((uv_handle_t *)&l->tcp, NULL);
     uv_close((uv_handle_t *)&l->refused_timer, NULL);
     uv_close((uv_handle_t *)&l->reap_timer, NULL);
+    uv_close((uv_handle_t *)&l->seen_timer, NULL);
     wire_tls_ctx_free(l->ctx);
     /* the handles close on the next loop turn: the caller keeps l until
      * its loop has run to completion, then listen_free()s it */
     *ret = l;
     return r;
   }
+  uint32_t hb = l->hb_ms ? l->hb_ms : WIRE_HB_DEFAULT_MS;
+  uv_timer_start(&l->seen_timer, seen_tick, hb, hb);
   log_info("listening for nodes on %s (TLS 1.3; cluster %s; heartbeat %u ms, down after %llu ms)",
            hostport, identity_cluster(s->identity)->cluster_id,
            l->hb_ms ? l->hb_ms : WIRE_HB_DEFAULT_MS, (unsigned long long)listen_down_after_ms(l));
@@ -574,6 +644,7 @@ void listen_stop(struct tls_listener *l) {
     refused_flush(&l->refused_timer); /* the last second's counts */
   uv_close((uv_handle_t *)&l->refused_timer, NULL);
   uv_close((uv_handle_t *)&l->reap_timer, NULL);
+  uv_close((uv_handle_t *)&l->seen_timer, NULL);
   while (l->conns)
     conn_drop(l->conns);
   while (l->queues) {

@@ -125,6 +125,11 @@ static const struct wire_arg_spec args_node_renew[] = {
     ARGS_END,
 };
 
+static const struct wire_arg_spec args_node_hello[] = {
+    {"hostname", WIRE_T_STR, false, 255},
+    ARGS_END,
+};
+
 static const struct {
   const char *name;
   const struct wire_arg_spec *args;
@@ -153,6 +158,7 @@ static const struct {
     [WIRE_OP_CLUSTER_UPDATE] = {"cluster.update", args_cluster_update, ADMIN},
     [WIRE_OP_NODE_JOIN] = {"node.join", args_node_join, WIRE_ROLE_ANON},
     [WIRE_OP_NODE_RENEW] = {"node.renew", args_node_renew, WORKER | WIRE_ROLE_MANAGER},
+    [WIRE_OP_NODE_HELLO] = {"node.hello", args_node_hello, WORKER | WIRE_ROLE_MANAGER},
 };
 
 uint32_t wire_op_roles(enum wire_op op) {

@@ -58,6 +58,7 @@ enum wire_op {
   WIRE_OP_CLUSTER_UPDATE,
   WIRE_OP_NODE_JOIN,
   WIRE_OP_NODE_RENEW,
+  WIRE_OP_NODE_HELLO, /* a node's report at each connection: hostname (issue 9) */
   WIRE_OP__COUNT,
 };
 
