@@ -191,8 +191,9 @@ static const char *who(const struct admin_conn *c) {
 static void req_done(struct cq_item *it, int r) {
   struct admin_req *rq = (struct admin_req *)it;
   struct admin_conn *c = rq->conn;
-  if (rq->op && rq->op->after)
-    rq->op->after(rq, r);
+  admin_after_fn after = rq->op ? admin_op_after(rq->opcode) : NULL;
+  if (after)
+    after(rq, r);
   if (r == -EBADMSG)
     log_err("%s refused: a stored record failed its integrity check (changed outside "
             "secretd); the audit chain has a store.tamper record", rq->action);
@@ -327,6 +328,7 @@ void admin_dispatch(struct admin_conn *c, const struct wire_request *req) {
   c->refs++;
   rq->id = req->id;
   rq->op = op;
+  rq->opcode = req->opcode;
   rq->action = wire_op_name(req->opcode); /* static */
   rq->actor = c->actor;
   uint32_t role = wire_session_role(wc);
@@ -387,6 +389,7 @@ void admin_refused(struct admin_conn *c, const char *op, int code) {
   int opcode = wire_op_lookup(op, strlen(op));
   if (opcode >= 0) {
     rq->op = admin_op_get((enum wire_op)opcode);
+    rq->opcode = (enum wire_op)opcode;
     rq->action = wire_op_name((enum wire_op)opcode);
   } else {
     /* "session": a broken session message (e.g. a bad hello) is malformed too */

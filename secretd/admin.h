@@ -91,6 +91,7 @@ struct admin_req {
   struct admin_conn *conn;    /* holds a reference; may be closed meanwhile */
   uint64_t id;
   const struct admin_op *op;  /* NULL: unknown or malformed (action says which) */
+  enum wire_op opcode;        /* when op is set */
   const char *action;         /* static: the op's name or ADMIN_ACTION_* */
   struct store_actor actor;
   int code;                   /* outcome of prepare (read result, arg errors) */
@@ -166,9 +167,13 @@ struct admin_op {
   const char *object_prefix; /* audit object for notes: "<prefix><ref or name>" */
   /* ADMIN_SLOW: a thread-pool thread, no batch: the read itself. */
   int (*slow)(struct admin_req *rq);
-  /* Loop thread, optional: the outcome r, before the reply (limiters, logs). */
-  void (*after)(struct admin_req *rq, int r);
 };
+
+/* admin_ops.c: an op's optional hook on the loop thread with the outcome r,
+ * before the reply (limiters, logs, cutting sessions); NULL when none. Kept
+ * apart from struct admin_op so that its table stays positional. */
+typedef void (*admin_after_fn)(struct admin_req *rq, int r);
+admin_after_fn admin_op_after(enum wire_op op);
 
 /* admin_services.c: the service ops' handlers (prepare, run, pack). */
 int admin_prep_service_create(struct admin_req *rq, const msgpack_object *args);

@@ -111,8 +111,31 @@ void admin_pack_join_token(msgpack_packer *pk, const struct admin_req *rq) {
 
 /* ---- node.ls / node.inspect ---- */
 
+/* One page of nodes in id order, strictly after the cursor's id. The store
+ * lists every node (a cluster has thousands at most: one read txn); the page
+ * is cut here. */
 int admin_prep_node_ls(struct admin_req *rq, const msgpack_object *args) {
-  return store_node_list(rq->server->store, &rq->nodes, &rq->n_nodes);
+  struct wire_page *pg = &rq->page;
+  size_t skip = 0, n = 0;
+  int r = wire_page_args(args, WIRE_LIST_NODES, 1, CA_ID_LEN, pg, &rq->errmsg);
+  if (r < 0 || (r = store_node_list(rq->server->store, &rq->nodes, &rq->n_nodes)) < 0)
+    return r;
+  if (pg->has_after)
+    while (skip < rq->n_nodes) {
+      const char *id = rq->nodes[skip].id;
+      size_t len = strlen(id), m = len < pg->after_len ? len : pg->after_len;
+      int c = memcmp(id, pg->after, m);
+      if (c > 0 || (c == 0 && len > pg->after_len))
+        break;
+      skip++;
+    }
+  n = rq->n_nodes - skip;
+  rq->more = n > pg->limit;
+  if (rq->more)
+    n = pg->limit;
+  memmove(rq->nodes, rq->nodes + skip, n * sizeof(*rq->nodes));
+  rq->n_nodes = n;
+  return 0;
 }
 
 static void pack_node(msgpack_packer *pk, const struct store_node *n, bool full,
@@ -135,11 +158,14 @@ static void pack_node(msgpack_packer *pk, const struct store_node *n, bool full,
 }
 
 void admin_pack_node_ls(msgpack_packer *pk, const struct admin_req *rq) {
-  msgpack_pack_map(pk, 1);
+  msgpack_pack_map(pk, 1 + rq->more);
   wire_pack_str(pk, "nodes");
   msgpack_pack_array(pk, rq->n_nodes);
   for (size_t i = 0; i < rq->n_nodes; i++)
     pack_node(pk, &rq->nodes[i], false, listen_down_after_ms(rq->server->tls_listener));
+  if (rq->more) /* the cursor of the next page: after the last id of this one */
+    wire_pack_page_next(pk, WIRE_LIST_NODES, rq->nodes[rq->n_nodes - 1].id,
+                        strlen(rq->nodes[rq->n_nodes - 1].id));
 }
 
 static int node_ref(struct admin_req *rq, const msgpack_object *args) {

@@ -557,19 +557,29 @@ static const struct admin_op ops[WIRE_OP__COUNT] = {
     [WIRE_OP_NODE_INSPECT] = {admin_prep_node_inspect, run_note, admin_pack_node_inspect,
                               ADMIN_READ, "node:", NULL},
     [WIRE_OP_NODE_RM] = {admin_prep_node_rm, admin_run_node_rm, admin_pack_node_rm, ADMIN_WRITE,
-                         "node:", NULL, admin_after_node_rm},
+                         "node:", NULL},
     [WIRE_OP_CLUSTER_UPDATE] = {admin_prep_cluster_update, admin_run_cluster_update,
                                 admin_pack_cluster_update, ADMIN_WRITE, "cluster:", NULL},
     /* node.join: anonymous TLS peers only (the role table refuses everyone else) */
     [WIRE_OP_NODE_JOIN] = {admin_prep_node_join, admin_run_node_join, admin_pack_node_join,
-                           ADMIN_WRITE, "address:", NULL, admin_after_node_join},
+                           ADMIN_WRITE, "address:", NULL},
     /* node.renew: a node renewing its own certificate over --listen */
     [WIRE_OP_NODE_RENEW] = {admin_prep_node_renew, admin_run_node_renew, admin_pack_node_renew,
-                            ADMIN_WRITE, "node:", NULL, admin_after_node_renew},
+                            ADMIN_WRITE, "node:", NULL},
     /* node.hello: a node's report at each connection (last_seen, hostname, address) */
     [WIRE_OP_NODE_HELLO] = {admin_prep_node_hello, admin_run_node_hello, admin_pack_node_hello,
-                            ADMIN_WRITE, "node:", NULL, NULL},
+                            ADMIN_WRITE, "node:", NULL},
 };
+
+static const admin_after_fn afters[WIRE_OP__COUNT] = {
+    [WIRE_OP_NODE_JOIN] = admin_after_node_join,
+    [WIRE_OP_NODE_RENEW] = admin_after_node_renew,
+    [WIRE_OP_NODE_RM] = admin_after_node_rm,
+};
+
+admin_after_fn admin_op_after(enum wire_op op) {
+  return (unsigned)op < WIRE_OP__COUNT ? afters[op] : NULL;
+}
 
 const struct admin_op *admin_op_get(enum wire_op op) {
   return (unsigned)op < WIRE_OP__COUNT && ops[op].prepare ? &ops[op] : NULL;

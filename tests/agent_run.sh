@@ -176,6 +176,47 @@ A2=$AGENT_PID
 wait_log "$T/run4.log" "connected to 127.0.0.1:$PORT as node $NODE2"
 ok "renewal at the planned point ($pct% of the lifetime) over the live connection; the old certificate is refused, the new one serves"
 
+# ---- node.ls in pages of one: every node once, in order, like `secret node ls` ----
+S node ls | awk 'NR > 1 {print $1}' >"$T/ids.txt"
+[ "$(wc -l <"$T/ids.txt")" -ge 2 ] || fail "want 2 nodes or more: $(S node ls)"
+python3 - "$SOCK" >"$T/paged.txt" <<'PY' || fail "node.ls paging"
+import re, socket, struct, sys
+def enc(v):
+    if isinstance(v, int): return b"\xce" + struct.pack(">I", v)
+    if isinstance(v, str):
+        b = v.encode(); return b"\xd9" + bytes([len(b)]) + b
+    if isinstance(v, dict):
+        return bytes([0x80 | len(v)]) + b"".join(enc(k) + enc(x) for k, x in v.items())
+    raise TypeError(v)
+def call(args):
+    s = socket.socket(socket.AF_UNIX); s.settimeout(20); s.connect(sys.argv[1])
+    body = enc({"v": 1, "id": 9, "op": "node.ls", "args": args})
+    s.sendall(struct.pack(">I", len(body)) + body)
+    buf = b""
+    while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
+        c = s.recv(1 << 20)
+        assert c, "closed"
+        buf += c
+    s.close()
+    return buf[4:]
+cur, pages = "", 0
+while True:
+    r = call({"limit": 1, "cursor": cur} if cur else {"limit": 1})
+    assert b"\xa2ok\xc3" in r, r[:200]
+    ids = re.findall(rb"\xa2id\xba([a-z2-7]{26})", r)
+    assert len(ids) == 1, r[:200]
+    print(ids[0].decode())
+    pages += 1
+    m = re.search(rb"\xa4next[\xa0-\xbf\xd9](?:[\x00-\xff])?([0-9a-f]+)", r)
+    if not m:
+        break
+    assert m.group(1).decode() != cur
+    cur = m.group(1).decode()
+    assert pages < 100
+PY
+cmp -s "$T/ids.txt" "$T/paged.txt" || fail "paged node.ls: $(cat "$T/paged.txt") vs $(cat "$T/ids.txt")"
+ok "node.ls in pages of one lists each of the $(wc -l <"$T/ids.txt") nodes once, in order"
+
 # ---- node rm cuts the node's live session within one second ----
 t0=$(now_ms)
 S node rm "$NODE2" --force >/dev/null 2>&1 || fail "node rm --force"

@@ -152,7 +152,7 @@ static const struct {
     [WIRE_OP_SERVICE_RM] = {"service.rm", args_service_name, ADMIN},
     [WIRE_OP_SESSION_ECHO] = {"session.echo", args_echo, WORKER},
     [WIRE_OP_JOIN_TOKEN] = {"join_token", args_join_token, ADMIN},
-    [WIRE_OP_NODE_LS] = {"node.ls", args_none, ADMIN},
+    [WIRE_OP_NODE_LS] = {"node.ls", args_page, ADMIN},
     [WIRE_OP_NODE_INSPECT] = {"node.inspect", args_ref, ADMIN},
     [WIRE_OP_NODE_RM] = {"node.rm", args_rm, ADMIN},
     [WIRE_OP_CLUSTER_UPDATE] = {"cluster.update", args_cluster_update, ADMIN},
