@@ -61,6 +61,13 @@ if(TARGET secretd AND TARGET secret AND TARGET secret-agent)
                    $<TARGET_FILE:secretd> $<TARGET_FILE:secret> $<TARGET_FILE:secret-agent>)
   set_tests_properties(identity_join PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
                        LABELS "integration;daemon" ENVIRONMENT "SD_TIME_SLACK=${sd_slack}")
+  # secret-agent run: heartbeats and status, renewal under libfaketime, node
+  # rm cut-off, reconnection after restarts (loopback and two namespaces).
+  add_test(NAME agent_run
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/agent_run.sh
+                   $<TARGET_FILE:secretd> $<TARGET_FILE:secret> $<TARGET_FILE:secret-agent>)
+  set_tests_properties(agent_run PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
+                       LABELS "integration;daemon" ENVIRONMENT "SD_TIME_SLACK=${sd_slack}")
 endif()
 
 # Delivery, manager side (issue 11): assignment sets, generations, change
