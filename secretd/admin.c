@@ -361,6 +361,10 @@ void admin_dispatch(struct admin_conn *c, const struct wire_request *req) {
     cq_submit(c->server->cq, &rq->item);
     return;
   }
+  /* A node's request: the caller is its verified certificate's node id
+   * (worker ops act on it, never on an argument). */
+  if (c->listener && role != WIRE_ROLE_ANON && c->peer.node_id[0])
+    snprintf(rq->node_id, sizeof(rq->node_id), "%s", c->peer.node_id);
   admin_submit(rq, req->args);
 }
 

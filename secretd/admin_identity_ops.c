@@ -18,6 +18,7 @@
 #include "secretd/admin.h"
 #include "secretd/identity.h"
 #include "secretd/listen.h"
+#include "secretd/push_hook.h"
 #include "secretd/log.h"
 #include "secretd/serve.h"
 #include "wire/msg.h"
@@ -388,6 +389,7 @@ void admin_after_node_rm(struct admin_req *rq, int r) {
                                "this node was removed from the cluster (deny list)");
   if (n)
     log_info("node %s removed: closed its %u live session(s)", rq->ref, n);
+  push_hook_mark_node(rq->server, rq->ref, "node_removed"); /* its tasks show so */
 }
 
 /* ---- node.hello: a node's report at each connection ---- */

@@ -7,6 +7,7 @@
 #include "secretd/serve.h"
 #include "secretd/identity.h"
 #include "secretd/listen.h"
+#include "secretd/push_hook.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -345,6 +346,7 @@ static int serve_run(const struct serve_opts *o) {
     unlink(o->socket);
     goto out_cq;
   }
+  push_hook_install(&s); /* assignment changes pushed to the nodes' sessions */
   uv_signal_init(&loop, &s.sig_term);
   uv_signal_init(&loop, &s.sig_int);
   s.sig_term.data = s.sig_int.data = &s;
