@@ -20,6 +20,7 @@
  * memory (secbuf) and OpenSSL's secure heap.
  */
 #include "agent/agent.h"
+#include "agent/delivery.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -40,6 +41,7 @@
 #include "base/error.h"
 #include "base/secbuf.h"
 #include "crypto/ca.h"
+#include "store/identity.h"
 #include "wire/async_client.h"
 #include "wire/msg.h"
 #include "wire/proto.h"
@@ -69,6 +71,7 @@ struct agent {
   int64_t cert_base_s, cert_not_after_s; /* the current certificate's lifetime */
   uint64_t last_renew_ms;
   struct secbuf *new_key; /* during a renewal */
+  struct agent_delivery *delivery; /* agent/delivery.h, or NULL */
 };
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -290,6 +293,7 @@ static void on_up(struct wire_aclient *c, uint32_t version, void *ud) {
   a->last_down = 0;
   if (wire_aclient_call(c, WIRE_OP_NODE_HELLO, pack_hello, a, on_hello_reply, a) < 0)
     logf_("cannot report to the manager");
+  agent_delivery_on_up(a->delivery);
 }
 
 static void on_down(struct wire_aclient *c, int reason, void *ud) {
@@ -307,12 +311,16 @@ static void on_down(struct wire_aclient *c, int reason, void *ud) {
   }
   a->was_up = false;
   a->last_down = reason;
+  /* only the manager's word that the node was removed stops the tasks: a
+   * mere disconnect keeps them and their delivered secrets */
+  if (reason == STORE_ID_E_DENIED)
+    agent_delivery_node_removed(a->delivery);
 }
 
 static void on_push(struct wire_aclient *c, const struct wire_push *p, void *ud) {
+  struct agent *a = ud;
   (void)c;
-  (void)ud;
-  logf_("push %llu (%s)", (unsigned long long)p->seq, p->topic);
+  agent_delivery_on_push(a->delivery, p);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -321,6 +329,8 @@ static void on_signal(uv_signal_t *h, int signum) {
   a->stopping = true;
   wire_aclient_free(a->ac);
   a->ac = NULL;
+  agent_delivery_close(a->delivery); /* containers keep running */
+  a->delivery = NULL;
   uv_close((uv_handle_t *)&a->renew_timer, NULL);
   uv_close((uv_handle_t *)&a->sig_term, NULL);
   uv_close((uv_handle_t *)&a->sig_int, NULL);
@@ -345,12 +355,13 @@ static int read_x509(int dfd, const char *name, X509 **ret, struct secbuf **ret_
   return 0;
 }
 
-static const char usage_line[] = "usage: secret-agent run --state DIR [--key-type p256|ed25519]";
+static const char usage_line[] = "usage: secret-agent run --state DIR [--key-type p256|ed25519] [--delivery-dir DIR]";
 
 int agent_run(int argc, char **argv) {
   static const struct option opts[] = {
       {"state", required_argument, NULL, 's'},
       {"key-type", required_argument, NULL, 'k'},
+      {"delivery-dir", required_argument, NULL, 'd'},
       {"help", no_argument, NULL, 'h'},
       {0},
   };
@@ -358,11 +369,14 @@ int agent_run(int argc, char **argv) {
   struct secbuf *mgr = NULL, *id = NULL, *key = NULL, *cert_der = NULL;
   X509 *cert = NULL;
   int c, r, status = 1;
+  const char *delivery_dir = NULL;
+  char ddir_buf[4096];
 
   optind = 0;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
     case 's': a.state = optarg; break;
+    case 'd': delivery_dir = optarg; break;
     case 'k':
       if (!strcmp(optarg, "p256"))
         a.kt = CA_KEY_P256;
@@ -420,11 +434,19 @@ int agent_run(int argc, char **argv) {
   a.sig_term.data = a.sig_int.data = &a;
   uv_signal_start(&a.sig_term, on_signal, SIGTERM);
   uv_signal_start(&a.sig_int, on_signal, SIGINT);
+  /* the reconciler: records of what each task has (never a value) */
+  if (!delivery_dir) {
+    snprintf(ddir_buf, sizeof(ddir_buf), "%s/delivery", a.state);
+    delivery_dir = ddir_buf;
+  }
+  if ((r = agent_delivery_open(&a.loop, delivery_dir, &a.delivery)) < 0)
+    logf_("delivery off: cannot open %s: %s (tasks need root)", delivery_dir, sd_strerror(r));
   const struct wire_aclient_opts o = {
       .loop = &a.loop, .host = a.host, .port = a.port, .tls = a.ctx};
   static const struct wire_aclient_cbs cbs = {.on_up = on_up, .on_down = on_down, .on_push = on_push};
   if ((r = wire_aclient_new(&o, &cbs, &a, &a.ac)) < 0) {
     agent_err("cannot connect to %s: %s", a.manager, sd_strerror(r));
+    agent_delivery_close(a.delivery);
     uv_close((uv_handle_t *)&a.renew_timer, NULL);
     uv_close((uv_handle_t *)&a.sig_term, NULL);
     uv_close((uv_handle_t *)&a.sig_int, NULL);
@@ -432,6 +454,7 @@ int agent_run(int argc, char **argv) {
     uv_loop_close(&a.loop);
     goto out;
   }
+  agent_delivery_set_client(a.delivery, a.ac);
   logf_("running as node %s, manager %s", a.node_id, a.manager);
   renew_plan(&a, cert, asn1_time_s(X509_get0_notBefore(cert)) + CA_SKEW_SECONDS);
   uv_run(&a.loop, UV_RUN_DEFAULT);
