@@ -7,6 +7,9 @@
 #    grant on the same node has no such file;
 #  - `secret rotate` is seen inside the running container within 1 s (x SLACK;
 #    the latencies of 10 rotations are printed), never a partial or empty file;
+#  - another node (a test client with that node's real certificate) asking for
+#    the secret is refused and audited; this node asking for an old version is
+#    refused that version and audited;
 #  - a new grant to a running service adds the file within 1 s;
 #  - a non-root service (--user 1000:1000) reads its secret with no owner flags;
 #  - `secret revoke` removes the file within 1 s;
@@ -167,6 +170,36 @@ echo "rotation latency, secret rotate -> new content read inside the container (
 wait_line "$OUT/nonroot.log" "11 $(vlen 11)" $((2 * SLACK)) >/dev/null ||
   fail "nonroot did not follow the rotations"
 ok "10 rotations seen inside the running containers within 1 s each (x$SLACK), never a partial file"
+
+# ---- the node authorizer: another node's real certificate, an old version ----
+HERE=$(cd "$(dirname "$0")" && pwd)
+CLIENT() { python3 "$HERE/identity_client.py" "$@"; }
+"$AGENT" join --token-file "$T/tok" --manager "127.0.0.1:$PORT" --state "$T/agent2" \
+  >"$T/join2.out" 2>"$T/join2.err" || fail "join 2: $(cat "$T/join2.err")"
+NODE2=$(cat "$T/join2.out")
+pem() { # pem STATE NAME: the node's certificate and key as PEM for the test client
+  openssl x509 -inform DER -in "$1/node.crt" -out "$T/$2.pem"
+  openssl pkey -inform DER -in "$1/node.key" -out "$T/$2.key" 2>/dev/null
+}
+pem "$T/agent2" n2
+pem "$STATE" n1
+TASK=$(S service ps web | awk 'NR == 2 {print $1}')
+SID=$(S inspect db | awk '$1 == "id:" {print $2}')
+[[ "$TASK" =~ ^[0-9a-f]{32}$ && "$SID" =~ ^[0-9a-f]{32}$ ]] || fail "task $TASK secret $SID"
+CLIENT "127.0.0.1:$PORT" node.deliver --cert "$T/n2.pem" --key "$T/n2.key" \
+  --args-json "{\"service\":\"web\",\"task\":\"$TASK\",\"secrets\":{\"$SID\":11}}" >"$T/other.out" ||
+  fail "client: $(cat "$T/other.out")"
+grep -q "^error .*another node" "$T/other.out" || fail "another node was answered: $(cat "$T/other.out")"
+CLIENT "127.0.0.1:$PORT" node.deliver --cert "$T/n1.pem" --key "$T/n1.key" \
+  --args-json "{\"service\":\"web\",\"task\":\"$TASK\",\"secrets\":{\"$SID\":3}}" >"$T/old.out" ||
+  fail "client: $(cat "$T/old.out")"
+grep -q "^ok secrets refused:.*older" "$T/old.out" || fail "an old version was answered: $(cat "$T/old.out")"
+S audit --json >"$T/audit2.json" || fail "audit"
+grep '"secret.deliver"' "$T/audit2.json" | grep "$NODE2" | grep -q '"denied"' ||
+  fail "the other node's refusal is not audited: $(grep deliver "$T/audit2.json" | tail -n 3)"
+grep '"secret.deliver"' "$T/audit2.json" | grep "version:3 " | grep -q '"denied"' ||
+  fail "the old version's refusal is not audited"
+ok "node authorizer: node $NODE2's real certificate is refused web's secret, an old version is refused; both audited"
 
 # ---- a new grant to a running service ----
 t0=$(now_ms)
