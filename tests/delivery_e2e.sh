@@ -17,6 +17,8 @@
 #  - `secret audit` shows each delivery (node, task, secret, version; never the value);
 #  - the agent killed with SIGKILL and restarted takes its container back (same
 #    PID 1) and applies a revoke made while it was down;
+#  - secretd killed with SIGKILL and restarted: the agent reconnects and
+#    later rotations are seen live again;
 #  - `secret node rm` makes the agent stop its tasks and wipe their state;
 #  - a random marker in every value is in no file under the agent's state
 #    dir, /tmp or /var changed during the run.
@@ -275,6 +277,22 @@ wait_line "$OUT/batch.log" " 0" $((10 * SLACK)) >/dev/null ||
 [ "$(task_pid batch)" = "$PB" ] || fail "batch was restarted ($PB -> $(task_pid batch))"
 wait_line "$OUT/nonroot.log" "11 $(vlen 11)" 1 >/dev/null || fail "nonroot lost its secret"
 ok "agent SIGKILL + restart: same container (pid $PB), the revoke made while it was down applied"
+
+# ---- secretd SIGKILL + restart: the agent reconnects and follows again ----
+kill -KILL "$PID"
+wait "$PID" 2>/dev/null || true
+PID=
+start_daemon --listen "127.0.0.1:$PORT" --heartbeat-ms 500 --heartbeat-missed 3
+for v in 12 13 14; do
+  value "$v" | S rotate db - >/dev/null || fail "rotate $v after the restart"
+  t0=$(now_ms)
+  wait_line "$OUT/nonroot.log" "$v $(vlen "$v")" $((5 * SLACK)) >/dev/null ||
+    fail "rotation $v after secretd's restart not seen: $(tail -n 3 "$OUT/nonroot.log"); agent: $(tail -n 10 "$T/agent.log")"
+  w=$(($(now_ms) - t0))
+  # the first may wait for the reconnection; the next ones are pushed
+  [ "$v" = 12 ] || [ "$w" -le $((1000 * SLACK)) ] || fail "rotation $v after the restart took $w ms"
+done
+ok "secretd SIGKILL + restart: the agent reconnected and sees rotations live again"
 
 # ---- node rm: the agent stops its tasks and wipes their state ----
 S node rm "$NODE" --force >/dev/null 2>&1 || fail "node rm"
