@@ -19,7 +19,10 @@
 
 #define TOPIC_ASSIGN "assign" /* secretd/push_hook.h PUSH_TOPIC_ASSIGN */
 
-/* The latest state of one task not yet acknowledged by the manager. */
+/* The latest state of each task: sent at each change and again at each
+ * connection (a node that was down has its tasks shown node_down until its
+ * agent reports them again). Forgotten once a stop is acknowledged or a
+ * report is refused (the task is gone on the manager's side). */
 struct report {
   struct report *next;
   char task[49], service[WIRE_ASSIGN_NAME_MAX + 1], state[16];
@@ -166,6 +169,28 @@ static void pack_assignments_args(msgpack_packer *pk, void *ud) {
   wire_pack_kv_str(pk, "digest", hex);
 }
 
+static void core_report(void *ud, const struct agentcore_report *r);
+
+/* Tasks the manager shows node_down (the node was away longer than its
+ * window) that run here and that this agent has not reported since it
+ * started (a restarted agent took them back): reported running again. */
+static void report_taken_back(struct agent_delivery *d, const struct wire_assignments *a) {
+  for (size_t i = 0; i < a->n_tasks; i++) {
+    const struct wire_assign_task *wt = &a->tasks[i];
+    struct report *rp;
+    if (strcmp(wt->state, "node_down") != 0 || agentcore_task_pid(d->ac, wt->id) <= 0)
+      continue;
+    for (rp = d->reports; rp && strcmp(rp->task, wt->id) != 0; rp = rp->next)
+      ;
+    if (rp)
+      continue; /* its own latest state went out at the connection */
+    struct agentcore_report r = {.task_id = wt->id, .service = wt->service,
+                                 .state = AGENTCORE_RUNNING, .exit_code = -1,
+                                 .message = "taken back"};
+    core_report(d, &r);
+  }
+}
+
 static void on_assignments(struct wire_session *s, int status, const struct wire_response *resp,
                            void *ud) {
   struct agent_delivery *d = ud;
@@ -195,6 +220,7 @@ static void on_assignments(struct wire_session *s, int status, const struct wire
         memcpy(d->digest, a.digest, sizeof(d->digest));
         logf_("assignments generation %llu applied (%zu task(s))",
               (unsigned long long)a.generation, a.n_tasks);
+        report_taken_back(d, &a);
         kick(d);
       }
       wire_assignments_clear(&a);
@@ -341,9 +367,10 @@ static void on_reported(struct wire_session *s, int status, const struct wire_re
   (void)s;
   if (status == 0 && !resp->ok)
     logf_("task %s: report refused: %s", rc->task, resp->error);
-  if (status == 0) /* answered (a refusal would be refused again): done with it */
+  if (status == 0) /* answered: a stopped task, or a refused report, is done with */
     for (struct report **p = &d->reports; *p; p = &(*p)->next)
-      if (strcmp((*p)->task, rc->task) == 0 && (*p)->rev == rc->rev) {
+      if (strcmp((*p)->task, rc->task) == 0 && (*p)->rev == rc->rev &&
+          (!resp->ok || strcmp((*p)->state, "stopped") == 0)) {
         struct report *gone = *p;
         *p = gone->next;
         free(gone);

@@ -8,8 +8,8 @@
  *   running left out.
  * - The core's fetches become node.deliver calls: values go straight from
  *   the reply into secret memory (secbuf), which the core wipes once written.
- * - The core's state reports become task.report calls; the latest report of
- *   each task not yet acknowledged is sent again at the next connection.
+ * - The core's state reports become task.report calls; the latest state of
+ *   each task is reported again at each connection (after a down spell).
  * - The core runs on the agent's libuv loop (a uv_poll_t on agentcore_fd and
  *   a uv_timer_t for agentcore_timeout_ms).
  * - agent_delivery_node_removed(): the manager said the node was removed:
@@ -31,7 +31,7 @@ struct agent_delivery;
 int agent_delivery_open(uv_loop_t *loop, const char *dir, struct agent_delivery **ret);
 /* The client the calls go through (set before the first connection). */
 void agent_delivery_set_client(struct agent_delivery *d, struct wire_aclient *c);
-/* A session is up: converge (node.assignments) and resend unacknowledged reports. */
+/* A session is up: converge (node.assignments) and report every task's state. */
 void agent_delivery_on_up(struct agent_delivery *d);
 /* A push; "assign" makes it converge. Others are ignored. */
 void agent_delivery_on_push(struct agent_delivery *d, const struct wire_push *p);

@@ -31,6 +31,7 @@
 #include "secretd/commit_queue.h"
 #include "secretd/identity.h"
 #include "secretd/log.h"
+#include "secretd/push_hook.h"
 #include "secretd/serve.h"
 #include "wire/proto.h"
 #include "wire/session.h"
@@ -290,6 +291,7 @@ static int on_hello(struct wire_session *s, const struct wire_hello *h, void *ud
   struct node_q *n = node_queue(c->listener, c->peer.node_id, true);
   if (n)
     (void)wire_session_attach_pushq(s, n->q);
+  push_hook_node_back(c->server, c->peer.node_id); /* not down (any more) */
   return 0;
 }
 
@@ -328,6 +330,9 @@ static void on_close(struct wire_session *s, int reason, void *ud) {
   if (reason < 0 && reason != -ECONNRESET && !c->peer.wire_role && !c->refused)
     count_refused(c->listener, c->addr, refusal_word(reason)); /* refused at the handshake */
   conn_detach(c);
+  if (c->peer.wire_role && c->peer.wire_role != WIRE_ROLE_ANON && c->refused == 0 &&
+      listen_node_sessions(c->listener, c->peer.node_id) == 0)
+    push_hook_node_gone(c->server, c->peer.node_id); /* down after the window */
 }
 
 static void release(struct admin_conn *c) { free(c); }

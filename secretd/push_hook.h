@@ -7,9 +7,12 @@
  * assignment and no value: the agent answers it with node.assignments and
  * gets the set over its own request.
  *
- * The node's liveness also changes its tasks' shown state: push_hook_node()
- * marks a removed node's tasks `node_removed` (dispatch_mark_node) in a
- * batch of the group commit. Loop thread only.
+ * The node's liveness also changes its tasks' shown state (dispatch_mark_node,
+ * in a batch of the group commit): a removed node's tasks are marked
+ * `node_removed`; a node without a live session for the down window
+ * (listen_down_after_ms: the heartbeats missed) gets its tasks marked
+ * `node_down`, until its agent reconnects and reports them again. Loop
+ * thread only.
  */
 #pragma once
 
@@ -20,10 +23,17 @@ struct server;
 #define PUSH_TOPIC_ASSIGN "assign"
 
 /* Set s->on_nodes_changed to the push (needs s->tls_listener; without one
- * nothing is set and agents converge when they ask). */
-void push_hook_install(struct server *s);
+ * nothing is set and agents converge when they ask). Returns 0 or -ENOMEM. */
+int push_hook_install(struct server *s);
+/* Free what install set up, after the loop closed every handle. */
+void push_hook_free(struct server *s);
 
-/* node was removed (its sessions were cut): mark its tasks with state
- * ("node_removed" or "node_down") through the commit queue, audited as the
- * actor given (node.rm's). Failures are logged. */
+/* listen.c: node's last live session ended (it is down after the window
+ * unless a session comes back), or a session of node said hello. */
+void push_hook_node_gone(struct server *s, const char *node);
+void push_hook_node_back(struct server *s, const char *node);
+
+/* Mark node's tasks with state ("node_removed" or "node_down") through the
+ * commit queue, each change audited (task.update, actor secretd); node_down
+ * is not written over a node on the deny list. Failures are logged. */
 void push_hook_mark_node(struct server *s, const char *node, const char *state);

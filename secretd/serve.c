@@ -346,7 +346,8 @@ static int serve_run(const struct serve_opts *o) {
     unlink(o->socket);
     goto out_cq;
   }
-  push_hook_install(&s); /* assignment changes pushed to the nodes' sessions */
+  if ((r = push_hook_install(&s)) < 0) /* assignment changes pushed to the nodes' sessions */
+    goto out_cq;
   uv_signal_init(&loop, &s.sig_term);
   uv_signal_init(&loop, &s.sig_int);
   s.sig_term.data = s.sig_int.data = &s;
@@ -374,6 +375,7 @@ out_cq:
   uv_walk(&loop, close_walk, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   cq_free(s.cq);
+  push_hook_free(&s);
   dispatch_tracker_free(s.tracker);
 out_loop:
   uv_loop_close(&loop);

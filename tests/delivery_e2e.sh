@@ -270,6 +270,14 @@ PB=$(task_pid batch)
 [ -n "$PB" ] || fail "no process for batch"
 kill -KILL "$AGENT_PID"
 wait "$AGENT_PID" 2>/dev/null || true
+t0=$(now_ms)
+# ps_state SERVICE: the state column of its task
+ps_state() { S service ps "$1" | awk 'NR == 2 {print $4}'; }
+for i in $(seq 1 $((100 * SLACK))); do [ "$(ps_state batch)" = node_down ] && break; sleep 0.05; done
+w=$(($(now_ms) - t0))
+[ "$(ps_state batch)" = node_down ] || fail "the node's tasks are not shown down: $(S service ps batch)"
+[ "$w" -le $((1500 + 1000 * SLACK)) ] || fail "shown down $w ms after the agent died (window 1500 ms)"
+ok "the agent gone, its tasks are shown node_down after $w ms (window 1500 ms)"
 S revoke db --service batch >/dev/null || fail "revoke while the agent is down"
 sleep 0.3
 [ "$(tail -n1 "$OUT/batch.log")" = "$LAST $(vlen $LAST)" ] ||
@@ -278,6 +286,8 @@ start_agent
 wait_line "$OUT/batch.log" " 0" $((10 * SLACK)) >/dev/null ||
   fail "the revoke made while the agent was down was not applied: $(tail -n 10 "$T/agent.log")"
 [ "$(task_pid batch)" = "$PB" ] || fail "batch was restarted ($PB -> $(task_pid batch))"
+for i in $(seq 1 $((100 * SLACK))); do [ "$(ps_state batch)" = running ] && break; sleep 0.05; done
+[ "$(ps_state batch)" = running ] || fail "the taken-back task is not shown running: $(S service ps batch)"
 wait_line "$OUT/nonroot.log" "$LAST $(vlen $LAST)" 1 >/dev/null || fail "nonroot lost its secret"
 ok "agent SIGKILL + restart: same container (pid $PB), the revoke made while it was down applied"
 
@@ -311,7 +321,9 @@ wiped || fail "the agent's delivery state was not wiped: $(ls -R "$STATE/deliver
 kill -TERM "$AGENT_PID"
 wait "$AGENT_PID" || fail "the agent did not exit cleanly after SIGTERM"
 AGENT_PID=
-ok "node rm: the agent stopped every task and wiped their state"
+sleep $((2 * SLACK)) # past the down window: removed stays removed
+[ "$(ps_state web)" = node_removed ] || fail "web's task is not shown removed: $(S service ps web)"
+ok "node rm: the agent stopped every task and wiped their state; the tasks are shown node_removed"
 
 # ---- the marker is on no disk ----
 hits=$(find "$STATE" /tmp /var -xdev -type f -newer "$STAMP" -print0 2>/dev/null |
