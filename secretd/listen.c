@@ -329,10 +329,14 @@ static void on_close(struct wire_session *s, int reason, void *ud) {
   (void)s;
   if (reason < 0 && reason != -ECONNRESET && !c->peer.wire_role && !c->refused)
     count_refused(c->listener, c->addr, refusal_word(reason)); /* refused at the handshake */
+  /* c may be freed by the detach: what the down hook needs, first */
+  struct tls_listener *l = c->listener;
+  bool node = c->peer.wire_role && c->peer.wire_role != WIRE_ROLE_ANON && c->refused == 0;
+  char node_id[CA_ID_LEN + 1];
+  memcpy(node_id, c->peer.node_id, sizeof(node_id));
   conn_detach(c);
-  if (c->peer.wire_role && c->peer.wire_role != WIRE_ROLE_ANON && c->refused == 0 &&
-      listen_node_sessions(c->listener, c->peer.node_id) == 0)
-    push_hook_node_gone(c->server, c->peer.node_id); /* down after the window */
+  if (node && listen_node_sessions(l, node_id) == 0)
+    push_hook_node_gone(l->server, node_id); /* down after the window */
 }
 
 static void release(struct admin_conn *c) { free(c); }
