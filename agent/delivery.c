@@ -316,8 +316,9 @@ static void on_delivered(struct wire_session *s, int status, const struct wire_r
   } else if (r == 0) {
     r = take_values(fc->f, resp->result);
   }
-  if (!d->removed)
-    agentcore_fetch_done(d->ac, fc->f, r); /* on failure it frees the values taken */
+  /* always, even after node removal or during close: the core frees the
+   * fetch (and wipes its values) once done, at the latest in agentcore_free */
+  agentcore_fetch_done(d->ac, fc->f, r);
   if (r == -EACCES) /* behind the manager (a rotation, a revoke): ask for the set */
     sync_now(d);
   free(fc);
