@@ -12,6 +12,11 @@
  */
 #pragma once
 
+#include <stddef.h>
+#include <sys/types.h>
+
+struct secbuf;
+
 #define AGENT_KEY_FILE "node.key"
 #define AGENT_CERT_FILE "node.crt"
 #define AGENT_CA_FILE "ca.crt"
@@ -24,3 +29,12 @@ void agent_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int agent_join(int argc, char **argv);
 int agent_renew(int argc, char **argv);
+int agent_run(int argc, char **argv);
+
+/* State directory helpers (join.c). Open (creating 0700) and check DIR: ours,
+ * no group/other bits; returns 0 and a directory fd, or -errno / -EPERM. */
+int agent_open_state(const char *dir, int *ret);
+/* Replace name atomically (write a temporary, fsync, rename) with mode. */
+int agent_write_at(int dfd, const char *name, const void *p, size_t n, mode_t mode);
+/* Read name (at most max bytes) into secret memory. */
+int agent_read_at(int dfd, const char *name, size_t max, struct secbuf **ret);

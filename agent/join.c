@@ -209,7 +209,7 @@ static int ssl_read_all(SSL *ssl, uint8_t *p, size_t n) {
 
 /* ---- state directory ---- */
 
-static int write_at(int dfd, const char *name, const void *p, size_t n, mode_t mode) {
+int agent_write_at(int dfd, const char *name, const void *p, size_t n, mode_t mode) {
   char tmp[64];
   snprintf(tmp, sizeof(tmp), ".%s.new", name);
   unlinkat(dfd, tmp, 0);
@@ -227,7 +227,7 @@ static int write_at(int dfd, const char *name, const void *p, size_t n, mode_t m
   return r;
 }
 
-static int read_at(int dfd, const char *name, size_t max, struct secbuf **ret) {
+int agent_read_at(int dfd, const char *name, size_t max, struct secbuf **ret) {
   int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return -errno;
@@ -236,7 +236,7 @@ static int read_at(int dfd, const char *name, size_t max, struct secbuf **ret) {
   return r;
 }
 
-static int open_state(const char *dir, int *ret) {
+int agent_open_state(const char *dir, int *ret) {
   if (mkdir(dir, 0700) < 0 && errno != EEXIST)
     return -errno;
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -366,7 +366,7 @@ int agent_join(int argc, char **argv) {
     goto out;
   }
   /* Accepted: now the state directory, the key and the CSR. */
-  if ((r = open_state(state, &dfd)) < 0) {
+  if ((r = agent_open_state(state, &dfd)) < 0) {
     agent_err("state directory %s: %s", state,
               r == -EPERM ? "must be ours and not accessible to others (0700)" : sd_strerror(r));
     goto out;
@@ -376,8 +376,8 @@ int agent_join(int argc, char **argv) {
     goto out;
   }
   /* A returning node proves its previous key (issue 9 section 7). */
-  if (read_at(dfd, AGENT_KEY_FILE, 16384, &old_key) == 0 &&
-      read_at(dfd, AGENT_CERT_FILE, 16384, &old_cert) == 0 &&
+  if (agent_read_at(dfd, AGENT_KEY_FILE, 16384, &old_key) == 0 &&
+      agent_read_at(dfd, AGENT_CERT_FILE, 16384, &old_cert) == 0 &&
       ca_pop_sign(old_key, csr, csr_len, &pop, &pop_len) < 0) {
     free(pop);
     pop = NULL;
@@ -421,11 +421,11 @@ int agent_join(int argc, char **argv) {
   char idline[CA_ID_LEN + 2];
   snprintf(idline, sizeof(idline), "%s\n", node_id);
   if (rlen <= 0 ||
-      (r = write_at(dfd, AGENT_KEY_FILE, secbuf_cdata(key), secbuf_len(key), 0600)) < 0 ||
-      (r = write_at(dfd, AGENT_CERT_FILE, cert->via.bin.ptr, cert->via.bin.size, 0644)) < 0 ||
-      (r = write_at(dfd, AGENT_CA_FILE, rder, (size_t)rlen, 0644)) < 0 ||
-      (r = write_at(dfd, AGENT_ID_FILE, idline, strlen(idline), 0644)) < 0 ||
-      (r = write_at(dfd, AGENT_MANAGER_FILE, manager, strlen(manager), 0644)) < 0) {
+      (r = agent_write_at(dfd, AGENT_KEY_FILE, secbuf_cdata(key), secbuf_len(key), 0600)) < 0 ||
+      (r = agent_write_at(dfd, AGENT_CERT_FILE, cert->via.bin.ptr, cert->via.bin.size, 0644)) < 0 ||
+      (r = agent_write_at(dfd, AGENT_CA_FILE, rder, (size_t)rlen, 0644)) < 0 ||
+      (r = agent_write_at(dfd, AGENT_ID_FILE, idline, strlen(idline), 0644)) < 0 ||
+      (r = agent_write_at(dfd, AGENT_MANAGER_FILE, manager, strlen(manager), 0644)) < 0) {
     OPENSSL_free(rder);
     agent_err("joined as %s but cannot write the state in %s: %s", node_id, state,
               sd_strerror(r));
@@ -469,7 +469,7 @@ out:
 
 static int read_x509_at(int dfd, const char *name, X509 **ret, struct secbuf **ret_der) {
   struct secbuf *b = NULL;
-  int r = read_at(dfd, name, 16384, &b);
+  int r = agent_read_at(dfd, name, 16384, &b);
   if (r < 0)
     return r;
   const uint8_t *p = secbuf_cdata(b);
@@ -534,10 +534,10 @@ int agent_renew(int argc, char **argv) {
     agent_err("usage: secret-agent renew --state DIR [--key-type p256|ed25519]");
     return 2;
   }
-  if ((r = open_state(state, &dfd)) < 0 || (r = read_at(dfd, AGENT_MANAGER_FILE, 255, &mgr)) < 0 ||
+  if ((r = agent_open_state(state, &dfd)) < 0 || (r = agent_read_at(dfd, AGENT_MANAGER_FILE, 255, &mgr)) < 0 ||
       (r = read_x509_at(dfd, AGENT_CA_FILE, &root, &root_der)) < 0 ||
       (r = read_x509_at(dfd, AGENT_CERT_FILE, &cert, NULL)) < 0 ||
-      (r = read_at(dfd, AGENT_KEY_FILE, 16384, &old_key)) < 0) {
+      (r = agent_read_at(dfd, AGENT_KEY_FILE, 16384, &old_key)) < 0) {
     agent_err("state directory %s: %s (has this node joined?)", state, sd_strerror(r));
     goto out;
   }
@@ -600,8 +600,8 @@ int agent_renew(int argc, char **argv) {
     agent_err("unexpected reply from %s", manager);
     goto out;
   }
-  if ((r = write_at(dfd, AGENT_KEY_FILE, secbuf_cdata(key), secbuf_len(key), 0600)) < 0 ||
-      (r = write_at(dfd, AGENT_CERT_FILE, nc->via.bin.ptr, nc->via.bin.size, 0644)) < 0) {
+  if ((r = agent_write_at(dfd, AGENT_KEY_FILE, secbuf_cdata(key), secbuf_len(key), 0600)) < 0 ||
+      (r = agent_write_at(dfd, AGENT_CERT_FILE, nc->via.bin.ptr, nc->via.bin.size, 0644)) < 0) {
     agent_err("renewed but cannot write the state in %s: %s", state, sd_strerror(r));
     goto out;
   }

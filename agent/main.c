@@ -1,7 +1,6 @@
 /*
  * secret-agent: the node agent. `join` enrols this node in a cluster
- * (agent/join.c). `run` (the long-lived connection, assignments, secrets)
- * comes with the session layer. The process holds its private key: no core
+ * (agent/join.c); `run` keeps its connection to the manager (agent/run.c). The process holds its private key: no core
  * dumps, not dumpable, OpenSSL's secure heap for parsed keys.
  */
 #include <signal.h>
@@ -28,7 +27,8 @@ void agent_err(const char *fmt, ...) {
 static void usage(FILE *f) {
   fputs("Usage: secret-agent join --token-file FILE|- --manager HOST:PORT --state DIR\n"
         "                         [--key-type p256|ed25519]\n"
-        "       secret-agent renew --state DIR [--key-type p256|ed25519]\n\n"
+        "       secret-agent renew --state DIR [--key-type p256|ed25519]\n"
+        "       secret-agent run --state DIR [--key-type p256|ed25519]\n\n"
         "The join token is read from FILE or standard input ('-'), never the command line.\n"
         "See secret-agent(8).\n",
         f);
@@ -56,10 +56,8 @@ int main(int argc, char **argv) {
     return agent_join(argc - 1, argv + 1);
   if (!strcmp(argv[1], "renew"))
     return agent_renew(argc - 1, argv + 1);
-  if (!strcmp(argv[1], "run")) {
-    agent_err("`run` is not built yet (it comes with the session layer); `join` works");
-    return 2;
-  }
+  if (!strcmp(argv[1], "run"))
+    return agent_run(argc - 1, argv + 1);
   agent_err("unknown verb '%s' (try 'secret-agent --help')", argv[1]);
   return 2;
 }

@@ -208,41 +208,55 @@ static void pack_rm(msgpack_packer *pk, void *ud) {
   u->force ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
 }
 
-static int node_ls(struct cli *cl, bool json) {
-  _cleanup_(wire_reply_freep) struct wire_reply *rep = NULL;
+struct node_ls_out {
+  bool json;
+  size_t shown;
+  struct table *t;
+};
+
+static int node_ls_page(const msgpack_object *result, void *ud) {
+  struct node_ls_out *o = ud;
   const msgpack_object *arr;
   struct node_row n;
-  int r = cli_call(cl, "node ls", NULL, WIRE_OP_NODE_LS, NULL, NULL, &rep);
-  if (r || (r = cli_reply_array(rep->r.result, "nodes", &arr)))
-    return r;
-  if (json) {
-    fputc('[', stdout);
-    for (uint32_t i = 0; i < arr->via.array.size; i++) {
-      if ((r = read_node(&arr->via.array.ptr[i], &n, false)) != 0)
-        return r;
-      fputs(i ? ",\n " : "\n ", stdout);
+  int r = cli_reply_array(result, "nodes", &arr);
+  for (uint32_t i = 0; r == 0 && i < arr->via.array.size; i++) {
+    if ((r = read_node(&arr->via.array.ptr[i], &n, false)) != 0)
+      break;
+    if (o->json) {
+      fputs(o->shown++ ? ",\n " : "\n ", stdout);
       node_json(&n, false);
+      continue;
     }
-    fputs(arr->via.array.size ? "\n]\n" : "]\n", stdout);
-    return 0;
+    const char *row[] = {n.id, n.hostname, n.role, n.status, n.address, n.expiry, n.seen};
+    if (table_add(o->t, row) < 0) {
+      cli_err("out of memory");
+      return CLI_EXIT_DAEMON;
+    }
   }
+  return r;
+}
+
+/* Every page of node.ls (cli_follow_pages), as a table or a JSON array. */
+static int node_ls(struct cli *cl, bool json) {
   static const char *const head[] = {"ID",      "HOSTNAME",    "ROLE",     "STATUS",
                                      "ADDRESS", "CERT EXPIRY", "LAST SEEN"};
   _cleanup_(table_freep) struct table *t = NULL;
-  if (table_new(ARRAY_SIZE(head), head, &t) < 0)
-    goto oom;
-  for (uint32_t i = 0; i < arr->via.array.size; i++) {
-    if ((r = read_node(&arr->via.array.ptr[i], &n, false)) != 0)
-      return r;
-    const char *row[] = {n.id, n.hostname, n.role, n.status, n.address, n.expiry, n.seen};
-    if (table_add(t, row) < 0)
-      goto oom;
+  if (!json && table_new(ARRAY_SIZE(head), head, &t) < 0) {
+    cli_err("out of memory");
+    return CLI_EXIT_DAEMON;
   }
-  table_print(t, stdout);
+  struct node_ls_out o = {.json = json, .t = t};
+  if (json)
+    fputc('[', stdout);
+  int r = cli_follow_pages(cl, "node ls", WIRE_OP_NODE_LS, WIRE_PAGE_MAX, "nodes", 0, NULL, NULL,
+                           node_ls_page, &o);
+  if (r)
+    return r;
+  if (json)
+    fputs(o.shown ? "\n]\n" : "]\n", stdout);
+  else
+    table_print(t, stdout);
   return 0;
-oom:
-  cli_err("out of memory");
-  return CLI_EXIT_DAEMON;
 }
 
 static int node_inspect(struct cli *cl, const char *id, bool json) {

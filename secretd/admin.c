@@ -30,23 +30,18 @@
 #include "wire/session.h"
 #include "wire/unix_transport.h"
 
-struct admin_conn {
-  struct admin_conn *prev, *next;
-  struct server *server;
-  uv_pipe_t *pipe;          /* ours until the transport takes it (or it is refused) */
-  struct wire_session *wc;  /* NULL once closed */
-  struct peer_cred cred;
-  unsigned refs;        /* the link itself + one per request in flight (+ the linger timer) */
-  /* A refused peer lingers: see refuse_with(). */
-  uv_timer_t linger;
-  bool lingering;
-  struct admin_conn *lnext;
-};
+void admin_conn_ref(struct admin_conn *c) { c->refs++; }
 
-static void conn_unref(struct admin_conn *c) {
-  if (--c->refs == 0)
-    free(c);
+void admin_conn_unref(struct admin_conn *c) {
+  if (--c->refs == 0) {
+    if (c->release)
+      c->release(c);
+    else
+      free(c);
+  }
 }
+
+static void conn_unref(struct admin_conn *c) { admin_conn_unref(c); }
 
 /* ---- audit-only items: denied peers, aggregated ----
  *
@@ -173,16 +168,33 @@ static void on_conn_close(struct wire_session *wc, int reason, void *ud);
 
 /* End a connection now, from our side (its reply could not be written). */
 static void conn_drop(struct admin_conn *c) {
+  if (c->wc && c->drop)
+    c->drop(c);
+}
+
+/* The admin socket's drop. */
+static void admin_socket_drop(struct admin_conn *c) {
   struct wire_session *wc = c->wc;
-  if (!wc)
-    return;
   on_conn_close(wc, 0, c);
   wire_session_free(wc);
+}
+
+/* For logs: "uid 1000" or the node / anonymous peer. */
+static const char *who(const struct admin_conn *c) {
+  static char buf[100];
+  if (c->actor.node)
+    snprintf(buf, sizeof(buf), "%s", c->actor.node);
+  else
+    snprintf(buf, sizeof(buf), "uid %u", (unsigned)c->cred.uid);
+  return buf;
 }
 
 static void req_done(struct cq_item *it, int r) {
   struct admin_req *rq = (struct admin_req *)it;
   struct admin_conn *c = rq->conn;
+  admin_after_fn after = rq->op ? admin_op_after(rq->opcode) : NULL;
+  if (after)
+    after(rq, r);
   if (r == -EBADMSG)
     log_err("%s refused: a stored record failed its integrity check (changed outside "
             "secretd); the audit chain has a store.tamper record", rq->action);
@@ -200,12 +212,13 @@ static void req_done(struct cq_item *it, int r) {
      * instead. Any other failure: the reply is lost, so the connection must
      * not go on answering later requests as if nothing happened. */
     if (w < 0 && w != -EMSGSIZE) {
-      log_warn("cannot reply to uid %u: %s; closing the connection", (unsigned)c->cred.uid,
-               sd_strerror(w));
+      log_warn("cannot reply to %s: %s; closing the connection", who(c), sd_strerror(w));
       conn_drop(c);
     }
   }
   dispatch_hook_after(rq, r); /* which nodes it changed, in a following batch */
+  if (rq->drop_after) /* refused by the recheck: this peer is done */
+    conn_drop(c);
   admin_req_clear(rq);
   free(rq);
   conn_unref(c);
@@ -288,10 +301,24 @@ static void admin_submit(struct admin_req *rq, const msgpack_object *args) {
   cq_submit(s->cq, &rq->item);
 }
 
-static void on_request(struct wire_session *wc, const struct wire_request *req, void *ud) {
-  struct admin_conn *c = ud;
+/* The permission message of a refused op: the admin socket's words are
+ * fixed; a network peer is told which role may not call which op. */
+static void denied_message(struct admin_req *rq, uint32_t role) {
+  if (!rq->conn->actor.node) {
+    rq->errmsg = "permission denied: this operation is not for your role";
+    return;
+  }
+  const char *w = role & WIRE_ROLE_ANON ? "an anonymous peer" : wire_role_name(role);
+  snprintf(rq->errbuf, sizeof(rq->errbuf), "permission denied: %s may not call %s", w, rq->action);
+  rq->errmsg = rq->errbuf;
+}
+
+void admin_dispatch(struct admin_conn *c, const struct wire_request *req) {
+  struct wire_session *wc = c->wc;
   const struct admin_op *op = admin_op_get(req->opcode);
   struct admin_req *rq = op ? calloc(1, sizeof(*rq)) : NULL;
+  if (!wc)
+    return;
   if (!rq) {
     /* An op of the schema that this daemon does not serve is answered like
      * an op the schema does not know (field evolution, docs/protocol.md). */
@@ -305,29 +332,52 @@ static void on_request(struct wire_session *wc, const struct wire_request *req, 
   c->refs++;
   rq->id = req->id;
   rq->op = op;
+  rq->opcode = req->opcode;
   rq->action = wire_op_name(req->opcode); /* static */
-  rq->actor = (struct store_actor){.uid = (uint32_t)c->cred.uid};
-  /* Roles: the one check, before any handler. A refusal is a refused
-   * request like any other: audited (note), then answered. */
+  rq->actor = c->actor;
   uint32_t role = wire_session_role(wc);
-  if (!wire_role_allows(req->opcode, role)) {
-    log_warn("refused %s from uid %u: not an operation for the %s role", rq->action,
-             (unsigned)c->cred.uid, wire_role_name(role));
-    rq->code = SD_E_DENIED;
-    rq->errmsg = "permission denied: this operation is not for your role";
+  /* A network peer: the store is asked again (removed, renewed since the
+   * handshake); refused, the request is audited and answered, and the
+   * connection ends after the reply. */
+  int r = c->recheck ? c->recheck(c, &role) : 0;
+  if (r < 0) {
+    log_warn("refused %s from %s: %s", rq->action, who(c), identity_strerror(r));
+    rq->code = r;
+    rq->drop_after = true;
     rq->item.run = req_note;
     rq->item.done = req_done;
     cq_submit(c->server->cq, &rq->item);
     return;
   }
+  /* Roles: the one check, before any handler. A refusal is a refused
+   * request like any other: audited (note), then answered. */
+  if (!wire_role_allows(req->opcode, role)) {
+    log_warn("refused %s from %s: not an operation for the %s role", rq->action, who(c),
+             wire_role_name(role));
+    rq->code = SD_E_DENIED;
+    denied_message(rq, role);
+    rq->item.run = req_note;
+    rq->item.done = req_done;
+    cq_submit(c->server->cq, &rq->item);
+    return;
+  }
+  /* A node's request: the caller is its verified certificate's node id
+   * (worker ops act on it, never on an argument). */
+  if (c->listener && role != WIRE_ROLE_ANON && c->peer.node_id[0])
+    snprintf(rq->node_id, sizeof(rq->node_id), "%s", c->peer.node_id);
   admin_submit(rq, req->args);
+}
+
+static void on_request(struct wire_session *wc, const struct wire_request *req, void *ud) {
+  (void)wc;
+  admin_dispatch(ud, req);
 }
 
 static void req_done_silent(struct cq_item *it, int r) {
   struct admin_req *rq = (struct admin_req *)it;
   struct admin_conn *c = rq->conn;
   if (r < 0 && r != rq->code && r != -ECANCELED)
-    log_warn("cannot audit a refused request of uid %u: %s", (unsigned)c->cred.uid, sd_strerror(r));
+    log_warn("cannot audit a refused request of %s: %s", who(c), sd_strerror(r));
   admin_req_clear(rq);
   free(rq);
   conn_unref(c);
@@ -335,8 +385,7 @@ static void req_done_silent(struct cq_item *it, int r) {
 
 /* A frame that the wire layer refused (and answered). The audit record names
  * one of our ops or a fixed word: never the bytes the peer sent as op. */
-static void on_bad_request(struct wire_session *wc, const char *op, int code, void *ud) {
-  struct admin_conn *c = ud;
+void admin_refused(struct admin_conn *c, const char *op, int code) {
   struct admin_req *rq = calloc(1, sizeof(*rq));
   if (!rq)
     return;
@@ -344,10 +393,11 @@ static void on_bad_request(struct wire_session *wc, const char *op, int code, vo
   rq->conn = c;
   c->refs++;
   rq->id = 0;
-  rq->actor = (struct store_actor){.uid = (uint32_t)c->cred.uid};
+  rq->actor = c->actor;
   int opcode = wire_op_lookup(op, strlen(op));
   if (opcode >= 0) {
     rq->op = admin_op_get((enum wire_op)opcode);
+    rq->opcode = (enum wire_op)opcode;
     rq->action = wire_op_name((enum wire_op)opcode);
   } else {
     /* "session": a broken session message (e.g. a bad hello) is malformed too */
@@ -358,6 +408,11 @@ static void on_bad_request(struct wire_session *wc, const char *op, int code, vo
   rq->item.run = req_note;
   rq->item.done = req_done_silent;
   cq_submit(c->server->cq, &rq->item);
+}
+
+static void on_bad_request(struct wire_session *wc, const char *op, int code, void *ud) {
+  (void)wc;
+  admin_refused(ud, op, code);
 }
 
 /* ---- connection lifecycle ---- */
@@ -511,6 +566,7 @@ void admin_accept(struct server *s) {
   }
   c->server = s;
   c->refs = 1;
+  c->drop = admin_socket_drop;
   if (!(c->pipe = malloc(sizeof(*c->pipe))) || (r = uv_pipe_init(s->loop, c->pipe, 0)) < 0) {
     log_warn("out of memory accepting a connection");
     free(c->pipe);
@@ -524,6 +580,7 @@ void admin_accept(struct server *s) {
     refuse(c);
     return;
   }
+  c->actor = (struct store_actor){.uid = (uint32_t)c->cred.uid};
   r = peer_authorized(fd, &c->cred, s->have_group, s->admin_gid);
   if (r <= 0) {
     audit_denied_peer(s, &c->cred);

@@ -13,6 +13,8 @@
 #include <msgpack.h>
 
 #include "secretd/commit_queue.h"
+#include "secretd/identity.h"
+#include "secretd/peer.h"
 #include "store/services.h"
 #include "store/identity.h"
 #include "store/store.h"
@@ -21,6 +23,56 @@
 struct server;
 struct admin_conn;
 struct secbuf;
+struct wire_session;
+struct tls_listener;
+
+/*
+ * One protocol session whose requests go through the dispatch below: a
+ * local admin on the Unix socket (admin.c) or a node over TLS (listen.c).
+ * Counted references: the owner's link plus one per request in flight; the
+ * last unref calls release (NULL: free).
+ */
+struct admin_conn {
+  struct admin_conn *prev, *next; /* the owner's list */
+  struct server *server;
+  struct wire_session *wc;  /* NULL once closed */
+  struct store_actor actor; /* who the audit names */
+  unsigned refs;
+  /* End the connection from our side (a reply could not be written). */
+  void (*drop)(struct admin_conn *c);
+  void (*release)(struct admin_conn *c);
+  /* Network peers (listen.c): checked before every request (deny list,
+   * latest serial); sets *role to the peer's current role. NULL: the
+   * session's role stands. A negative return refuses the request (audited,
+   * answered) and then ends the connection. */
+  int (*recheck)(struct admin_conn *c, uint32_t *role);
+  /* admin socket */
+  uv_pipe_t *pipe; /* ours until the transport takes it (or it is refused) */
+  struct peer_cred cred;
+  uv_timer_t linger; /* a refused peer lingers: see admin.c refuse_with() */
+  bool lingering;
+  struct admin_conn *lnext;
+  /* network peers */
+  struct tls_listener *listener;
+  char addr[64];             /* the peer's IP address */
+  char actor_name[80];       /* node id, or anonymous@addr */
+  struct identity_peer peer; /* as authorized (role refreshed per request) */
+  int refused;               /* <0: refused at the handshake (dropped on the next turn) */
+  uint64_t seen_written;     /* listen.c: the session's last_seen already in the store */
+};
+
+/* Take one reference / give one back (the last calls c->release). */
+void admin_conn_ref(struct admin_conn *c);
+void admin_conn_unref(struct admin_conn *c);
+/*
+ * The dispatch of one request of c's session, for every listener: the
+ * recheck (if any), then the one role check (the op's roles against the
+ * peer's), then the op's handler through the group commit; a refusal is
+ * audited (note) and answered like any refused request.
+ */
+void admin_dispatch(struct admin_conn *c, const struct wire_request *req);
+/* A frame the wire layer refused (and answered): audited. */
+void admin_refused(struct admin_conn *c, const char *op, int code);
 
 #define ADMIN_REF_MAX 128
 #define ADMIN_NAME_MAX 65
@@ -39,6 +91,7 @@ struct admin_req {
   struct admin_conn *conn;    /* holds a reference; may be closed meanwhile */
   uint64_t id;
   const struct admin_op *op;  /* NULL: unknown or malformed (action says which) */
+  enum wire_op opcode;        /* when op is set */
   const char *action;         /* static: the op's name or ADMIN_ACTION_* */
   struct store_actor actor;
   /* The caller's node id, from its verified certificate (checked against the
@@ -51,6 +104,7 @@ struct admin_req {
   char name[ADMIN_NAME_MAX + 1], ref[ADMIN_REF_MAX + 1];
   char service[ADMIN_SERVICE_MAX + 1], target[ADMIN_TARGET_MAX + 1];
   bool force, has_target;
+  bool drop_after;           /* refused by the recheck: end the connection after the reply */
   uint32_t uid, gid, mode;
   bool uid_unset, gid_unset; /* grant.add without uid/gid: the service's user */
   uint32_t pin_version;      /* grant.add "version": 0 = follow the latest */
@@ -91,6 +145,11 @@ struct admin_req {
   struct node_req *nodereq;
   /* a write that may change nodes' assignments (dispatch_hook.c) */
   struct dispatch_pending *dpending;
+  /* node.join / node.renew (network peers) */
+  uint8_t *csr, *old_cert, *pop;
+  size_t csr_len, old_cert_len, pop_len;
+  char hostname[STORE_HOSTNAME_MAX + 1];
+  struct identity_issued issued;
   /* a slow read on the thread pool */
   uv_work_t work;
   struct admin_req *slow_next;
@@ -118,6 +177,12 @@ struct admin_op {
   int (*slow)(struct admin_req *rq);
 };
 
+/* admin_ops.c: an op's optional hook on the loop thread with the outcome r,
+ * before the reply (limiters, logs, cutting sessions); NULL when none. Kept
+ * apart from struct admin_op so that its table stays positional. */
+typedef void (*admin_after_fn)(struct admin_req *rq, int r);
+admin_after_fn admin_op_after(enum wire_op op);
+
 /* admin_services.c: the service ops' handlers (prepare, run, pack). */
 int admin_prep_service_create(struct admin_req *rq, const msgpack_object *args);
 int admin_run_service_create(struct store_batch *b, struct admin_req *rq);
@@ -143,6 +208,10 @@ void admin_pack_node_inspect(msgpack_packer *pk, const struct admin_req *rq);
 int admin_prep_node_rm(struct admin_req *rq, const msgpack_object *args);
 int admin_run_node_rm(struct store_batch *b, struct admin_req *rq);
 void admin_pack_node_rm(msgpack_packer *pk, const struct admin_req *rq);
+void admin_after_node_rm(struct admin_req *rq, int r);
+int admin_prep_node_hello(struct admin_req *rq, const msgpack_object *args);
+int admin_run_node_hello(struct store_batch *b, struct admin_req *rq);
+void admin_pack_node_hello(msgpack_packer *pk, const struct admin_req *rq);
 int admin_prep_cluster_update(struct admin_req *rq, const msgpack_object *args);
 int admin_run_cluster_update(struct store_batch *b, struct admin_req *rq);
 void admin_pack_cluster_update(msgpack_packer *pk, const struct admin_req *rq);
@@ -159,6 +228,14 @@ int node_run_task_report(struct store_batch *b, struct admin_req *rq);
 void node_pack_task_report(msgpack_packer *pk, const struct admin_req *rq);
 /* node_ops.c: release what the worker ops hold in rq (values wiped). NULL ok. */
 void node_req_clear(struct admin_req *rq);
+int admin_prep_node_join(struct admin_req *rq, const msgpack_object *args);
+int admin_run_node_join(struct store_batch *b, struct admin_req *rq);
+void admin_pack_node_join(msgpack_packer *pk, const struct admin_req *rq);
+void admin_after_node_join(struct admin_req *rq, int r);
+int admin_prep_node_renew(struct admin_req *rq, const msgpack_object *args);
+int admin_run_node_renew(struct store_batch *b, struct admin_req *rq);
+void admin_pack_node_renew(msgpack_packer *pk, const struct admin_req *rq);
+void admin_after_node_renew(struct admin_req *rq, int r);
 
 /* admin_ops.c: the handler of a decoded op (NULL when out of range). */
 const struct admin_op *admin_op_get(enum wire_op op);

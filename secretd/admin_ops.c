@@ -561,10 +561,6 @@ static const struct admin_op ops[WIRE_OP__COUNT] = {
                          "node:", NULL},
     [WIRE_OP_CLUSTER_UPDATE] = {admin_prep_cluster_update, admin_run_cluster_update,
                                 admin_pack_cluster_update, ADMIN_WRITE, "cluster:", NULL},
-    /* node.join: anonymous TLS peers only (listen.c); refused on the admin socket */
-    [WIRE_OP_NODE_JOIN] = {prep_none, run_note, NULL, ADMIN_READ, "join", NULL},
-    /* node.renew: a node renewing its own certificate over --listen (listen.c) */
-    [WIRE_OP_NODE_RENEW] = {prep_none, run_note, NULL, ADMIN_READ, "renew", NULL},
     /* Worker ops: each writes its own audit records (deliveries, refusals) in
      * the batch, hence ADMIN_WRITE; without a caller node id they refuse. */
     [WIRE_OP_NODE_ASSIGNMENTS] = {node_prep_assignments, node_run_assignments,
@@ -573,7 +569,26 @@ static const struct admin_op ops[WIRE_OP__COUNT] = {
                               ADMIN_WRITE, "node:", NULL},
     [WIRE_OP_TASK_REPORT] = {node_prep_task_report, node_run_task_report, node_pack_task_report,
                              ADMIN_WRITE, "node:", NULL},
+    /* node.join: anonymous TLS peers only (the role table refuses everyone else) */
+    [WIRE_OP_NODE_JOIN] = {admin_prep_node_join, admin_run_node_join, admin_pack_node_join,
+                           ADMIN_WRITE, "address:", NULL},
+    /* node.renew: a node renewing its own certificate over --listen */
+    [WIRE_OP_NODE_RENEW] = {admin_prep_node_renew, admin_run_node_renew, admin_pack_node_renew,
+                            ADMIN_WRITE, "node:", NULL},
+    /* node.hello: a node's report at each connection (last_seen, hostname, address) */
+    [WIRE_OP_NODE_HELLO] = {admin_prep_node_hello, admin_run_node_hello, admin_pack_node_hello,
+                            ADMIN_WRITE, "node:", NULL},
 };
+
+static const admin_after_fn afters[WIRE_OP__COUNT] = {
+    [WIRE_OP_NODE_JOIN] = admin_after_node_join,
+    [WIRE_OP_NODE_RENEW] = admin_after_node_renew,
+    [WIRE_OP_NODE_RM] = admin_after_node_rm,
+};
+
+admin_after_fn admin_op_after(enum wire_op op) {
+  return (unsigned)op < WIRE_OP__COUNT ? afters[op] : NULL;
+}
 
 const struct admin_op *admin_op_get(enum wire_op op) {
   return (unsigned)op < WIRE_OP__COUNT && ops[op].prepare ? &ops[op] : NULL;
@@ -618,4 +633,9 @@ void admin_req_clear(struct admin_req *rq) {
   rq->n_nodes = 0;
   node_req_clear(rq);
   dispatch_hook_release(rq);
+  free(rq->csr);
+  free(rq->old_cert);
+  free(rq->pop);
+  rq->csr = rq->old_cert = rq->pop = NULL;
+  identity_issued_clear(&rq->issued);
 }

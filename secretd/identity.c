@@ -370,6 +370,7 @@ int identity_renew(struct identity *id, struct store_batch *b, const struct stor
     return r;
   }
   memcpy(out.node_id, node_id, sizeof(out.node_id));
+  memcpy(out.serial, serial, sizeof(out.serial));
   out.role = (enum ca_role)n.role;
   out.kept_id = true;
   *ret = out;
@@ -435,8 +436,10 @@ int identity_recheck(struct identity *id, struct identity_peer *p, int64_t now_s
   return 0;
 }
 
-const char *identity_node_status(const struct store_node *n, uint64_t now_ns) {
-  uint64_t window = (uint64_t)IDENTITY_DOWN_AFTER_S * 1000000000ull;
+const char *identity_node_status(const struct store_node *n, uint64_t now_ns,
+                                 uint64_t down_after_ms) {
+  uint64_t window = (down_after_ms ? down_after_ms : (uint64_t)IDENTITY_DOWN_AFTER_S * 1000u) *
+                    1000000ull;
   return n->last_seen_ns + window >= now_ns ? "ready" : "down";
 }
 

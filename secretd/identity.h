@@ -26,7 +26,9 @@
 #include "store/identity.h"
 #include "store/store.h"
 
-/* A node is `down` when not seen for this long (3 missed heartbeats of 10 s). */
+/* A node is `down` when not seen for this long: the default heartbeat
+ * settings (3 missed heartbeats of 10 s); secretd passes the listener's own
+ * (listen_down_after_ms) to identity_node_status. */
 #define IDENTITY_DOWN_AFTER_S 30
 /* Failed joins an address may make before it is slowed down, and the cap of
  * the delay that doubles with each further failure. */
@@ -90,6 +92,7 @@ struct identity_issued {
   char node_id[CA_ID_LEN + 1];
   enum ca_role role;
   bool kept_id;      /* a returning node kept its id */
+  uint8_t serial[CA_SERIAL_LEN]; /* identity_renew: the new certificate's */
   uint8_t *cert;     /* DER, malloc()ed: caller frees */
   size_t cert_len;
   time_t not_after;
@@ -148,8 +151,10 @@ int identity_authorize(struct identity *id, X509 *leaf, int64_t now_s, struct id
  */
 int identity_recheck(struct identity *id, struct identity_peer *p, int64_t now_s);
 
-/* "ready" or "down" for a node at now_ns. */
-const char *identity_node_status(const struct store_node *n, uint64_t now_ns);
+/* "ready" or "down" for a node at now_ns: down when not seen for
+ * down_after_ms (0: IDENTITY_DOWN_AFTER_S). */
+const char *identity_node_status(const struct store_node *n, uint64_t now_ns,
+                                 uint64_t down_after_ms);
 /* How long a removed node stays denied: its last certificate's expiry plus
  * the skew allowance (at least now + skew). */
 int64_t identity_deny_until(const struct store_node *n, int64_t now_s);

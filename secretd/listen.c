@@ -3,13 +3,14 @@
  * manager certificate from the store (never a PEM file), client certificate
  * optional: a peer without one is anonymous and may only join (node.join);
  * a peer with one must verify to the cluster root and is authorized against
- * the store (identity_authorize) at handshake completion and again for
- * every request. Requests use the frame format and schema of the admin
- * socket (wire/proto.h); their audit records go through the group commit.
+ * the store (identity_authorize) at handshake completion (the session's role
+ * resolver) and again for every request (identity_recheck).
  *
- * Deliberately small: the session layer (hello, pushes, heartbeats, renewal
- * over a live connection) replaces the per-connection code here later; the
- * identity decisions stay in identity.c.
+ * Each TLS peer is one protocol session (wire/session.h: hello, heartbeats,
+ * pushes with resume, flow control); its requests go through the same
+ * dispatch as the admin socket (admin_dispatch: the one role check, the op
+ * table, the group commit and its audit). Pushes to a node go through a
+ * push queue per node id that outlives its sessions (listen_push).
  */
 #include "secretd/listen.h"
 
@@ -24,31 +25,44 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
-#include <sodium.h>
 
 #include "base/error.h"
-#include "crypto/secbuf.h"
 #include "secretd/admin.h"
 #include "secretd/commit_queue.h"
 #include "secretd/identity.h"
 #include "secretd/log.h"
+#include "secretd/push_hook.h"
 #include "secretd/serve.h"
-#include "wire/frame.h"
-#include "wire/msg.h"
 #include "wire/proto.h"
+#include "wire/session.h"
 #include "wire/tls.h"
 
 #define REFUSED_FLUSH_MS 1000
 #define REFUSED_SLOTS 16
+/* The role a refused peer holds until it is dropped (on its next message or
+ * the next loop turn): no op allows it. */
+#define ROLE_REFUSED (1u << 31)
 
-struct tls_conn;
+/* The push queue of one node id (outlives its sessions: resume). */
+struct node_q {
+  struct node_q *next;
+  char node_id[CA_ID_LEN + 1];
+  struct wire_pushq *q;
+};
 
 struct tls_listener {
   struct server *server;
   uv_tcp_t tcp;
   struct wire_tls_ctx *ctx;
-  struct tls_conn *conns;
+  struct admin_conn *conns;
+  unsigned n_conns;
   bool stopping;
+  uint32_t hb_ms, hb_missed;
+  /* peers refused at the handshake, dropped on the next loop turn */
+  uv_timer_t reap_timer;
+  /* last_seen of live nodes, written at most once per heartbeat interval */
+  uv_timer_t seen_timer;
+  struct node_q *queues;
   /* refused handshakes and peers, counted per address and audited once a
    * second: at most REFUSED_SLOTS records (one per address, with its count)
    * plus one for every other address together, whatever the flood */
@@ -63,47 +77,46 @@ struct tls_listener {
   uint64_t refused_others;
 };
 
-struct tls_conn {
-  struct tls_conn *prev, *next;
-  struct tls_listener *l;
-  struct wire_transport *t; /* NULL once closed */
-  struct wire_reader *reader;
-  char addr[64];            /* peer IP address */
-  struct identity_peer peer;
-  unsigned refs;
-};
-
 static uint64_t mono_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void conn_unref(struct tls_conn *c) {
-  if (--c->refs == 0) {
-    wire_reader_free(c->reader);
-    free(c);
-  }
-}
-
-static void conn_unlink(struct tls_conn *c) {
+static void conn_unlink(struct admin_conn *c) {
+  struct tls_listener *l = c->listener;
   if (c->prev)
     c->prev->next = c->next;
-  else if (c->l->conns == c)
-    c->l->conns = c->next;
+  else if (l->conns == c)
+    l->conns = c->next;
+  else
+    return; /* not linked */
   if (c->next)
     c->next->prev = c->prev;
   c->prev = c->next = NULL;
+  l->n_conns--;
 }
 
-static void conn_close(struct tls_conn *c) {
-  if (!c->t)
+/* The session is gone (or going): forget it, give back the link's ref. */
+static void conn_detach(struct admin_conn *c) {
+  if (!c->wc)
     return;
-  struct wire_transport *t = c->t;
-  c->t = NULL;
+  c->wc = NULL;
   conn_unlink(c);
-  wire_transport_close(t);
-  conn_unref(c);
+  admin_conn_unref(c);
+}
+
+/* Ours: end the session now (queued replies are flushed first). */
+static void conn_drop(struct admin_conn *c) {
+  struct wire_session *wc = c->wc;
+  conn_detach(c);
+  wire_session_free(wc);
+}
+
+static void conn_drop_with(struct admin_conn *c, int code, const char *msg) {
+  struct wire_session *wc = c->wc;
+  conn_detach(c);
+  wire_session_drop(wc, code, msg);
 }
 
 /* ---- audit of refused peers: bounded, whatever the flood ---- */
@@ -200,356 +213,138 @@ static const char *refusal_word(int r) {
   }
 }
 
-/* ---- replies ---- */
+static void drop_refused(struct admin_conn *c);
 
-static void send_frame(struct tls_conn *c, struct wire_buf *b, int n) {
-  if (n > 0 && c->t && wire_transport_write(c->t, b->data, (size_t)n) < 0)
-    conn_close(c);
-  wire_buf_release(b);
+static void reap(uv_timer_t *t) {
+  struct tls_listener *l = t->data;
+  for (struct admin_conn *c = l->conns, *next; c; c = next) {
+    next = c->next;
+    if (c->refused < 0 && c->wc)
+      drop_refused(c);
+  }
 }
 
-static void reply_error(struct tls_conn *c, uint64_t id, int code, const char *msg) {
-  struct wire_buf b = {0};
-  send_frame(c, &b, wire_response_encode_error(&b, id, code, msg ? msg : identity_strerror(code)));
+/* ---- sessions ---- */
+
+/* The resolver: the peer's role from the store at handshake completion (a
+ * resumed session too). A refused peer gets a role no op allows and is
+ * dropped with the reason right after (the resolver may not end it). */
+static uint32_t resolve_role(const struct wire_peer *p, void *ud) {
+  struct admin_conn *c = ud;
+  struct tls_listener *l = c->listener;
+  int r = identity_authorize(l->server->identity, p->leaf, (int64_t)time(NULL), &c->peer);
+  if (r < 0) {
+    count_refused(l, c->addr, refusal_word(r));
+    c->refused = r;
+    uv_timer_start(&l->reap_timer, reap, 0, 0);
+    return ROLE_REFUSED;
+  }
+  if (c->peer.wire_role == WIRE_ROLE_ANON)
+    snprintf(c->actor_name, sizeof(c->actor_name), "anonymous@%s", c->addr);
+  else
+    snprintf(c->actor_name, sizeof(c->actor_name), "%s", c->peer.node_id);
+  c->actor = (struct store_actor){.uid = UINT32_MAX, .node = c->actor_name};
+  return c->peer.wire_role;
 }
 
-/* ---- node.join ---- */
-
-struct join_item {
-  struct cq_item item;
-  struct tls_conn *conn;
-  uint64_t id;
-  struct store_actor actor;
-  char actor_name[80];
-  char addr[64];
-  char hostname[STORE_HOSTNAME_MAX + 1];
-  struct secbuf *token;
-  uint8_t *csr, *old_cert, *pop;
-  size_t csr_len, old_cert_len, pop_len;
-  struct identity_issued issued;
-  const struct store_cluster *cluster;
-};
-
-static int join_run(struct store_batch *b, struct cq_item *it) {
-  struct join_item *j = (struct join_item *)it;
-  struct identity_join_req req = {
-      .token = secbuf_cdata(j->token),
-      .token_len = secbuf_len(j->token),
-      .csr = j->csr,
-      .csr_len = j->csr_len,
-      .address = j->addr,
-      .hostname = j->hostname[0] ? j->hostname : NULL,
-      .old_cert = j->old_cert,
-      .old_cert_len = j->old_cert_len,
-      .pop = j->pop,
-      .pop_len = j->pop_len,
-  };
-  int r = identity_join(j->conn->l->server->identity, b, &j->actor, &req, (int64_t)time(NULL),
-                        &j->issued);
-  /* libuv's pool threads never exit, so OpenSSL's per-thread state (the
-   * thread's DRBGs) would outlive every join: release it now. */
-  OPENSSL_thread_stop();
+static int recheck(struct admin_conn *c, uint32_t *role) {
+  if (c->peer.wire_role == WIRE_ROLE_ANON) {
+    *role = WIRE_ROLE_ANON;
+    return 0;
+  }
+  int r = identity_recheck(c->listener->server->identity, &c->peer, (int64_t)time(NULL));
+  *role = c->peer.wire_role;
   return r;
 }
 
-static void pack_joined(msgpack_packer *pk, void *ud) {
-  const struct join_item *j = ud;
-  const struct store_cluster *c = identity_cluster(j->conn->l->server->identity);
-  msgpack_pack_map(pk, 6);
-  wire_pack_kv_str(pk, "node_id", j->issued.node_id);
-  wire_pack_kv_str(pk, "role", ca_role_name(j->issued.role));
-  wire_pack_kv_str(pk, "cluster_id", c->cluster_id);
-  wire_pack_str(pk, "cert");
-  msgpack_pack_bin(pk, j->issued.cert_len);
-  msgpack_pack_bin_body(pk, j->issued.cert, j->issued.cert_len);
-  wire_pack_str(pk, "ca");
-  msgpack_pack_bin(pk, c->ca_cert_len);
-  msgpack_pack_bin_body(pk, c->ca_cert, c->ca_cert_len);
-  wire_pack_str(pk, "kept_id");
-  j->issued.kept_id ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+static void drop_refused(struct admin_conn *c) {
+  conn_drop_with(c, c->refused, identity_strerror(c->refused));
 }
 
-static void join_done(struct cq_item *it, int r) {
-  struct join_item *j = (struct join_item *)it;
-  struct tls_conn *c = j->conn;
-  identity_limiter_record(c->l->server->identity, j->addr, mono_ms(), r < 0);
-  if (r == 0)
-    log_info("node %s joined from %s%s", j->issued.node_id, j->addr,
-             j->issued.kept_id ? " (returning, kept its id)" : "");
-  else if (r != -ECANCELED)
-    log_warn("join from %s refused: %s", j->addr, identity_strerror(r));
-  if (c->t) {
-    struct wire_buf b = {0};
-    int n = r == 0 ? wire_response_encode_ok(&b, j->id, pack_joined, j)
-                   : wire_response_encode_error(&b, j->id, r, identity_strerror(r));
-    send_frame(c, &b, n);
+static struct node_q *node_queue(struct tls_listener *l, const char *node_id, bool create) {
+  for (struct node_q *n = l->queues; n; n = n->next)
+    if (strcmp(n->node_id, node_id) == 0)
+      return n;
+  if (!create)
+    return NULL;
+  struct node_q *n = calloc(1, sizeof(*n));
+  if (!n || wire_pushq_new(0, &n->q) < 0) {
+    free(n);
+    return NULL;
   }
-  secbuf_free(j->token);
-  free(j->csr);
-  free(j->old_cert);
-  free(j->pop);
-  identity_issued_clear(&j->issued);
-  conn_unref(c);
-  free(j);
+  snprintf(n->node_id, sizeof(n->node_id), "%s", node_id);
+  n->next = l->queues;
+  l->queues = n;
+  return n;
 }
 
-static int bin_dup(const msgpack_object *args, const char *key, uint8_t **ret, size_t *ret_len) {
-  const msgpack_object *o = wire_map_get(args, key);
-  if (!o)
+static int on_hello(struct wire_session *s, const struct wire_hello *h, void *ud) {
+  struct admin_conn *c = ud;
+  (void)h;
+  if (c->refused < 0) {
+    drop_refused(c);
     return 0;
-  if (!(*ret = malloc(o->via.bin.size ? o->via.bin.size : 1)))
-    return -ENOMEM;
-  memcpy(*ret, o->via.bin.ptr, o->via.bin.size);
-  *ret_len = o->via.bin.size;
+  }
+  if (c->peer.wire_role == WIRE_ROLE_ANON || !(wire_session_features(s) & WIRE_FEAT_PUSH))
+    return 0;
+  /* a node's newest session receives its pushes, after what it has seen */
+  struct node_q *n = node_queue(c->listener, c->peer.node_id, true);
+  if (n)
+    (void)wire_session_attach_pushq(s, n->q);
+  push_hook_node_back(c->server, c->peer.node_id); /* not down (any more) */
   return 0;
 }
 
-static void handle_join(struct tls_conn *c, const struct wire_request *req) {
-  struct identity *id = c->l->server->identity;
-  uint64_t retry = 0;
-  if (identity_limiter_admit(id, c->addr, mono_ms(), &retry) < 0) {
-    char msg[160];
-    snprintf(msg, sizeof(msg),
-             "too many failed joins from this address: slowed down, retry in %llu ms",
-             (unsigned long long)retry);
-    count_refused(c->l, c->addr, "join_throttled");
-    reply_error(c, req->id, -EAGAIN, msg);
+static void on_request(struct wire_session *s, const struct wire_request *req, void *ud) {
+  struct admin_conn *c = ud;
+  struct tls_listener *l = c->listener;
+  (void)s;
+  if (c->refused < 0) {
+    drop_refused(c);
     return;
   }
-  struct join_item *j = calloc(1, sizeof(*j));
-  if (!j) {
-    reply_error(c, req->id, -ENOMEM, NULL);
-    return;
-  }
-  const msgpack_object *tok = wire_map_get(req->args, "token");
-  const msgpack_object *host = wire_map_get(req->args, "hostname");
-  int r = secbuf_from(tok->via.bin.ptr, tok->via.bin.size, &j->token);
-  if (r == 0)
-    r = bin_dup(req->args, "csr", &j->csr, &j->csr_len);
-  if (r == 0)
-    r = bin_dup(req->args, "old_cert", &j->old_cert, &j->old_cert_len);
-  if (r == 0)
-    r = bin_dup(req->args, "pop", &j->pop, &j->pop_len);
-  if (r == 0 && !j->old_cert != !j->pop) {
-    reply_error(c, req->id, SD_E_PROTO, "old_cert and pop go together");
-    r = 1;
-  }
-  if (r != 0) {
-    if (r < 0)
-      reply_error(c, req->id, r, NULL);
-    secbuf_free(j->token);
-    free(j->csr);
-    free(j->old_cert);
-    free(j->pop);
-    free(j);
-    return;
-  }
-  if (host) {
-    size_t n = host->via.str.size < STORE_HOSTNAME_MAX ? host->via.str.size : STORE_HOSTNAME_MAX;
-    memcpy(j->hostname, host->via.str.ptr, n);
-  }
-  snprintf(j->addr, sizeof(j->addr), "%s", c->addr);
-  snprintf(j->actor_name, sizeof(j->actor_name), "anonymous@%s", c->addr);
-  j->actor = (struct store_actor){.uid = UINT32_MAX, .node = j->actor_name};
-  j->conn = c;
-  j->id = req->id;
-  c->refs++;
-  j->item.run = join_run;
-  j->item.done = join_done;
-  cq_submit(c->l->server->cq, &j->item);
-}
-
-/* ---- node.renew: a new certificate for the peer's own node ---- */
-
-struct renew_item {
-  struct cq_item item;
-  struct tls_conn *conn;
-  uint64_t id;
-  char node_id[CA_ID_LEN + 1];
-  char actor_name[80];
-  struct store_actor actor;
-  uint8_t *csr;
-  size_t csr_len;
-  struct identity_issued issued;
-};
-
-static int renew_run(struct store_batch *b, struct cq_item *it) {
-  struct renew_item *j = (struct renew_item *)it;
-  int r = identity_renew(j->conn->l->server->identity, b, &j->actor, j->node_id, j->csr,
-                         j->csr_len, (int64_t)time(NULL), &j->issued);
-  OPENSSL_thread_stop(); /* as join_run */
-  return r;
-}
-
-static void pack_renewed(msgpack_packer *pk, void *ud) {
-  const struct renew_item *j = ud;
-  msgpack_pack_map(pk, 2);
-  wire_pack_kv_str(pk, "node_id", j->issued.node_id);
-  wire_pack_str(pk, "cert");
-  msgpack_pack_bin(pk, j->issued.cert_len);
-  msgpack_pack_bin_body(pk, j->issued.cert, j->issued.cert_len);
-}
-
-static void renew_done(struct cq_item *it, int r) {
-  struct renew_item *j = (struct renew_item *)it;
-  struct tls_conn *c = j->conn;
-  if (r == 0)
-    log_info("node %s renewed its certificate", j->node_id);
-  else if (r != -ECANCELED)
-    log_warn("renewal of node %s refused: %s", j->node_id, identity_strerror(r));
-  if (c->t) {
-    struct wire_buf b = {0};
-    int n = r == 0 ? wire_response_encode_ok(&b, j->id, pack_renewed, j)
-                   : wire_response_encode_error(&b, j->id, r, identity_strerror(r));
-    send_frame(c, &b, n);
-  }
-  free(j->csr);
-  identity_issued_clear(&j->issued);
-  conn_unref(c);
-  free(j);
-}
-
-static void handle_renew(struct tls_conn *c, const struct wire_request *req) {
-  struct renew_item *j = calloc(1, sizeof(*j));
-  if (!j || bin_dup(req->args, "csr", &j->csr, &j->csr_len) < 0) {
-    free(j);
-    reply_error(c, req->id, -ENOMEM, NULL);
-    return;
-  }
-  memcpy(j->node_id, c->peer.node_id, sizeof(j->node_id));
-  snprintf(j->actor_name, sizeof(j->actor_name), "%s", c->peer.node_id);
-  j->actor = (struct store_actor){.uid = UINT32_MAX, .node = j->actor_name};
-  j->conn = c;
-  j->id = req->id;
-  c->refs++;
-  j->item.run = renew_run;
-  j->item.done = renew_done;
-  cq_submit(c->l->server->cq, &j->item);
-}
-
-/* ---- requests ---- */
-
-/* Audit a refused request (role, unknown node) through the queue. */
-struct deny_item {
-  struct cq_item item;
-  char actor[80];
-  const char *action;
-  char object[120];
-  int code;
-};
-
-static int deny_run(struct store_batch *b, struct cq_item *it) {
-  struct deny_item *d = (struct deny_item *)it;
-  struct store_actor a = {.uid = UINT32_MAX, .node = d->actor};
-  return store_audit_note(b, &a, d->action, d->object, d->code);
-}
-
-static void audit_deny(struct tls_conn *c, const char *action, int code) {
-  struct deny_item *d = calloc(1, sizeof(*d));
-  if (!d)
-    return;
-  snprintf(d->actor, sizeof(d->actor), "%.26s@%.45s", c->peer.node_id[0] ? c->peer.node_id : "anonymous",
-           c->addr);
-  d->action = action;
-  snprintf(d->object, sizeof(d->object), "address:%s role:%s", c->addr,
-           c->peer.wire_role == WIRE_ROLE_ANON ? "anonymous"
-                                               : ca_role_name(c->peer.role) ?: "unknown");
-  d->code = code;
-  d->item.run = deny_run;
-  d->item.done = note_done;
-  cq_submit(c->l->server->cq, &d->item);
-}
-
-static void handle_request(struct tls_conn *c, const struct wire_request *req) {
-  /* Per request: the peer's certificate is checked against the store again
-   * (a node removed or renewed since the handshake is refused now). */
-  if (c->peer.wire_role != WIRE_ROLE_ANON) {
-    int r = identity_recheck(c->l->server->identity, &c->peer, (int64_t)time(NULL));
-    if (r < 0) {
-      audit_deny(c, req->op, r);
-      reply_error(c, req->id, r, NULL);
-      conn_close(c);
+  if (req->opcode == WIRE_OP_NODE_JOIN && c->peer.wire_role == WIRE_ROLE_ANON) {
+    /* failed joins slow an address down: counted, not audited one by one */
+    uint64_t retry = 0;
+    if (identity_limiter_admit(l->server->identity, c->addr, mono_ms(), &retry) < 0) {
+      char msg[160];
+      snprintf(msg, sizeof(msg),
+               "too many failed joins from this address: slowed down, retry in %llu ms",
+               (unsigned long long)retry);
+      count_refused(l, c->addr, "join_throttled");
+      wire_session_reply_error(c->wc, req->id, -EAGAIN, msg);
       return;
     }
   }
-  const struct admin_op *op = admin_op_get(req->opcode);
-  if (!op || !wire_role_allows(req->opcode, c->peer.wire_role)) {
-    char msg[120];
-    snprintf(msg, sizeof(msg), "permission denied: %s may not call %s",
-             c->peer.wire_role == WIRE_ROLE_ANON ? "an anonymous peer"
-                                                 : ca_role_name(c->peer.role) ?: "this peer",
-             req->op);
-    audit_deny(c, req->op, SD_E_DENIED);
-    reply_error(c, req->id, SD_E_DENIED, msg);
-    return;
-  }
-  if (req->opcode == WIRE_OP_NODE_JOIN) {
-    handle_join(c, req);
-    return;
-  }
-  if (req->opcode == WIRE_OP_NODE_RENEW) {
-    handle_renew(c, req);
-    return;
-  }
-  reply_error(c, req->id, -ENOSYS, "not served on this listener yet");
+  admin_dispatch(c, req);
 }
 
-static void on_data(struct wire_transport *t, const uint8_t *buf, size_t len, void *ud) {
-  struct tls_conn *c = ud;
-  c->refs++;
-  while (len > 0 && c->t) {
-    size_t used = 0;
-    int r = wire_reader_feed(c->reader, buf, len, &used);
-    buf += used;
-    len -= used;
-    if (r < 0) {
-      reply_error(c, 0, r, "malformed frame");
-      conn_close(c);
-      break;
-    }
-    if (r == 0)
-      continue;
-    const uint8_t *p;
-    size_t n;
-    struct wire_value *val = NULL;
-    struct wire_request req;
-    struct wire_error err;
-    wire_reader_frame(c->reader, &p, &n);
-    if (wire_request_decode(p, n, &val, &req, &err) < 0)
-      reply_error(c, err.id, err.code, err.msg);
-    else
-      handle_request(c, &req);
-    wire_value_free(val);
-    wire_reader_consume(c->reader);
-  }
-  conn_unref(c);
+static void on_refused_frame(struct wire_session *s, const char *op, int code, void *ud) {
+  (void)s;
+  admin_refused(ud, op, code);
 }
 
-static void on_ready(struct wire_transport *t, void *ud) {
-  struct tls_conn *c = ud;
-  struct wire_peer p;
-  int r = wire_transport_peer(t, &p);
-  if (r == 0)
-    r = identity_authorize(c->l->server->identity, p.leaf, (int64_t)time(NULL), &c->peer);
-  if (r < 0) {
-    count_refused(c->l, c->addr, refusal_word(r));
-    reply_error(c, 0, r, NULL);
-    conn_close(c);
-  }
+static void on_close(struct wire_session *s, int reason, void *ud) {
+  struct admin_conn *c = ud;
+  (void)s;
+  if (reason < 0 && reason != -ECONNRESET && !c->peer.wire_role && !c->refused)
+    count_refused(c->listener, c->addr, refusal_word(reason)); /* refused at the handshake */
+  /* c may be freed by the detach: what the down hook needs, first */
+  struct tls_listener *l = c->listener;
+  bool node = c->peer.wire_role && c->peer.wire_role != WIRE_ROLE_ANON && c->refused == 0;
+  char node_id[CA_ID_LEN + 1];
+  memcpy(node_id, c->peer.node_id, sizeof(node_id));
+  conn_detach(c);
+  if (node && listen_node_sessions(l, node_id) == 0)
+    push_hook_node_gone(l->server, node_id); /* down after the window */
 }
 
-static void on_close(struct wire_transport *t, int reason, void *ud) {
-  struct tls_conn *c = ud;
-  if (reason < 0 && reason != -ECONNRESET && !c->peer.wire_role)
-    count_refused(c->l, c->addr, refusal_word(reason)); /* refused at the handshake */
-  c->t = NULL;
-  conn_unlink(c);
-  conn_unref(c);
-}
+static void release(struct admin_conn *c) { free(c); }
 
-static const struct wire_transport_cbs cbs = {
-    .on_ready = on_ready,
-    .on_data = on_data,
+static const struct wire_session_cbs session_cbs = {
+    .on_hello = on_hello,
+    .on_request = on_request,
+    .on_refused = on_refused_frame,
     .on_close = on_close,
 };
 
@@ -570,34 +365,167 @@ static void on_connection(uv_stream_t *server, int status) {
   if (status < 0 || l->stopping)
     return;
   uv_tcp_t *tcp = malloc(sizeof(*tcp));
-  struct tls_conn *c = calloc(1, sizeof(*c));
+  struct admin_conn *c = calloc(1, sizeof(*c));
   struct wire_tls *tls;
   if (!tcp || !c || uv_tcp_init(l->server->loop, tcp) < 0) {
     free(tcp);
     free(c);
     return;
   }
-  if (uv_accept(server, (uv_stream_t *)tcp) < 0 || wire_reader_new(64 * 1024, &c->reader) < 0) {
+  if (uv_accept(server, (uv_stream_t *)tcp) < 0) {
     uv_close((uv_handle_t *)tcp, (uv_close_cb)free);
-    wire_reader_free(c->reader);
     free(c);
     return;
   }
   uv_tcp_nodelay(tcp, 1);
   peer_address(tcp, c->addr, sizeof(c->addr));
-  c->l = l;
+  snprintf(c->actor_name, sizeof(c->actor_name), "anonymous@%s", c->addr);
+  c->actor = (struct store_actor){.uid = UINT32_MAX, .node = c->actor_name};
+  c->server = l->server;
+  c->listener = l;
   c->refs = 1;
-  if (wire_tls_new(l->ctx, (uv_stream_t *)tcp, NULL, NULL, &cbs, c, &tls) < 0) {
+  c->drop = conn_drop;
+  c->release = release;
+  c->recheck = recheck;
+  const struct wire_session_opts o = {
+      .loop = l->server->loop,
+      .side = WIRE_SESSION_SERVER,
+      .hb_ms = l->hb_ms,
+      .hb_missed = l->hb_missed,
+      .resolve_role = resolve_role,
+      .role_ud = c,
+  };
+  int r = wire_session_new(&o, &session_cbs, c, &c->wc);
+  if (r == 0 &&
+      (r = wire_tls_new(l->ctx, (uv_stream_t *)tcp, NULL, NULL, wire_session_transport_cbs(),
+                        c->wc, &tls)) < 0) {
+    wire_session_free(c->wc);
+  }
+  if (r < 0) {
     uv_close((uv_handle_t *)tcp, (uv_close_cb)free);
-    wire_reader_free(c->reader);
     free(c);
     return;
   }
-  c->t = wire_tls_transport(tls);
+  wire_session_attach(c->wc, wire_tls_transport(tls));
   c->next = l->conns;
   if (l->conns)
     l->conns->prev = c;
   l->conns = c;
+  l->n_conns++;
+}
+
+/* ---- liveness: last_seen follows the sessions ----
+ * Once per heartbeat interval, every node whose session showed a sign of
+ * life (a heartbeat, a request) since the previous tick gets last_seen =
+ * now, all in one queue item (no audit record: a heartbeat must not grow the
+ * chain). So a node's writes are at most one per interval, and a node whose
+ * session went silent stops being refreshed and turns `down` after the
+ * window (listen_down_after_ms), when the session drops it too. */
+
+struct seen_item {
+  struct cq_item item;
+  size_t n;
+  uint64_t now_ns;
+  char (*ids)[CA_ID_LEN + 1];
+};
+
+static int seen_run(struct store_batch *b, struct cq_item *it) {
+  struct seen_item *si = (struct seen_item *)it;
+  for (size_t i = 0; i < si->n; i++)
+    (void)store_node_seen(b, si->ids[i], si->now_ns, NULL, NULL); /* a removed node: ignored */
+  return 0;
+}
+
+static void seen_done(struct cq_item *it, int r) {
+  struct seen_item *si = (struct seen_item *)it;
+  if (r < 0 && r != -ECANCELED)
+    log_warn("cannot record the nodes' heartbeats: %s", sd_strerror(r));
+  free(si->ids);
+  free(si);
+}
+
+static void seen_tick(uv_timer_t *t) {
+  struct tls_listener *l = t->data;
+  size_t n = 0, i = 0;
+  for (struct admin_conn *c = l->conns; c; c = c->next)
+    if (c->wc && c->refused == 0 && c->peer.wire_role && c->peer.wire_role != WIRE_ROLE_ANON)
+      n++;
+  if (!n)
+    return;
+  struct seen_item *si = calloc(1, sizeof(*si));
+  if (!si || !(si->ids = calloc(n, sizeof(*si->ids)))) {
+    free(si);
+    return;
+  }
+  for (struct admin_conn *c = l->conns; c && i < n; c = c->next) {
+    if (!c->wc || c->refused || !c->peer.wire_role || c->peer.wire_role == WIRE_ROLE_ANON)
+      continue;
+    uint64_t seen = wire_session_last_seen(c->wc);
+    if (seen == c->seen_written)
+      continue;
+    c->seen_written = seen;
+    memcpy(si->ids[i++], c->peer.node_id, sizeof(si->ids[0]));
+  }
+  if (!(si->n = i)) {
+    free(si->ids);
+    free(si);
+    return;
+  }
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  si->now_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+  si->item.run = seen_run;
+  si->item.done = seen_done;
+  cq_submit(l->server->cq, &si->item);
+}
+
+/* ---- pushes, cut-off, liveness ---- */
+
+int64_t listen_push(struct tls_listener *l, const char *node_id, const char *topic,
+                    wire_pack_fn pack_body, void *ud) {
+  if (!l || l->stopping)
+    return -ENOTCONN;
+  struct node_q *n = node_queue(l, node_id, true);
+  if (!n)
+    return -ENOMEM;
+  return wire_pushq_push(n->q, topic, pack_body, ud);
+}
+
+unsigned listen_node_sessions(const struct tls_listener *l, const char *node_id) {
+  unsigned n = 0;
+  for (const struct admin_conn *c = l ? l->conns : NULL; c; c = c->next)
+    if (c->wc && c->peer.wire_role != WIRE_ROLE_ANON && c->refused == 0 &&
+        strcmp(c->peer.node_id, node_id) == 0)
+      n++;
+  return n;
+}
+
+unsigned listen_cut_node(struct tls_listener *l, const char *node_id, int code, const char *msg) {
+  unsigned n = 0;
+  if (!l)
+    return 0;
+  for (struct admin_conn *c = l->conns, *next; c; c = next) {
+    next = c->next;
+    if (c->wc && c->peer.wire_role != WIRE_ROLE_ANON && strcmp(c->peer.node_id, node_id) == 0) {
+      conn_drop_with(c, code, msg);
+      n++;
+    }
+  }
+  for (struct node_q **p = &l->queues; *p; p = &(*p)->next)
+    if (strcmp((*p)->node_id, node_id) == 0) {
+      struct node_q *q = *p;
+      *p = q->next;
+      wire_pushq_free(q->q);
+      free(q);
+      break;
+    }
+  return n;
+}
+
+uint64_t listen_down_after_ms(const struct tls_listener *l) {
+  uint32_t hb = l && l->hb_ms ? l->hb_ms : WIRE_HB_DEFAULT_MS;
+  uint32_t missed = l && l->hb_missed ? l->hb_missed : WIRE_HB_DEFAULT_MISSED;
+  return (uint64_t)hb * missed;
 }
 
 /* ---- start / stop ---- */
@@ -678,6 +606,8 @@ int listen_start(struct server *s, const char *hostport, struct tls_listener **r
   if (!l)
     return -ENOMEM;
   l->server = s;
+  l->hb_ms = s->hb_ms;
+  l->hb_missed = s->hb_missed;
   if ((r = make_ctx(s->identity, &l->ctx)) < 0) {
     log_err("cannot set up TLS with the manager certificate: %s", sd_strerror(r));
     free(l);
@@ -687,20 +617,29 @@ int listen_start(struct server *s, const char *hostport, struct tls_listener **r
   l->tcp.data = l;
   uv_timer_init(s->loop, &l->refused_timer);
   l->refused_timer.data = l;
+  uv_timer_init(s->loop, &l->reap_timer);
+  l->reap_timer.data = l;
+  uv_timer_init(s->loop, &l->seen_timer);
+  l->seen_timer.data = l;
   if ((r = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0)) < 0 ||
       (r = uv_listen((uv_stream_t *)&l->tcp, 256, on_connection)) < 0) {
     log_err("cannot listen on %s: %s", hostport, uv_strerror(r));
     l->stopping = true;
     uv_close((uv_handle_t *)&l->tcp, NULL);
     uv_close((uv_handle_t *)&l->refused_timer, NULL);
+    uv_close((uv_handle_t *)&l->reap_timer, NULL);
+    uv_close((uv_handle_t *)&l->seen_timer, NULL);
     wire_tls_ctx_free(l->ctx);
     /* the handles close on the next loop turn: the caller keeps l until
      * its loop has run to completion, then listen_free()s it */
     *ret = l;
     return r;
   }
-  log_info("listening for nodes on %s (TLS 1.3; cluster %s)", hostport,
-           identity_cluster(s->identity)->cluster_id);
+  uint32_t hb = l->hb_ms ? l->hb_ms : WIRE_HB_DEFAULT_MS;
+  uv_timer_start(&l->seen_timer, seen_tick, hb, hb);
+  log_info("listening for nodes on %s (TLS 1.3; cluster %s; heartbeat %u ms, down after %llu ms)",
+           hostport, identity_cluster(s->identity)->cluster_id,
+           l->hb_ms ? l->hb_ms : WIRE_HB_DEFAULT_MS, (unsigned long long)listen_down_after_ms(l));
   *ret = l;
   return 0;
 }
@@ -713,8 +652,16 @@ void listen_stop(struct tls_listener *l) {
   if (l->n_refused || l->refused_others)
     refused_flush(&l->refused_timer); /* the last second's counts */
   uv_close((uv_handle_t *)&l->refused_timer, NULL);
+  uv_close((uv_handle_t *)&l->reap_timer, NULL);
+  uv_close((uv_handle_t *)&l->seen_timer, NULL);
   while (l->conns)
-    conn_close(l->conns);
+    conn_drop(l->conns);
+  while (l->queues) {
+    struct node_q *q = l->queues;
+    l->queues = q->next;
+    wire_pushq_free(q->q);
+    free(q);
+  }
   wire_tls_ctx_free(l->ctx);
   l->ctx = NULL;
 }

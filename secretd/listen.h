@@ -6,6 +6,10 @@
  */
 #pragma once
 
+#include <stdint.h>
+
+#include "wire/proto.h"
+
 struct server;
 struct tls_listener;
 
@@ -18,3 +22,23 @@ int listen_start(struct server *s, const char *hostport, struct tls_listener **r
 void listen_stop(struct tls_listener *l);
 /* Free after the loop closed the handles. NULL ok. */
 void listen_free(struct tls_listener *l);
+
+/*
+ * Push a message to node_id: it goes to the node's newest live session (if
+ * any, and as soon as flow control allows) and waits, up to the queue's cap,
+ * for a session that resumes (a node that reconnects gets what it has not
+ * acknowledged, in order). Returns the push's seq (> 0), -ENOTCONN (no
+ * listener), -ENOBUFS (the node's queue is full) or another negative errno
+ * (see wire_pushq_push).
+ */
+int64_t listen_push(struct tls_listener *l, const char *node_id, const char *topic,
+                    wire_pack_fn pack_body, void *ud);
+/* Live sessions of node_id. */
+unsigned listen_node_sessions(const struct tls_listener *l, const char *node_id);
+/* End every live session of node_id now (one error frame with code and
+ * msg each) and drop its push queue; returns how many sessions ended.
+ * Later handshakes and requests are the store's to refuse. NULL l ok. */
+unsigned listen_cut_node(struct tls_listener *l, const char *node_id, int code, const char *msg);
+/* How long a node may be silent before it is `down`: the heartbeat interval
+ * times the missed count (the session drops such a peer at the same point). */
+uint64_t listen_down_after_ms(const struct tls_listener *l);

@@ -7,6 +7,7 @@
 #include "secretd/serve.h"
 #include "secretd/identity.h"
 #include "secretd/listen.h"
+#include "secretd/push_hook.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -35,6 +36,7 @@ struct serve_opts {
   const char *dir, *socket, *group, *key_file, *audit_file, *listen;
   size_t map_size;
   unsigned keep_versions;
+  uint32_t hb_ms, hb_missed; /* --listen sessions: 0 = wire/session.h's defaults */
 };
 
 static int parse_opts(int argc, char **argv, struct serve_opts *o) {
@@ -47,6 +49,8 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o) {
       {"map-size", required_argument, NULL, 'm'},
       {"keep-versions", required_argument, NULL, 'k'},
       {"listen", required_argument, NULL, 'l'},
+      {"heartbeat-ms", required_argument, NULL, 'H'},
+      {"heartbeat-missed", required_argument, NULL, 'M'},
       {"help", no_argument, NULL, 'h'},
       {0},
   };
@@ -75,6 +79,20 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o) {
       }
       o->keep_versions = (unsigned)v;
       break;
+    case 'H':
+      if (sd_parse_u64(optarg, 3600000, &v) < 0 || v < 100) {
+        log_err("--heartbeat-ms wants milliseconds from 100 to 3600000");
+        return -EINVAL;
+      }
+      o->hb_ms = (uint32_t)v;
+      break;
+    case 'M':
+      if (sd_parse_u64(optarg, 100, &v) < 0 || v < 2) {
+        log_err("--heartbeat-missed wants a count from 2 to 100");
+        return -EINVAL;
+      }
+      o->hb_missed = (uint32_t)v;
+      break;
     case 'h': return 1;
     default: return -EINVAL;
     }
@@ -82,7 +100,7 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o) {
   if (!o->dir || optind != argc) {
     log_err("usage: secretd serve --data DIR [--admin-socket PATH] [--admin-group GROUP] "
             "[--unlock-key-file PATH] [--audit-file PATH] [--map-size BYTES] [--keep-versions N]\n"
-         "       [--listen HOST:PORT]");
+         "       [--listen HOST:PORT [--heartbeat-ms MS] [--heartbeat-missed N]]");
     return -EINVAL;
   }
   return 0;
@@ -269,7 +287,7 @@ static int open_store(const struct serve_opts *o, struct store **ret) {
 
 static int serve_run(const struct serve_opts *o) {
   _cleanup_close_ int lock_fd = -1;
-  struct server s = {.max_conns = raise_fd_limit()};
+  struct server s = {.max_conns = raise_fd_limit(), .hb_ms = o->hb_ms, .hb_missed = o->hb_missed};
   uv_loop_t loop;
   pid_t holder = 0;
   int r;
@@ -328,6 +346,8 @@ static int serve_run(const struct serve_opts *o) {
     unlink(o->socket);
     goto out_cq;
   }
+  if ((r = push_hook_install(&s)) < 0) /* assignment changes pushed to the nodes' sessions */
+    goto out_cq;
   uv_signal_init(&loop, &s.sig_term);
   uv_signal_init(&loop, &s.sig_int);
   s.sig_term.data = s.sig_int.data = &s;
@@ -355,6 +375,7 @@ out_cq:
   uv_walk(&loop, close_walk, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   cq_free(s.cq);
+  push_hook_free(&s);
   dispatch_tracker_free(s.tracker);
 out_loop:
   uv_loop_close(&loop);
@@ -370,7 +391,7 @@ int verb_serve(int argc, char **argv) {
   if (r == 1) {
     puts("Usage: secretd serve --data DIR [--admin-socket PATH] [--admin-group GROUP]\n"
          "       [--unlock-key-file PATH] [--audit-file PATH] [--map-size BYTES] [--keep-versions N]\n"
-         "       [--listen HOST:PORT]");
+         "       [--listen HOST:PORT [--heartbeat-ms MS] [--heartbeat-missed N]]");
     return 0;
   }
   if (r < 0)

@@ -38,6 +38,7 @@ struct server {
   void (*on_nodes_changed)(struct server *s, const struct dispatch_node_change *c, size_t n,
                            void *ud);
   void *on_nodes_changed_ud;
+  uint32_t hb_ms, hb_missed; /* --listen heartbeats (0: wire/session.h defaults) */
 };
 
 /* admin.c: accept one connection on s->listener, check the peer, and serve

@@ -55,6 +55,13 @@ if(TARGET secretd AND TARGET secret AND TARGET secret-agent)
                    $<TARGET_FILE:secretd> $<TARGET_FILE:secret> $<TARGET_FILE:secret-agent>)
   set_tests_properties(identity_join PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
                        LABELS "integration;daemon" ENVIRONMENT "SD_TIME_SLACK=${sd_slack}")
+  # secret-agent run: heartbeats and status, renewal under libfaketime, node
+  # rm cut-off, reconnection after restarts (loopback and two namespaces).
+  add_test(NAME agent_run
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/agent_run.sh
+                   $<TARGET_FILE:secretd> $<TARGET_FILE:secret> $<TARGET_FILE:secret-agent>)
+  set_tests_properties(agent_run PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
+                       LABELS "integration;daemon" ENVIRONMENT "SD_TIME_SLACK=${sd_slack}")
 endif()
 
 # Delivery, manager side (issue 11): assignment sets, generations, change
@@ -62,4 +69,16 @@ endif()
 if(TARGET secretd_dispatch)
   secretd_unit_test(test_secretd_dispatch LIBS secretd_dispatch)
   target_include_directories(test_secretd_dispatch PRIVATE ${SECRETD_TEST_DIR})
+endif()
+
+# Secret delivery end to end (issue 11): secretd --listen, secret-agent run
+# with real containers from a busybox rootfs, service create, grants,
+# rotations, revokes, audit, agent restart and node removal (root).
+if(TARGET secretd AND TARGET secret AND TARGET secret-agent)
+  add_test(NAME delivery_e2e
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/delivery_e2e.sh
+                   $<TARGET_FILE:secretd> $<TARGET_FILE:secret> $<TARGET_FILE:secret-agent>
+                   ${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh)
+  set_tests_properties(delivery_e2e PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE
+                       LABELS "integration;daemon;agent" ENVIRONMENT "SD_TIME_SLACK=${sd_slack}")
 endif()

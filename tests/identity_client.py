@@ -7,7 +7,9 @@ worker certificate, a padded token, a foreign or expired certificate.
 
 usage: identity_client.py HOST:PORT OP [--cert PEM --key PEM]
                           [--token-file F] [--csr-file DER] [--repeat N]
-Prints one line per reply: "ok <keys>" or "error <code> <message>".
+                          [--args-json JSON]
+Prints one line per reply: "ok <keys>" or "error <code> <message>"; a reply
+with a "secrets" list (node.deliver) adds "refused:<reason>" per refused entry.
 Exit status: 0 a reply came, 3 the connection or handshake was refused
 (the reason is printed), 2 usage.
 """
@@ -110,6 +112,9 @@ def main(argv):
         opts[argv[i].lstrip("-")] = argv[i + 1]
         i += 2
     args = {}
+    if "args-json" in opts:
+        import json
+        args = json.loads(opts["args-json"])
     if op == "node.join":
         with open(opts["token-file"], "rb") as f:
             args["token"] = f.read()
@@ -150,7 +155,12 @@ def main(argv):
             ln = struct.unpack(">I", read_exact(s, 4))[0]
             rep, _ = unpack(read_exact(s, ln))
             if rep.get("ok"):
-                print("ok " + " ".join(sorted(rep.get("result", {}).keys())))
+                res = rep.get("result", {})
+                line = "ok " + " ".join(sorted(res.keys()))
+                for e in res.get("secrets", []) if isinstance(res.get("secrets"), list) else []:
+                    if "refused" in e:
+                        line += " refused:" + e["refused"].replace(" ", "_")
+                print(line)
             else:
                 print("error %d %s" % (rep.get("code", 0), rep.get("error", "")))
             sys.stdout.flush()

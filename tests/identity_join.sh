@@ -47,7 +47,7 @@ stop_daemon() {
 }
 start_daemon_shifted() {
   env LD_PRELOAD="$FAKETIME_LIB" FAKETIME="$CLOCK" FAKETIME_DONT_FAKE_MONOTONIC=1 \
-    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:allocator_release_to_os_interval_ms=-1" \
     "$SECRETD" serve --data "$DATA" --admin-socket "$SOCK" --audit-file "$AUDIT" \
     --listen "127.0.0.1:$PORT" >>"$T/out.log" 2>>"$T/err.log" </dev/null &
   PID=$!

@@ -395,3 +395,11 @@ uint64_t wire_aclient_push_seen(const struct wire_aclient *c) {
 }
 struct wire_session *wire_aclient_session(struct wire_aclient *c) { return c->s; }
 unsigned wire_aclient_sessions(const struct wire_aclient *c) { return c->sessions; }
+
+void wire_aclient_set_tls(struct wire_aclient *c, struct wire_tls_ctx *tls) {
+  if (!c || !tls || !c->o.tls)
+    return;
+  c->o.tls = tls;
+  SSL_SESSION_free(c->ticket); /* a ticket of the old identity would only be refused */
+  c->ticket = NULL;
+}

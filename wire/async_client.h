@@ -84,5 +84,9 @@ int64_t wire_aclient_call_name(struct wire_aclient *c, const char *op, wire_pack
 uint64_t wire_aclient_push_seen(const struct wire_aclient *c);
 struct wire_session *wire_aclient_session(struct wire_aclient *c);
 unsigned wire_aclient_sessions(const struct wire_aclient *c);
+/* TLS: the context for the next connection (e.g. a renewed client
+ * certificate); the current session goes on with the old one. The caller
+ * keeps both contexts alive as long as a connection may use them. */
+void wire_aclient_set_tls(struct wire_aclient *c, struct wire_tls_ctx *tls);
 /* The next backoff wait for attempt n in [0, max] (exposed for tests). */
 unsigned wire_aclient_backoff(unsigned min_ms, unsigned max_ms, unsigned n);

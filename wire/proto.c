@@ -146,6 +146,10 @@ static const struct wire_arg_spec args_task_report[] = {
     {"restarts", WIRE_T_UINT, false, UINT32_MAX},
     ARGS_END,
 };
+static const struct wire_arg_spec args_node_hello[] = {
+    {"hostname", WIRE_T_STR, false, 255},
+    ARGS_END,
+};
 
 static const struct {
   const char *name;
@@ -169,7 +173,7 @@ static const struct {
     [WIRE_OP_SERVICE_RM] = {"service.rm", args_service_name, ADMIN},
     [WIRE_OP_SESSION_ECHO] = {"session.echo", args_echo, WORKER},
     [WIRE_OP_JOIN_TOKEN] = {"join_token", args_join_token, ADMIN},
-    [WIRE_OP_NODE_LS] = {"node.ls", args_none, ADMIN},
+    [WIRE_OP_NODE_LS] = {"node.ls", args_page, ADMIN},
     [WIRE_OP_NODE_INSPECT] = {"node.inspect", args_ref, ADMIN},
     [WIRE_OP_NODE_RM] = {"node.rm", args_rm, ADMIN},
     [WIRE_OP_CLUSTER_UPDATE] = {"cluster.update", args_cluster_update, ADMIN},
@@ -178,6 +182,7 @@ static const struct {
     [WIRE_OP_NODE_ASSIGNMENTS] = {"node.assignments", args_node_assignments, WORKER},
     [WIRE_OP_NODE_DELIVER] = {"node.deliver", args_node_deliver, WORKER},
     [WIRE_OP_TASK_REPORT] = {"task.report", args_task_report, WORKER},
+    [WIRE_OP_NODE_HELLO] = {"node.hello", args_node_hello, WORKER | WIRE_ROLE_MANAGER},
 };
 
 uint32_t wire_op_roles(enum wire_op op) {

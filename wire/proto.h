@@ -63,6 +63,7 @@ enum wire_op {
   WIRE_OP_NODE_ASSIGNMENTS,
   WIRE_OP_NODE_DELIVER,
   WIRE_OP_TASK_REPORT,
+  WIRE_OP_NODE_HELLO, /* a node's report at each connection: hostname (issue 9) */
   WIRE_OP__COUNT,
 };
 
@@ -208,7 +209,7 @@ enum wire_listing {
   WIRE_LIST_SECRETS = 1, /* key: the secret's name */
   WIRE_LIST_GRANTS = 2,  /* key: the service name (inside one secret) */
   WIRE_LIST_AUDIT = 3,   /* key: the record's seq, 8 bytes big-endian */
-  WIRE_LIST_NODES = 4,   /* reserved for the node listing */
+  WIRE_LIST_NODES = 4,   /* key: the node id */
   WIRE_LIST_SERVICES = 5,/* reserved for the service listing */
 };
 
