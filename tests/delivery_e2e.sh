@@ -80,8 +80,7 @@ wait_line() {
   return 1
 }
 wait_log() { # wait_log FILE PATTERN SECONDS
-  local i
-  for i in $(seq 1 $(($3 * 20 * SLACK))); do
+  for _ in $(seq 1 $(($3 * 20 * SLACK))); do
     grep -q -- "$2" "$1" 2>/dev/null && return 0
     sleep 0.05
   done
@@ -104,7 +103,7 @@ agent_cleanup() {
       [ "$pid" -gt 1 ] && kill -KILL "$pid" 2>/dev/null
     done
   done
-  grep -o " $T[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do
+  grep -o " ${T}[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null; done
 }
 CLEANUP_HOOKS+=(agent_cleanup)
@@ -131,7 +130,7 @@ S service create web "${RUN[@]}" -- sh /out/reader.sh web >/dev/null || fail "cr
 S service create batch "${RUN[@]}" -- sh /out/reader.sh batch >/dev/null || fail "create batch"
 S service create nonroot "${RUN[@]}" --user 1000:1000 -- sh /out/reader.sh nonroot >/dev/null ||
   fail "create nonroot"
-waited=$(wait_line "$OUT/web.log" "1 $(vlen 1)" $((10 * SLACK))) ||
+wait_line "$OUT/web.log" "1 $(vlen 1)" $((10 * SLACK)) >/dev/null ||
   fail "web never read its secret: $(cat "$OUT/web.log" 2>/dev/null); agent: $(tail -n 20 "$T/agent.log")"
 [ "$(head -n1 "$OUT/web.log")" = "1 $(vlen 1)" ] ||
   fail "web's first read was not its secret: $(cat "$OUT/web.log")"
@@ -143,7 +142,7 @@ wait_line "$OUT/batch.log" " 0" $((5 * SLACK)) >/dev/null || fail "batch did not
 ok "a service without the grant on the same node has no /run/secrets/db"
 
 # service ps shows what the agent reported
-for i in $(seq 1 $((40 * SLACK))); do
+for _ in $(seq 1 $((40 * SLACK))); do
   S service ps web >"$T/ps" 2>&1 && grep -q running "$T/ps" && break
   sleep 0.05
 done
@@ -273,7 +272,7 @@ wait "$AGENT_PID" 2>/dev/null || true
 t0=$(now_ms)
 # ps_state SERVICE: the state column of its task
 ps_state() { S service ps "$1" | awk 'NR == 2 {print $4}'; }
-for i in $(seq 1 $((100 * SLACK))); do [ "$(ps_state batch)" = node_down ] && break; sleep 0.05; done
+for _ in $(seq 1 $((100 * SLACK))); do [ "$(ps_state batch)" = node_down ] && break; sleep 0.05; done
 w=$(($(now_ms) - t0))
 [ "$(ps_state batch)" = node_down ] || fail "the node's tasks are not shown down: $(S service ps batch)"
 [ "$w" -le $((1500 + 1000 * SLACK)) ] || fail "shown down $w ms after the agent died (window 1500 ms)"
@@ -286,7 +285,7 @@ start_agent
 wait_line "$OUT/batch.log" " 0" $((10 * SLACK)) >/dev/null ||
   fail "the revoke made while the agent was down was not applied: $(tail -n 10 "$T/agent.log")"
 [ "$(task_pid batch)" = "$PB" ] || fail "batch was restarted ($PB -> $(task_pid batch))"
-for i in $(seq 1 $((100 * SLACK))); do [ "$(ps_state batch)" = running ] && break; sleep 0.05; done
+for _ in $(seq 1 $((100 * SLACK))); do [ "$(ps_state batch)" = running ] && break; sleep 0.05; done
 [ "$(ps_state batch)" = running ] || fail "the taken-back task is not shown running: $(S service ps batch)"
 wait_line "$OUT/nonroot.log" "$LAST $(vlen $LAST)" 1 >/dev/null || fail "nonroot lost its secret"
 ok "agent SIGKILL + restart: same container (pid $PB), the revoke made while it was down applied"
@@ -310,13 +309,13 @@ ok "secretd SIGKILL + restart: the agent reconnected and sees rotations live aga
 # ---- node rm: the agent stops its tasks and wipes their state ----
 S node rm "$NODE" --force >/dev/null 2>&1 || fail "node rm"
 wait_log "$T/agent.log" "removed from the cluster" 10
-for i in $(seq 1 $((100 * SLACK))); do
+for _ in $(seq 1 $((100 * SLACK))); do
   [ -z "$(task_pid web)$(task_pid batch)$(task_pid nonroot)" ] && break
   sleep 0.1
 done
 [ -z "$(task_pid web)$(task_pid batch)$(task_pid nonroot)" ] || fail "tasks still run after node rm"
 wiped() { [ -z "$(find "$STATE/delivery" -mindepth 2 2>/dev/null)" ]; }
-for i in $(seq 1 $((50 * SLACK))); do wiped && break; sleep 0.1; done
+for _ in $(seq 1 $((50 * SLACK))); do wiped && break; sleep 0.1; done
 wiped || fail "the agent's delivery state was not wiped: $(ls -R "$STATE/delivery")"
 kill -TERM "$AGENT_PID"
 wait "$AGENT_PID" || fail "the agent did not exit cleanly after SIGTERM"
