@@ -390,6 +390,9 @@ hits=$(find "$STATE" /tmp /var -xdev -type f -newer "$STAMP" -print0 2>/dev/null
 ok "the marker value is in no file under the agent's state dir, /tmp or /var"
 grep -qE 'Sanitizer|runtime error' "$T/agent.log" "$T/agent2.log" "$T/err.log" && fail "sanitizer report"
 ip netns del "$NSN"
+# the kernel tears the namespace (and the veth pair with it) down asynchronously
+for _ in $(seq 1 100); do ip link show "sde1$$" >/dev/null 2>&1 || break; sleep 0.05; done
 ip link show "sde1$$" >/dev/null 2>&1 && fail "the veth pair was left behind"
+[ -e "/run/netns/$NSN" ] && fail "the namespace was left behind"
 stop_daemon
 echo PASS
