@@ -21,7 +21,7 @@ cmake --build build -j"$(nproc)" --target secretd secret secret-launch secret-ag
 
 bin=$PWD/build
 work=$(mktemp -d /tmp/secretd-demo.XXXXXX)
-pid= agent_pid= node=
+pid='' agent_pid='' node=''
 mkdir -m 0700 "$work/mem"
 mount -t tmpfs -o size=4m,mode=0700 demo-mem "$work/mem" # values live in memory only
 cleanup() {
