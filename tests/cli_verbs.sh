@@ -104,11 +104,12 @@ PY
 "$SECRET" inspect odd | grep -q '^labels: ' || fail "human inspect lacks labels"
 ok "JSON output parses and round-trips quotes, backslashes and UTF-8"
 
-# audit: more than one page (1000 records) of requests
-for i in $(seq 1 1050); do "$SECRET" ls >/dev/null || fail "ls $i failed"; done
-"$SECRET" audit --json >"$T/audit.json"
+# audit: many pages of requests (pages of 7 records; daemon_paging pages
+# through full 1000-record pages, with 20,000 records)
+for i in $(seq 1 60); do "$SECRET" ls >/dev/null || fail "ls $i failed"; done
+"$SECRET" audit --json --page-size 7 >"$T/audit.json"
 n=$(wc -l <"$T/audit.json")
-[ "$n" -gt 1050 ] || fail "audit --json gave $n records, expected more than 1050"
+[ "$n" -gt 60 ] || fail "audit --json gave $n records, expected more than 60"
 python3 - "$T/audit.json" <<'PY' || fail "audit --json records are not consecutive from 1"
 import json, sys
 seqs = [json.loads(l)["seq"] for l in open(sys.argv[1])]
@@ -121,7 +122,7 @@ import json, sys
 cli = open(sys.argv[1]).read().splitlines()
 fil = {json.loads(l)["seq"]: l for l in open(sys.argv[2]).read().splitlines()}
 both = [l for l in cli if json.loads(l)["seq"] in fil]
-assert len(both) >= 1000, len(both)
+assert len(both) >= 60, len(both)
 for l in both:
     assert l == fil[json.loads(l)["seq"]], (l, fil[json.loads(l)["seq"]])
 PY
@@ -131,10 +132,10 @@ ok "audit pages through $n records; --json lines equal the audit file's"
 [ "$("$SECRET" audit --since 1h --json | wc -l)" -gt "$n" ] || fail "--since 1h does not list everything"
 [ "$("$SECRET" audit --since 2099-01-01T00:00:00Z --json | wc -l)" = 0 ] ||
   fail "--since a future time lists records"
-mid=$(sed -n '500p' "$T/audit.json" | json_get 'd["time"]')
+mid=$(sed -n '50p' "$T/audit.json" | json_get 'd["time"]')
 "$SECRET" audit --since "$mid" --json >"$T/since.json"
 got=$(head -n 1 "$T/since.json" | json_get 'd["seq"]')
-[ "$got" -ge 490 ] && [ "$got" -le 500 ] || fail "--since $mid starts at seq $got, want about 500"
+[ "$got" -ge 40 ] && [ "$got" -le 50 ] || fail "--since $mid starts at seq $got, want about 50"
 ok "--since filters by RFC 3339 time and by duration"
 
 expect_rc 0 "$SECRET" audit --verify
