@@ -1,6 +1,7 @@
 #include "io.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 int sd_write_all(int fd, const void *p, size_t n) {
@@ -33,4 +34,21 @@ long sd_read_full(int fd, void *p, size_t n) {
     got += (size_t)r;
   }
   return (long)got;
+}
+
+int sd_read_all_alloc(int fd, size_t max, char **ret, size_t *ret_len) {
+  char *buf = malloc(max + 1);
+  if (!buf)
+    return -ENOMEM;
+  /* Ask for one byte more than allowed: getting it means the file is too big. */
+  long n = sd_read_full(fd, buf, max + 1);
+  if (n < 0 || (size_t)n > max) {
+    free(buf);
+    return n < 0 ? (int)n : -EFBIG;
+  }
+  buf[n] = '\0';
+  *ret = buf;
+  if (ret_len)
+    *ret_len = (size_t)n;
+  return 0;
 }

@@ -11,3 +11,9 @@ int sd_write_all(int fd, const void *p, size_t n);
  * n bytes or end of file. Returns the count read (< n: end of file came
  * first) or a negative errno. */
 long sd_read_full(int fd, void *p, size_t n);
+
+/* Read all of fd (at most max bytes) into a new malloc'd buffer with a NUL
+ * after the data. On success *ret owns the buffer and *ret_len (when not NULL)
+ * is the data length. Returns 0, -EFBIG when fd holds more than max bytes,
+ * -ENOMEM, or a negative read errno; *ret is untouched on failure. */
+int sd_read_all_alloc(int fd, size_t max, char **ret, size_t *ret_len);

@@ -133,25 +133,7 @@ static int read_small_file(const char *path, size_t max, char **ret, size_t *ret
   _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0)
     return -errno;
-  _cleanup_free_ char *buf = malloc(max + 1);
-  if (!buf)
-    return -ENOMEM;
-  size_t n = 0;
-  for (;;) {
-    ssize_t k = read(fd, buf + n, max + 1 - n);
-    if (k < 0 && errno == EINTR)
-      continue;
-    if (k < 0)
-      return -errno;
-    if (k == 0)
-      break;
-    if ((n += (size_t)k) > max)
-      return -EFBIG;
-  }
-  buf[n] = '\0';
-  *ret = TAKE_PTR(buf);
-  *ret_len = n;
-  return 0;
+  return sd_read_all_alloc(fd, max, ret, ret_len);
 }
 
 static int write_new_file(const char *path, const char *text, mode_t mode) {

@@ -52,26 +52,7 @@ static int read_at(int dfd, const char *name, size_t max, char **ret, size_t *re
   _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return -errno;
-  _cleanup_free_ char *buf = malloc(max + 1);
-  if (!buf)
-    return -ENOMEM;
-  size_t n = 0;
-  for (;;) {
-    ssize_t k = read(fd, buf + n, max + 1 - n);
-    if (k < 0 && errno == EINTR)
-      continue;
-    if (k < 0)
-      return -errno;
-    if (k == 0)
-      break;
-    n += (size_t)k;
-    if (n > max)
-      return -EFBIG;
-  }
-  buf[n] = '\0';
-  *ret = TAKE_PTR(buf);
-  *ret_len = n;
-  return 0;
+  return sd_read_all_alloc(fd, max, ret, ret_len);
 }
 
 /* images/<hex>/signatures, created with create. */

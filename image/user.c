@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/io.h"
 #include "base/macro.h"
 
 #define MAX_DB (1u << 20)
@@ -39,29 +40,7 @@ static int read_db(int rootfd, const char *path, char **ret) {
   _cleanup_close_ int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
   if (fd < 0)
     return -errno;
-  char *buf = malloc(MAX_DB + 1);
-  if (!buf)
-    return -ENOMEM;
-  size_t len = 0;
-  for (;;) {
-    ssize_t n = read(fd, buf + len, MAX_DB + 1 - len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      free(buf);
-      return -errno;
-    }
-    if (n == 0)
-      break;
-    len += (size_t)n;
-    if (len > MAX_DB) {
-      free(buf);
-      return -EFBIG;
-    }
-  }
-  buf[len] = '\0';
-  *ret = buf;
-  return 0;
+  return sd_read_all_alloc(fd, MAX_DB, ret, NULL);
 }
 
 /* Find a line whose field 0 equals name (or whose field 2 equals id when name

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/io.h"
 #include "base/macro.h"
 #include "runtime/cgroup_devices.h"
 
@@ -82,23 +83,14 @@ static int write_or_fail(const char *dir, const char *file, const char *value) {
 static int read_at(const char *dir, const char *file, char *buf, size_t bufsz) {
   char path[PATH_MAX + 64];
   _cleanup_close_ int fd = -1;
-  size_t n = 0;
 
   snprintf(path, sizeof(path), "%s/%s", dir, file);
   fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return -errno;
-  while (n < bufsz - 1) {
-    ssize_t r = read(fd, buf + n, bufsz - 1 - n);
-    if (r < 0) {
-      if (errno == EINTR)
-        continue;
-      return -errno;
-    }
-    if (r == 0)
-      break;
-    n += (size_t)r;
-  }
+  long n = sd_read_full(fd, buf, bufsz - 1);
+  if (n < 0)
+    return (int)n;
   buf[n] = '\0';
   return (int)n;
 }

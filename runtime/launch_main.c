@@ -634,27 +634,7 @@ static int supervisor_main(int argc, char **argv, int ready_fd) {
     /* keeps the caller's cwd busy; harmless */
   }
 
-  struct rt_exit ex = {0};
-  for (;;) {
-    struct pollfd p[2] = {{.fd = rt_container_pidfd(c), .events = POLLIN},
-                          {.fd = lfd, .events = POLLIN}};
-    if (poll(p, 2, -1) < 0 && errno != EINTR)
-      break;
-    if (p[1].revents & POLLIN)
-      (void)rt_supervisor_serve(lfd, rt_secrets_fs_fd(rt_container_secrets(c)));
-    if (p[0].revents & POLLIN) {
-      r = rt_container_wait(c, false, &ex);
-      if (r == 0 || r == -ECHILD)
-        break;
-    }
-  }
-  unlinkat(dir_fd, "sock", 0);
-  st.status = RT_STATUS_STOPPED;
-  st.exited = true;
-  st.exit_code = ex.code;
-  st.exit_signal = ex.signal;
-  st.oom_killed = ex.oom_killed;
-  rt_state_write(dir_fd, &st);
+  rt_supervisor_run(c, lfd, dir_fd, &st);
   rt_container_free(c);
   return 0;
 }

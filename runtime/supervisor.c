@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,6 +21,9 @@
 #include <unistd.h>
 
 #include "base/macro.h"
+#include "runtime/runtime.h"
+#include "runtime/secrets_fs.h"
+#include "runtime/state.h"
 
 #define REQ_SECRETS 'S'
 
@@ -126,4 +130,28 @@ int rt_supervisor_get_secrets(int dir_fd, pid_t supervisor, int *ret_fd) {
   memcpy(&got, CMSG_DATA(h), sizeof got);
   *ret_fd = got;
   return 0;
+}
+
+void rt_supervisor_run(struct rt_container *c, int lfd, int dir_fd, struct rt_state *st) {
+  struct rt_exit ex = {0};
+  for (;;) {
+    struct pollfd p[2] = {{.fd = rt_container_pidfd(c), .events = POLLIN},
+                          {.fd = lfd, .events = POLLIN}};
+    if (poll(p, 2, -1) < 0 && errno != EINTR)
+      break;
+    if (p[1].revents & POLLIN)
+      (void)rt_supervisor_serve(lfd, rt_secrets_fs_fd(rt_container_secrets(c)));
+    if (p[0].revents & POLLIN) {
+      int r = rt_container_wait(c, false, &ex);
+      if (r == 0 || r == -ECHILD)
+        break;
+    }
+  }
+  unlinkat(dir_fd, "sock", 0);
+  st->status = RT_STATUS_STOPPED;
+  st->exited = true;
+  st->exit_code = ex.code;
+  st->exit_signal = ex.signal;
+  st->oom_killed = ex.oom_killed;
+  rt_state_write(dir_fd, st);
 }

@@ -11,6 +11,9 @@
 
 #include <sys/types.h>
 
+struct rt_container;
+struct rt_state;
+
 /* Bind and listen on dir_fd/sock (SOCK_SEQPACKET, 0600, nonblocking, O_CLOEXEC).
  * Returns 0 or a negative errno. */
 int rt_supervisor_listen(int dir_fd, int *ret_fd);
@@ -24,3 +27,9 @@ int rt_supervisor_serve(int lfd, int secrets_fd);
  * Returns 0, -ECONNREFUSED/-ENOENT (no supervisor), -EPERM (another process listens),
  * -EPROTO, or a negative errno. */
 int rt_supervisor_get_secrets(int dir_fd, pid_t supervisor, int *ret_fd);
+
+/* The supervisor's life once the container runs: hand the secrets handle of c to
+ * whoever asks on lfd (see rt_supervisor_serve) until the container exits, then
+ * remove dir_fd/sock and record st as stopped with the exit status in dir_fd.
+ * c stays the caller's to free. */
+void rt_supervisor_run(struct rt_container *c, int lfd, int dir_fd, struct rt_state *st);

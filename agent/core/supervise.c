@@ -124,27 +124,7 @@ static _Noreturn void supervisor(int root_fd, int dir_fd, int ready, const char 
   if (chdir("/") < 0) {
     /* harmless */
   }
-  struct rt_exit ex = {0};
-  for (;;) {
-    struct pollfd p[2] = {{.fd = rt_container_pidfd(c), .events = POLLIN},
-                          {.fd = lfd, .events = POLLIN}};
-    if (poll(p, 2, -1) < 0 && errno != EINTR)
-      break;
-    if (p[1].revents & POLLIN)
-      (void)rt_supervisor_serve(lfd, rt_secrets_fs_fd(rt_container_secrets(c)));
-    if (p[0].revents & POLLIN) {
-      r = rt_container_wait(c, false, &ex);
-      if (r == 0 || r == -ECHILD)
-        break;
-    }
-  }
-  unlinkat(dir_fd, "sock", 0);
-  st.status = RT_STATUS_STOPPED;
-  st.exited = true;
-  st.exit_code = ex.code;
-  st.exit_signal = ex.signal;
-  st.oom_killed = ex.oom_killed;
-  rt_state_write(dir_fd, &st);
+  rt_supervisor_run(c, lfd, dir_fd, &st);
   rt_container_free(c);
   _exit(0);
 }
