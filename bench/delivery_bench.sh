@@ -77,7 +77,7 @@ agent_cleanup() {
     kill -KILL "$a" 2>/dev/null || true
     wait "$a" 2>/dev/null || true
   done
-  AGENT_PID= AGENT2_PID=
+  AGENT_PID='' AGENT2_PID=''
   local pid
   # one python for all the containers (one per container takes seconds under load)
   for pid in $(python3 -c '
