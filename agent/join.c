@@ -207,6 +207,37 @@ static int ssl_read_all(SSL *ssl, uint8_t *p, size_t n) {
   return 0;
 }
 
+/*
+ * One request and its reply over a blocking TLS connection. The reply's frame
+ * (at most 64 KiB) lands in secret memory: *ret_frame, which the caller frees
+ * after it is done with *ret_val and resp (they point into it). Returns 0, or
+ * -1 with one line printed: `lost` when the connection ends before the reply,
+ * "bad reply" when the reply does not decode.
+ */
+static int ssl_call(SSL *ssl, enum wire_op op, wire_pack_fn pack, void *ud, const char *manager,
+                    const char *lost, struct secbuf **ret_frame, struct wire_value **ret_val,
+                    struct wire_response *resp) {
+  struct wire_buf req = {0};
+  struct wire_error werr;
+  uint8_t hdr[4];
+  int n = wire_request_encode(&req, 1, op, pack, ud);
+  int r = n < 0 || ssl_write_all(ssl, req.data, (size_t)n) < 0 ||
+          ssl_read_all(ssl, hdr, sizeof(hdr)) < 0;
+  wire_buf_release(&req);
+  if (r) {
+    agent_err("%s", lost);
+    return -1;
+  }
+  uint32_t flen = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+  if (flen == 0 || flen > 64 * 1024 || secbuf_new(flen, ret_frame) < 0 ||
+      ssl_read_all(ssl, secbuf_data(*ret_frame), flen) < 0 ||
+      wire_response_decode(secbuf_cdata(*ret_frame), flen, ret_val, resp, &werr) < 0) {
+    agent_err("bad reply from %s", manager);
+    return -1;
+  }
+  return 0;
+}
+
 /* ---- state directory ---- */
 
 int agent_write_at(int dfd, const char *name, const void *p, size_t n, mode_t mode) {
@@ -300,12 +331,11 @@ int agent_join(int argc, char **argv) {
   const char *token_file = NULL, *manager = NULL, *state = NULL;
   enum ca_key_type kt = CA_KEY_P256;
   struct secbuf *token = NULL, *secret = NULL, *key = NULL, *old_key = NULL, *old_cert = NULL;
-  uint8_t digest[JOIN_TOKEN_DIGEST_BYTES], *csr = NULL, *pop = NULL, hdr[4];
+  uint8_t digest[JOIN_TOKEN_DIGEST_BYTES], *csr = NULL, *pop = NULL;
   size_t csr_len = 0, pop_len = 0;
   SSL_CTX *sctx = NULL;
   SSL *ssl = NULL;
   X509 *root = NULL;
-  struct wire_buf req = {0};
   struct secbuf *frame = NULL;
   struct wire_value *val = NULL;
   char cluster_id[CA_ID_LEN + 1];
@@ -387,21 +417,11 @@ int agent_join(int argc, char **argv) {
     snprintf(host, sizeof(host), "unknown");
   host[sizeof(host) - 1] = 0;
   struct join_args ja = {token, csr, csr_len, host, old_cert, pop, pop_len};
-  int n = wire_request_encode(&req, 1, WIRE_OP_NODE_JOIN, pack_join, &ja);
-  if (n < 0 || ssl_write_all(ssl, req.data, (size_t)n) < 0 ||
-      ssl_read_all(ssl, hdr, sizeof(hdr)) < 0) {
-    agent_err("lost the connection to %s during the join", manager);
-    goto out;
-  }
-  uint32_t flen = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+  char lost[320];
+  snprintf(lost, sizeof(lost), "lost the connection to %s during the join", manager);
   struct wire_response resp;
-  struct wire_error werr;
-  if (flen == 0 || flen > 64 * 1024 || secbuf_new(flen, &frame) < 0 ||
-      ssl_read_all(ssl, secbuf_data(frame), flen) < 0 ||
-      wire_response_decode(secbuf_cdata(frame), flen, &val, &resp, &werr) < 0) {
-    agent_err("bad reply from %s", manager);
+  if (ssl_call(ssl, WIRE_OP_NODE_JOIN, pack_join, &ja, manager, lost, &frame, &val, &resp) < 0)
     goto out;
-  }
   if (!resp.ok) {
     agent_err("join refused by the manager: %s", resp.error);
     goto out;
@@ -448,7 +468,6 @@ out:
     close(dfd);
   wire_value_free(val);
   secbuf_free(frame);
-  wire_buf_release(&req);
   secbuf_free(token);
   secbuf_free(secret);
   secbuf_free(key);
@@ -506,9 +525,8 @@ int agent_renew(int argc, char **argv) {
   EVP_PKEY *pk = NULL;
   SSL_CTX *sctx = NULL;
   SSL *ssl = NULL;
-  uint8_t *csr = NULL, digest[JOIN_TOKEN_DIGEST_BYTES], hdr[4];
+  uint8_t *csr = NULL, digest[JOIN_TOKEN_DIGEST_BYTES];
   size_t csr_len = 0;
-  struct wire_buf req = {0};
   struct wire_value *val = NULL;
   char manager[256], cluster_id[CA_ID_LEN + 1];
   const char *why = NULL;
@@ -574,23 +592,14 @@ int agent_renew(int argc, char **argv) {
     goto out;
   }
   struct join_args ja = {.csr = csr, .csr_len = csr_len};
-  int n = wire_request_encode(&req, 1, WIRE_OP_NODE_RENEW, pack_renew, &ja);
-  if (n < 0 || ssl_write_all(ssl, req.data, (size_t)n) < 0 ||
-      ssl_read_all(ssl, hdr, sizeof(hdr)) < 0) {
-    agent_err("lost the connection to %s (refused at the handshake? the node may have been "
-              "removed, or its certificate expired: join again)",
-              manager);
-    goto out;
-  }
-  uint32_t flen = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+  char lost[400];
+  snprintf(lost, sizeof(lost),
+           "lost the connection to %s (refused at the handshake? the node may have been "
+           "removed, or its certificate expired: join again)",
+           manager);
   struct wire_response resp;
-  struct wire_error werr;
-  if (flen == 0 || flen > 64 * 1024 || secbuf_new(flen, &frame) < 0 ||
-      ssl_read_all(ssl, secbuf_data(frame), flen) < 0 ||
-      wire_response_decode(secbuf_cdata(frame), flen, &val, &resp, &werr) < 0) {
-    agent_err("bad reply from %s", manager);
+  if (ssl_call(ssl, WIRE_OP_NODE_RENEW, pack_renew, &ja, manager, lost, &frame, &val, &resp) < 0)
     goto out;
-  }
   if (!resp.ok) {
     agent_err("renewal refused by the manager: %s", resp.error);
     goto out;
@@ -622,7 +631,6 @@ out:
     close(dfd);
   wire_value_free(val);
   secbuf_free(frame);
-  wire_buf_release(&req);
   secbuf_free(key);
   secbuf_free(old_key);
   secbuf_free(mgr);
