@@ -9,7 +9,7 @@
 #    (/proc/PID/root/run/secrets/..., its mount namespace), has the right
 #    content, owner and mode, and no container has any other file;
 #  - one rotation of each of the 10 secrets reaches all 50 containers (500
-#    files) within 5 s (x SLACK) of the last `secret rotate`;
+#    files) within 5 s (x SLACK) of the first `secret rotate`;
 #  - a non-root service under --userns (--user 1000:1000, no owner flags on
 #    its grant) reads its secret; `stat` inside shows the container ids
 #    (1000:1000; an explicit --uid 5 --gid 1000 shows 5:1000), the host's view
@@ -259,8 +259,10 @@ t1=$(now_ms)
 LIMIT=$((5 * SLACK))
 w=$(converged 2 "$LIMIT") ||
   fail "the rotations did not reach all $N containers within $LIMIT s; agent: $(tail -n 5 "$T/agent.log")"
-ok "one rotation of each of the $K secrets reached all $N containers ($((N * K)) files) $w ms" \
-  "after the last rotate ($((t1 - t0)) ms for the $K rotates; limit $LIMIT s)"
+total=$(($(now_ms) - t0))
+[ "$total" -le $((LIMIT * 1000)) ] || fail "the rotations reached all $N containers after $total ms"
+ok "one rotation of each of the $K secrets reached all $N containers ($((N * K)) files) $total ms" \
+  "after the first rotate, $w ms after the last (the $K rotates took $((t1 - t0)) ms; limit $LIMIT s)"
 wait_uns 2 $((5 * SLACK))
 [ "$(uns_host 2)" = "101000 101000 400 100005 101000 440 " ] ||
   fail "after the rotation, under --userns the host sees $(uns_host 2)"
