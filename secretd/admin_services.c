@@ -27,7 +27,8 @@ static int arg_str(const msgpack_object *args, const char *key, char *buf, size_
     return -ENOENT;
   if (o->via.str.size >= cap)
     return too_long;
-  memcpy(buf, o->via.str.ptr, o->via.str.size);
+  if (o->via.str.size) /* an empty string has a NULL pointer */
+    memcpy(buf, o->via.str.ptr, o->via.str.size);
   buf[o->via.str.size] = 0;
   return 0;
 }
