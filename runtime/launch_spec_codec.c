@@ -120,14 +120,14 @@ static int bad(char err[LAUNCH_SPEC_ERRLEN], const char *fmt, ...) {
 
 static bool key_is(const msgpack_object *k, const char *s) {
   size_t n = strlen(s);
-  return k->via.str.size == n && memcmp(k->via.str.ptr, s, n) == 0;
+  return k->via.str.size == n && (!n || memcmp(k->via.str.ptr, s, n) == 0);
 }
 
 /* A str without NUL of at most LAUNCH_SPEC_STR_MAX bytes, copied into *ret. */
 static int get_str(const msgpack_object *o, const char *what, char **ret,
                    char err[LAUNCH_SPEC_ERRLEN]) {
   if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > LAUNCH_SPEC_STR_MAX ||
-      memchr(o->via.str.ptr, 0, o->via.str.size))
+      (o->via.str.size && memchr(o->via.str.ptr, 0, o->via.str.size)))
     return bad(err, "%s must be a string of at most %d bytes without NUL", what,
                LAUNCH_SPEC_STR_MAX);
   char *c = sd_strdup_n(o->via.str.ptr, o->via.str.size);
