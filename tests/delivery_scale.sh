@@ -14,6 +14,7 @@
 #    its grant) reads its secret; `stat` inside shows the container ids
 #    (1000:1000; an explicit --uid 5 --gid 1000 shows 5:1000), the host's view
 #    the mapped ids (101000, 100005), on the first delivery and after the rotation;
+#    a grant to an owner outside the maps (--uid 70000) fails its task (nothing runs);
 #  - `secret node rm` stops every container; the values (with a random
 #    marker) are in no file under the agent's state dir, /tmp or /var.
 # Prints the times. Usage: delivery_scale.sh SECRETD SECRET SECRET-AGENT MKROOTFS
@@ -224,17 +225,26 @@ uns_line() { # the line uns.sh logs when it reads version $1 of s1 and s2
   b=$(value 2 "$1")
   echo "1000 1000 1000 400 5 1000 440 s1:v$1 ${#a}|s2:v$1 ${#b}"
 }
-# uns_host VERSION: the userns task's files as the host sees them (mapped ids)
-uns_host() {
-  local p
-  p=$(python3 - "$STATE" <<'PY'
+# svc_pid NAME: PID 1 of service NAME's running container (empty when none)
+svc_pid() {
+  python3 - "$STATE" "$1" <<'PY'
 import glob, json, os, sys
 d = os.path.join(sys.argv[1], "delivery")
 for f in glob.glob(os.path.join(d, "tasks", "*.json")):
-    if json.load(open(f)).get("service") == "uns":
-        print(json.load(open(os.path.join(d, "run", os.path.basename(f)[:-5], "state.json")))["pid"])
+    try:
+        if json.load(open(f)).get("service") != sys.argv[2]:
+            continue
+        pid = json.load(open(os.path.join(d, "run", os.path.basename(f)[:-5], "state.json")))["pid"]
+        if os.path.exists("/proc/%d" % pid):
+            print(pid)
+    except (OSError, ValueError, KeyError):
+        pass
 PY
-  )
+}
+# uns_host VERSION: the userns task's files as the host sees them (mapped ids)
+uns_host() {
+  local p
+  p=$(svc_pid uns)
   [ -n "$p" ] || fail "no container for uns"
   stat -c '%u %g %a' "/proc/$p/root/run/secrets/s1" "/proc/$p/root/run/secrets/u/s2" | tr '\n' ' '
 }
@@ -251,6 +261,20 @@ wait_uns 1 $((10 * SLACK))
   fail "under --userns the host sees $(uns_host 1)"
 ok "a non-root service under --userns reads its secrets with container ids 1000:1000 (no owner" \
   "flags) and 5:1000 (--uid 5 --gid 1000) inside; the host sees 101000:101000 and 100005:101000"
+
+# An owner outside the maps (container id 70000; the default map is 0..65535) keeps
+# the task from starting: no file is ever written with an unmapped id.
+S grant s3 --service unsbad --target s3 --uid 70000 >/dev/null || fail "grant s3 unsbad"
+S service create unsbad --node "$NODE" --rootfs "$ROOTFS" --userns --user 1000:1000 \
+  --stop-timeout 0 -- sleep 1000000 >/dev/null || fail "service create unsbad"
+for _ in $(seq 1 $((100 * SLACK))); do
+  [ "$(S service ps unsbad | awk 'NR == 2 {print $4}')" = failed ] && break
+  sleep 0.05
+done
+[ "$(S service ps unsbad | awk 'NR == 2 {print $4}')" = failed ] ||
+  fail "a grant to an unmapped owner did not fail the task: $(S service ps unsbad | tail -n 1)"
+[ -z "$(svc_pid unsbad)" ] || fail "the task with an unmapped owner runs"
+ok "under --userns, a grant to an unmapped owner (--uid 70000) fails the task: nothing runs"
 
 # ---- one rotation of each secret reaches all 50 ----
 t0=$(now_ms)
