@@ -16,7 +16,9 @@
  * run. After every session is up, 1 s of warm-up, then SECONDS measured:
  * deliveries, secretd's CPU time (utime + stime of all its threads,
  * /proc/PID/stat) and wall time. Printed (one line each, key=value, for the
- * script): sessions, RSS before / with sessions / under load, deliveries,
+ * script): sessions, VmRSS and RssAnon before / with sessions / under load
+ * (the "with sessions" sample is taken after the warm-up, so it includes the
+ * buffers of PIPELINE requests in flight per session), deliveries,
  * cpu seconds, wall seconds, this process's own CPU seconds.
  */
 #include <errno.h>
@@ -61,7 +63,9 @@ static struct {
   char first_error[400];
 } L;
 
-static long rss_kib(int pid) {
+/* VmRSS, or with anon its RssAnon part (the heap: not the store's mapped
+ * file pages, which grow with the audit chain rather than with agents). */
+static long rss_kib_of(int pid, bool anon) {
   char path[64], line[256];
   long kib = -1;
   snprintf(path, sizeof(path), "/proc/%d/status", pid);
@@ -69,11 +73,13 @@ static long rss_kib(int pid) {
   if (!f)
     return -1;
   while (fgets(line, sizeof(line), f))
-    if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+    if (sscanf(line, anon ? "RssAnon: %ld kB" : "VmRSS: %ld kB", &kib) == 1)
       break;
   fclose(f);
   return kib;
 }
+
+static long rss_kib(int pid) { return rss_kib_of(pid, false); }
 
 /* utime + stime of every thread of pid, in clock ticks (fields 14, 15). */
 static double cpu_s(int pid) {
@@ -359,7 +365,7 @@ int main(int argc, char **argv) {
       return 1;
     }
   uv_loop_init(&L.loop);
-  long before = rss_kib(L.pid);
+  long before = rss_kib(L.pid), before_anon = rss_kib_of(L.pid, true);
   if (before < 0) {
     fprintf(stderr, "deliver_load: no process %d\n", L.pid);
     return 1;
@@ -382,14 +388,16 @@ int main(int argc, char **argv) {
     return 1;
   }
   /* every session delivering: warm up, then measure */
+  fprintf(stderr, "deliver_load: %u sessions delivering after %.1f s; measuring in 1 s\n", L.n,
+          t_up);
   run_for(1000);
-  long with_sessions = rss_kib(L.pid);
+  long with_sessions = rss_kib(L.pid), with_sessions_anon = rss_kib_of(L.pid, true);
   L.measuring = true;
   double c0 = cpu_s(L.pid), s0 = self_cpu_s(), t0 = now_s();
   run_for((unsigned)(secs * 1000));
   double c1 = cpu_s(L.pid), s1 = self_cpu_s(), t1 = now_s();
   L.measuring = false;
-  long under_load = rss_kib(L.pid);
+  long under_load = rss_kib(L.pid), under_load_anon = rss_kib_of(L.pid, true);
   L.stopping = true;
   if (L.failed) {
     fprintf(stderr, "deliver_load: %llu failures: %s\n", (unsigned long long)L.failed,
@@ -399,6 +407,8 @@ int main(int argc, char **argv) {
   printf("sessions=%u up_s=%.2f losses=%u pipeline=%u\n", L.n, t_up, L.down, L.pipeline);
   printf("rss_before_kib=%ld rss_sessions_kib=%ld rss_load_kib=%ld\n", before, with_sessions,
          under_load);
+  printf("anon_before_kib=%ld anon_sessions_kib=%ld anon_load_kib=%ld\n", before_anon,
+         with_sessions_anon, under_load_anon);
   printf("deliveries=%llu replies=%llu secretd_cpu_s=%.3f wall_s=%.3f load_cpu_s=%.3f\n",
          (unsigned long long)L.delivered, (unsigned long long)L.replies, c1 - c0, t1 - t0,
          s1 - s0);

@@ -85,23 +85,27 @@ echo "set-up: $N nodes joined (secret-agent join), $N services placed and grante
 
 echo "== node.deliver over mutual TLS 1.3 on loopback: $N agents, $PIPE requests in flight each," \
   "$SECS s per run, every delivery audited =="
-printf '%-5s %12s %12s %12s %10s %14s %14s %16s\n' run "per core/s" "wall/s" "us/delivery" \
-  "ref ratio" "KiB/agent idle" "KiB/agent load" "load avg (1 5 15)"
+printf '%-4s %11s %9s %12s %9s %11s %13s %13s %16s\n' run "per core/s" "wall/s" "us/delivery" \
+  "ref ratio" "loader CPU" "KiB/agent RSS" "KiB/agent anon" "load avg (1 5 15)"
 TOTAL=0
 RATES=()
+BASE=''
 for r in $(seq 1 "$RUNS"); do
   out=$("$LOAD" "127.0.0.1:$P" "$SPID" "$SECS" "$PIPE" "${STATES[@]}") ||
     { echo "$0: deliver_load failed; secretd: $(tail -n 3 "$T/secretd.err")" >&2; exit 1; }
   la=$(cut -d' ' -f1-3 /proc/loadavg)
   eval "$(tr ' ' '\n' <<<"$out" | grep -E '^[a-z_]+=[0-9.]+$')"
   # shellcheck disable=SC2154 # set by the eval of deliver_load's key=value lines
-  read -r core wall us ratio kidle kload < <(python3 -c "
+  [ -n "$BASE" ] || BASE="$rss_before_kib $anon_before_kib" # secretd before any session
+  read -r base_rss base_anon <<<"$BASE"
+  # shellcheck disable=SC2154
+  read -r core wall us ratio lcpu krss kanon < <(python3 -c "
 d, c, w = $deliveries, $secretd_cpu_s, $wall_s
 core = d / c
-print(f'{core:.0f} {d / w:.0f} {1e6 / core:.1f} {core / (1e6 / $REF_US):.2f}',
-      f'{($rss_sessions_kib - $rss_before_kib) / $sessions:.1f} {($rss_load_kib - $rss_before_kib) / $sessions:.1f}')")
-  printf '%-5s %12s %12s %12s %10s %14s %14s %16s\n' "$r" "$core" "$wall" "$us" "${ratio}x" \
-    "$kidle" "$kload" "$la"
+print(f'{core:.0f} {d / w:.0f} {1e6 / core:.1f} {core / (1e6 / $REF_US):.2f} {$load_cpu_s / w * 100:.0f}%',
+      f'{($rss_load_kib - $base_rss) / $sessions:.1f} {($anon_load_kib - $base_anon) / $sessions:.1f}')")
+  printf '%-4s %11s %9s %12s %9s %11s %13s %13s %16s\n' "$r" "$core" "$wall" "$us" "${ratio}x" \
+    "$lcpu" "$krss" "$kanon" "$la"
   # shellcheck disable=SC2154
   TOTAL=$((TOTAL + deliveries))
   RATES+=("$core")
@@ -112,7 +116,9 @@ echo "median per core: $med deliveries/s = $(python3 -c "print(f'{1e6 / $med:.1f
   "per core: ratio $(python3 -c "print(f'{$med / (1e6 / $REF_US):.2f}')")x (goal >= 1:" \
   "$(python3 -c "print('met' if $med >= 1e6 / $REF_US else 'NOT met')"))"
 echo "(per core = deliveries / secretd CPU seconds, all its threads; $(nproc) CPUs shared with the" \
-  "load generator; wall/s is bounded by both)"
+  "load generator (its CPU share: loader CPU) and whatever else runs: wall/s is bounded by all;" \
+  "KiB/agent = secretd's growth over its size before the first session, at the end of the run," \
+  "with $PIPE requests in flight per agent; RSS includes the store's mapped pages, anon is the heap)"
 
 # ---- every delivery counted has its audit record ----
 v=$(S audit --verify 2>&1) || { echo "$0: $v" >&2; exit 1; }
