@@ -65,9 +65,11 @@ setup_one() { # setup_one I
   "$AGENT" join --token-file "$T/tok" --manager "127.0.0.1:$P" --state "$T/n$i" \
     >"$T/n$i.id" 2>"$T/n$i.err" || { echo "$0: join $i: $(cat "$T/n$i.err")" >&2; return 1; }
   node=$(cat "$T/n$i.id")
-  S grant dl --service "d$i" >/dev/null 2>"$T/n$i.err" &&
-    S service create "d$i" --rootfs "$T/rootfs" --node "$node" -- /bin/true >/dev/null 2>"$T/n$i.err" ||
-    { echo "$0: service d$i: $(cat "$T/n$i.err")" >&2; return 1; }
+  if ! S grant dl --service "d$i" >/dev/null 2>"$T/n$i.err" ||
+    ! S service create "d$i" --rootfs "$T/rootfs" --node "$node" -- /bin/true >/dev/null 2>"$T/n$i.err"; then
+    echo "$0: service d$i: $(cat "$T/n$i.err")" >&2
+    return 1
+  fi
 }
 STATES=()
 JOBS=()
