@@ -33,6 +33,7 @@
 #include <openssl/x509.h>
 #include <uv.h>
 
+#include "bench/measure.h"
 #include "wire/assign.h"
 #include "wire/async_client.h"
 #include "wire/msg.h"
@@ -81,28 +82,14 @@ static long rss_kib_of(int pid, bool anon) {
 
 static long rss_kib(int pid) { return rss_kib_of(pid, false); }
 
-/* utime + stime of every thread of pid, in clock ticks (fields 14, 15). */
+/* secretd's CPU seconds (all threads); a vanished secretd fails the run. */
 static double cpu_s(int pid) {
-  char path[64], buf[1024];
-  snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-  FILE *f = fopen(path, "r");
-  if (!f)
-    return -1;
-  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-  fclose(f);
-  buf[n] = 0;
-  const char *p = strrchr(buf, ')'); /* the comm may hold spaces */
-  unsigned long ut = 0, st = 0;
-  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-    return -1;
-  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double self_cpu_s(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
-         ru.ru_stime.tv_usec / 1e6;
+  double v = 0;
+  if (bench_cpu_pid((pid_t)pid, &v) < 0) {
+    fprintf(stderr, "deliver_load: cannot read the CPU time of process %d\n", pid);
+    exit(1);
+  }
+  return v;
 }
 
 static double now_s(void) {
@@ -393,9 +380,9 @@ int main(int argc, char **argv) {
   run_for(1000);
   long with_sessions = rss_kib(L.pid), with_sessions_anon = rss_kib_of(L.pid, true);
   L.measuring = true;
-  double c0 = cpu_s(L.pid), s0 = self_cpu_s(), t0 = now_s();
+  double c0 = cpu_s(L.pid), s0 = bench_cpu_self(), t0 = now_s();
   run_for((unsigned)(secs * 1000));
-  double c1 = cpu_s(L.pid), s1 = self_cpu_s(), t1 = now_s();
+  double c1 = cpu_s(L.pid), s1 = bench_cpu_self(), t1 = now_s();
   L.measuring = false;
   long under_load = rss_kib(L.pid), under_load_anon = rss_kib_of(L.pid, true);
   L.stopping = true;
