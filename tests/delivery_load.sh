@@ -3,7 +3,8 @@
 # records (issue 11): secretd --listen on loopback, AGENTS nodes joined with
 # `secret-agent join`, each with a service placed on it and granted one
 # secret; bench/deliver_load holds one mutual-TLS session per node and keeps
-# PIPELINE node.deliver requests in flight on each for 2 s. Checked:
+# PIPELINE node.deliver requests in flight on each for 2 s, after reporting
+# its task running (task.report). Checked:
 #  - every reply carried the value asked for (deliver_load fails otherwise);
 #  - every value received has its own secret.deliver record with outcome ok,
 #    node (actor), service and version: received <= ok records <= received +
@@ -50,6 +51,12 @@ if [ -z "$received" ] || [ -z "$cancelled" ]; then
 fi
 [ "$received" -gt $((AGENTS * PIPELINE)) ] || fail "only $received values delivered"
 ok "$received values delivered over $AGENTS pipelined mutual-TLS sessions ($cancelled cancelled in flight at the end)"
+
+for s in "${!SVC_OF[@]}"; do
+  st=$(S service ps "$s" --json | json_get '",".join(t["state"] for t in d)') || fail "service ps $s"
+  [ "$st" = running ] || fail "$s's task is not reported running: $st"
+done
+ok "every task reported running by its node (task.report)"
 
 S audit --json >"$T/audit.json" || fail "audit"
 for f in "$T/audit.json" "$AUDIT"; do
