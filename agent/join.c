@@ -149,25 +149,50 @@ static int check_manager(SSL *ssl, const uint8_t digest[JOIN_TOKEN_DIGEST_BYTES]
   }
   if (!root || !leaf)
     return r;
+  if (agent_cert_cluster_id(root, cluster_id) < 0) {
+    *why = "the root certificate the manager showed names no cluster";
+    return r;
+  }
+  if ((r = agent_check_manager_cert(leaf, root, cluster_id, why)) < 0)
+    return r;
+  X509_up_ref(root);
+  *ret_root = root;
+  return 0;
+}
+
+int agent_cert_cluster_id(X509 *cert, char id[CA_ID_LEN + 1]) {
+  char o[64];
+  if (!cert || name_entry(X509_get_subject_name(cert), NID_organizationName, o, sizeof(o)) < 0 ||
+      !ca_id_valid(o))
+    return -EBADMSG;
+  memcpy(id, o, CA_ID_LEN + 1);
+  return 0;
+}
+
+int agent_check_manager_cert(X509 *leaf, X509 *root, const char *cluster_id, const char **why) {
   X509_STORE *st = X509_STORE_new();
   X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+  char ou[32], o[64];
+  int r = -EKEYREJECTED;
+  *why = "no manager certificate";
+  if (!leaf || !root || !cluster_id)
+    goto out;
   if (!st || !ctx || X509_STORE_add_cert(st, root) != 1 ||
       X509_STORE_CTX_init(ctx, st, leaf, NULL) != 1) {
+    *why = "out of memory";
     r = -ENOMEM;
     goto out;
   }
   X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
   X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_X509_STRICT);
   if (X509_verify_cert(ctx) != 1) {
-    *why = "the manager certificate does not verify to the root named by the token";
+    *why = "the manager certificate does not verify to the cluster root as a server "
+           "certificate";
     goto out;
   }
-  char ou[32], o[64], ro[64];
-  if (name_entry(X509_get_subject_name(root), NID_organizationName, ro, sizeof(ro)) < 0 ||
-      !ca_id_valid(ro) ||
-      name_entry(X509_get_subject_name(leaf), NID_organizationName, o, sizeof(o)) < 0 ||
-      strcmp(o, ro) != 0) {
-    *why = "the manager certificate is not of the token's cluster";
+  if (name_entry(X509_get_subject_name(leaf), NID_organizationName, o, sizeof(o)) < 0 ||
+      strcmp(o, cluster_id) != 0) {
+    *why = "the manager certificate is not of this cluster (its O is not the cluster id)";
     goto out;
   }
   if (name_entry(X509_get_subject_name(leaf), NID_organizationalUnitName, ou, sizeof(ou)) < 0 ||
@@ -175,13 +200,11 @@ static int check_manager(SSL *ssl, const uint8_t digest[JOIN_TOKEN_DIGEST_BYTES]
     *why = "the peer's certificate does not carry the manager role";
     goto out;
   }
-  X509_up_ref(root);
-  *ret_root = root;
-  memcpy(cluster_id, ro, CA_ID_LEN + 1);
   r = 0;
 out:
   X509_STORE_CTX_free(ctx);
   X509_STORE_free(st);
+  ERR_clear_error();
   return r;
 }
 

@@ -16,6 +16,19 @@
  * nodes, stable across restarts of one node. The lifetime starts at issue
  * (notBefore + CA_SKEW_SECONDS), or when a renewed certificate arrived.
  *
+ * The manager is checked on every connection as `join` checks it
+ * (agent_check_manager_cert, join.c): its certificate must verify to the
+ * root in DIR as a server certificate, name this node's cluster (the O of
+ * the node's own certificate) and carry the manager role (OU). A peer that
+ * fails is refused inside the TLS handshake, before the node's certificate
+ * or any request is sent, with one clear line; the agent then retries as
+ * after any failed connection.
+ *
+ * Removal: when the manager says the node was removed (deny list) or does
+ * not know it (both on a live session and when a connection is refused at
+ * its start), the agent stops its tasks, wipes their state, and exits with
+ * AGENT_EXIT_REMOVED (3): retrying could only be refused again.
+ *
  * SIGTERM / SIGINT end it cleanly (exit 0). The private keys stay in secret
  * memory (secbuf) and OpenSSL's secure heap.
  */
@@ -60,13 +73,16 @@ struct agent {
   char manager[256], host[128];
   int port;
   char node_id[CA_ID_LEN + 1];
+  char cluster_id[CA_ID_LEN + 1]; /* the O of the node's certificate */
   char hostname[STORE_HOSTNAME_BUF];
   X509 *root;
   struct wire_tls_ctx *ctx, *old_ctx; /* old: the live session may still use it */
   struct wire_aclient *ac;
   uv_timer_t renew_timer;
   uv_signal_t sig_term, sig_int;
-  bool was_up, renewing, stopping;
+  uv_timer_t stop_timer; /* removal: stop from the loop, not inside a callback */
+  bool was_up, renewing, stopping, removed;
+  const char *refused_why, *last_refused_why; /* the manager check's last refusal */
   int last_down;
   int64_t cert_base_s, cert_not_after_s; /* the current certificate's lifetime */
   uint64_t last_renew_ms;
@@ -113,6 +129,16 @@ static int64_t asn1_time_s(const ASN1_TIME *t) {
   return (int64_t)timegm(&tm);
 }
 
+/* Every connection, inside the handshake: is the server our cluster's manager? */
+static int check_server(X509 *leaf, STACK_OF(X509) *chain, void *ud) {
+  struct agent *a = ud;
+  const char *why = NULL;
+  (void)chain;
+  int r = agent_check_manager_cert(leaf, a->root, a->cluster_id, &why);
+  a->refused_why = r < 0 ? why : NULL;
+  return r;
+}
+
 /* A client context with cert (DER) and key (DER, secret). */
 static int make_ctx(struct agent *a, const uint8_t *cert_der, size_t cert_len,
                     const struct secbuf *key_der, struct wire_tls_ctx **ret, X509 **ret_cert) {
@@ -123,7 +149,13 @@ static int make_ctx(struct agent *a, const uint8_t *cert_der, size_t cert_len,
   int r = -EBADMSG;
   if (cert && key) {
     struct wire_tls_config cfg = {
-        .role = WIRE_TLS_CLIENT, .ca_cert = a->root, .cert = cert, .key = key};
+        .role = WIRE_TLS_CLIENT,
+        .ca_cert = a->root,
+        .cert = cert,
+        .key = key,
+        .check_server = check_server,
+        .check_server_ud = a,
+    };
     r = wire_tls_ctx_new(&cfg, ret);
   }
   EVP_PKEY_free(key);
@@ -296,11 +328,48 @@ static void on_up(struct wire_aclient *c, uint32_t version, void *ud) {
   agent_delivery_on_up(a->delivery);
 }
 
+static void stop_all(struct agent *a) {
+  a->stopping = true;
+  wire_aclient_free(a->ac);
+  a->ac = NULL;
+  agent_delivery_close(a->delivery); /* containers keep running (none after a removal) */
+  a->delivery = NULL;
+  uv_close((uv_handle_t *)&a->renew_timer, NULL);
+  uv_close((uv_handle_t *)&a->stop_timer, NULL);
+  uv_close((uv_handle_t *)&a->sig_term, NULL);
+  uv_close((uv_handle_t *)&a->sig_int, NULL);
+}
+
+static void on_stop_timer(uv_timer_t *t) {
+  struct agent *a = t->data;
+  if (!a->stopping)
+    stop_all(a);
+}
+
+/* The manager's word that this node is out of the cluster: removed (deny
+ * list), or unknown to it (its record gone: removed long ago, or the store
+ * restored from a backup older than the join). */
+static bool node_removed_code(int reason) {
+  return reason == STORE_ID_E_DENIED || reason == STORE_ID_E_UNKNOWN;
+}
+
 static void on_down(struct wire_aclient *c, int reason, void *ud) {
   struct agent *a = ud;
   (void)c;
-  if (a->was_up || reason != a->last_down) {
-    /* the manager's own codes (deny list, renewed since, ...) are not errnos */
+  if (a->stopping || a->removed)
+    return;
+  const char *refused = reason == -EKEYREJECTED ? a->refused_why : NULL;
+  a->refused_why = NULL;
+  if (refused) {
+    /* the manager check failed inside the handshake: nothing was sent */
+    if (a->was_up || reason != a->last_down || refused != a->last_refused_why)
+      logf_("refusing manager %s: %s; nothing was sent; reconnecting", a->manager, refused);
+  } else if (node_removed_code(reason)) {
+    logf_("connection to %s %s: %s", a->manager, a->was_up ? "lost" : "refused",
+          reason == STORE_ID_E_DENIED ? "the node is on the deny list (removed)"
+                                      : "the manager does not know this node");
+  } else if (a->was_up || reason != a->last_down) {
+    /* the manager's own codes (renewed since, ...) are not errnos */
     char why[64];
     if (strcmp(sd_strerror(reason), "unknown error") != 0)
       snprintf(why, sizeof(why), "%s", sd_strerror(reason));
@@ -311,10 +380,18 @@ static void on_down(struct wire_aclient *c, int reason, void *ud) {
   }
   a->was_up = false;
   a->last_down = reason;
+  a->last_refused_why = refused;
   /* only the manager's word that the node was removed stops the tasks: a
-   * mere disconnect keeps them and their delivered secrets */
-  if (reason == STORE_ID_E_DENIED)
-    agent_delivery_node_removed(a->delivery);
+   * mere disconnect keeps them and their delivered secrets. The word comes
+   * from a peer that passed the manager check (check_server). */
+  if (node_removed_code(reason)) {
+    agent_delivery_node_removed(a->delivery); /* stops every task, wipes their state */
+    a->removed = true;
+    logf_("this node was removed from the cluster; join again with a new token "
+          "(`secret-agent join`); exiting with status %d",
+          AGENT_EXIT_REMOVED);
+    uv_timer_start(&a->stop_timer, on_stop_timer, 0, 0);
+  }
 }
 
 static void on_push(struct wire_aclient *c, const struct wire_push *p, void *ud) {
@@ -325,15 +402,10 @@ static void on_push(struct wire_aclient *c, const struct wire_push *p, void *ud)
 
 static void on_signal(uv_signal_t *h, int signum) {
   struct agent *a = h->data;
+  if (a->stopping)
+    return;
   logf_("stopping (signal %d)", signum);
-  a->stopping = true;
-  wire_aclient_free(a->ac);
-  a->ac = NULL;
-  agent_delivery_close(a->delivery); /* containers keep running */
-  a->delivery = NULL;
-  uv_close((uv_handle_t *)&a->renew_timer, NULL);
-  uv_close((uv_handle_t *)&a->sig_term, NULL);
-  uv_close((uv_handle_t *)&a->sig_int, NULL);
+  stop_all(a);
 }
 
 static int read_x509(int dfd, const char *name, X509 **ret, struct secbuf **ret_der) {
@@ -423,12 +495,18 @@ int agent_run(int argc, char **argv) {
   }
   secbuf_free(key);
   key = NULL;
+  if (agent_cert_cluster_id(cert, a.cluster_id) < 0) {
+    agent_err("state directory %s: the node certificate names no cluster", a.state);
+    goto out;
+  }
   if ((r = uv_loop_init(&a.loop)) < 0) {
     agent_err("cannot start: %s", uv_strerror(r));
     goto out;
   }
   uv_timer_init(&a.loop, &a.renew_timer);
   a.renew_timer.data = &a;
+  uv_timer_init(&a.loop, &a.stop_timer);
+  a.stop_timer.data = &a;
   uv_signal_init(&a.loop, &a.sig_term);
   uv_signal_init(&a.loop, &a.sig_int);
   a.sig_term.data = a.sig_int.data = &a;
@@ -448,6 +526,7 @@ int agent_run(int argc, char **argv) {
     agent_err("cannot connect to %s: %s", a.manager, sd_strerror(r));
     agent_delivery_close(a.delivery);
     uv_close((uv_handle_t *)&a.renew_timer, NULL);
+    uv_close((uv_handle_t *)&a.stop_timer, NULL);
     uv_close((uv_handle_t *)&a.sig_term, NULL);
     uv_close((uv_handle_t *)&a.sig_int, NULL);
     uv_run(&a.loop, UV_RUN_DEFAULT);
@@ -459,7 +538,7 @@ int agent_run(int argc, char **argv) {
   renew_plan(&a, cert, asn1_time_s(X509_get0_notBefore(cert)) + CA_SKEW_SECONDS);
   uv_run(&a.loop, UV_RUN_DEFAULT);
   uv_loop_close(&a.loop);
-  status = 0;
+  status = a.removed ? AGENT_EXIT_REMOVED : 0;
 out:
   wire_tls_ctx_free(a.ctx);
   wire_tls_ctx_free(a.old_ctx);

@@ -228,14 +228,20 @@ wait_log "$T/run4.log" "connection to 127.0.0.1:$PORT lost" 1 2
 took=$(($(now_ms) - t0))
 [ "$took" -le $((1000 * SLACK)) ] || fail "the removed node's session lasted $took ms after rm"
 grep -q "closed its 1 live session" "$T/err.log" || fail "cut-off not logged"
-# and every later attempt is refused (the agent keeps retrying with backoff)
-wait_log "$T/err.log" "last: node_denied" 1 10
-sleep 1
+# the agent stops and exits with status 3 (tests/identity_agent.sh checks more)
+rc=0
+wait "$A2" || rc=$?
+[ $rc -eq 3 ] || fail "the removed node's agent exited with $rc: $(cat "$T/run4.log")"
 if grep "connected to" "$T/run4.log" | tail -n +2 | grep -q .; then
   fail "a removed node connected again: $(cat "$T/run4.log")"
 fi
-stop_agent "$A2"
-ok "node rm ends the running agent's session ${took} ms after the command; later handshakes are refused"
+# and a later attempt is refused (deny list)
+start_agent "$T/a2" "$T/run5.log"
+rc=0
+wait "$AGENT_PID" || rc=$?
+[ $rc -eq 3 ] || fail "the removed node's agent restarted: exit $rc: $(cat "$T/run5.log")"
+wait_log "$T/err.log" "last: node_denied" 1 10
+ok "node rm ends the running agent's session ${took} ms after the command; it exits (3); later handshakes are refused"
 
 # ---- across two network namespaces: ready with its address, reconnects after a restart ----
 stop_agent "$A1"

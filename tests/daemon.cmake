@@ -62,6 +62,14 @@ if(TARGET secretd AND TARGET secret AND TARGET secret-agent)
                    $<TARGET_FILE:secretd> $<TARGET_FILE:secret> $<TARGET_FILE:secret-agent>)
   set_tests_properties(agent_run PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
                        LABELS "integration;daemon" ENVIRONMENT "SD_TIME_SLACK=${sd_slack}")
+  # The agent's identity checks: the manager checked on every connection of
+  # run (impostors: a second cluster, openssl s_server), a removed or unknown
+  # node's agent exiting with status 3, the manager certificate's renewal.
+  add_test(NAME identity_agent
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/identity_agent.sh
+                   $<TARGET_FILE:secretd> $<TARGET_FILE:secret> $<TARGET_FILE:secret-agent>)
+  set_tests_properties(identity_agent PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
+                       LABELS "integration;daemon" ENVIRONMENT "SD_TIME_SLACK=${sd_slack}")
 endif()
 
 # Delivery, manager side (issue 11): assignment sets, generations, change

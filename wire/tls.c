@@ -43,6 +43,8 @@ struct wire_tls_ctx {
   wire_tls_resume_check_fn check;
   void *check_ud;
   bool cert_optional; /* server: a peer may come without a certificate */
+  int (*check_server)(X509 *leaf, STACK_OF(X509) *chain, void *ud); /* client */
+  void *check_server_ud;
 };
 
 enum tls_state {
@@ -209,6 +211,21 @@ int wire_tls_secure_heap_init(void) {
   return r == 2 ? 1 : 0;
 }
 
+/* Client: OpenSSL's chain verification, then the owner's check_server. */
+static int client_verify_cb(X509_STORE_CTX *xs, void *arg) {
+  const struct wire_tls_ctx *ctx = arg;
+  int ok = X509_verify_cert(xs);
+  /* called either way (the owner may explain a refusal); refuses only */
+  if (ctx->check_server &&
+      ctx->check_server(X509_STORE_CTX_get0_cert(xs), ok == 1 ? X509_STORE_CTX_get0_chain(xs) : NULL,
+                        ctx->check_server_ud) < 0 &&
+      ok == 1) {
+    X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
+    ok = 0;
+  }
+  return ok;
+}
+
 int wire_tls_ctx_new(const struct wire_tls_config *cfg, struct wire_tls_ctx **ret_ctx) {
   struct wire_tls_ctx *ctx = NULL;
   SSL_CTX *c = NULL;
@@ -220,7 +237,8 @@ int wire_tls_ctx_new(const struct wire_tls_config *cfg, struct wire_tls_ctx **re
               : !cfg->ca_file || !cfg->cert_file || !cfg->key_file) ||
       (cfg->client_cert_optional && cfg->role != WIRE_TLS_SERVER) ||
       (cfg->role != WIRE_TLS_SERVER && cfg->role != WIRE_TLS_CLIENT) ||
-      (cfg->role == WIRE_TLS_CLIENT && cfg->check_resumption))
+      (cfg->role == WIRE_TLS_CLIENT && cfg->check_resumption) ||
+      (cfg->role == WIRE_TLS_SERVER && cfg->check_server))
     return -EINVAL;
   ERR_clear_error();
   ctx = calloc(1, sizeof(*ctx));
@@ -288,6 +306,8 @@ int wire_tls_ctx_new(const struct wire_tls_config *cfg, struct wire_tls_ctx **re
   } else {
     SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(c, new_session_cb);
+    if (cfg->check_server)
+      SSL_CTX_set_cert_verify_callback(c, client_verify_cb, ctx);
   }
 
   ctx->refs = 1;
@@ -299,6 +319,8 @@ int wire_tls_ctx_new(const struct wire_tls_config *cfg, struct wire_tls_ctx **re
   ctx->check = cfg->check_resumption;
   ctx->check_ud = cfg->check_ud;
   ctx->cert_optional = cfg->client_cert_optional;
+  ctx->check_server = cfg->check_server;
+  ctx->check_server_ud = cfg->check_server_ud;
   *ret_ctx = TAKE_PTR(ctx);
   r = 0;
 out:

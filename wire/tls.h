@@ -91,6 +91,20 @@ struct wire_tls_config {
    * anonymous: wire_peer.leaf is NULL, and the owner decides what it may
    * do, e.g. only join). A certificate that is sent must still verify. */
   bool client_cert_optional;
+  /*
+   * Client: an extra check of the server's certificate, called during the
+   * handshake right after OpenSSL's verification of its chain to the root
+   * (leaf, and the verified chain or NULL when that verification failed;
+   * borrowed for the call). Return 0 to accept, a negative errno to refuse:
+   * the handshake then fails with -EKEYREJECTED before our own certificate
+   * or any byte of ours is sent (wire_tls_error_detail(): "application
+   * verification failure"). A chain OpenSSL refused fails the handshake
+   * whatever the check returns (it is called so that its owner can say why).
+   * Not called on a resumed session (its server passed the check when the
+   * session began). Optional.
+   */
+  int (*check_server)(X509 *leaf, STACK_OF(X509) *chain, void *ud);
+  void *check_server_ud;
 };
 
 struct wire_tls_ctx;
