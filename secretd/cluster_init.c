@@ -2,18 +2,24 @@
  * The cluster identity of a store: created by `secretd init`, by
  * `secretd init-cluster` for a store made before identities existed, or at
  * the first `secretd serve` of such a store (with the default key type).
+ * And the renewal of the manager's own certificate while secretd serves.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/error.h"
 #include "base/macro.h"
+#include "secretd/commit_queue.h"
 #include "secretd/identity.h"
+#include "secretd/listen.h"
 #include "secretd/log.h"
 #include "secretd/secretd.h"
+#include "secretd/serve.h"
 #include "store/store.h"
 
 int parse_ca_key_type(const char *s, int *ret) {
@@ -115,4 +121,111 @@ int verb_init_cluster(int argc, char **argv) {
     return 1;
   }
   return 0;
+}
+
+/* ---- renewal of the manager certificate (secretd serve) ---- */
+
+struct manager_cert_watch {
+  struct cq_item item; /* first: the commit queue hands it back */
+  struct server *s;
+  uv_timer_t timer;
+  int64_t not_after; /* of the renewal in flight */
+  bool busy, stopping, timer_closed;
+};
+
+static void watch_maybe_free(struct manager_cert_watch *w) {
+  if (w->stopping && w->timer_closed && !w->busy)
+    free(w);
+}
+
+static void watch_timer_closed(uv_handle_t *h) {
+  struct manager_cert_watch *w = h->data;
+  w->timer_closed = true;
+  watch_maybe_free(w);
+}
+
+static void fmt_time(int64_t t, char *buf, size_t len) {
+  time_t tt = (time_t)t;
+  struct tm tm;
+  if (!gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+    snprintf(buf, len, "%lld", (long long)t);
+}
+
+static int watch_run(struct store_batch *b, struct cq_item *it) {
+  struct manager_cert_watch *w = (struct manager_cert_watch *)it;
+  struct store_actor a = {.uid = UINT32_MAX, .node = "secretd"};
+  return identity_manager_renew(w->s->identity, b, &a, &w->not_after);
+}
+
+static void watch_done(struct cq_item *it, int r) {
+  struct manager_cert_watch *w = (struct manager_cert_watch *)it;
+  struct server *s = w->s;
+  char when[32];
+  w->busy = false;
+  if (r == -ECANCELED || w->stopping) {
+    watch_maybe_free(w);
+    return;
+  }
+  if (r < 0) {
+    log_err("cannot renew the manager certificate: %s (trying again at the next check)",
+            identity_strerror(r));
+    return;
+  }
+  if ((r = identity_reload_manager(s->identity)) < 0) {
+    log_err("the manager certificate was renewed but does not load: %s", identity_strerror(r));
+    return;
+  }
+  fmt_time(w->not_after, when, sizeof(when));
+  /* new connections get the new certificate; live ones go on */
+  r = s->tls_listener ? listen_reload_cert(s->tls_listener) : 0;
+  if (r < 0)
+    log_err("the manager certificate was renewed (valid until %s) but the listener keeps the "
+            "previous one until a restart: %s",
+            when, sd_strerror(r));
+  else
+    log_info("manager certificate renewed (valid until %s)%s", when,
+             s->tls_listener ? "; new connections get it" : "");
+}
+
+static void watch_tick(uv_timer_t *t) {
+  struct manager_cert_watch *w = t->data;
+  int64_t not_after = 0;
+  if (w->busy || w->stopping || w->s->stopping)
+    return;
+  int r = identity_manager_renew_due(w->s->identity, (int64_t)time(NULL), &not_after);
+  if (r < 0) {
+    log_err("cannot read the manager certificate: %s", identity_strerror(r));
+    return;
+  }
+  if (r == 0)
+    return;
+  char when[32];
+  fmt_time(not_after, when, sizeof(when));
+  log_info("the manager certificate expires at %s: renewing it", when);
+  w->busy = true;
+  w->item = (struct cq_item){.run = watch_run, .done = watch_done};
+  cq_submit(w->s->cq, &w->item);
+}
+
+int manager_cert_watch_start(struct server *s, uint32_t period_ms, struct manager_cert_watch **ret) {
+  if (!s || !s->identity || !s->cq || !ret)
+    return -EINVAL;
+  struct manager_cert_watch *w = calloc(1, sizeof(*w));
+  if (!w)
+    return -ENOMEM;
+  w->s = s;
+  uv_timer_init(s->loop, &w->timer);
+  w->timer.data = w;
+  uv_timer_start(&w->timer, watch_tick, 0,
+                 period_ms ? period_ms : MANAGER_CERT_CHECK_DEFAULT_MS); /* now, then periodically */
+  uv_unref((uv_handle_t *)&w->timer);
+  *ret = w;
+  return 0;
+}
+
+void manager_cert_watch_stop(struct manager_cert_watch *w) {
+  if (!w || w->stopping)
+    return;
+  w->stopping = true;
+  uv_close((uv_handle_t *)&w->timer, watch_timer_closed);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/asn1.h>
 #include <openssl/x509.h>
 #include <sodium.h>
 
@@ -152,6 +153,93 @@ int identity_reload(struct identity *id) {
   store_cluster_free(id->cluster);
   id->cluster = c;
   pthread_mutex_unlock(&id->mu);
+  return 0;
+}
+
+/* ---- the manager's own certificate ---- */
+
+static int64_t asn1_time_s(const ASN1_TIME *t) {
+  struct tm tm;
+  if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+    return INT64_MIN;
+  return (int64_t)timegm(&tm);
+}
+
+int identity_manager_renew_due(struct identity *id, int64_t now_s, int64_t *ret_not_after) {
+  if (!id)
+    return -EINVAL;
+  pthread_mutex_lock(&id->mu);
+  const uint8_t *p = id->cluster->manager_cert;
+  X509 *x = d2i_X509(NULL, &p, (long)id->cluster->manager_cert_len);
+  pthread_mutex_unlock(&id->mu);
+  if (!x)
+    return -EBADMSG;
+  int64_t nb = asn1_time_s(X509_get0_notBefore(x)), na = asn1_time_s(X509_get0_notAfter(x));
+  X509_free(x);
+  if (nb == INT64_MIN || na == INT64_MIN)
+    return -EBADMSG;
+  int64_t start = nb + CA_SKEW_SECONDS, life = na - start;
+  if (ret_not_after)
+    *ret_not_after = na;
+  /* renew once less than a third is left: now >= notAfter - life / 3 */
+  return life <= 0 || now_s >= na - life / 3 ? 1 : 0;
+}
+
+int identity_manager_renew(struct identity *id, struct store_batch *b,
+                           const struct store_actor *a, int64_t *ret_not_after) {
+  struct secbuf *key = NULL;
+  uint8_t *csr = NULL, *cert = NULL;
+  size_t csr_len = 0, cert_len = 0;
+  time_t not_after = 0;
+  char manager_id[CA_ID_LEN + 1];
+  int r;
+  if (!id || !b)
+    return -EINVAL;
+  pthread_mutex_lock(&id->mu);
+  enum ca_key_type kt = (enum ca_key_type)id->cluster->key_type;
+  snprintf(manager_id, sizeof(manager_id), "%s", id->cluster->manager_id);
+  pthread_mutex_unlock(&id->mu);
+  if ((r = ca_node_key_new(kt, &key)) < 0 || (r = ca_csr_new(key, &csr, &csr_len)) < 0)
+    goto out;
+  pthread_mutex_lock(&id->mu);
+  r = ca_issue(id->ca, csr, csr_len, manager_id, CA_ROLE_MANAGER, IDENTITY_MANAGER_LIFETIME_S,
+               &cert, &cert_len, NULL, &not_after);
+  pthread_mutex_unlock(&id->mu);
+  if (r < 0)
+    goto out;
+  if ((r = store_cluster_set_manager(b, a, cert, cert_len, (int64_t)not_after, key)) < 0)
+    goto out;
+  if (ret_not_after)
+    *ret_not_after = (int64_t)not_after;
+  r = 0;
+out:
+  secbuf_free(key);
+  free(csr);
+  free(cert);
+  return r;
+}
+
+int identity_reload_manager(struct identity *id) {
+  struct store_cluster *c = NULL;
+  struct secbuf *mgr_key = NULL;
+  if (!id)
+    return -EINVAL;
+  int r = store_cluster_load(id->store, &c, NULL, &mgr_key);
+  if (r < 0)
+    return r;
+  /* Only the manager's certificate and key change: the record's other
+   * fields (the root, the ids) stay where pool threads may be reading them. */
+  pthread_mutex_lock(&id->mu);
+  uint8_t *old_cert = id->cluster->manager_cert;
+  struct secbuf *old_key = id->manager_key;
+  id->cluster->manager_cert = c->manager_cert;
+  id->cluster->manager_cert_len = c->manager_cert_len;
+  id->manager_key = mgr_key;
+  c->manager_cert = NULL;
+  pthread_mutex_unlock(&id->mu);
+  free(old_cert);
+  secbuf_free(old_key);
+  store_cluster_free(c);
   return 0;
 }
 

@@ -35,7 +35,8 @@
 #define IDENTITY_FREE_FAILURES 3
 #define IDENTITY_MAX_DELAY_MS 60000u
 #define IDENTITY_LIMITER_SLOTS 256
-/* The manager's own certificate lifetime (renewed by init-cluster --renew). */
+/* The manager's own certificate lifetime (renewed by secretd serve when a
+ * third of it is left: identity_manager_renew). */
 #define IDENTITY_MANAGER_LIFETIME_S CA_LIFETIME_MAX
 
 struct identity;
@@ -61,6 +62,33 @@ const struct store_cluster *identity_cluster(const struct identity *id);
 const struct secbuf *identity_manager_key(const struct identity *id);
 /* Re-read the cluster record (after cluster.update). */
 int identity_reload(struct identity *id);
+
+/* ---- the manager's own certificate ---- */
+
+/*
+ * Whether the manager certificate is due for renewal at now_s: when less
+ * than a third of its lifetime is left (lifetime: from notBefore plus the
+ * skew allowance to notAfter), or when it has expired. Returns 1 (due), 0
+ * (not yet), or -EBADMSG (the stored certificate does not parse). When
+ * ret_not_after is not NULL it gets the certificate's notAfter.
+ */
+int identity_manager_renew_due(struct identity *id, int64_t now_s, int64_t *ret_not_after);
+/*
+ * Renew the manager certificate inside batch b: a new key of the cluster's
+ * key type, a certificate from the cluster CA for the same manager id and
+ * role with IDENTITY_MANAGER_LIFETIME_S, both stored in one audited op
+ * ("cluster.manager_renew", store_cluster_set_manager). The identity in
+ * memory is unchanged: after the batch commits, call identity_reload_manager().
+ * Callable from the commit thread (the CA is behind the mutex). Returns 0,
+ * CA_E_*, -ENOMEM, store errors; *ret_not_after (may be NULL) the new expiry.
+ */
+int identity_manager_renew(struct identity *id, struct store_batch *b,
+                           const struct store_actor *a, int64_t *ret_not_after);
+/* Re-read the manager's certificate and key from the store (after a
+ * renewal committed): identity_cluster()->manager_cert and
+ * identity_manager_key() change, nothing else of the cluster record. Loop
+ * thread (their readers). Returns 0 or store errors (nothing changed). */
+int identity_reload_manager(struct identity *id);
 
 /* ---- the limiter of failed joins (per address) ---- */
 

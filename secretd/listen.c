@@ -666,4 +666,16 @@ void listen_stop(struct tls_listener *l) {
   l->ctx = NULL;
 }
 
+int listen_reload_cert(struct tls_listener *l) {
+  struct wire_tls_ctx *ctx = NULL;
+  if (!l || l->stopping)
+    return -ENOTCONN;
+  int r = make_ctx(l->server->identity, &ctx);
+  if (r < 0)
+    return r;
+  wire_tls_ctx_free(l->ctx); /* live connections hold their own references */
+  l->ctx = ctx;
+  return 0;
+}
+
 void listen_free(struct tls_listener *l) { free(l); }

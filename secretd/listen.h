@@ -22,6 +22,11 @@ int listen_start(struct server *s, const char *hostport, struct tls_listener **r
 void listen_stop(struct tls_listener *l);
 /* Free after the loop closed the handles. NULL ok. */
 void listen_free(struct tls_listener *l);
+/* The manager certificate and key changed (identity_reload_manager): new
+ * connections get them; live ones go on with the previous context (their
+ * session tickets then fall back to a full handshake). Returns 0, or
+ * -ENOTCONN (stopped) or a wire_tls_ctx_new error (the previous stays). */
+int listen_reload_cert(struct tls_listener *l);
 
 /*
  * Push a message to node_id: it goes to the node's newest live session (if

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct sd_key;
@@ -33,6 +34,21 @@ int cluster_create_in(struct store *s, int key_type);
 /* Load the store's identity, creating it first for a store that predates
  * identities (logged, audited "cluster.init"). Logs failures. */
 int identity_open_or_migrate(struct store *s, struct identity **ret);
+
+/* cluster_init.c: renewal of the manager's own certificate while serving.
+ * Checked at start and every period_ms (0: MANAGER_CERT_CHECK_DEFAULT_MS):
+ * once less than a third of its lifetime is left, a new key and certificate
+ * are issued by the cluster CA and stored (one audited op through the commit
+ * queue, "cluster.manager_renew"), and the listener serves them to new
+ * connections (listen_reload_cert). s->identity and s->cq must exist.
+ * Returns 0 or -EINVAL / -ENOMEM. Stop it (loop thread) before the loop's
+ * last run: it frees itself once its timer closed and no renewal is in
+ * flight (the commit queue's shutdown completes that one). */
+#define MANAGER_CERT_CHECK_DEFAULT_MS (60u * 60u * 1000u)
+struct server;
+struct manager_cert_watch;
+int manager_cert_watch_start(struct server *s, uint32_t period_ms, struct manager_cert_watch **ret);
+void manager_cert_watch_stop(struct manager_cert_watch *w); /* NULL ok */
 
 /* harden.c: RLIMIT_CORE 0, PR_SET_DUMPABLE 0, SIGPIPE ignored. 0 or -errno. */
 int harden_process(void);

@@ -37,6 +37,7 @@ struct serve_opts {
   size_t map_size;
   unsigned keep_versions;
   uint32_t hb_ms, hb_missed; /* --listen sessions: 0 = wire/session.h's defaults */
+  uint32_t mcert_check_ms;    /* 0 = MANAGER_CERT_CHECK_DEFAULT_MS */
 };
 
 static int parse_opts(int argc, char **argv, struct serve_opts *o) {
@@ -51,6 +52,7 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o) {
       {"listen", required_argument, NULL, 'l'},
       {"heartbeat-ms", required_argument, NULL, 'H'},
       {"heartbeat-missed", required_argument, NULL, 'M'},
+      {"manager-cert-check-ms", required_argument, NULL, 'C'},
       {"help", no_argument, NULL, 'h'},
       {0},
   };
@@ -93,6 +95,13 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o) {
       }
       o->hb_missed = (uint32_t)v;
       break;
+    case 'C':
+      if (sd_parse_u64(optarg, 86400000, &v) < 0 || v < 100) {
+        log_err("--manager-cert-check-ms wants milliseconds from 100 to 86400000");
+        return -EINVAL;
+      }
+      o->mcert_check_ms = (uint32_t)v;
+      break;
     case 'h': return 1;
     default: return -EINVAL;
     }
@@ -100,7 +109,8 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o) {
   if (!o->dir || optind != argc) {
     log_err("usage: secretd serve --data DIR [--admin-socket PATH] [--admin-group GROUP] "
             "[--unlock-key-file PATH] [--audit-file PATH] [--map-size BYTES] [--keep-versions N]\n"
-         "       [--listen HOST:PORT [--heartbeat-ms MS] [--heartbeat-missed N]]");
+         "       [--listen HOST:PORT [--heartbeat-ms MS] [--heartbeat-missed N]]\n"
+         "       [--manager-cert-check-ms MS]");
     return -EINVAL;
   }
   return 0;
@@ -205,6 +215,8 @@ static void on_signal(uv_signal_t *h, int signum) {
   s->stopping = true;
   log_info("received %s, stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
   uv_close((uv_handle_t *)&s->listener, NULL);
+  manager_cert_watch_stop(s->mcert); /* it frees itself */
+  s->mcert = NULL;
   listen_stop(s->tls_listener);
   admin_close_all(s);
   cq_shutdown(s->cq, on_cq_idle, s);
@@ -348,6 +360,8 @@ static int serve_run(const struct serve_opts *o) {
   }
   if ((r = push_hook_install(&s)) < 0) /* assignment changes pushed to the nodes' sessions */
     goto out_cq;
+  if ((r = manager_cert_watch_start(&s, o->mcert_check_ms, &s.mcert)) < 0)
+    goto out_cq;
   uv_signal_init(&loop, &s.sig_term);
   uv_signal_init(&loop, &s.sig_int);
   s.sig_term.data = s.sig_int.data = &s;
@@ -372,6 +386,8 @@ static int serve_run(const struct serve_opts *o) {
   if (unlink(o->socket) < 0 && errno != ENOENT)
     log_warn("cannot remove %s: %s", o->socket, strerror(errno));
 out_cq:
+  manager_cert_watch_stop(s.mcert);
+  s.mcert = NULL;
   uv_walk(&loop, close_walk, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   cq_free(s.cq);
@@ -391,7 +407,8 @@ int verb_serve(int argc, char **argv) {
   if (r == 1) {
     puts("Usage: secretd serve --data DIR [--admin-socket PATH] [--admin-group GROUP]\n"
          "       [--unlock-key-file PATH] [--audit-file PATH] [--map-size BYTES] [--keep-versions N]\n"
-         "       [--listen HOST:PORT [--heartbeat-ms MS] [--heartbeat-missed N]]");
+         "       [--listen HOST:PORT [--heartbeat-ms MS] [--heartbeat-missed N]]\n"
+         "       [--manager-cert-check-ms MS]");
     return 0;
   }
   if (r < 0)

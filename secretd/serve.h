@@ -39,6 +39,7 @@ struct server {
                            void *ud);
   void *on_nodes_changed_ud;
   uint32_t hb_ms, hb_missed; /* --listen heartbeats (0: wire/session.h defaults) */
+  struct manager_cert_watch *mcert; /* renewal of the manager certificate, or NULL */
 };
 
 /* admin.c: accept one connection on s->listener, check the peer, and serve

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crypto/envelope.h"
@@ -312,6 +313,47 @@ int store_cluster_set_cert_lifetime(struct store_batch *b, const struct store_ac
   if (r == 0)
     r = do_set_lifetime(&op, lifetime_s, min_s, max_s);
   return store_op_finish(&op, a, "cluster.update", r);
+}
+
+static int do_set_manager(struct store_op *op, const uint8_t *cert, size_t cert_len,
+                          int64_t not_after_s, const struct secbuf *key) {
+  MDB_val k = {sizeof(K_CLUSTER) - 1, (void *)K_CLUSTER}, v;
+  struct store_cluster *c = NULL;
+  uint8_t *copy = NULL;
+  if (!cert || !cert_len || !key)
+    return -EINVAL;
+  int r = store_rec_get(op->b->s, op->txn, DBI_NODES, &k, &v);
+  if (r == -ENOENT)
+    return STORE_ID_E_NOCLUSTER;
+  if (r < 0 || (r = decode_cluster(&v, &c)) < 0)
+    return r;
+  store_op_set_object(op, "cluster:%s manager:%s not-after:%lld", c->cluster_id, c->manager_id,
+                      (long long)not_after_s);
+  if (!(copy = malloc(cert_len))) {
+    store_cluster_free(c);
+    return -ENOMEM;
+  }
+  memcpy(copy, cert, cert_len);
+  free(c->manager_cert);
+  c->manager_cert = copy;
+  c->manager_cert_len = cert_len;
+  if ((r = put_cluster(op, c)) == 0)
+    r = put_key(op, STORE_KEY_MANAGER, key);
+  store_cluster_free(c);
+  return r;
+}
+
+int store_cluster_set_manager(struct store_batch *b, const struct store_actor *a,
+                              const uint8_t *cert, size_t cert_len, int64_t not_after_s,
+                              const struct secbuf *manager_key) {
+  struct store_op op;
+  if (!b)
+    return -EINVAL;
+  int r = store_op_begin(b, &op);
+  store_op_set_object(&op, "cluster manager-cert not-after:%lld", (long long)not_after_s);
+  if (r == 0)
+    r = do_set_manager(&op, cert, cert_len, not_after_s, manager_key);
+  return store_op_finish(&op, a, "cluster.manager_renew", r);
 }
 
 /* ---- join token ---- */

@@ -86,6 +86,13 @@ int store_cluster_create(struct store_batch *b, const struct store_actor *a,
  * STORE_ID_E_NOCLUSTER, -EBADMSG (tampered), SD_E_DECRYPT, -ENOMEM. */
 int store_cluster_load(struct store *s, struct store_cluster **ret, struct secbuf **ret_ca_key,
                        struct secbuf **ret_manager_key);
+/* Replace the manager's certificate (DER) and private key (sealed as at
+ * creation) in one op, audited "cluster.manager_renew" with the object
+ * naming the manager id and the new expiry not_after_s. Returns 0,
+ * STORE_ID_E_NOCLUSTER, -EINVAL, SD_E_MAPFULL, -ENOSPC, -EBADMSG. */
+int store_cluster_set_manager(struct store_batch *b, const struct store_actor *a,
+                              const uint8_t *cert, size_t cert_len, int64_t not_after_s,
+                              const struct secbuf *manager_key);
 /* Change the node certificate lifetime; -ERANGE outside [min, max]
  * (refused, never clamped). Audited "cluster.update". */
 int store_cluster_set_cert_lifetime(struct store_batch *b, const struct store_actor *a,

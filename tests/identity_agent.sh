@@ -10,12 +10,18 @@
 #     systemd/secret-agent.service does not restart on), whether it is cut
 #     off live, restarted after the removal (deny list), or meets a manager
 #     that does not know it (store restored from an older copy).
+#  3. secretd renews its own manager certificate once less than a third of
+#     its lifetime is left (its clock moved by libfaketime while it runs),
+#     stores it, serves it to new connections without a restart, audits it;
+#     an agent joins and runs against the renewed certificate.
 # Usage: identity_agent.sh SECRETD SECRET SECRET-AGENT
 source "$(dirname "$0")/daemon_lib.sh" "$@"
 AGENT=${3:?usage: $0 SECRETD SECRET SECRET-AGENT}
 HERE=$(cd "$(dirname "$0")" && pwd)
 SLACK=${SD_TIME_SLACK:-1}
 EXIT_REMOVED=3
+FAKETIME_LIB=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n1 || true)
+[ -n "$FAKETIME_LIB" ] || fail "libfaketime not installed (scripts/deps.sh installs faketime)"
 
 free_port() {
   python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
@@ -286,3 +292,73 @@ kill -0 "$A2" || fail "a node still in the cluster exited"
 stop_agent "$A2"
 ok "a node still in the cluster reconnects after a manager restart (no exit)"
 stop_daemon
+
+# ---- 3. the manager certificate renews itself ----
+# secretd's clock comes from a file libfaketime reads at every call (the
+# monotonic clock is real: timers run). ASan: see tests/agent_run.sh.
+FT=$T/faketime
+echo "+0" >"$FT"
+FAKE=(LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$FT" FAKETIME_NO_CACHE=1
+  FAKETIME_DONT_FAKE_MONOTONIC=1
+  ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:allocator_release_to_os_interval_ms=-1")
+start_faked() {
+  env "${FAKE[@]}" "$SECRETD" serve --data "$DATA" --admin-socket "$SOCK" --audit-file "$AUDIT" \
+    --listen "127.0.0.1:$PORT" --manager-cert-check-ms 200 \
+    >>"$T/out.log" 2>>"$T/err.log" </dev/null &
+  PID=$!
+  wait_ready "$PID" "$SOCK"
+}
+served_cert() { # the certificate the listener shows a new connection, PEM
+  openssl s_client -connect "127.0.0.1:$PORT" -tls1_3 </dev/null 2>/dev/null |
+    openssl x509 -out "$1" 2>/dev/null || fail "no certificate from the listener"
+}
+field() { openssl x509 -in "$1" -noout "$2" | cut -d= -f2-; }
+n_renewed() { grep -c "manager certificate renewed" "$T/err.log" || true; }
+start_faked
+served_cert "$T/m1.pem"
+sleep 1
+[ "$(n_renewed)" = 0 ] || fail "a fresh manager certificate was renewed: $(cat "$T/err.log")"
+end1=$(date -d "$(field "$T/m1.pem" -enddate)" +%s)
+start1=$(date -d "$(field "$T/m1.pem" -startdate)" +%s)
+life=$((end1 - start1 - 3600))
+# two thirds of the lifetime later (plus a day): less than a third is left
+shift_d=$(((life * 2 / 3) / 86400 + 1))
+echo "+${shift_d}d" >"$FT"
+wait_log "$T/err.log" "manager certificate renewed" 1 20
+served_cert "$T/m2.pem"
+[ "$(field "$T/m1.pem" -serial)" != "$(field "$T/m2.pem" -serial)" ] ||
+  fail "the listener still serves the previous certificate"
+[ "$(field "$T/m1.pem" -subject)" = "$(field "$T/m2.pem" -subject)" ] ||
+  fail "the subject changed: $(field "$T/m2.pem" -subject)"
+field "$T/m2.pem" -subject | grep -q "OU *= *manager" || fail "not a manager certificate"
+end2=$(date -d "$(field "$T/m2.pem" -enddate)" +%s)
+[ $((end2 - end1)) -ge $(((shift_d - 1) * 86400)) ] || fail "the new one does not live longer: $end1 -> $end2"
+der2pem "$T/a2/ca.crt" "$T/root.pem"
+openssl verify -CAfile "$T/root.pem" -purpose sslserver -x509_strict \
+  -attime $(($(date +%s) + shift_d * 86400)) "$T/m2.pem" >/dev/null ||
+  fail "the renewed certificate does not verify to the cluster root"
+[ "$(openssl x509 -in "$T/m1.pem" -noout -pubkey)" != "$(openssl x509 -in "$T/m2.pem" -noout -pubkey)" ] ||
+  fail "the renewed certificate kept the previous key"
+S audit | grep "cluster.manager_renew" | grep -q ok || fail "the renewal is not audited: $(S audit | tail -n 3)"
+ok "secretd renews its certificate ${shift_d} days on (a third of its lifetime left), with a new key, audited; new connections get it without a restart"
+# an agent (its clock the same) joins and runs against the renewed certificate
+S join-token worker --rotate --quiet >"$T/tok4" 2>/dev/null || fail "join-token"
+env "${FAKE[@]}" "$AGENT" join --token-file "$T/tok4" --manager "127.0.0.1:$PORT" --state "$T/a4" \
+  >"$T/a4.out" 2>"$T/a4.err" || fail "join against the renewed certificate: $(cat "$T/a4.err")"
+NODE4=$(cat "$T/a4.out")
+env "${FAKE[@]}" "$AGENT" run --state "$T/a4" >>"$T/run4.log" 2>&1 </dev/null &
+A4=$!
+EXTRA_PIDS+=("$A4")
+wait_log "$T/run4.log" "connected to 127.0.0.1:$PORT as node $NODE4"
+stop_agent "$A4"
+ok "an agent joins and runs against the renewed manager certificate"
+# stored: after a restart the listener shows the renewed certificate, not due again
+stop_daemon
+start_faked
+served_cert "$T/m3.pem"
+[ "$(field "$T/m2.pem" -serial)" = "$(field "$T/m3.pem" -serial)" ] ||
+  fail "the renewal was not stored: $(field "$T/m3.pem" -serial)"
+sleep 1
+[ "$(n_renewed)" = 1 ] || fail "renewed again after the restart: $(grep renewed "$T/err.log")"
+stop_daemon
+ok "the renewed certificate is stored: the restarted secretd serves it and does not renew again"
