@@ -225,6 +225,74 @@ static void test_master_key_rotation_keeps_the_ca_key(void **state) {
   node_keys_free(&k);
 }
 
+/* ---- the manager's own certificate ---- */
+
+static void test_manager_certificate_is_renewed_when_a_third_of_its_lifetime_is_left(
+    void **state) {
+  struct fx *f = *state;
+  struct store_cluster *c = NULL;
+  struct secbuf *ca_key = NULL, *mgr_key = NULL;
+  struct ca *ca = NULL;
+  struct ca_node_info info;
+  struct store_batch *b;
+  int64_t na = 0, na2 = 0, t = now();
+  char action[40], outcome[80], object[300];
+  /* fresh: not due; due exactly once a third of the lifetime is left */
+  assert_int_equal(identity_manager_renew_due(f->id, t, &na), 0);
+  assert_true(na > t + 80 * 86400);
+  const struct store_cluster *cur = identity_cluster(f->id);
+  X509 *old = x509(cur->manager_cert, cur->manager_cert_len);
+  const ASN1_TIME *nb = X509_get0_notBefore(old);
+  struct tm tm;
+  assert_int_equal(ASN1_TIME_to_tm(nb, &tm), 1);
+  int64_t life = na - ((int64_t)timegm(&tm) + CA_SKEW_SECONDS);
+  assert_int_equal(identity_manager_renew_due(f->id, na - life / 3 - 1, NULL), 0);
+  assert_int_equal(identity_manager_renew_due(f->id, na - life / 3, NULL), 1);
+  assert_int_equal(identity_manager_renew_due(f->id, na + 1, NULL), 1); /* expired */
+  assert_int_equal(identity_manager_renew_due(NULL, t, NULL), -EINVAL);
+  /* renewal: one audited op; the identity in memory changes on reload */
+  assert_int_equal(store_batch_begin(f->store, &b), 0);
+  assert_int_equal(identity_manager_renew(f->id, b, &admin, &na2), 0);
+  assert_int_equal(store_batch_commit(b), 0);
+  last_audit(f, action, outcome, object);
+  assert_string_equal(action, "cluster.manager_renew");
+  assert_string_equal(outcome, "ok");
+  assert_non_null(strstr(object, identity_cluster(f->id)->manager_id));
+  assert_true(na2 >= t + IDENTITY_MANAGER_LIFETIME_S - 5);
+  assert_int_equal(identity_reload_manager(f->id), 0);
+  cur = identity_cluster(f->id);
+  X509 *neu = x509(cur->manager_cert, cur->manager_cert_len);
+  assert_int_not_equal(X509_cmp(old, neu), 0);
+  /* a manager certificate of this cluster, same id, its key the new one */
+  assert_int_equal(store_cluster_load(f->store, &c, &ca_key, &mgr_key), 0);
+  assert_int_equal(ca_load(c->ca_cert, c->ca_cert_len, ca_key, &ca), 0);
+  assert_int_equal(ca_verify_node_cert(ca, c->manager_cert, c->manager_cert_len, 1, &info), 0);
+  assert_int_equal(info.role, CA_ROLE_MANAGER);
+  assert_string_equal(info.node_id, c->manager_id);
+  assert_int_equal(c->manager_cert_len, cur->manager_cert_len);
+  assert_memory_equal(c->manager_cert, cur->manager_cert, c->manager_cert_len);
+  const struct secbuf *k = identity_manager_key(f->id);
+  assert_int_equal(secbuf_len(k), secbuf_len(mgr_key));
+  assert_memory_equal(secbuf_cdata(k), secbuf_cdata(mgr_key), secbuf_len(k));
+  const uint8_t *p = secbuf_cdata(k);
+  EVP_PKEY *pk = d2i_AutoPrivateKey(NULL, &p, (long)secbuf_len(k));
+  assert_non_null(pk);
+  assert_int_equal(X509_check_private_key(neu, pk), 1);
+  assert_int_equal(X509_check_private_key(old, pk), 0);
+  /* the renewed one is not due; the key is sealed, never in clear */
+  assert_int_equal(identity_manager_renew_due(f->id, t, NULL), 0);
+  char path[128];
+  snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
+  assert_false(file_contains(path, secbuf_cdata(mgr_key), secbuf_len(mgr_key)));
+  EVP_PKEY_free(pk);
+  X509_free(old);
+  X509_free(neu);
+  ca_free(ca);
+  secbuf_free(ca_key);
+  secbuf_free(mgr_key);
+  store_cluster_free(c);
+}
+
 /* ---- joins ---- */
 
 static void test_join_with_the_right_token_records_the_node(void **state) {
@@ -693,6 +761,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_cluster_private_keys_are_sealed_in_the_store, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_master_key_rotation_keeps_the_ca_key, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_manager_certificate_is_renewed_when_a_third_of_its_lifetime_is_left, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(test_join_with_the_right_token_records_the_node, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_malformed_tokens_are_refused_and_audited, setup,
