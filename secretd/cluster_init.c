@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "base/error.h"
 #include "base/macro.h"
 #include "secretd/commit_queue.h"
@@ -154,7 +156,9 @@ static void fmt_time(int64_t t, char *buf, size_t len) {
 static int watch_run(struct store_batch *b, struct cq_item *it) {
   struct manager_cert_watch *w = (struct manager_cert_watch *)it;
   struct store_actor a = {.uid = UINT32_MAX, .node = "secretd"};
-  return identity_manager_renew(w->s->identity, b, &a, &w->not_after);
+  int r = identity_manager_renew(w->s->identity, b, &a, &w->not_after);
+  OPENSSL_thread_stop(); /* as admin_run_node_join: pool threads never exit */
+  return r;
 }
 
 static void watch_done(struct cq_item *it, int r) {
