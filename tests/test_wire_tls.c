@@ -395,6 +395,90 @@ static void test_server_cert_from_other_ca_is_refused_by_client(void **state) {
   world_done(&w);
 }
 
+/* The client's check_server hook: sees the server's leaf and verified chain
+ * (or NULL chain when OpenSSL refused it), may refuse before anything of
+ * the client's is sent. */
+struct check_rec {
+  int calls, refuse, chain_len;
+  char cn[64];
+};
+
+static int check_server_hook(X509 *leaf, STACK_OF(X509) *chain, void *ud) {
+  struct check_rec *r = ud;
+  r->calls++;
+  cn_of(leaf, r->cn, sizeof(r->cn));
+  r->chain_len = chain ? sk_X509_num(chain) : -1;
+  return r->refuse ? -EPERM : 0;
+}
+
+static struct wire_tls_ctx *checking_client(const char *ca, struct check_rec *rec) {
+  struct wire_tls_config cfg = {
+      .role = WIRE_TLS_CLIENT,
+      .ca_file = tls_pki_path(g_dir, ca, "pem"),
+      .cert_file = tls_pki_path(g_dir, "client", "pem"),
+      .key_file = tls_pki_path(g_dir, "client", "key"),
+      .check_server = check_server_hook,
+      .check_server_ud = rec,
+  };
+  struct wire_tls_ctx *ctx = NULL;
+  assert_int_equal(wire_tls_ctx_new(&cfg, &ctx), 0);
+  return ctx;
+}
+
+static void test_client_check_server_hook_accepts_or_refuses_before_sending(void **state) {
+  uint8_t msg[] = "hello";
+  struct check_rec rec = {0};
+  struct cli c;
+  struct world w;
+  /* accepted: the session works, the hook saw the server and its chain */
+  world_init(&w, 0);
+  struct wire_tls_ctx *cctx = checking_client("ca", &rec);
+  cli_start(&w, &c, cctx, NULL, msg, sizeof(msg));
+  assert_true(run_until(&w, echoed, &c, 5000 * SLACK));
+  assert_int_equal(rec.calls, 1);
+  assert_string_equal(rec.cn, "server");
+  assert_int_equal(rec.chain_len, 2);
+  assert_string_equal(w.s_peer_cn, "client");
+  cli_done(&c);
+  assert_true(run_until(&w, server_closed_n, &w, 5000 * SLACK));
+  /* refused: the client ends with -EKEYREJECTED, the server never gets the
+   * client's certificate (it was not sent) nor a byte of data */
+  rec = (struct check_rec){.refuse = 1};
+  cli_start(&w, &c, cctx, NULL, msg, sizeof(msg));
+  assert_true(run_until(&w, cli_closed, &c, 5000 * SLACK));
+  assert_false(c.ready);
+  assert_int_equal(c.reason, -EKEYREJECTED);
+  assert_int_equal(rec.calls, 1);
+  assert_true(run_until(&w, server_closed_n, &w, 5000 * SLACK));
+  assert_int_equal(w.s_ready, 1); /* the first connection only */
+  assert_int_not_equal(w.s_reason[1], 0);
+  cli_done(&c);
+  wire_tls_ctx_free(cctx);
+  /* a chain OpenSSL refuses: the hook is told (NULL chain), the handshake
+   * fails whatever it returns */
+  rec = (struct check_rec){0};
+  cctx = checking_client("other-ca", &rec);
+  cli_start(&w, &c, cctx, NULL, msg, sizeof(msg));
+  assert_true(run_until(&w, cli_closed, &c, 5000 * SLACK));
+  assert_int_equal(c.reason, -EKEYREJECTED);
+  assert_int_equal(rec.calls, 1);
+  assert_int_equal(rec.chain_len, -1);
+  cli_done(&c);
+  wire_tls_ctx_free(cctx);
+  world_done(&w);
+  /* a server cannot have one */
+  struct wire_tls_config cfg = {
+      .role = WIRE_TLS_SERVER,
+      .ca_file = tls_pki_path(g_dir, "ca", "pem"),
+      .cert_file = tls_pki_path(g_dir, "server", "pem"),
+      .key_file = tls_pki_path(g_dir, "server", "key"),
+      .check_server = check_server_hook,
+  };
+  struct wire_tls_ctx *bad = NULL;
+  assert_int_equal(wire_tls_ctx_new(&cfg, &bad), -EINVAL);
+  assert_null(bad);
+}
+
 /* ---- blocking OpenSSL peers in a thread ---- */
 
 struct raw {
@@ -822,6 +906,7 @@ int main(void) {
       cmocka_unit_test(test_echo_both_ways_over_tls13),
       cmocka_unit_test(test_client_cert_from_other_ca_is_refused),
       cmocka_unit_test(test_server_cert_from_other_ca_is_refused_by_client),
+      cmocka_unit_test(test_client_check_server_hook_accepts_or_refuses_before_sending),
       cmocka_unit_test(test_tls12_only_client_is_refused),
       cmocka_unit_test(test_client_without_certificate_is_refused),
       cmocka_unit_test(test_control_blocking_client_with_certificate_is_served),
