@@ -211,7 +211,8 @@ static void watch_tick(uv_timer_t *t) {
   cq_submit(w->s->cq, &w->item);
 }
 
-int manager_cert_watch_start(struct server *s, uint32_t period_ms, struct manager_cert_watch **ret) {
+int manager_cert_watch_start(struct server *s, uint32_t period_ms,
+                             struct manager_cert_watch **ret) {
   if (!s || !s->identity || !s->cq || !ret)
     return -EINVAL;
   struct manager_cert_watch *w = calloc(1, sizeof(*w));
@@ -220,8 +221,8 @@ int manager_cert_watch_start(struct server *s, uint32_t period_ms, struct manage
   w->s = s;
   uv_timer_init(s->loop, &w->timer);
   w->timer.data = w;
-  uv_timer_start(&w->timer, watch_tick, 0,
-                 period_ms ? period_ms : MANAGER_CERT_CHECK_DEFAULT_MS); /* now, then periodically */
+  /* now, then periodically */
+  uv_timer_start(&w->timer, watch_tick, 0, period_ms ? period_ms : MANAGER_CERT_CHECK_DEFAULT_MS);
   uv_unref((uv_handle_t *)&w->timer);
   *ret = w;
   return 0;

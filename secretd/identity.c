@@ -29,6 +29,7 @@ struct identity {
   struct secbuf *manager_key;
   uint8_t limiter_key[16];
   struct limiter_slot slots[IDENTITY_LIMITER_SLOTS];
+  uint64_t limiter_swept_ms; /* last purge of expired entries */
 };
 
 const char *identity_strerror(int r) {
@@ -245,23 +246,62 @@ int identity_reload_manager(struct identity *id) {
 
 /* ---- limiter ---- */
 
+/* An entry whose wait is over and whose last failure is older than
+ * IDENTITY_LIMITER_FORGET_MS holds nothing worth keeping: its address starts
+ * afresh. */
+static bool slot_expired(const struct limiter_slot *sl, uint64_t now_ms) {
+  return sl->key && sl->until_ms <= now_ms && now_ms - sl->last_ms >= IDENTITY_LIMITER_FORGET_MS;
+}
+
+/* Free every expired entry, at most once per IDENTITY_LIMITER_SWEEP_MS (id->mu held). */
+static void limiter_purge(struct identity *id, uint64_t now_ms) {
+  if (id->limiter_swept_ms && now_ms - id->limiter_swept_ms < IDENTITY_LIMITER_SWEEP_MS &&
+      now_ms >= id->limiter_swept_ms)
+    return;
+  id->limiter_swept_ms = now_ms ? now_ms : 1;
+  for (size_t i = 0; i < IDENTITY_LIMITER_SLOTS; i++)
+    if (slot_expired(&id->slots[i], now_ms))
+      id->slots[i] = (struct limiter_slot){0};
+}
+
 static struct limiter_slot *slot_for(struct identity *id, const char *addr, uint64_t now_ms,
                                      bool create) {
   uint64_t key;
+  limiter_purge(id, now_ms);
   crypto_shorthash((uint8_t *)&key, (const uint8_t *)addr, strlen(addr), id->limiter_key);
   key |= 1; /* never 0 */
   struct limiter_slot *victim = NULL;
+  /* every slot is looked at: purged slots leave holes in probe runs */
   for (size_t i = 0; i < IDENTITY_LIMITER_SLOTS; i++) {
     struct limiter_slot *sl = &id->slots[(key + i) % IDENTITY_LIMITER_SLOTS];
-    if (sl->key == key)
-      return sl;
-    if (i < 8 && (!victim || sl->last_ms < victim->last_ms))
-      victim = sl; /* the stalest of the first few probes */
+    if (sl->key == key) {
+      if (!slot_expired(sl, now_ms))
+        return sl;
+      *sl = (struct limiter_slot){0}; /* expired since the last sweep */
+    }
+    /* the first free (or expired) slot in probe order; with none, the
+     * table is full: the stalest entry goes */
+    bool spare = !sl->key || slot_expired(sl, now_ms);
+    bool victim_spare = victim && (!victim->key || slot_expired(victim, now_ms));
+    if (!victim || (spare && !victim_spare) ||
+        (!spare && !victim_spare && sl->last_ms < victim->last_ms))
+      victim = sl;
   }
   if (!create)
     return NULL;
   *victim = (struct limiter_slot){.key = key, .last_ms = now_ms};
   return victim;
+}
+
+size_t identity_limiter_entries(struct identity *id) {
+  size_t n = 0;
+  if (!id)
+    return 0;
+  pthread_mutex_lock(&id->mu);
+  for (size_t i = 0; i < IDENTITY_LIMITER_SLOTS; i++)
+    n += id->slots[i].key != 0;
+  pthread_mutex_unlock(&id->mu);
+  return n;
 }
 
 int identity_limiter_admit(struct identity *id, const char *addr, uint64_t now_ms,

@@ -35,6 +35,11 @@
 #define IDENTITY_FREE_FAILURES 3
 #define IDENTITY_MAX_DELAY_MS 60000u
 #define IDENTITY_LIMITER_SLOTS 256
+/* A limiter entry whose wait is over and whose last failure is this old is
+ * purged (its address starts afresh); expired entries are swept at most once
+ * per IDENTITY_LIMITER_SWEEP_MS, and a lookup drops its own at once. */
+#define IDENTITY_LIMITER_FORGET_MS (10u * 60u * 1000u)
+#define IDENTITY_LIMITER_SWEEP_MS (60u * 1000u)
 /* The manager's own certificate lifetime (renewed by secretd serve when a
  * third of it is left: identity_manager_renew). */
 #define IDENTITY_MANAGER_LIFETIME_S CA_LIFETIME_MAX
@@ -98,6 +103,9 @@ int identity_limiter_admit(struct identity *id, const char *addr, uint64_t now_m
                            uint64_t *ret_retry_ms);
 /* Record the outcome of an admitted attempt (failed: delay doubles). */
 void identity_limiter_record(struct identity *id, const char *addr, uint64_t now_ms, bool failed);
+/* The entries the limiter holds (at most IDENTITY_LIMITER_SLOTS: a fixed
+ * table, entries purged once expired, see IDENTITY_LIMITER_FORGET_MS). */
+size_t identity_limiter_entries(struct identity *id);
 
 /* ---- issuance ---- */
 

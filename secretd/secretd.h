@@ -47,7 +47,8 @@ int identity_open_or_migrate(struct store *s, struct identity **ret);
 #define MANAGER_CERT_CHECK_DEFAULT_MS (60u * 60u * 1000u)
 struct server;
 struct manager_cert_watch;
-int manager_cert_watch_start(struct server *s, uint32_t period_ms, struct manager_cert_watch **ret);
+int manager_cert_watch_start(struct server *s, uint32_t period_ms,
+                             struct manager_cert_watch **ret);
 void manager_cert_watch_stop(struct manager_cert_watch *w); /* NULL ok */
 
 /* harden.c: RLIMIT_CORE 0, PR_SET_DUMPABLE 0, SIGPIPE ignored. 0 or -errno. */

@@ -720,6 +720,53 @@ static void test_failed_joins_from_one_address_are_slowed_down(void **state) {
   assert_int_equal(identity_limiter_admit(f->id, "198.51.100.7", t, NULL), 0);
 }
 
+static void test_expired_limiter_entries_are_purged(void **state) {
+  struct fx *f = *state;
+  uint64_t t = 5000000, retry = 0;
+  char addr[64];
+  assert_int_equal(identity_limiter_entries(f->id), 0);
+  /* 200 addresses fail once each; one more is slowed down */
+  for (int i = 0; i < 200; i++) {
+    snprintf(addr, sizeof(addr), "203.0.113.%d:%d", i % 250, i);
+    identity_limiter_record(f->id, addr, t, true);
+  }
+  for (int i = 0; i <= IDENTITY_FREE_FAILURES + 6; i++)
+    identity_limiter_record(f->id, "198.51.100.9", t, true);
+  assert_int_equal(identity_limiter_admit(f->id, "198.51.100.9", t, &retry), -EAGAIN);
+  assert_int_equal(identity_limiter_entries(f->id), 201);
+  /* not yet forgotten: a lookup just before the limit keeps them all */
+  uint64_t t1 = t + IDENTITY_LIMITER_FORGET_MS - 1;
+  assert_int_equal(identity_limiter_admit(f->id, "192.0.2.200", t1, NULL), 0);
+  assert_int_equal(identity_limiter_entries(f->id), 201);
+  /* a slowed-down address whose wait still runs is kept; the rest go at the
+   * next sweep */
+  uint64_t t2 = t + IDENTITY_LIMITER_FORGET_MS + IDENTITY_LIMITER_SWEEP_MS;
+  for (int i = 0; i < 30; i++)
+    identity_limiter_record(f->id, "198.51.100.10", t2 - 1, true); /* its wait: the cap */
+  assert_int_equal(identity_limiter_admit(f->id, "192.0.2.200", t2, NULL), 0);
+  assert_int_equal(identity_limiter_entries(f->id), 1);
+  assert_int_equal(identity_limiter_admit(f->id, "198.51.100.10", t2, &retry), -EAGAIN);
+  /* a forgotten address starts afresh: its first failures are free again */
+  for (int i = 0; i < IDENTITY_FREE_FAILURES; i++) {
+    assert_int_equal(identity_limiter_admit(f->id, "198.51.100.9", t2 + 1, NULL), 0);
+    identity_limiter_record(f->id, "198.51.100.9", t2 + 1, true);
+  }
+  assert_int_equal(identity_limiter_admit(f->id, "198.51.100.9", t2 + 1, NULL), 0);
+  /* bounded: a flood of distinct addresses never holds more than the table,
+   * and once it is over the table empties */
+  uint64_t t3 = t2 + 10 * IDENTITY_LIMITER_FORGET_MS;
+  for (int i = 0; i < 10000; i++) {
+    snprintf(addr, sizeof(addr), "2001:db8::%x", i);
+    identity_limiter_record(f->id, addr, t3, true);
+    assert_true(identity_limiter_entries(f->id) <= IDENTITY_LIMITER_SLOTS);
+  }
+  assert_int_equal(identity_limiter_entries(f->id), IDENTITY_LIMITER_SLOTS);
+  assert_int_equal(
+      identity_limiter_admit(f->id, "192.0.2.1", t3 + IDENTITY_LIMITER_FORGET_MS + 1, NULL), 0);
+  assert_int_equal(identity_limiter_entries(f->id), 0);
+  assert_int_equal(identity_limiter_entries(NULL), 0);
+}
+
 /* Flip one byte of a raw record (offline tampering). */
 static void tamper(struct fx *f, enum store_dbi t, const char *key, size_t off) {
   MDB_txn *txn;
@@ -782,6 +829,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_failed_joins_from_one_address_are_slowed_down, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_expired_limiter_entries_are_purged, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tampered_token_and_node_records_are_refused, setup,
                                       teardown),
   };

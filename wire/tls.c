@@ -217,8 +217,8 @@ static int client_verify_cb(X509_STORE_CTX *xs, void *arg) {
   int ok = X509_verify_cert(xs);
   /* called either way (the owner may explain a refusal); refuses only */
   if (ctx->check_server &&
-      ctx->check_server(X509_STORE_CTX_get0_cert(xs), ok == 1 ? X509_STORE_CTX_get0_chain(xs) : NULL,
-                        ctx->check_server_ud) < 0 &&
+      ctx->check_server(X509_STORE_CTX_get0_cert(xs),
+                        ok == 1 ? X509_STORE_CTX_get0_chain(xs) : NULL, ctx->check_server_ud) < 0 &&
       ok == 1) {
     X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
     ok = 0;
