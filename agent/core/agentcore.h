@@ -138,7 +138,8 @@ int agentcore_assign(struct agentcore *ac, const struct agentcore_task *tasks, s
 
 /* An fd to poll for input (epoll: container exits, completed fetches). */
 int agentcore_fd(const struct agentcore *ac);
-/* Milliseconds until agentcore_process has timed work (backoff, stop timeouts); -1 none. */
+/* Milliseconds until agentcore_process has timed work (backoff, stop timeouts; 0 while task
+ * records are still to be written: a pass writes a few); -1 none. */
 int agentcore_timeout_ms(const struct agentcore *ac);
 /* Handle what is ready (never blocks on the network; a start waits for its container's
  * command to be exec'd, at most two starts per call: call again while agentcore_fd is

@@ -719,6 +719,27 @@ void ac_write_dirty(struct agentcore *ac) {
       task_record(ac, ac->tasks[i]);
 }
 
+/* At most max dirty records, then hand control back: after a rotation every task's
+ * record changes (its files' versions), and writing 50 of them (a rename each: on
+ * ext4 a flush each) would hold the caller's loop, and so the next replies with
+ * values, for tens of milliseconds. A record written late only makes a restarted
+ * agent put a file again or remove one already gone; starts record before they
+ * fork (start_with), whatever this defers. */
+static void write_dirty_some(struct agentcore *ac, size_t max) {
+  for (size_t i = 0; i < ac->n_tasks && max; i++)
+    if (ac->tasks[i]->dirty) {
+      task_record(ac, ac->tasks[i]);
+      max--;
+    }
+}
+
+static bool any_dirty(const struct agentcore *ac) {
+  for (size_t i = 0; i < ac->n_tasks; i++)
+    if (ac->tasks[i]->dirty)
+      return true;
+  return false;
+}
+
 int agentcore_process(struct agentcore *ac) {
   int r = 0;
   if (ac->removed)
@@ -731,14 +752,13 @@ int agentcore_process(struct agentcore *ac) {
     take_completed(ac);
     if (ac->assigned && (r = plan_and_act(ac)) < 0)
       break;
-    ac_write_dirty(ac);
     pthread_mutex_lock(&ac->lock);
     bool more = ac->completed != NULL;
     pthread_mutex_unlock(&ac->lock);
     if (!more || ac->start_budget == 0)
       break;
   }
-  ac_write_dirty(ac);
+  write_dirty_some(ac, RECORDS_PER_PASS);
   return r;
 }
 
@@ -746,6 +766,8 @@ int agentcore_fd(const struct agentcore *ac) { return ac->epfd; }
 
 int agentcore_timeout_ms(const struct agentcore *ac) {
   uint64_t at = ac->wake_at, now = ac_now_ms();
+  if (any_dirty(ac))
+    return 0; /* records still to write (write_dirty_some) */
   for (size_t i = 0; i < ac->n_tasks; i++)
     if (ac->tasks[i]->phase == AC_PHASE_STOPPING && ac->tasks[i]->kill_at < at)
       at = ac->tasks[i]->kill_at;
