@@ -86,11 +86,11 @@ agent_cleanup() {
   # one python for all the containers (one per container takes seconds under load)
   for pid in $(python3 -c '
 import glob, json, sys
-for f in glob.glob(sys.argv[1] + "/delivery/run/*/state.json") + glob.glob(sys.argv[2] + "/delivery/run/*/state.json"):
+for f in glob.glob(sys.argv[1] + "/run/*/state.json") + glob.glob(sys.argv[2] + "/run/*/state.json"):
     try:
         print(json.load(open(f)).get("pid", 0))
     except Exception:
-        pass' "$STATE" "$T/agent2"); do
+        pass' "${DELIV1:-/nonexistent}" "${DELIV2:-/nonexistent}"); do
     [ "$pid" -gt 1 ] && kill -KILL "$pid" 2>/dev/null || true
   done
   grep -o " ${T}[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do
@@ -99,6 +99,20 @@ for f in glob.glob(sys.argv[1] + "/delivery/run/*/state.json") + glob.glob(sys.a
 }
 CLEANUP_HOOKS+=(agent_cleanup)
 mount -t tmpfs -o size=64m,mode=0777 bench-out "$OUT"
+# The agents' delivery state (task records, the containers' runtime state) on a tmpfs,
+# as docs/delivery.md tells operators (/run/secretd/agent); DELIVERY_BENCH_DISK=1 keeps
+# it under --state (here ext4: every record written after a rotation is a rename there).
+DELIV1=$STATE/delivery
+DELIV2=$T/agent2/delivery
+DELIV_FS=$(stat -f -c %T "$T")
+if [ -z "${DELIVERY_BENCH_DISK:-}" ]; then
+  DELIV_FS=tmpfs
+  DELIV1=$T/deliv1
+  DELIV2=$T/deliv2
+  mkdir -p "$DELIV1" "$DELIV2"
+  mount -t tmpfs -o size=64m,mode=0700 bench-deliv1 "$DELIV1"
+  mount -t tmpfs -o size=64m,mode=0700 bench-deliv2 "$DELIV2"
+fi
 
 wait_log() { # wait_log FILE PATTERN SECONDS
   for _ in $(seq 1 $(($3 * 20))); do
@@ -111,13 +125,13 @@ S join-token worker --quiet >"$T/tok" 2>"$T/jt.err" || fail "join-token: $(cat "
 "$AGENT" join --token-file "$T/tok" --manager "$MGR:$PORT" --state "$STATE" \
   >"$T/join.out" 2>"$T/join.err" || fail "join: $(cat "$T/join.err")"
 NODE=$(cat "$T/join.out")
-"$AGENT" run --state "$STATE" >>"$T/agent.log" 2>&1 </dev/null &
+"$AGENT" run --state "$STATE" --delivery-dir "$DELIV1" >>"$T/agent.log" 2>&1 </dev/null &
 AGENT_PID=$!
 wait_log "$T/agent.log" "connected to $MGR:$PORT" 10
 nsenter --net="/run/netns/$NSN" "$AGENT" join --token-file "$T/tok" --manager "$MGR:$PORT" \
   --state "$T/agent2" >"$T/join2.out" 2>"$T/join2.err" || fail "join 2: $(cat "$T/join2.err")"
 NODE2=$(cat "$T/join2.out")
-nsenter --net="/run/netns/$NSN" "$AGENT" run --state "$T/agent2" >>"$T/agent2.log" 2>&1 </dev/null &
+nsenter --net="/run/netns/$NSN" "$AGENT" run --state "$T/agent2" --delivery-dir "$DELIV2" >>"$T/agent2.log" 2>&1 </dev/null &
 AGENT2_PID=$!
 wait_log "$T/agent2.log" "connected to $MGR:$PORT" 10
 echo "cluster: secretd --listen $MGR:$PORT; agents $NODE (root netns) and $NODE2 (netns $NSN)"
@@ -160,13 +174,13 @@ echo "$NCONT services created ($SECONDS s into the run)" >&2
 rot_pids() {
   python3 -c '
 import glob, json, os, sys
-for f in glob.glob(sys.argv[1] + "/delivery/run/*/state.json") + glob.glob(sys.argv[2] + "/delivery/run/*/state.json"):
+for f in glob.glob(sys.argv[1] + "/run/*/state.json") + glob.glob(sys.argv[2] + "/run/*/state.json"):
     try:
         pid = int(json.load(open(f)).get("pid", 0))
     except Exception:
         continue
     if pid > 1 and os.path.exists(f"/proc/{pid}/root/run/secrets/rot"):
-        print(pid)' "$STATE" "$T/agent2"
+        print(pid)' "$DELIV1" "$DELIV2"
 }
 for _ in $(seq 1 600); do
   rot_pids >"$T/pids"
@@ -225,6 +239,10 @@ print(f"{n} {pct(lat, 0.5):.1f} {pct(lat, 0.99):.1f} {lat[-1]:.1f} {pct(after, 0
 PY
 )
 read -r ROT_N ROT_P50 ROT_P99 ROT_MAX AFT_P50 AFT_P99 CLI_P50 <<<"$ROT"
+if [ -n "${DELIVERY_BENCH_KEEP:-}" ]; then # the logs, for a look at where the time goes
+  mkdir -p "$DELIVERY_BENCH_KEEP"
+  cp "$T/rot.t0" "$OUT/watch.log" "$T/agent.log" "$T/agent2.log" "$T/err.log" "$DELIVERY_BENCH_KEEP/"
+fi
 agent_cleanup # the containers and agents off: part 3 measures on a quiet machine
 stop_daemon
 
@@ -235,7 +253,8 @@ echo "median of $NCREATE services: $CREATE_MED ms (CLI call, scheduling, agent l
   "container polls /run/secrets every 5 ms); all: $(sort -n "$T/create.ms" | tr '\n' ' ')"
 echo "  reference: Kubernetes ~60-120 s for a changed secret in a mounted volume; Swarm: at create only"
 echo
-echo "== 2. rotation propagation, $NCONT running containers on 2 agents ($HALF + $((NCONT - HALF))), $NROT rotations =="
+echo "== 2. rotation propagation, $NCONT running containers on 2 agents ($HALF + $((NCONT - HALF))), $NROT rotations" \
+  "(agents' delivery state on $DELIV_FS, store on $(stat -f -c %T "$T")) =="
 echo "secret rotate (CLI included) -> new value in each container's own view of /run/secrets/rot" \
   "(bench/rotation_watch: inotify through /proc/PID/root; $WATCHED, none missing, empty or partial);" \
   "load average $LOAD0 before the rotations, $LOAD after, on $(nproc) CPUs:"
