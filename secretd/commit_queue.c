@@ -39,7 +39,8 @@ int cq_new(uv_loop_t *loop, struct store *store, size_t max_batch, struct commit
   return 0;
 }
 
-/* Worker thread: begin, run every item, commit; all in this one thread. */
+/* Worker thread: begin, run every item, commit, then the items' after_commit;
+ * all in this one thread. */
 static void batch_work(uv_work_t *w) {
   struct commit_queue *q = w->data;
   struct store_batch *b = NULL;
@@ -52,8 +53,13 @@ static void batch_work(uv_work_t *w) {
   for (struct cq_item *it = q->batch; it; it = it->next)
     it->result = it->run(b, it);
   r = store_batch_commit(b);
-  if (r < 0)
+  if (r < 0) {
     q->batch_error = r;
+    return;
+  }
+  for (struct cq_item *it = q->batch; it; it = it->next)
+    if (it->after_commit && it->result == 0)
+      it->after_commit(it);
 }
 
 static void start_batch(struct commit_queue *q);

@@ -24,6 +24,13 @@ struct cq_item {
    * (r = the commit error, for every item of the batch), or was cancelled at
    * shutdown (r = -ECANCELED, run() never called). May free the item. */
   void (*done)(struct cq_item *it, int r);
+  /* Optional (NULL: none; set it before cq_submit, zero it otherwise). Worker
+   * thread, right after the batch committed, only for an item whose run()
+   * returned 0: the store's reads see the batch. For work that must follow the
+   * commit and should not wait for a batch of its own (dispatch_hook.c works
+   * out which nodes a write changed). Must not touch what the loop thread uses;
+   * its results are the item's, read in done(). */
+  void (*after_commit)(struct cq_item *it);
   int result; /* private */
 };
 

@@ -30,6 +30,9 @@ struct op {
   char name[32];
   int result;
   bool done;
+  struct store *store; /* after_commit reads it */
+  int after_calls, after_saw; /* after_saw: store_secret_inspect's result there */
+  bool after_before_done;
 };
 
 static int create_run(struct store_batch *b, struct cq_item *it) {
@@ -136,6 +139,37 @@ static void test_a_failed_op_does_not_fail_its_batch(void **state) {
   free(o);
 }
 
+static void op_after_commit(struct cq_item *it) {
+  struct op *o = (struct op *)it;
+  struct store_secret_info *info = NULL;
+  o->after_calls++;
+  o->after_before_done = !o->done;
+  o->after_saw = store_secret_inspect(o->store, o->name, &info);
+  store_secret_info_free(info, 1);
+}
+
+static void test_after_commit_sees_the_batch_before_done_and_only_for_ops_that_succeeded(
+    void **state) {
+  struct fx *f = *state;
+  struct op *o = ops_new(3, "ac");
+  strcpy(o[1].name, "ac0"); /* a second create of the same name fails */
+  for (int i = 0; i < 3; i++) {
+    o[i].store = f->store;
+    o[i].item.after_commit = op_after_commit;
+    cq_submit(f->q, &o[i].item);
+  }
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  assert_int_equal(o[1].result, -EEXIST);
+  assert_int_equal(o[1].after_calls, 0);
+  for (int i = 0; i < 3; i += 2) {
+    assert_int_equal(o[i].result, 0);
+    assert_int_equal(o[i].after_calls, 1);
+    assert_true(o[i].after_before_done);
+    assert_int_equal(o[i].after_saw, 0); /* committed: a read of its own sees it */
+  }
+  free(o);
+}
+
 static void on_idle(void *ud) { ((struct fx *)ud)->idle_calls++; }
 
 static void test_shutdown_finishes_the_running_batch_and_cancels_pending(void **state) {
@@ -169,6 +203,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_writes_arriving_during_a_batch_share_the_next_and_respect_the_cap, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_failed_op_does_not_fail_its_batch, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_after_commit_sees_the_batch_before_done_and_only_for_ops_that_succeeded, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(test_shutdown_finishes_the_running_batch_and_cancels_pending,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_shutdown_when_idle_reports_idle_at_once, setup, teardown),
