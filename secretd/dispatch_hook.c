@@ -12,6 +12,9 @@
 #include "secretd/log.h"
 #include "secretd/serve.h"
 
+/* At the latest, the generations' advance commits this long after the push. */
+#define DISPATCH_ADVANCE_DELAY_MS 100
+
 struct dispatch_pending {
   struct cq_item item; /* first: the queue links items */
   struct server *srv;
@@ -163,7 +166,8 @@ void dispatch_hook_after(struct admin_req *rq, int r) {
       p->srv->on_nodes_changed(p->srv, p->changes, p->n_changes, p->srv->on_nodes_changed_ud);
     p->item.run = advance_run;
     p->item.done = advance_done;
-    cq_submit(rq->server->cq, &p->item);
+    /* with the batch of the deliveries the push brings, not before them */
+    cq_submit_lazy(rq->server->cq, &p->item, DISPATCH_ADVANCE_DELAY_MS);
     return;
   }
   if (p->diffed) { /* tracked again from scratch by the follow-up */

@@ -43,9 +43,11 @@ void dispatch_hook_after_commit(struct admin_req *rq);
 
 /* After rq's batch (loop thread, in its done callback) with its result r: on
  * success, when after_commit worked out the changed nodes, hand them to
- * on_nodes_changed now and queue their generation advance (a batch nobody
- * waits for: agents compare generation and digest, so a crash before it
- * commits only makes them ask for the whole set); otherwise queue the
+ * on_nodes_changed now and queue their generation advance (cq_submit_lazy:
+ * it shares the next batch, usually the deliveries the push brings, within
+ * 100 ms; nobody waits for it: agents compare generation and digest, so a
+ * crash before it commits only makes them ask for the whole set); otherwise
+ * queue the
  * follow-up item that does both in its own batch. In every case release what
  * before() took. */
 void dispatch_hook_after(struct admin_req *rq, int r);
