@@ -593,9 +593,27 @@ static void requeue(struct agentcore *ac, struct pending *p) {
 
 static void take_completed(struct agentcore *ac) {
   pthread_mutex_lock(&ac->lock);
-  struct pending *p = ac->completed, *later = NULL;
+  struct pending *p = ac->completed, *later = NULL, *starts = NULL, **st = &starts;
   ac->completed = NULL;
   pthread_mutex_unlock(&ac->lock);
+  /* Live puts (rotations, new grants) first: a start forks and waits for its
+   * container's exec (tens of ms), and the files of running containers must not
+   * wait behind two of them. */
+  for (struct pending **pp = &p; *pp;) {
+    if ((*pp)->task && (*pp)->for_start) {
+      *st = *pp;
+      *pp = (*pp)->next;
+      st = &(*st)->next;
+      *st = NULL;
+    } else {
+      pp = &(*pp)->next;
+    }
+  }
+  for (struct pending **pp = &p; ; pp = &(*pp)->next)
+    if (!*pp) {
+      *pp = starts;
+      break;
+    }
   while (p) {
     struct pending *next = p->next;
     struct task *t = p->task;
