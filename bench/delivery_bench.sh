@@ -104,7 +104,8 @@ mount -t tmpfs -o size=64m,mode=0777 bench-out "$OUT"
 # it under --state (here ext4: every record written after a rotation is a rename there).
 DELIV1=$STATE/delivery
 DELIV2=$T/agent2/delivery
-DELIV_FS=$(stat -f -c %T "$T")
+fs_of() { stat -f -c %T "$1" | sed 's#^ext2/ext3$#ext2/3/4#'; }
+DELIV_FS=$(fs_of "$T")
 if [ -z "${DELIVERY_BENCH_DISK:-}" ]; then
   DELIV_FS=tmpfs
   DELIV1=$T/deliv1
@@ -254,7 +255,7 @@ echo "median of $NCREATE services: $CREATE_MED ms (CLI call, scheduling, agent l
 echo "  reference: Kubernetes ~60-120 s for a changed secret in a mounted volume; Swarm: at create only"
 echo
 echo "== 2. rotation propagation, $NCONT running containers on 2 agents ($HALF + $((NCONT - HALF))), $NROT rotations" \
-  "(agents' delivery state on $DELIV_FS, store on $(stat -f -c %T "$T")) =="
+  "(agents' delivery state on $DELIV_FS, store on $(fs_of "$T")) =="
 echo "secret rotate (CLI included) -> new value in each container's own view of /run/secrets/rot" \
   "(bench/rotation_watch: inotify through /proc/PID/root; $WATCHED, none missing, empty or partial);" \
   "load average $LOAD0 before the rotations, $LOAD after, on $(nproc) CPUs:"
