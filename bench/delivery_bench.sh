@@ -16,9 +16,12 @@
 #      empty or partial; for each of ROTATIONS `secret rotate`, the time from before
 #      the CLI call until each container's file held the new value; p50/p99 over all
 #      container x rotation samples (goal p99 <= 100 ms), with the load average;
-#   3. deliveries/s per secretd core (bench/deliver_bench: the authorizer, audited,
-#      real store, no network) and secretd's memory per connected agent
-#      (bench/listen_bench.sh: 1,000 mutual-TLS sessions with node certificates);
+#   3. deliveries/s per secretd core over the network (bench/deliver_load.sh: secretd
+#      --listen on loopback, 1,000 joined agents each asking node.deliver in a loop over
+#      its mutual-TLS session, every delivery audited; per secretd CPU-second) and
+#      secretd's memory per agent under that load; then the in-process figure
+#      (bench/deliver_bench: the authorizer, audited, real store, no network) and the
+#      memory per connected, idle agent (bench/listen_bench.sh);
 #   4. the reference points of issue 11 beside each figure.
 # Container clocks are the host's (no time namespace): the container's
 # $EPOCHREALTIME, the watcher's CLOCK_REALTIME and the script's are comparable.
@@ -44,6 +47,7 @@ AGENT=$(bin secret-agent)
 DELIVER=$(bin deliver_bench)
 WATCH=$(bin rotation_watch)
 bin listen_load >/dev/null
+bin deliver_load >/dev/null
 # daemon_lib: temp dir $T, secretd start/stop, the EXIT trap (not a test here)
 source "$ROOT/tests/daemon_lib.sh" "$(bin secretd)" "$(bin secret)"
 
@@ -265,6 +269,9 @@ echo "  of which the CLI call (secret rotate returning: store commit, audit): me
   "after the CLI returned: p50 $AFT_P50 ms, p99 $AFT_P99 ms (push, fetch, agent write)"
 echo "  reference: Kubernetes kubelet ~60-120 s; secrets-store CSI driver polls every 2 min (120,000 ms," \
   "$(python3 -c "print(f'{120000 / $ROT_P99:.0f}')")x our p99); Docker Swarm cannot change a secret in a running service"
+echo
+echo "== 3. deliveries/s per secretd core over mutual TLS, 1,000 agents on loopback: bench/deliver_load.sh =="
+"$HERE/deliver_load.sh" "$B" 1000 10 4 3
 echo
 echo "== 3a. deliveries/s per secretd core: bench/deliver_bench (authorizer + audit, real store, no network) =="
 "$DELIVER"

@@ -99,7 +99,7 @@ int verb_join_token(int argc, char **argv) {
       (r = cli_reply_uint(res, "uses_max", &uses_max)) ||
       (r = cli_reply_uint(res, "uses_done", &uses_done)))
     return r;
-  if (tok && tok->type == MSGPACK_OBJECT_STR && tok->via.str.size < 128) {
+  if (tok && tok->type == MSGPACK_OBJECT_STR && tok->via.str.size && tok->via.str.size < 128) {
     char line[130];
     memcpy(line, tok->via.str.ptr, tok->via.str.size);
     line[tok->via.str.size] = '\n';

@@ -47,6 +47,9 @@ static const struct cli_verb verbs[] = {
      "  --env K=V               --hostname NAME    --workdir DIR     --init\n"
      "  --stop-timeout SECONDS  --seccomp-profile FILE|unconfined (the file is read\n"
      "                          here; its content travels with the service)\n"
+     "  --userns                a user namespace of its own: --user and grant owners\n"
+     "                          are container ids (default map 0:100000:65536)\n"
+     "  --uidmap C:H:N          --gidmap C:H:N (up to 5 ranges each; imply --userns)\n"
      "ps: each task's node, state, since, exit code and restarts.\n"
      "  --json          JSON output (ls, inspect, ps)\n"},
     {"audit", verb_audit,

@@ -72,7 +72,6 @@ struct opts {
   struct rt_secret secrets[MAX_ITEMS];
   struct secret_buf sbufs[MAX_ITEMS];
   bool secret_uid_set[MAX_ITEMS], secret_gid_set[MAX_ITEMS];
-  struct rt_idmap uidmap[RT_MAX_IDMAPS], gidmap[RT_MAX_IDMAPS];
   const char *landlock[MAX_ITEMS];
   unsigned stop_timeout_s;
   bool detach;
@@ -304,20 +303,9 @@ static int parse_args(int argc, char **argv, struct opts *o) {
       break;
     }
     case O_INIT: r = shared(o, LAUNCH_OPT_INIT, NULL); break;
-    case O_USERNS: s->userns = true; break;
-    case O_UIDMAP:
-    case O_GIDMAP: {
-      size_t *cnt = c == O_UIDMAP ? &s->n_uidmap : &s->n_gidmap;
-      struct rt_idmap *m = c == O_UIDMAP ? o->uidmap : o->gidmap;
-      if (*cnt == RT_MAX_IDMAPS)
-        return die("at most %d --uidmap/--gidmap ranges", RT_MAX_IDMAPS);
-      if (rt_idmap_parse(optarg, &m[*cnt]) < 0)
-        return die("%s: expected CONTAINER:HOST:COUNT, got \"%s\"",
-                   c == O_UIDMAP ? "--uidmap" : "--gidmap", optarg);
-      (*cnt)++;
-      s->userns = true;
-      break;
-    }
+    case O_USERNS: r = shared(o, LAUNCH_OPT_USERNS, NULL); break;
+    case O_UIDMAP: r = shared(o, LAUNCH_OPT_UIDMAP, optarg); break;
+    case O_GIDMAP: r = shared(o, LAUNCH_OPT_GIDMAP, optarg); break;
     case O_CGROUPNS: s->cgroupns = true; break;
     case O_CAPADD: r = shared(o, LAUNCH_OPT_CAP_ADD, optarg); break;
     case O_CAPDROP: r = shared(o, LAUNCH_OPT_CAP_DROP, optarg); break;
@@ -375,8 +363,6 @@ static int parse_args(int argc, char **argv, struct opts *o) {
   s->argv = argv + optind;
   s->secrets = o->secrets;
   s->landlock_rw = o->landlock;
-  s->uidmap = o->uidmap;
-  s->gidmap = o->gidmap;
   s->stop_timeout_ms = o->stop_timeout_s * 1000;
   /* Secret files belong to the container's user unless given. */
   for (size_t i = 0; i < s->n_secrets; i++) {

@@ -15,6 +15,7 @@
 #include "runtime/caps.h"
 #include "runtime/runtime.h"
 #include "runtime/seccomp_profile.h"
+#include "runtime/userns.h"
 
 static const struct {
   const char *name;
@@ -36,6 +37,9 @@ static const struct {
     [LAUNCH_OPT_INIT] = {"init", false},
     [LAUNCH_OPT_STOP_TIMEOUT] = {"stop-timeout", true},
     [LAUNCH_OPT_RESTART] = {"restart", true},
+    [LAUNCH_OPT_USERNS] = {"userns", false},
+    [LAUNCH_OPT_UIDMAP] = {"uidmap", true},
+    [LAUNCH_OPT_GIDMAP] = {"gidmap", true},
 };
 
 static const char *const restart_names[] = {
@@ -324,9 +328,84 @@ int launch_spec_apply(struct launch_spec *s, enum launch_opt opt, const char *v,
         return 0;
       }
     return fail(err, "--restart: expected no, on-failure or always, got \"%s\"", v);
+  case LAUNCH_OPT_USERNS: s->userns = true; return 0;
+  case LAUNCH_OPT_UIDMAP:
+  case LAUNCH_OPT_GIDMAP: {
+    bool u = opt == LAUNCH_OPT_UIDMAP;
+    size_t *cnt = u ? &s->n_uidmap : &s->n_gidmap;
+    struct rt_idmap *m = u ? s->uidmap : s->gidmap;
+    if (*cnt == RT_MAX_IDMAPS)
+      return fail(err, "at most %d --uidmap/--gidmap ranges", RT_MAX_IDMAPS);
+    if (rt_idmap_parse(v, &m[*cnt]) < 0)
+      return fail(err, "--%s: expected CONTAINER:HOST:COUNT, got \"%s\"", options[opt].name, v);
+    (*cnt)++;
+    s->userns = true;
+    return 0;
+  }
   case LAUNCH_OPT__COUNT: break;
   }
   return fail(err, "unknown option");
+}
+
+static const struct rt_idmap default_idmap = {0, RT_DEFAULT_IDMAP_OUTSIDE, RT_DEFAULT_IDMAP_COUNT};
+
+/* The maps in force under --userns: the given ones, or the default range. */
+static void effective_maps(const struct launch_spec *s, const struct rt_idmap **u, size_t *nu,
+                           const struct rt_idmap **g, size_t *ng) {
+  *u = s->n_uidmap ? s->uidmap : &default_idmap;
+  *nu = s->n_uidmap ? s->n_uidmap : 1;
+  *g = s->n_gidmap ? s->gidmap : &default_idmap;
+  *ng = s->n_gidmap ? s->n_gidmap : 1;
+}
+
+/* Each range as rt_idmap_parse() would have made it: COUNT >= 1, no wrap. */
+static bool idmaps_parsed_ok(const struct rt_idmap *m, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (m[i].count == 0 || (uint64_t)m[i].inside + m[i].count > UINT32_MAX ||
+        (uint64_t)m[i].outside + m[i].count > UINT32_MAX)
+      return false;
+  return true;
+}
+
+/* The runtime's rules for the maps (runtime/container.c), with its messages. */
+static int check_userns(const struct launch_spec *s, char err[LAUNCH_SPEC_ERRLEN]) {
+  const struct rt_idmap *u, *g;
+  size_t nu, ng;
+  if (s->n_uidmap > RT_MAX_IDMAPS || s->n_gidmap > RT_MAX_IDMAPS)
+    return fail(err, "at most %d --uidmap/--gidmap ranges", RT_MAX_IDMAPS);
+  if (!s->userns) {
+    if (s->n_uidmap || s->n_gidmap)
+      return fail(err, "--uidmap/--gidmap given without --userns");
+    return 0;
+  }
+  effective_maps(s, &u, &nu, &g, &ng);
+  if (!idmaps_parsed_ok(u, nu) || !idmaps_parsed_ok(g, ng) || rt_idmap_check(u, nu) < 0 ||
+      rt_idmap_check(g, ng) < 0)
+    return fail(err, "invalid --uidmap/--gidmap (1..%d non-overlapping ranges)", RT_MAX_IDMAPS);
+  if (!rt_idmap_maps(u, nu, 0) || !rt_idmap_maps(g, ng, 0) || !rt_idmap_maps(u, nu, s->uid) ||
+      !rt_idmap_maps(g, ng, s->gid))
+    return fail(err, "--uidmap/--gidmap must map container id 0 and the --user ids");
+  return 0;
+}
+
+int launch_spec_host_owner(const struct launch_spec *s, uint32_t uid, uint32_t gid,
+                           uint32_t *ret_uid, uint32_t *ret_gid, char err[LAUNCH_SPEC_ERRLEN]) {
+  uint32_t hu = uid, hg = gid;
+  if (s->userns) {
+    const struct rt_idmap *u, *g;
+    size_t nu, ng;
+    effective_maps(s, &u, &nu, &g, &ng);
+    hu = rt_idmap_to_host(u, nu, uid);
+    hg = rt_idmap_to_host(g, ng, gid);
+    if (hu == UINT32_MAX || hg == UINT32_MAX) {
+      snprintf(err, LAUNCH_SPEC_ERRLEN, "owner %u:%u is not mapped in the user namespace",
+               (unsigned)uid, (unsigned)gid);
+      return -ERANGE;
+    }
+  }
+  *ret_uid = hu;
+  *ret_gid = hg;
+  return 0;
 }
 
 void launch_spec_fill_rt(const struct launch_spec *s, struct rt_spec *rt, char **env,
@@ -344,6 +423,11 @@ void launch_spec_fill_rt(const struct launch_spec *s, struct rt_spec *rt, char *
   rt->n_mounts = s->n_mounts;
   rt->uid = s->uid;
   rt->gid = s->gid;
+  rt->userns = s->userns;
+  rt->uidmap = s->n_uidmap ? s->uidmap : NULL;
+  rt->n_uidmap = s->n_uidmap;
+  rt->gidmap = s->n_gidmap ? s->gidmap : NULL;
+  rt->n_gidmap = s->n_gidmap;
   rt->readonly_rootfs = s->read_only;
   rt->init = s->init;
   rt->limits.memory_bytes = s->memory_bytes;
@@ -484,6 +568,9 @@ int launch_spec_validate(const struct launch_spec *s, char err[LAUNCH_SPEC_ERRLE
       return fail(err, "--cap-add: unknown capability \"%s\"", s->cap_add[i]);
   if (s->uid == UINT32_MAX || s->gid == UINT32_MAX)
     return fail(err, "--user: expected UID[:GID] (numbers), got \"%u:%u\"", s->uid, s->gid);
+  int ur = check_userns(s, err);
+  if (ur < 0)
+    return ur;
   if (s->memory_bytes < 0)
     return fail(err, "--memory: expected a size such as 64m or 1g, got \"%lld\"",
                 (long long)s->memory_bytes);

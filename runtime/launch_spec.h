@@ -21,6 +21,8 @@
 
 #include <msgpack.h>
 
+#include "runtime/runtime.h" /* struct rt_idmap, RT_MAX_IDMAPS, the default --userns range */
+
 #define LAUNCH_SPEC_ERRLEN 320
 #define LAUNCH_SPEC_MAX_ITEMS 64        /* --env, --mount, --cap-add, --cap-drop each */
 #define LAUNCH_SPEC_MAX_ARGV 256        /* command and its arguments */
@@ -39,7 +41,7 @@ enum launch_restart {
 };
 
 /* The options of the shared set; secret-launch's own options (--name, --secret,
- * --detach, --userns, ...) stay in launch_main.c. */
+ * --detach, --cgroupns, ...) stay in launch_main.c. */
 enum launch_opt {
   LAUNCH_OPT_ROOTFS,
   LAUNCH_OPT_MOUNT,
@@ -57,6 +59,9 @@ enum launch_opt {
   LAUNCH_OPT_INIT,
   LAUNCH_OPT_STOP_TIMEOUT,
   LAUNCH_OPT_RESTART,
+  LAUNCH_OPT_USERNS, /* a flag */
+  LAUNCH_OPT_UIDMAP, /* CONTAINER:HOST:COUNT, up to RT_MAX_IDMAPS; implies --userns */
+  LAUNCH_OPT_GIDMAP,
   LAUNCH_OPT__COUNT,
 };
 
@@ -78,6 +83,12 @@ struct launch_spec {
   char *cap_add[LAUNCH_SPEC_MAX_ITEMS], *cap_drop[LAUNCH_SPEC_MAX_ITEMS];
   size_t n_cap_add, n_cap_drop;
   uint32_t uid, gid; /* --user, container ids; 0:0 by default */
+  /* --userns: a user namespace of its own. Its maps (--uidmap/--gidmap) are container
+   * ranges onto host ranges; none given = 0:RT_DEFAULT_IDMAP_OUTSIDE:RT_DEFAULT_IDMAP_COUNT.
+   * Every id of the spec and of its secrets' owners is a container id. */
+  bool userns;
+  struct rt_idmap uidmap[RT_MAX_IDMAPS], gidmap[RT_MAX_IDMAPS];
+  size_t n_uidmap, n_gidmap;
   bool read_only, init;
   int64_t memory_bytes; /* 0 = unlimited */
   int64_t cpu_quota_us; /* per LAUNCH_SPEC_CPU_PERIOD_US; 0 = unlimited */
@@ -104,13 +115,16 @@ void launch_spec_clear(struct launch_spec *s);
 int launch_spec_option_lookup(const char *name);
 /* Its name without "--"; NULL when out of range. */
 const char *launch_spec_option_name(enum launch_opt opt);
-/* Whether the option takes a value (all but --read-only and --init). */
+/* Whether the option takes a value (all but --read-only, --init and --userns). */
 bool launch_spec_option_has_arg(enum launch_opt opt);
 
 /*
  * Apply one option with its value (NULL for flags) to s, with secret-launch's rules.
  * A later --rootfs/--hostname/... replaces the earlier; --env, --mount, --cap-add,
- * --cap-drop accumulate (at most LAUNCH_SPEC_MAX_ITEMS each).
+ * --cap-drop accumulate (at most LAUNCH_SPEC_MAX_ITEMS each); --uidmap and --gidmap
+ * accumulate (at most RT_MAX_IDMAPS each: "at most 5 --uidmap/--gidmap ranges") and
+ * turn --userns on. Whether the maps fit together (no overlap, container id 0 and the
+ * --user ids mapped) depends on the other options: launch_spec_validate() checks it.
  * Returns 0, -EINVAL (err says why, in secret-launch's words), -ENOMEM.
  */
 int launch_spec_apply(struct launch_spec *s, enum launch_opt opt, const char *value,
@@ -130,9 +144,22 @@ int launch_spec_set_seccomp(struct launch_spec *s, const void *json, size_t len,
 /*
  * Check a whole spec, e.g. one decoded from the wire: every field against the rules
  * launch_spec_apply() enforces (same messages), rootfs and command present, the
- * seccomp content compiles. Returns 0 or -EINVAL with err filled.
+ * seccomp content compiles, and with --userns the runtime's rules for the maps
+ * ("invalid --uidmap/--gidmap (1..5 non-overlapping ranges)", "--uidmap/--gidmap must
+ * map container id 0 and the --user ids"; maps without --userns are refused).
+ * Returns 0 or -EINVAL with err filled.
  */
 int launch_spec_validate(const struct launch_spec *s, char err[LAUNCH_SPEC_ERRLEN]);
+
+/*
+ * The host ids that own a file whose owner inside the container is uid:gid (container
+ * ids): the same ids without --userns, else what the spec's maps (or the default
+ * range) make of them. *ret_uid and *ret_gid are set on success only. Returns 0, or
+ * -ERANGE when either id is not mapped (err: "owner U:G is not mapped in the user
+ * namespace"). No system calls; the spec is only read.
+ */
+int launch_spec_host_owner(const struct launch_spec *s, uint32_t uid, uint32_t gid,
+                           uint32_t *ret_uid, uint32_t *ret_gid, char err[LAUNCH_SPEC_ERRLEN]);
 
 /*
  * The capability mask of the container: Docker's default set, then the drops, then the
@@ -146,7 +173,8 @@ struct rt_spec;
 struct rt_mount;
 /*
  * Fill the fields of the runtime's spec (runtime/runtime.h) that the shared options
- * describe: rootfs, hostname, cwd, env, mounts, uid/gid, read-only rootfs, init,
+ * describe: rootfs, hostname, cwd, env, mounts, uid/gid, userns and its maps
+ * (pointers into s; none = the runtime's default range), read-only rootfs, init,
  * limits, seccomp_profile ("unconfined", or the local path as typed, NULL when the
  * profile is only known by its content), seccomp_json/seccomp_json_len (the content,
  * which the runtime compiles from memory and prefers over the path) and

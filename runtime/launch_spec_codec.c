@@ -7,7 +7,9 @@
  *    "mounts":[[src, dst, ro(bool)]...], "cap_add":[str...], "cap_drop":[str...],
  *    "uid":uint, "gid":uint, "read_only":true, "init":true, "memory":uint,
  *    "cpu_quota":uint, "pids":uint, "stop_timeout":uint, "restart":str,
- *    "seccomp":bin | "seccomp_unconfined":true}     when not the default
+ *    "seccomp":bin | "seccomp_unconfined":true,
+ *    "userns":true, "uidmap":[[inside, outside, count]...], "gidmap":[...]}
+ *                                                     when not the default
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -32,6 +34,14 @@ static int pack_strs(msgpack_packer *pk, const char *key, char *const *v, size_t
   return r;
 }
 
+static int pack_idmaps(msgpack_packer *pk, const char *key, const struct rt_idmap *m, size_t n) {
+  int r = pack_str(pk, key) | msgpack_pack_array(pk, (uint32_t)n);
+  for (size_t i = 0; i < n; i++)
+    r |= msgpack_pack_array(pk, 3) | msgpack_pack_uint32(pk, m[i].inside) |
+         msgpack_pack_uint32(pk, m[i].outside) | msgpack_pack_uint32(pk, m[i].count);
+  return r;
+}
+
 int launch_spec_encode(const struct launch_spec *s, msgpack_sbuffer *sb) {
   msgpack_packer pk;
   msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
@@ -39,7 +49,8 @@ int launch_spec_encode(const struct launch_spec *s, msgpack_sbuffer *sb) {
                !!s->n_cap_drop + !!s->uid + !!s->gid + s->read_only + s->init +
                !!s->memory_bytes + !!s->cpu_quota_us + !!s->pids_max +
                (s->stop_timeout_s != LAUNCH_SPEC_STOP_TIMEOUT_DEFAULT) +
-               (s->restart != LAUNCH_RESTART_NO) + !!s->seccomp_json + s->seccomp_unconfined;
+               (s->restart != LAUNCH_RESTART_NO) + !!s->seccomp_json + s->seccomp_unconfined +
+               s->userns + !!s->n_uidmap + !!s->n_gidmap;
   int r = msgpack_pack_map(&pk, n);
   r |= pack_str(&pk, "v") | msgpack_pack_uint32(&pk, SPEC_VERSION);
   r |= pack_str(&pk, "rootfs") | pack_str(&pk, s->rootfs ? s->rootfs : "");
@@ -85,6 +96,12 @@ int launch_spec_encode(const struct launch_spec *s, msgpack_sbuffer *sb) {
          msgpack_pack_bin_body(&pk, s->seccomp_json, s->seccomp_len);
   if (s->seccomp_unconfined)
     r |= pack_str(&pk, "seccomp_unconfined") | msgpack_pack_true(&pk);
+  if (s->userns)
+    r |= pack_str(&pk, "userns") | msgpack_pack_true(&pk);
+  if (s->n_uidmap)
+    r |= pack_idmaps(&pk, "uidmap", s->uidmap, s->n_uidmap);
+  if (s->n_gidmap)
+    r |= pack_idmaps(&pk, "gidmap", s->gidmap, s->n_gidmap);
   return r == 0 ? 0 : -ENOMEM;
 }
 
@@ -103,14 +120,14 @@ static int bad(char err[LAUNCH_SPEC_ERRLEN], const char *fmt, ...) {
 
 static bool key_is(const msgpack_object *k, const char *s) {
   size_t n = strlen(s);
-  return k->via.str.size == n && memcmp(k->via.str.ptr, s, n) == 0;
+  return k->via.str.size == n && (!n || memcmp(k->via.str.ptr, s, n) == 0);
 }
 
 /* A str without NUL of at most LAUNCH_SPEC_STR_MAX bytes, copied into *ret. */
 static int get_str(const msgpack_object *o, const char *what, char **ret,
                    char err[LAUNCH_SPEC_ERRLEN]) {
   if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > LAUNCH_SPEC_STR_MAX ||
-      memchr(o->via.str.ptr, 0, o->via.str.size))
+      (o->via.str.size && memchr(o->via.str.ptr, 0, o->via.str.size)))
     return bad(err, "%s must be a string of at most %d bytes without NUL", what,
                LAUNCH_SPEC_STR_MAX);
   char *c = sd_strdup_n(o->via.str.ptr, o->via.str.size);
@@ -171,15 +188,37 @@ static int get_mounts(const msgpack_object *o, struct launch_spec *s,
   return 0;
 }
 
+/* [[inside, outside, count]...]: 1..RT_MAX_IDMAPS ranges of uint32 (the rules: validate). */
+static int get_idmaps(const msgpack_object *o, const char *what, struct rt_idmap *m,
+                      size_t *ret_n, char err[LAUNCH_SPEC_ERRLEN]) {
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size == 0 ||
+      o->via.array.size > RT_MAX_IDMAPS)
+    return bad(err, "%s must be an array of 1 to %d ranges", what, RT_MAX_IDMAPS);
+  for (uint32_t i = 0; i < o->via.array.size; i++) {
+    const msgpack_object *e = &o->via.array.ptr[i];
+    uint64_t v[3];
+    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 3)
+      return bad(err, "a %s range must be [inside, outside, count]", what);
+    for (int j = 0; j < 3; j++) {
+      int r = get_uint(&e->via.array.ptr[j], what, UINT32_MAX, &v[j], err);
+      if (r < 0)
+        return r;
+    }
+    m[i] = (struct rt_idmap){(uint32_t)v[0], (uint32_t)v[1], (uint32_t)v[2]};
+  }
+  *ret_n = o->via.array.size;
+  return 0;
+}
+
 enum {
   K_V, K_ROOTFS, K_ARGV, K_HOSTNAME, K_WORKDIR, K_ENV, K_MOUNTS, K_CAP_ADD, K_CAP_DROP, K_UID,
   K_GID, K_READ_ONLY, K_INIT, K_MEMORY, K_CPU_QUOTA, K_PIDS, K_STOP_TIMEOUT, K_RESTART,
-  K_SECCOMP, K_SECCOMP_UNCONFINED, K__COUNT,
+  K_SECCOMP, K_SECCOMP_UNCONFINED, K_USERNS, K_UIDMAP, K_GIDMAP, K__COUNT,
 };
 static const char *const keys[K__COUNT] = {
     "v", "rootfs", "argv", "hostname", "workdir", "env", "mounts", "cap_add", "cap_drop", "uid",
     "gid", "read_only", "init", "memory", "cpu_quota", "pids", "stop_timeout", "restart",
-    "seccomp", "seccomp_unconfined",
+    "seccomp", "seccomp_unconfined", "userns", "uidmap", "gidmap",
 };
 
 static int decode_field(int k, const msgpack_object *v, struct launch_spec *s,
@@ -219,6 +258,9 @@ static int decode_field(int k, const msgpack_object *v, struct launch_spec *s,
   case K_READ_ONLY: return get_true(v, "read_only", &s->read_only, err);
   case K_INIT: return get_true(v, "init", &s->init, err);
   case K_SECCOMP_UNCONFINED: return get_true(v, "seccomp_unconfined", &s->seccomp_unconfined, err);
+  case K_USERNS: return get_true(v, "userns", &s->userns, err);
+  case K_UIDMAP: return get_idmaps(v, "uidmap", s->uidmap, &s->n_uidmap, err);
+  case K_GIDMAP: return get_idmaps(v, "gidmap", s->gidmap, &s->n_gidmap, err);
   case K_MEMORY:
   case K_CPU_QUOTA:
   case K_PIDS: {
@@ -293,7 +335,8 @@ static int decode_map(const msgpack_object *root, struct launch_spec *s,
  * hold first, together with the nesting and the number of values a spec can have. */
 
 #define SCAN_MAX_DEPTH 4 /* map -> mounts array -> mount array -> str */
-#define SCAN_MAX_NODES (4 * LAUNCH_SPEC_MAX_ITEMS * 4 + LAUNCH_SPEC_MAX_ARGV + 64)
+#define SCAN_MAX_NODES \
+  (4 * LAUNCH_SPEC_MAX_ITEMS * 4 + LAUNCH_SPEC_MAX_ARGV + 2 * (1 + RT_MAX_IDMAPS * 4) + 64)
 
 struct scan {
   const uint8_t *p;

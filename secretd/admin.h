@@ -184,6 +184,13 @@ typedef void (*admin_after_fn)(struct admin_req *rq, int r);
 admin_after_fn admin_op_after(enum wire_op op);
 
 /* admin_services.c: the service ops' handlers (prepare, run, pack). */
+/* Copy the string argument key (its type and bounds checked by the schema,
+ * wire/proto.c) into buf of cap bytes, NUL-terminated. Returns 0, -ENOENT
+ * when absent, or too_long when it does not fit (the caller's own error, so
+ * that the store's rule names it). */
+int admin_arg_str(const msgpack_object *args, const char *key, char *buf, size_t cap,
+                  int too_long);
+
 int admin_prep_service_create(struct admin_req *rq, const msgpack_object *args);
 int admin_run_service_create(struct store_batch *b, struct admin_req *rq);
 void admin_pack_service_create(msgpack_packer *pk, const struct admin_req *rq);

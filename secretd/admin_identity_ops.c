@@ -175,7 +175,8 @@ static int node_ref(struct admin_req *rq, const msgpack_object *args) {
     rq->errmsg = "no such node";
     return STORE_ID_E_UNKNOWN;
   }
-  memcpy(rq->ref, o->via.str.ptr, o->via.str.size);
+  if (o->via.str.size) /* an empty string has a NULL pointer */
+    memcpy(rq->ref, o->via.str.ptr, o->via.str.size);
   rq->ref[o->via.str.size] = 0;
   int r = store_node_get(rq->server->store, rq->ref, &rq->node_rec);
   if (r == -ENOENT) {
@@ -262,7 +263,8 @@ static int bin_dup(const msgpack_object *args, const char *key, uint8_t **ret, s
     return 0;
   if (!(*ret = malloc(o->via.bin.size ? o->via.bin.size : 1)))
     return -ENOMEM;
-  memcpy(*ret, o->via.bin.ptr, o->via.bin.size);
+  if (o->via.bin.size) /* an empty bin has a NULL pointer */
+    memcpy(*ret, o->via.bin.ptr, o->via.bin.size);
   *ret_len = o->via.bin.size;
   return 0;
 }

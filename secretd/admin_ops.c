@@ -26,16 +26,15 @@
 /* ---- arguments: the schema (wire/proto.c) already checked types, required
  * keys and lengths; here they are only copied out, once ---- */
 
-/* Copy string argument key into buf; -ENOENT if absent, too_long if it does
- * not fit buf (the store's own rule then names the error). */
-static int arg_copy(const msgpack_object *args, const char *key, char *buf, size_t cap,
+int admin_arg_str(const msgpack_object *args, const char *key, char *buf, size_t cap,
                     int too_long) {
   const msgpack_object *o = wire_map_get(args, key);
   if (!o)
     return -ENOENT;
   if (o->via.str.size >= cap)
     return too_long;
-  memcpy(buf, o->via.str.ptr, o->via.str.size);
+  if (o->via.str.size) /* an empty string has a NULL pointer */
+    memcpy(buf, o->via.str.ptr, o->via.str.size);
   buf[o->via.str.size] = 0;
   return 0;
 }
@@ -120,11 +119,11 @@ static int prep_labels(struct admin_req *rq, const msgpack_object *args) {
 }
 
 static int req_ref(struct admin_req *rq, const msgpack_object *args) {
-  return arg_copy(args, "ref", rq->ref, sizeof(rq->ref), SD_E_NAME);
+  return admin_arg_str(args, "ref", rq->ref, sizeof(rq->ref), SD_E_NAME);
 }
 
 static int prep_create(struct admin_req *rq, const msgpack_object *args) {
-  int r = arg_copy(args, "name", rq->name, sizeof(rq->name), SD_E_NAME);
+  int r = admin_arg_str(args, "name", rq->name, sizeof(rq->name), SD_E_NAME);
   if (r < 0)
     return r;
   snprintf(rq->ref, sizeof(rq->ref), "%s", rq->name);
@@ -193,7 +192,7 @@ static void pack_id(msgpack_packer *pk, const struct admin_req *rq) {
 /* ---- grant.add / grant.rm ---- */
 
 static int req_service(struct admin_req *rq, const msgpack_object *args) {
-  return arg_copy(args, "service", rq->service, sizeof(rq->service), SD_E_NAME);
+  return admin_arg_str(args, "service", rq->service, sizeof(rq->service), SD_E_NAME);
 }
 
 static int prep_grant_add(struct admin_req *rq, const msgpack_object *args) {
@@ -201,7 +200,7 @@ static int prep_grant_add(struct admin_req *rq, const msgpack_object *args) {
   int r;
   if ((r = req_ref(rq, args)) < 0 || (r = req_service(rq, args)) < 0)
     return r;
-  r = arg_copy(args, "target", rq->target, sizeof(rq->target), SD_E_TARGET);
+  r = admin_arg_str(args, "target", rq->target, sizeof(rq->target), SD_E_TARGET);
   if (r < 0 && r != -ENOENT)
     return r;
   rq->has_target = r == 0;

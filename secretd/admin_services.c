@@ -20,25 +20,13 @@
  * room in a frame (WIRE_MAX_FRAME) for the rest of the reply. */
 #define ADMIN_SPEC_MAX ((size_t)1 << 20)
 
-static int arg_str(const msgpack_object *args, const char *key, char *buf, size_t cap,
-                   int too_long) {
-  const msgpack_object *o = wire_map_get(args, key);
-  if (!o)
-    return -ENOENT;
-  if (o->via.str.size >= cap)
-    return too_long;
-  memcpy(buf, o->via.str.ptr, o->via.str.size);
-  buf[o->via.str.size] = 0;
-  return 0;
-}
-
 int admin_prep_service_create(struct admin_req *rq, const msgpack_object *args) {
   struct launch_spec spec;
   msgpack_sbuffer sb;
-  int r = arg_str(args, "name", rq->name, sizeof(rq->name), SD_E_NAME);
+  int r = admin_arg_str(args, "name", rq->name, sizeof(rq->name), SD_E_NAME);
   if (r < 0)
     return r;
-  if ((r = arg_str(args, "node", rq->node, sizeof(rq->node), -EINVAL)) < 0 ||
+  if ((r = admin_arg_str(args, "node", rq->node, sizeof(rq->node), -EINVAL)) < 0 ||
       store_validate_node(rq->node) < 0) {
     rq->errmsg = "invalid node: an id or a host name (1..253 of A-Z a-z 0-9 . _ -, not "
                  "starting with . or -)";
@@ -79,7 +67,7 @@ void admin_pack_service_create(msgpack_packer *pk, const struct admin_req *rq) {
 }
 
 int admin_prep_service_rm(struct admin_req *rq, const msgpack_object *args) {
-  return arg_str(args, "name", rq->name, sizeof(rq->name), SD_E_NAME);
+  return admin_arg_str(args, "name", rq->name, sizeof(rq->name), SD_E_NAME);
 }
 
 int admin_run_service_rm(struct store_batch *b, struct admin_req *rq) {
@@ -106,7 +94,7 @@ int admin_prep_service_ls(struct admin_req *rq, const msgpack_object *args) {
 }
 
 int admin_prep_service_inspect(struct admin_req *rq, const msgpack_object *args) {
-  int r = arg_str(args, "name", rq->name, sizeof(rq->name), SD_E_NAME);
+  int r = admin_arg_str(args, "name", rq->name, sizeof(rq->name), SD_E_NAME);
   if (r < 0)
     return r;
   if ((r = store_service_inspect(rq->server->store, rq->name, &rq->svcs)) < 0)

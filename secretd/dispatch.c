@@ -22,7 +22,8 @@ static void spec_restart(const uint8_t *spec, size_t len, char out[WIRE_ASSIGN_S
   if (wire_value_decode(spec, len, &v) < 0)
     return;
   const msgpack_object *o = wire_map_get(wire_value_root(v), "restart");
-  if (o && o->type == MSGPACK_OBJECT_STR && o->via.str.size <= WIRE_ASSIGN_STATE_MAX) {
+  if (o && o->type == MSGPACK_OBJECT_STR && o->via.str.size &&
+      o->via.str.size <= WIRE_ASSIGN_STATE_MAX) {
     memcpy(out, o->via.str.ptr, o->via.str.size);
     out[o->via.str.size] = 0;
   }

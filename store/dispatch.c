@@ -14,7 +14,8 @@
 
 static bool obj_str_is(const msgpack_object *o, const char *s) {
   size_t n = strlen(s);
-  return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n && memcmp(o->via.str.ptr, s, n) == 0;
+  return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
+         (!n || memcmp(o->via.str.ptr, s, n) == 0);
 }
 
 /* The task record of service (slot 0): its id, node and desired state checked

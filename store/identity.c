@@ -70,7 +70,8 @@ static int64_t get_int(const msgpack_object *o) {
 static int copy_str(const msgpack_object *o, char *buf, size_t cap) {
   if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap)
     return -EIO;
-  memcpy(buf, o->via.str.ptr, o->via.str.size);
+  if (o->via.str.size) /* an empty string has a NULL pointer */
+    memcpy(buf, o->via.str.ptr, o->via.str.size);
   buf[o->via.str.size] = 0;
   return 0;
 }

@@ -66,7 +66,7 @@ static int service_encode(msgpack_sbuffer *sb, uint64_t created, uint64_t update
 
 static bool is_str(const msgpack_object *o, size_t min, size_t max) {
   return o->type == MSGPACK_OBJECT_STR && o->via.str.size >= min && o->via.str.size <= max &&
-         !memchr(o->via.str.ptr, 0, o->via.str.size);
+         !(o->via.str.size && memchr(o->via.str.ptr, 0, o->via.str.size));
 }
 
 static bool is_uint(const msgpack_object *o, uint64_t max) {

@@ -169,6 +169,18 @@ print("ok - unknown op answered with SD_E_UNSUPPORTED naming it")
 expect_refused("hostile cursor", frame(enc({"v": 1, "id": 7, "op": "secret.ls",
                                              "args": {"cursor": "0103" + "ff" * 8}})))
 expect_refused("wrong version", frame(enc({"v": 9, "id": 6, "op": "secret.ls", "args": {}})))
+# Empty strings and keys (msgpack-c gives them a NULL pointer; the sanitizer build
+# aborts on a memcpy/memcmp of one): refused with a reply, never a crash.
+expect_refused("empty key twice", frame(b"\x86" + enc("v") + enc(1) + enc("id") + enc(6)
+                                        + enc("op") + enc("secret.ls") + enc("args") + b"\x80"
+                                        + b"\xa0\x01\xa0\x01"))
+for op, args in (("secret.create", {"name": "", "value": b"x"}),
+                 ("secret.inspect", {"ref": ""}), ("grant.add", {"ref": "", "service": ""}),
+                 ("node.inspect", {"ref": ""}), ("service.inspect", {"name": ""})):
+    s = connect(); s.sendall(frame(enc({"v": 1, "id": 8, "op": op, "args": args})))
+    r = read_reply(s); s.close()
+    assert r and r["ok"] is False and r["error"], (op, r)
+    print("ok - %s with an empty name: %s" % (op, r["error"]))
 expect_refused("not a map", frame(enc([1, 2, 3])))
 expect_refused("str length beyond frame", frame(b"\xdb\xff\xff\xff\xf0abc"))
 expect_refused("array length beyond frame", frame(b"\xdd\xff\xff\xff\xf0\xc0"))

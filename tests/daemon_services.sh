@@ -34,6 +34,12 @@ refused_like --cap-add SUPERPOWER
 refused_like --cap-drop NOPE
 refused_like --stop-timeout 86401
 refused_like --workdir relative
+refused_like --uidmap 0:1
+refused_like --gidmap 0:1:0
+refused_like --uidmap 1:100000:10
+refused_like --userns --user 70000
+refused_like --uidmap 0:100000:10 --uidmap 5:200000:10
+refused_like --uidmap 0:1:1 --uidmap 1:2:1 --uidmap 2:3:1 --uidmap 3:4:1 --uidmap 4:5:1 --uidmap 5:6:1
 S service create bad --node n1 --rootfs /srv/x --restart sometimes -- /bin/true 2>"$T/bad.err" &&
   fail "a bad --restart was accepted"
 grep -q -- '--restart: expected no, on-failure or always, got "sometimes"' "$T/bad.err" ||

@@ -58,7 +58,8 @@ static void refused(struct launch_spec *s, const char *opt, const char *v, const
 static void test_option_table_knows_the_shared_set_only(void **state) {
   const char *shared[] = {"rootfs", "mount", "memory", "cpus", "pids-limit", "cap-add",
                           "cap-drop", "seccomp-profile", "user", "read-only", "env",
-                          "hostname", "workdir", "init", "stop-timeout", "restart"};
+                          "hostname", "workdir", "init", "stop-timeout", "restart",
+                          "userns", "uidmap", "gidmap"};
   for (size_t i = 0; i < sizeof shared / sizeof *shared; i++) {
     int o = launch_spec_option_lookup(shared[i]);
     assert_true(o >= 0);
@@ -66,6 +67,8 @@ static void test_option_table_knows_the_shared_set_only(void **state) {
   }
   assert_false(launch_spec_option_has_arg(LAUNCH_OPT_READ_ONLY));
   assert_false(launch_spec_option_has_arg(LAUNCH_OPT_INIT));
+  assert_false(launch_spec_option_has_arg(LAUNCH_OPT_USERNS));
+  assert_true(launch_spec_option_has_arg(LAUNCH_OPT_UIDMAP));
   assert_true(launch_spec_option_has_arg(LAUNCH_OPT_MEMORY));
   assert_int_equal(launch_spec_option_lookup("secret"), -ENOENT);
   assert_int_equal(launch_spec_option_lookup("detach"), -ENOENT);
@@ -263,6 +266,9 @@ static void fill_full(struct launch_spec *s) {
   ok(s, "init", NULL);
   ok(s, "stop-timeout", "3");
   ok(s, "restart", "on-failure");
+  ok(s, "uidmap", "0:200000:1000");
+  ok(s, "uidmap", "1000:300000:10");
+  ok(s, "gidmap", "0:200000:65536");
   assert_int_equal(launch_spec_set_seccomp(s, SECCOMP_OK, strlen(SECCOMP_OK), err), 0);
   assert_int_equal(launch_spec_set_command(s, 3, argv, "usage", err), 0);
 }
@@ -302,6 +308,13 @@ static void test_round_trip_keeps_every_field(void **state) {
   assert_int_equal(d.seccomp_len, strlen(SECCOMP_OK));
   assert_memory_equal(d.seccomp_json, SECCOMP_OK, d.seccomp_len);
   assert_null(d.seccomp_path); /* a local path never travels */
+  assert_true(d.userns);
+  assert_int_equal(d.n_uidmap, 2);
+  assert_int_equal(d.n_gidmap, 1);
+  assert_true(d.uidmap[1].inside == 1000 && d.uidmap[1].outside == 300000 &&
+              d.uidmap[1].count == 10);
+  assert_true(d.gidmap[0].inside == 0 && d.gidmap[0].outside == 200000 &&
+              d.gidmap[0].count == 65536);
   /* re-encoding gives the same bytes */
   assert_int_equal(launch_spec_encode(&d, &sb2), 0);
   assert_int_equal(sb.size, sb2.size);
@@ -326,6 +339,8 @@ static void test_minimal_spec_round_trip_keeps_defaults(void **state) {
   assert_int_equal(d.restart, LAUNCH_RESTART_NO);
   assert_null(d.hostname);
   assert_int_equal(d.n_env + d.n_mounts + d.n_cap_add, 0);
+  assert_false(d.userns);
+  assert_int_equal(d.n_uidmap + d.n_gidmap, 0);
   launch_spec_clear(&d);
   msgpack_sbuffer_destroy(&sb);
 }
@@ -428,6 +443,77 @@ static void x_false_flag(msgpack_packer *pk) {
   msgpack_pack_false(pk);
 }
 
+/* "uidmap": n ranges of width numbers each (3 is the right width). */
+static void pack_maps(msgpack_packer *pk, const uint32_t (*m)[3], size_t n, size_t width) {
+  msgpack_pack_str_with_body(pk, "uidmap", 6);
+  msgpack_pack_array(pk, (uint32_t)n);
+  for (size_t i = 0; i < n; i++) {
+    msgpack_pack_array(pk, (uint32_t)width);
+    for (size_t j = 0; j < width; j++)
+      msgpack_pack_uint32(pk, m[i][j]);
+  }
+}
+static void x_userns_false(msgpack_packer *pk) {
+  msgpack_pack_str_with_body(pk, "userns", 6);
+  msgpack_pack_false(pk);
+}
+static void x_map_without_userns(msgpack_packer *pk) {
+  static const uint32_t m[1][3] = {{0, 100000, 10}};
+  pack_maps(pk, m, 1, 3);
+}
+static void x_userns(msgpack_packer *pk) {
+  msgpack_pack_str_with_body(pk, "userns", 6);
+  msgpack_pack_true(pk);
+}
+static void x_map_ok(msgpack_packer *pk) {
+  static const uint32_t m[1][3] = {{0, 100000, 10}};
+  x_userns(pk);
+  pack_maps(pk, m, 1, 3);
+}
+static void x_map_empty(msgpack_packer *pk) {
+  x_userns(pk);
+  pack_maps(pk, NULL, 0, 3);
+}
+static void x_map_too_many(msgpack_packer *pk) {
+  static const uint32_t m[RT_MAX_IDMAPS + 1][3] = {{0, 1, 1}, {1, 2, 1}, {2, 3, 1},
+                                                   {3, 4, 1}, {4, 5, 1}, {5, 6, 1}};
+  x_userns(pk);
+  pack_maps(pk, m, RT_MAX_IDMAPS + 1, 3);
+}
+static void x_map_short(msgpack_packer *pk) {
+  static const uint32_t m[1][3] = {{0, 100000, 10}};
+  x_userns(pk);
+  pack_maps(pk, m, 1, 2);
+}
+static void x_map_zero_count(msgpack_packer *pk) {
+  static const uint32_t m[1][3] = {{0, 100000, 0}};
+  x_userns(pk);
+  pack_maps(pk, m, 1, 3);
+}
+static void x_map_no_root(msgpack_packer *pk) {
+  static const uint32_t m[1][3] = {{1, 100000, 10}};
+  x_userns(pk);
+  pack_maps(pk, m, 1, 3);
+}
+
+static void test_hostile_userns_encodings_are_refused(void **state) {
+  char err[LAUNCH_SPEC_ERRLEN];
+  assert_int_equal(decode_with(x_map_ok, 2, err), 0);
+  assert_int_equal(decode_with(x_userns_false, 1, err), -EBADMSG);
+  assert_int_equal(decode_with(x_map_empty, 2, err), -EBADMSG);
+  assert_string_equal(err, "launch spec: uidmap must be an array of 1 to 5 ranges");
+  assert_int_equal(decode_with(x_map_too_many, 2, err), -EBADMSG);
+  assert_int_equal(decode_with(x_map_short, 2, err), -EBADMSG);
+  assert_string_equal(err, "launch spec: a uidmap range must be [inside, outside, count]");
+  /* well-formed but against a rule: the runtime's message */
+  assert_int_equal(decode_with(x_map_without_userns, 1, err), -EINVAL);
+  assert_string_equal(err, "--uidmap/--gidmap given without --userns");
+  assert_int_equal(decode_with(x_map_zero_count, 2, err), -EINVAL);
+  assert_string_equal(err, "invalid --uidmap/--gidmap (1..5 non-overlapping ranges)");
+  assert_int_equal(decode_with(x_map_no_root, 2, err), -EINVAL);
+  assert_string_equal(err, "--uidmap/--gidmap must map container id 0 and the --user ids");
+}
+
 static void test_hostile_encodings_are_refused(void **state) {
   char err[LAUNCH_SPEC_ERRLEN];
   assert_int_equal(decode_with(NULL, 0, err), 0);
@@ -503,6 +589,126 @@ static void test_fill_rt_gives_the_runtime_every_shared_field(void **state) {
   assert_true(rt.limits.pids_max == 64);
   assert_int_equal(rt.stop_timeout_ms, 3000);
   assert_null(rt.seccomp_profile); /* only content: the caller compiles seccomp_json */
+  assert_true(rt.userns);
+  assert_int_equal(rt.n_uidmap, 2);
+  assert_int_equal(rt.uidmap[1].outside, 300000);
+  assert_int_equal(rt.n_gidmap, 1);
+  assert_int_equal(rt.gidmap[0].count, 65536);
+}
+
+static void test_fill_rt_without_maps_leaves_the_runtime_default(void **state) {
+  struct launch_spec *s = *state;
+  struct rt_spec rt = {0};
+  char *env[LAUNCH_SPEC_MAX_ITEMS + 1];
+  struct rt_mount mounts[LAUNCH_SPEC_MAX_ITEMS];
+  ok(s, "rootfs", "/r");
+  launch_spec_fill_rt(s, &rt, env, mounts);
+  assert_false(rt.userns);
+  ok(s, "userns", NULL);
+  launch_spec_fill_rt(s, &rt, env, mounts);
+  assert_true(rt.userns);
+  assert_int_equal(rt.n_uidmap + rt.n_gidmap, 0); /* the runtime's 0:100000:65536 */
+  assert_null(rt.uidmap);
+}
+
+static void test_userns_and_map_forms(void **state) {
+  struct launch_spec *s = *state;
+  ok(s, "userns", NULL);
+  assert_true(s->userns);
+  launch_spec_clear(s);
+  ok(s, "gidmap", "0:100000:65536"); /* a map implies --userns, as in secret-launch */
+  assert_true(s->userns);
+  assert_int_equal(s->n_gidmap, 1);
+  assert_int_equal(s->n_uidmap, 0);
+  refused(s, "uidmap", "0:1", "--uidmap: expected CONTAINER:HOST:COUNT, got \"0:1\"");
+  refused(s, "gidmap", "0:1:0", "--gidmap: expected CONTAINER:HOST:COUNT, got \"0:1:0\"");
+  refused(s, "uidmap", "0:4294967295:2",
+          "--uidmap: expected CONTAINER:HOST:COUNT, got \"0:4294967295:2\"");
+  refused(s, "uidmap", "a:b:c", "--uidmap: expected CONTAINER:HOST:COUNT, got \"a:b:c\"");
+  for (int i = 0; i < RT_MAX_IDMAPS; i++) {
+    char m[64];
+    snprintf(m, sizeof m, "%d:%d:10", i * 10, 100000 + i * 10);
+    ok(s, "uidmap", m);
+  }
+  refused(s, "uidmap", "50:100050:10", "at most 5 --uidmap/--gidmap ranges");
+  assert_int_equal(s->n_uidmap, RT_MAX_IDMAPS);
+}
+
+static void ready(struct launch_spec *s) {
+  char err[LAUNCH_SPEC_ERRLEN];
+  char *argv[] = {"/app", NULL};
+  ok(s, "rootfs", "/r");
+  assert_int_equal(launch_spec_set_command(s, 1, argv, "u", err), 0);
+}
+
+static void invalid(struct launch_spec *s, const char *msg) {
+  char err[LAUNCH_SPEC_ERRLEN] = "";
+  assert_int_equal(launch_spec_validate(s, err), -EINVAL);
+  assert_string_equal(err, msg);
+}
+
+static void test_userns_rules_are_the_runtimes(void **state) {
+  struct launch_spec *s = *state;
+  char err[LAUNCH_SPEC_ERRLEN];
+  const char *overlap = "invalid --uidmap/--gidmap (1..5 non-overlapping ranges)";
+  const char *unmapped = "--uidmap/--gidmap must map container id 0 and the --user ids";
+  ready(s);
+  ok(s, "userns", NULL);
+  ok(s, "user", "1000:1000");
+  assert_int_equal(launch_spec_validate(s, err), 0); /* the default range maps both */
+  ok(s, "user", "70000:1000"); /* beyond 0..65535 */
+  invalid(s, unmapped);
+  ok(s, "user", "1000:1000");
+  ok(s, "uidmap", "1:100000:65535"); /* container id 0 is not mapped */
+  invalid(s, unmapped);
+  launch_spec_clear(s);
+  ready(s);
+  ok(s, "uidmap", "0:100000:1000");
+  ok(s, "uidmap", "999:200000:10"); /* overlaps inside */
+  invalid(s, overlap);
+  launch_spec_clear(s);
+  ready(s);
+  ok(s, "uidmap", "0:100000:1000");
+  ok(s, "uidmap", "1000:100500:10"); /* overlaps outside */
+  invalid(s, overlap);
+  launch_spec_clear(s);
+  ready(s);
+  ok(s, "user", "5:7");
+  ok(s, "uidmap", "0:100000:10");
+  ok(s, "gidmap", "0:100000:5"); /* gid 7 is not mapped */
+  invalid(s, unmapped);
+  ok(s, "gidmap", "5:300000:5");
+  assert_int_equal(launch_spec_validate(s, err), 0);
+  s->userns = false; /* maps of a spec made by hand, without --userns */
+  invalid(s, "--uidmap/--gidmap given without --userns");
+  s->userns = true;
+  s->uidmap[0].count = 0; /* as a decoder could see it */
+  invalid(s, overlap);
+  s->uidmap[0] = (struct rt_idmap){UINT32_MAX - 2, 1, 5}; /* wraps */
+  invalid(s, overlap);
+}
+
+static void test_host_owner_maps_container_ids(void **state) {
+  struct launch_spec *s = *state;
+  char err[LAUNCH_SPEC_ERRLEN] = "";
+  uint32_t u = 7, g = 7;
+  assert_int_equal(launch_spec_host_owner(s, 1000, 1001, &u, &g, err), 0);
+  assert_true(u == 1000 && g == 1001); /* no user namespace: the same ids */
+  ok(s, "userns", NULL);
+  assert_int_equal(launch_spec_host_owner(s, 0, 1000, &u, &g, err), 0);
+  assert_true(u == RT_DEFAULT_IDMAP_OUTSIDE && g == RT_DEFAULT_IDMAP_OUTSIDE + 1000);
+  u = g = 7;
+  assert_int_equal(launch_spec_host_owner(s, 65536, 0, &u, &g, err), -ERANGE);
+  assert_string_equal(err, "owner 65536:0 is not mapped in the user namespace");
+  assert_true(u == 7 && g == 7); /* untouched on failure */
+  ok(s, "uidmap", "0:200000:100");
+  ok(s, "uidmap", "1000:300000:10");
+  ok(s, "gidmap", "0:400000:2000");
+  assert_int_equal(launch_spec_host_owner(s, 1005, 1999, &u, &g, err), 0);
+  assert_true(u == 300005 && g == 401999);
+  assert_int_equal(launch_spec_host_owner(s, 500, 0, &u, &g, err), -ERANGE);
+  assert_string_equal(err, "owner 500:0 is not mapped in the user namespace");
+  assert_int_equal(launch_spec_host_owner(s, 0, 2000, &u, &g, err), -ERANGE);
 }
 
 int main(void) {
@@ -525,6 +731,11 @@ int main(void) {
       T(test_hostile_encodings_are_refused),
       T(test_truncated_and_garbage_input_is_refused),
       T(test_fill_rt_gives_the_runtime_every_shared_field),
+      T(test_fill_rt_without_maps_leaves_the_runtime_default),
+      T(test_userns_and_map_forms),
+      T(test_userns_rules_are_the_runtimes),
+      T(test_host_owner_maps_container_ids),
+      T(test_hostile_userns_encodings_are_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -175,6 +175,32 @@ static void test_getters_check_types_presence_and_sizes(void **state) {
 /* The pool (base/secmem.h) hands back the most recently freed block of a
  * size class first: after a growth, the old block is the next one of its
  * class, and it must hold zeros only. */
+/* msgpack-c gives an empty string a NULL pointer: the helpers must compare and
+ * search it without handing NULL to memcmp/memchr (UBSan's nonnull check
+ * caught that in the fuzzer with {"": "", "": ""}). */
+static void test_empty_keys_and_strings_compare_without_null_pointers(void **state) {
+  (void)state;
+  static const uint8_t twice[] = {0x82, 0xa0, 0x2e, 0xa0, 0x2e};      /* {"": 46, "": 46} */
+  static const uint8_t once[] = {0x82, 0xa0, 0x2e, 0xa1, 'k', 0xa0}; /* {"": 46, "k": ""} */
+  struct wire_value *v;
+  char buf[4];
+
+  assert_int_equal(wire_value_decode(twice, sizeof(twice), &v), 0);
+  assert_true(wire_map_has_duplicate_keys(wire_value_root(v)));
+  assert_true(wire_str_is(&wire_value_root(v)->via.map.ptr[0].key, ""));
+  assert_false(wire_str_is(&wire_value_root(v)->via.map.ptr[0].key, "x"));
+  wire_value_free(v);
+
+  assert_int_equal(wire_value_decode(once, sizeof(once), &v), 0);
+  const msgpack_object *m = wire_value_root(v);
+  assert_false(wire_map_has_duplicate_keys(m));
+  assert_false(wire_str_has_nul(&m->via.map.ptr[1].val.via.str));
+  assert_int_equal(wire_get_str(m, "k", buf, sizeof(buf)), 0);
+  assert_string_equal(buf, "");
+  assert_false(wire_str_is(NULL, ""));
+  wire_value_free(v);
+}
+
 static void test_buffer_growth_wipes_the_old_block(void **state) {
   struct wire_buf buf;
   msgpack_packer pk;
@@ -238,6 +264,7 @@ int main(void) {
       cmocka_unit_test(test_trailing_bytes_ext_and_non_string_keys_are_refused),
       cmocka_unit_test(test_random_bytes_never_crash),
       cmocka_unit_test(test_getters_check_types_presence_and_sizes),
+      cmocka_unit_test(test_empty_keys_and_strings_compare_without_null_pointers),
       cmocka_unit_test(test_buffer_growth_wipes_the_old_block),
       cmocka_unit_test(test_finish_refuses_over_max_frames),
   };

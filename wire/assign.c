@@ -123,15 +123,10 @@ static bool map_ok(const msgpack_object *m) {
   if (m->type != MSGPACK_OBJECT_MAP || m->via.map.size > WIRE_KEYS_MAX)
     return false;
   const msgpack_object_kv *kv = m->via.map.ptr;
-  for (uint32_t i = 0; i < m->via.map.size; i++) {
+  for (uint32_t i = 0; i < m->via.map.size; i++)
     if (kv[i].key.type != MSGPACK_OBJECT_STR || kv[i].key.via.str.size > WIRE_KEY_MAX)
       return false;
-    for (uint32_t j = i + 1; j < m->via.map.size; j++)
-      if (kv[j].key.via.str.size == kv[i].key.via.str.size &&
-          memcmp(kv[i].key.via.str.ptr, kv[j].key.via.str.ptr, kv[i].key.via.str.size) == 0)
-        return false;
-  }
-  return true;
+  return !wire_map_has_duplicate_keys(m);
 }
 
 /* A required string of 1..max bytes (no NUL) into buf. */

@@ -247,6 +247,30 @@ void wire_value_free(struct wire_value *v) {
 
 /* ---- typed getters ---- */
 
+bool wire_str_has_nul(const msgpack_object_str *s) {
+  return s->size && memchr(s->ptr, 0, s->size);
+}
+
+/* Keys of equal length; empty keys are equal without a look at their (NULL) bytes. */
+static bool same_str(const msgpack_object_str *a, const msgpack_object_str *b) {
+  return a->size == b->size && (!a->size || memcmp(a->ptr, b->ptr, a->size) == 0);
+}
+
+bool wire_str_is(const msgpack_object *o, const char *s) {
+  size_t n = strlen(s);
+  return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
+         (!n || memcmp(o->via.str.ptr, s, n) == 0);
+}
+
+bool wire_map_has_duplicate_keys(const msgpack_object *map) {
+  const msgpack_object_kv *kv = map->via.map.ptr;
+  for (uint32_t i = 0; i < map->via.map.size; i++)
+    for (uint32_t j = i + 1; j < map->via.map.size; j++)
+      if (same_str(&kv[i].key.via.str, &kv[j].key.via.str))
+        return true;
+  return false;
+}
+
 const msgpack_object *wire_map_get(const msgpack_object *map, const char *key) {
   if (!map || map->type != MSGPACK_OBJECT_MAP)
     return NULL;
@@ -254,17 +278,17 @@ const msgpack_object *wire_map_get(const msgpack_object *map, const char *key) {
   for (uint32_t i = 0; i < map->via.map.size; i++) {
     const msgpack_object *k = &map->via.map.ptr[i].key;
     if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
-        memcmp(k->via.str.ptr, key, klen) == 0)
+        (!klen || memcmp(k->via.str.ptr, key, klen) == 0))
       return &map->via.map.ptr[i].val;
   }
   return NULL;
 }
 
 int wire_obj_str(const msgpack_object *o, char *buf, size_t cap) {
-  if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap ||
-      memchr(o->via.str.ptr, 0, o->via.str.size))
+  if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap || wire_str_has_nul(&o->via.str))
     return SD_E_PROTO;
-  memcpy(buf, o->via.str.ptr, o->via.str.size);
+  if (o->via.str.size)
+    memcpy(buf, o->via.str.ptr, o->via.str.size);
   buf[o->via.str.size] = '\0';
   return 0;
 }

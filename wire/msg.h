@@ -61,6 +61,15 @@ void wire_value_free(struct wire_value *v); /* NULL ok */
 /* Why the last decode on this thread failed (static text). */
 const char *wire_decode_reason(void);
 
+/* True when s holds a NUL byte. An empty string holds none (msgpack-c gives
+ * it a NULL pointer, which memchr must not see). */
+bool wire_str_has_nul(const msgpack_object_str *s);
+/* True when o is a string equal to s (o may be NULL: false). */
+bool wire_str_is(const msgpack_object *o, const char *s);
+/* True when two keys of map are the same string (the decoder checked that every
+ * key is a string). Quadratic: for the small maps the schema bounds. */
+bool wire_map_has_duplicate_keys(const msgpack_object *map);
+
 /* Typed getters over a map. Each returns 0, -ENOENT when the key is absent,
  * or SD_E_PROTO when the value has the wrong type or does not fit. */
 const msgpack_object *wire_map_get(const msgpack_object *map, const char *key);

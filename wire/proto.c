@@ -216,26 +216,8 @@ int wire_op_lookup(const char *s, size_t len) {
 
 /* ---- validation ---- */
 
-static bool key_is(const msgpack_object *k, const char *s) {
-  size_t n = strlen(s);
-  return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, s, n) == 0;
-}
-
-/* Keys are strings (the decoder checked). Duplicates would let two readers of
- * one frame disagree on its meaning. Maps here are small (checked before). */
-static bool has_duplicate_keys(const msgpack_object *map) {
-  const msgpack_object_kv *kv = map->via.map.ptr;
-  for (uint32_t i = 0; i < map->via.map.size; i++)
-    for (uint32_t j = i + 1; j < map->via.map.size; j++)
-      if (kv[i].key.via.str.size == kv[j].key.via.str.size &&
-          memcmp(kv[i].key.via.str.ptr, kv[j].key.via.str.ptr, kv[i].key.via.str.size) == 0)
-        return true;
-  return false;
-}
-
 static bool str_ok(const msgpack_object *o, uint64_t max) {
-  return o->type == MSGPACK_OBJECT_STR && o->via.str.size <= max &&
-         !memchr(o->via.str.ptr, 0, o->via.str.size);
+  return o->type == MSGPACK_OBJECT_STR && o->via.str.size <= max && !wire_str_has_nul(&o->via.str);
 }
 
 /* 32 lowercase hex digits: ids as the store prints them (one spelling per id). */
@@ -271,7 +253,7 @@ static int check_arg(const char *op, const struct wire_arg_spec *a, const msgpac
       why = "must be a string";
     else if (v->via.str.size > a->max)
       why = "is too long";
-    else if (memchr(v->via.str.ptr, 0, v->via.str.size))
+    else if (wire_str_has_nul(&v->via.str))
       why = "contains a NUL byte";
     break;
   case WIRE_T_BIN:
@@ -299,7 +281,7 @@ static int check_arg(const char *op, const struct wire_arg_spec *a, const msgpac
       why = "has too many entries";
       break;
     }
-    if (has_duplicate_keys(v)) {
+    if (wire_map_has_duplicate_keys(v)) {
       why = "has duplicate keys";
       break;
     }
@@ -330,7 +312,7 @@ static int check_arg(const char *op, const struct wire_arg_spec *a, const msgpac
           v->via.map.ptr[i].val.type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
           v->via.map.ptr[i].val.via.u64 == 0 || v->via.map.ptr[i].val.via.u64 > UINT32_MAX)
         why = "must map secret ids (32 lowercase hex digits) to versions (1 .. 2^32-1)";
-    if (!why && has_duplicate_keys(v))
+    if (!why && wire_map_has_duplicate_keys(v))
       why = "has duplicate keys";
     break;
   }
@@ -363,7 +345,7 @@ static const char *map_bounds(const msgpack_object *map) {
   for (uint32_t i = 0; i < map->via.map.size; i++)
     if (map->via.map.ptr[i].key.via.str.size > WIRE_KEY_MAX)
       return "a key is too long";
-  if (has_duplicate_keys(map))
+  if (wire_map_has_duplicate_keys(map))
     return "a key appears twice";
   return NULL;
 }
@@ -382,7 +364,7 @@ static int check_args(enum wire_op opc, const msgpack_object *args, struct wire_
   for (uint32_t i = 0; i < args->via.map.size; i++) {
     const msgpack_object *k = &args->via.map.ptr[i].key;
     for (a = ops[opc].args; a->key; a++)
-      if (key_is(k, a->key))
+      if (wire_str_is(k, a->key))
         break;
     /* Field evolution: an argument a newer peer added is ignored (its value
      * was bounded by the frame decoder; map_bounds bounded the keys). */

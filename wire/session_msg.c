@@ -15,12 +15,6 @@ static const struct {
     {"heartbeat", WIRE_FEAT_HEARTBEAT},
 };
 
-static bool str_is(const msgpack_object *o, const char *s) {
-  size_t n = strlen(s);
-  return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
-         memcmp(o->via.str.ptr, s, n) == 0;
-}
-
 static int fail(struct wire_error *err, int code, const char *msg) {
   err->code = code;
   snprintf(err->msg, sizeof(err->msg), "%s", msg);
@@ -102,7 +96,7 @@ static int decode_hello(const msgpack_object *root, struct wire_smsg *m, struct 
       if (f->type != MSGPACK_OBJECT_STR)
         return fail(err, SD_E_PROTO, "hello: \"features\" must hold strings");
       for (size_t k = 0; k < sizeof(feature_names) / sizeof(feature_names[0]); k++)
-        if (str_is(f, feature_names[k].name))
+        if (wire_str_is(f, feature_names[k].name))
           m->hello.features |= feature_names[k].bit;
     }
   return 0;
@@ -151,19 +145,19 @@ int wire_smsg_decode(const uint8_t *frame, size_t len, struct wire_value **ret_v
     goto out;
   }
   snprintf(err->op, sizeof(err->op), "session");
-  if (str_is(t, "hello")) {
+  if (wire_str_is(t, "hello")) {
     m.kind = WIRE_SMSG_HELLO;
     r = decode_hello(root, &m, err);
-  } else if (str_is(t, "push")) {
+  } else if (wire_str_is(t, "push")) {
     m.kind = WIRE_SMSG_PUSH;
     r = decode_push(root, &m, err);
-  } else if (str_is(t, "ack")) {
+  } else if (wire_str_is(t, "ack")) {
     m.kind = WIRE_SMSG_ACK;
     r = wire_get_uint(root, "seq", &m.ack);
     if (r < 0)
       r = fail(err, SD_E_PROTO, r == -ENOENT ? "ack: required field \"seq\" is missing"
                                              : "ack: \"seq\" must be an unsigned integer");
-  } else if (str_is(t, "hb")) {
+  } else if (wire_str_is(t, "hb")) {
     m.kind = WIRE_SMSG_HEARTBEAT;
     r = 0;
   } else {

@@ -77,6 +77,17 @@ static int check_set(const struct agentcore_task *tasks, size_t n, char *err) {
   return 0;
 }
 
+/* Under --userns a file's owner is a container id, and the tmpfs (the host's) needs the
+ * host id it maps to: resolved here once, so that the first delivery and every later
+ * put write the same host ids. An unmapped owner keeps the task from starting. */
+static void owner_to_host(struct want *w, struct ac_file *f) {
+  char why[LAUNCH_SPEC_ERRLEN];
+  if (!w->ls_ok || launch_spec_host_owner(&w->ls, f->uid, f->gid, &f->uid, &f->gid, why) == 0)
+    return;
+  w->ls_ok = false;
+  snprintf(w->ls_err, sizeof w->ls_err, "secret at %.200s: %.100s", f->target, why);
+}
+
 static int want_from(struct want *w, const struct agentcore_task *t) {
   launch_spec_init(&w->ls);
   if (!(w->id = strdup(t->id)) || !(w->service = strdup(t->service ? t->service : "")))
@@ -95,6 +106,7 @@ static int want_from(struct want *w, const struct agentcore_task *t) {
     const struct agentcore_grant *x = &t->grants[g];
     struct ac_file f = {x->secret, x->version, x->target, x->uid, x->gid, x->mode};
     ac_file_resolve(&f, w->ls.uid, w->ls.gid);
+    owner_to_host(w, &f);
     if (ac_file_copy(&w->files[g], &f) < 0)
       return -ENOMEM;
     w->n_files = g + 1;

@@ -10,7 +10,8 @@ Runs `ctest --test-dir DIR CTEST_ARGS --output-junit ...`, then
 - prints each skip with its reason, and accepts it only if tests/allowed_skips lists it
   (TEST[/CASE] FEATURE REASON) and tests/harness/host_feature.sh says this host lacks
   FEATURE; any other skip counts as a failure;
-- prints "N passed, N failed, N skipped" and appends the three numbers to --tally.
+- prints "N passed, N failed, N skipped" and appends the three numbers (and a
+  "FAILED BUILD: test: why" line per failure) to --tally.
 --total sums a tally file and prints the one final line of the test command.
 Exit status: 0 when nothing failed, 1 otherwise.
 """
@@ -36,9 +37,14 @@ def line(counts):
 
 
 def total(path):
+    """Sum the tally; print every failure recorded in it (a CI log may keep only
+    its tail), then the one final line."""
     p = f = s = 0
     with open(path) as fh:
         for row in fh:
+            if row.startswith("FAILED "):
+                print(row.rstrip("\n"))
+                continue
             a, b, c = (int(x) for x in row.split())
             p, f, s = p + a, f + b, s + c
     print(line((p, f, s)))
@@ -196,15 +202,17 @@ def main(argv):
         failed += len(extra)
     ran = len([n for n in names if n in results])
     print("%s: %d of %d registered tests ran" % (os.path.basename(build), ran, len(names)))
-    for p in problems:
-        print("FAILED " + p)
     if rc != 0 and failed == 0:
         failed += 1
-        print("FAILED ctest exited %d" % rc)
+        problems.append("ctest exited %d" % rc)
+    for p in problems:
+        print("FAILED " + p)
     counts = (passed, failed, skipped)
     print(line(counts))
     if tally:
         with open(tally, "a") as fh:
+            for p in problems:
+                fh.write("FAILED %s: %s\n" % (os.path.basename(build), p))
             fh.write("%d %d %d\n" % counts)
     return 1 if failed else 0
 
