@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "agent/core/agentcore.h"
+#include "agent/launch_gate.h"
 #include "base/error.h"
 #include "base/secbuf.h"
 #include "wire/assign.h"
@@ -448,7 +449,8 @@ int agent_delivery_open(uv_loop_t *loop, const char *dir, struct agent_delivery 
   if (!d)
     return -ENOMEM;
   d->loop = loop;
-  const struct agentcore_ops ops = {.fetch = core_fetch, .report = core_report, .ud = d};
+  const struct agentcore_ops ops = {
+      .fetch = core_fetch, .report = core_report, .admit = agent_launch_gate, .ud = d};
   int r = agentcore_open(dir, &ops, &d->ac);
   if (r < 0) {
     free(d);

@@ -328,6 +328,18 @@ static void wipe_values(struct pending *p) {
 
 /* ---- starting ---- */
 
+/* It never ran (no values, or the node's launch gate refused it): try again with
+ * backoff whatever its policy, so that a fix on the manager or the node takes effect. */
+static void retry_unstarted(struct agentcore *ac, struct task *t, enum agentcore_state st,
+                            const char *msg) {
+  uint64_t delay = 0;
+  ac_restart_due(LAUNCH_RESTART_ALWAYS, true, t->streak, &delay);
+  t->streak++;
+  t->phase = AC_PHASE_WAITING;
+  t->start_at = ac_now_ms() + delay;
+  ac_report(ac, t, st, msg);
+}
+
 static void start_failed(struct agentcore *ac, struct task *t, int exit_code, const char *msg) {
   uint64_t delay = 0;
   t->exit_code = exit_code;
@@ -357,15 +369,9 @@ static void start_with(struct agentcore *ac, struct task *t, struct pending *p) 
     t->start_at = ac_now_ms();
     return;
   }
-  if (p->status < 0) {
-    /* No values, no start: try again with backoff, whatever the policy (it never ran). */
-    uint64_t delay = 0;
-    ac_restart_due(LAUNCH_RESTART_ALWAYS, true, t->streak, &delay);
-    t->streak++;
-    t->phase = AC_PHASE_WAITING;
-    t->start_at = ac_now_ms() + delay;
+  if (p->status < 0) { /* no values, no start */
     snprintf(msg, sizeof msg, "fetching its secrets: %s", sd_strerror(p->status));
-    ac_report(ac, t, AGENTCORE_PENDING, msg);
+    retry_unstarted(ac, t, AGENTCORE_PENDING, msg);
     return;
   }
   for (size_t i = 0; i < p->n_files; i++) {
@@ -476,6 +482,11 @@ static int start(struct agentcore *ac, struct task *t, const struct want *w) {
     t->start_at = UINT64_MAX;
     t->dirty = true;
     ac_report(ac, t, AGENTCORE_FAILED, w->ls_err);
+    return 0;
+  }
+  char why[AGENTCORE_MSG_LEN] = "";
+  if (ac->ops.admit && ac->ops.admit(ac->ops.ud, &w->ls, why, sizeof why) < 0) {
+    retry_unstarted(ac, t, AGENTCORE_FAILED, why); /* refused before any value is fetched */
     return 0;
   }
   if (t->reported && (t->state == AGENTCORE_FAILED || t->state == AGENTCORE_EXITED))
@@ -721,6 +732,10 @@ static int plan_and_act(struct agentcore *ac) {
         goto out;
     }
   }
+  /* A start this pass put off (the launch gate refused it) is due at its own time. */
+  for (size_t i = 0; i < ac->n_tasks; i++)
+    if (ac->tasks[i]->phase == AC_PHASE_WAITING && ac->tasks[i]->start_at < wake)
+      wake = ac->tasks[i]->start_at;
   ac->wake_at = wake;
   r = 0;
 out:
