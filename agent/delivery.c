@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "agent/core/agentcore.h"
+#include "agent/launch_gate.h"
 #include "base/error.h"
 #include "base/secbuf.h"
 #include "wire/assign.h"
@@ -44,6 +45,9 @@ struct agent_delivery {
   uint64_t generation;
   uint8_t digest[WIRE_ASSIGN_DIGEST_LEN];
   bool syncing, sync_again;
+  /* sets applied from pushes: a node.assignments reply asked before the
+   * latest of them is not applied over it (it is as old or older) */
+  uint64_t pushed_sets, pushed_sets_at_sync;
   struct report *reports;
   uint64_t report_rev;
 };
@@ -70,8 +74,11 @@ static void drive(struct agent_delivery *d) {
   if (r < 0 && r != -ESHUTDOWN)
     logf_("delivery: %s", sd_strerror(r));
   int ms = agentcore_timeout_ms(d->ac);
+  /* "again at once" waits 1 ms: a 0 ms timer started from its own callback runs again
+   * before the loop polls (libuv), and the replies with values must not wait behind
+   * the core's deferred record writes */
   if (ms >= 0)
-    uv_timer_start(&d->timer, on_timer, (uint64_t)ms, 0);
+    uv_timer_start(&d->timer, on_timer, ms ? (uint64_t)ms : 1, 0);
   else
     uv_timer_stop(&d->timer);
 }
@@ -191,6 +198,21 @@ static void report_taken_back(struct agent_delivery *d, const struct wire_assign
   }
 }
 
+/* Apply set a (decoded) and hold its (generation, digest); 0 or an error (logged). */
+static int take_set(struct agent_delivery *d, const struct wire_assignments *a) {
+  int r = apply_set(d, a);
+  if (r < 0)
+    return r;
+  d->have_set = true;
+  d->generation = a->generation;
+  memcpy(d->digest, a->digest, sizeof(d->digest));
+  logf_("assignments generation %llu applied (%zu task(s))", (unsigned long long)a->generation,
+        a->n_tasks);
+  report_taken_back(d, a);
+  kick(d);
+  return 0;
+}
+
 static void on_assignments(struct wire_session *s, int status, const struct wire_response *resp,
                            void *ud) {
   struct agent_delivery *d = ud;
@@ -212,17 +234,13 @@ static void on_assignments(struct wire_session *s, int status, const struct wire
       struct wire_assignments a = {0};
       const char *why = NULL;
       int r = wire_assignments_decode(set, &a, &why);
-      if (r < 0) {
+      if (r < 0)
         logf_("the manager's assignment set does not decode: %s", why ? why : sd_strerror(r));
-      } else if ((r = apply_set(d, &a)) == 0) {
-        d->have_set = true;
-        d->generation = a.generation;
-        memcpy(d->digest, a.digest, sizeof(d->digest));
-        logf_("assignments generation %llu applied (%zu task(s))",
-              (unsigned long long)a.generation, a.n_tasks);
-        report_taken_back(d, &a);
-        kick(d);
-      }
+      else if (d->pushed_sets != d->pushed_sets_at_sync && d->have_set &&
+               a.generation <= d->generation)
+        ; /* a push brought this generation or a newer one meanwhile */
+      else
+        take_set(d, &a);
       wire_assignments_clear(&a);
     }
   }
@@ -239,8 +257,10 @@ static void sync_now(struct agent_delivery *d) {
   if (!d->client || d->closing || d->removed)
     return;
   if (wire_aclient_call(d->client, WIRE_OP_NODE_ASSIGNMENTS, pack_assignments_args, d,
-                        on_assignments, d) >= 0)
+                        on_assignments, d) >= 0) {
     d->syncing = true;
+    d->pushed_sets_at_sync = d->pushed_sets;
+  }
 }
 
 /* ---- fetch: node.deliver ---- */
@@ -429,7 +449,8 @@ int agent_delivery_open(uv_loop_t *loop, const char *dir, struct agent_delivery 
   if (!d)
     return -ENOMEM;
   d->loop = loop;
-  const struct agentcore_ops ops = {.fetch = core_fetch, .report = core_report, .ud = d};
+  const struct agentcore_ops ops = {
+      .fetch = core_fetch, .report = core_report, .admit = agent_launch_gate, .ud = d};
   int r = agentcore_open(dir, &ops, &d->ac);
   if (r < 0) {
     free(d);
@@ -463,8 +484,39 @@ void agent_delivery_on_up(struct agent_delivery *d) {
     send_report(d, rp);
 }
 
+/* A push that carries the node's new set ("assignments": no value, the same
+ * message node.assignments answers with) is applied as it is when it is newer
+ * than the set held (pushes come in order, and a reconnection resends the
+ * unacknowledged ones: an older one is skipped); a push without a set, with a set
+ * that does not decode or cannot be applied, or an older one whose digest is not
+ * the one held (the manager's generations went back after a restore, or a resent
+ * push) makes the agent ask with node.assignments, which settles it. */
+static void push_with_set(struct agent_delivery *d, const msgpack_object *set) {
+  struct wire_assignments a = {0};
+  const char *why = NULL;
+  int r = wire_assignments_decode(set, &a, &why);
+  if (r < 0) {
+    logf_("the manager's pushed assignment set does not decode: %s (asking for it)",
+          why ? why : sd_strerror(r));
+    sync_now(d);
+  } else if (!d->have_set || a.generation > d->generation) {
+    if (take_set(d, &a) == 0)
+      d->pushed_sets++;
+    else
+      sync_now(d);
+  } else if (sodium_memcmp(a.digest, d->digest, sizeof(d->digest)) != 0) {
+    sync_now(d);
+  }
+  wire_assignments_clear(&a);
+}
+
 void agent_delivery_on_push(struct agent_delivery *d, const struct wire_push *p) {
-  if (d && strcmp(p->topic, TOPIC_ASSIGN) == 0)
+  if (!d || strcmp(p->topic, TOPIC_ASSIGN) != 0 || d->closing || d->removed)
+    return;
+  const msgpack_object *set = p->body ? wire_map_get(p->body, "assignments") : NULL;
+  if (set && set->type == MSGPACK_OBJECT_MAP)
+    push_with_set(d, set);
+  else
     sync_now(d);
 }
 

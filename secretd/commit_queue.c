@@ -16,6 +16,11 @@ struct commit_queue {
   /* pending items, FIFO */
   struct cq_item *head, **tail;
   size_t n_pending;
+  size_t n_eager; /* pending items queued by cq_submit: they start a batch */
+  size_t n_lazy;  /* pending items queued by cq_submit_lazy */
+  uv_timer_t lazy_timer; /* initialized at the first cq_submit_lazy */
+  bool lazy_timer_init, lazy_due;
+  uint64_t lazy_ms;
   /* the batch in flight */
   uv_work_t work;
   struct cq_item *batch;
@@ -39,7 +44,8 @@ int cq_new(uv_loop_t *loop, struct store *store, size_t max_batch, struct commit
   return 0;
 }
 
-/* Worker thread: begin, run every item, commit; all in this one thread. */
+/* Worker thread: begin, run every item, commit, then the items' after_commit;
+ * all in this one thread. */
 static void batch_work(uv_work_t *w) {
   struct commit_queue *q = w->data;
   struct store_batch *b = NULL;
@@ -52,8 +58,13 @@ static void batch_work(uv_work_t *w) {
   for (struct cq_item *it = q->batch; it; it = it->next)
     it->result = it->run(b, it);
   r = store_batch_commit(b);
-  if (r < 0)
+  if (r < 0) {
     q->batch_error = r;
+    return;
+  }
+  for (struct cq_item *it = q->batch; it; it = it->next)
+    if (it->after_commit && it->result == 0)
+      it->after_commit(it);
 }
 
 static void start_batch(struct commit_queue *q);
@@ -83,14 +94,30 @@ static void batch_done(uv_work_t *w, int status) {
   start_batch(q);
 }
 
+static void lazy_fire(uv_timer_t *t) {
+  struct commit_queue *q = t->data;
+  q->lazy_due = true;
+  start_batch(q);
+}
+
 static void start_batch(struct commit_queue *q) {
-  if (q->busy || !q->head || q->stopping)
+  if (q->busy || !q->head || q->stopping || (!q->n_eager && !q->lazy_due))
     return;
   struct cq_item *first = q->head, *last = first;
-  size_t n = 1;
+  size_t n = 1, lazy = first->lazy;
   while (last->next && n < q->max_batch) {
     last = last->next;
     n++;
+    lazy += last->lazy;
+  }
+  q->n_eager -= n - lazy;
+  q->n_lazy -= lazy;
+  q->lazy_due = false;
+  if (q->lazy_timer_init) { /* lazy items left (over the cap): due again after the delay */
+    if (!q->n_lazy)
+      uv_timer_stop(&q->lazy_timer);
+    else if (!uv_is_active((uv_handle_t *)&q->lazy_timer))
+      uv_timer_start(&q->lazy_timer, lazy_fire, q->lazy_ms, 0);
   }
   q->head = last->next;
   if (!q->head)
@@ -117,17 +144,44 @@ static void start_batch(struct commit_queue *q) {
   }
 }
 
-void cq_submit(struct commit_queue *q, struct cq_item *it) {
+static void enqueue(struct commit_queue *q, struct cq_item *it, bool lazy) {
   it->next = NULL;
   it->result = 0;
-  if (q->stopping) {
-    it->done(it, -ECANCELED);
-    return;
-  }
+  it->lazy = lazy;
   *q->tail = it;
   q->tail = &it->next;
   q->n_pending++;
+  if (lazy)
+    q->n_lazy++;
+  else
+    q->n_eager++;
+}
+
+void cq_submit(struct commit_queue *q, struct cq_item *it) {
+  if (q->stopping) {
+    it->next = NULL;
+    it->done(it, -ECANCELED);
+    return;
+  }
+  enqueue(q, it, false);
   start_batch(q);
+}
+
+void cq_submit_lazy(struct commit_queue *q, struct cq_item *it, uint64_t delay_ms) {
+  if (q->stopping || (!q->lazy_timer_init && uv_timer_init(q->loop, &q->lazy_timer) < 0)) {
+    it->next = NULL;
+    it->done(it, -ECANCELED);
+    return;
+  }
+  if (!q->lazy_timer_init) {
+    q->lazy_timer_init = true;
+    q->lazy_timer.data = q;
+  }
+  enqueue(q, it, true);
+  q->lazy_ms = delay_ms;
+  if (!uv_is_active((uv_handle_t *)&q->lazy_timer))
+    uv_timer_start(&q->lazy_timer, lazy_fire, delay_ms, 0);
+  start_batch(q); /* only if an eager item waits (the queue was busy) */
 }
 
 void cq_shutdown(struct commit_queue *q, void (*on_idle)(void *ud), void *ud) {
@@ -137,7 +191,9 @@ void cq_shutdown(struct commit_queue *q, void (*on_idle)(void *ud), void *ud) {
   struct cq_item *it = q->head;
   q->head = NULL;
   q->tail = &q->head;
-  q->n_pending = 0;
+  q->n_pending = q->n_eager = q->n_lazy = 0;
+  if (q->lazy_timer_init && !uv_is_closing((uv_handle_t *)&q->lazy_timer))
+    uv_close((uv_handle_t *)&q->lazy_timer, NULL);
   while (it) {
     struct cq_item *next = it->next;
     it->next = NULL;

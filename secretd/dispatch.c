@@ -235,6 +235,7 @@ struct fp {
 struct tracked_node {
   char node[STORE_NODE_MAX + 1];
   uint8_t digest[STORE_DIGEST_LEN];
+  uint64_t gen_given; /* the generation of the last change handed out for it */
   struct fp *fps;
   size_t n_fps;
 };
@@ -351,6 +352,13 @@ static int diff_one(struct dispatch_tracker *t, struct wire_assignments *a, bool
     *revokes = false;
     for (size_t i = 0; *changed && i < tn->n_fps && !*revokes; i++)
       *revokes = !n_fps || !bsearch(&tn->fps[i], fps, n_fps, sizeof(*fps), fp_cmp);
+  }
+  /* The generation dispatch_gen_commit() will store: + 1 when the stored digest
+   * differs, counted past the changes handed out whose advance may not have
+   * committed yet (they commit in order, each + 1). */
+  if (*changed && stale) {
+    a->generation = (a->generation > tn->gen_given ? a->generation : tn->gen_given) + 1;
+    tn->gen_given = a->generation;
   }
   memcpy(tn->digest, a->digest, STORE_DIGEST_LEN);
   free(tn->fps);

@@ -107,7 +107,11 @@ struct dispatch_tracker;
 struct dispatch_node_change {
   char node[STORE_NODE_MAX + 1];
   bool revokes; /* it lost a task, a grant, or was moved to another version */
-  struct wire_assignments set; /* the new set (generation still the stored one) */
+  /* the new set; its generation the one dispatch_gen_commit() will store for it
+   * (the stored one + 1 when the stored digest differs, past the generations this
+   * tracker handed out before: their advances commit in order); gen_commit sets
+   * the one it stored */
+  struct wire_assignments set;
 };
 
 int dispatch_tracker_new(struct dispatch_tracker **ret); /* 0 or -ENOMEM */

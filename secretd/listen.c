@@ -491,6 +491,13 @@ int64_t listen_push(struct tls_listener *l, const char *node_id, const char *top
   return wire_pushq_push(n->q, topic, pack_body, ud);
 }
 
+uint64_t listen_push_unacked(const struct tls_listener *l, const char *node_id) {
+  for (const struct node_q *n = l ? l->queues : NULL; n; n = n->next)
+    if (strcmp(n->node_id, node_id) == 0)
+      return wire_pushq_last(n->q) - wire_pushq_acked(n->q);
+  return 0;
+}
+
 unsigned listen_node_sessions(const struct tls_listener *l, const char *node_id) {
   unsigned n = 0;
   for (const struct admin_conn *c = l ? l->conns : NULL; c; c = c->next)

@@ -38,6 +38,8 @@ int listen_reload_cert(struct tls_listener *l);
  */
 int64_t listen_push(struct tls_listener *l, const char *node_id, const char *topic,
                     wire_pack_fn pack_body, void *ud);
+/* Pushes queued for node_id and not yet acknowledged (0 for an unknown node). */
+uint64_t listen_push_unacked(const struct tls_listener *l, const char *node_id);
 /* Live sessions of node_id. */
 unsigned listen_node_sessions(const struct tls_listener *l, const char *node_id);
 /* End every live session of node_id now (one error frame with code and

@@ -15,26 +15,60 @@
 #include "secretd/log.h"
 #include "secretd/serve.h"
 #include "store/identity.h"
+#include "wire/assign.h"
 #include "wire/msg.h"
 
+/* The push's body: {generation, revokes} and, when `with_set`, the node's new set
+ * itself ("assignments": node, generation, digest, tasks, specs, grant lists with versions; never a
+ * value), so that the agent acts on it without asking back with node.assignments. */
+struct assign_push {
+  const struct dispatch_node_change *c;
+  bool with_set;
+};
+
 static void pack_assign(msgpack_packer *pk, void *ud) {
-  const struct dispatch_node_change *c = ud;
-  msgpack_pack_map(pk, 2);
+  const struct assign_push *ap = ud;
+  const struct dispatch_node_change *c = ap->c;
+  msgpack_pack_map(pk, ap->with_set ? 3 : 2);
   wire_pack_kv_uint(pk, "generation", c->set.generation);
   wire_pack_str(pk, "revokes");
   if (c->revokes)
     msgpack_pack_true(pk);
   else
     msgpack_pack_false(pk);
+  if (ap->with_set) { /* the set's own generation and digest are inside it */
+    wire_pack_str(pk, "assignments");
+    if (wire_assignments_pack(pk, &c->set) < 0)
+      msgpack_pack_nil(pk); /* cannot happen for a set dispatch built; the agent asks */
+  }
 }
 
-/* In the tracker's order: a node that lost something is told first. */
+/* A set small enough to travel in a push: what a push with it can cost in the
+ * node's queue of unacknowledged pushes (bounded by PUSH_SET_BACKLOG below). */
+static bool set_fits_push(const struct wire_assignments *a) {
+  size_t est = 512;
+  for (size_t i = 0; i < a->n_tasks && est <= PUSH_SET_MAX; i++)
+    est += 512 + a->tasks[i].spec_len + a->tasks[i].n_grants * 512;
+  return est <= PUSH_SET_MAX;
+}
+
+/* In the tracker's order: a node that lost something is told first. The set
+ * goes in the push only to a node with a live session that acknowledges its
+ * pushes (at most PUSH_SET_BACKLOG behind): a node away, or not reading, gets
+ * the small form and asks with node.assignments when it is back. */
 static void on_nodes_changed(struct server *s, const struct dispatch_node_change *c, size_t n,
                              void *ud) {
   (void)ud;
   for (size_t i = 0; i < n; i++) {
-    int64_t r = listen_push(s->tls_listener, c[i].node, PUSH_TOPIC_ASSIGN, pack_assign,
-                            (void *)&c[i]);
+    struct assign_push ap = {.c = &c[i]};
+    ap.with_set = listen_node_sessions(s->tls_listener, c[i].node) > 0 &&
+                  listen_push_unacked(s->tls_listener, c[i].node) < PUSH_SET_BACKLOG &&
+                  set_fits_push(&c[i].set);
+    int64_t r = listen_push(s->tls_listener, c[i].node, PUSH_TOPIC_ASSIGN, pack_assign, &ap);
+    if (r == -EMSGSIZE && ap.with_set) {
+      ap.with_set = false;
+      r = listen_push(s->tls_listener, c[i].node, PUSH_TOPIC_ASSIGN, pack_assign, &ap);
+    }
     if (r < 0) /* the agent converges when it next asks (node.assignments at each connection) */
       log_warn("cannot push the assignments of node %s (generation %llu): %s", c[i].node,
                (unsigned long long)c[i].set.generation, sd_strerror((int)r));

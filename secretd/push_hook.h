@@ -1,11 +1,15 @@
 /*
  * The push of assignment changes to agents (issue 11): the server's
  * on_nodes_changed callback (secretd/dispatch_hook.h) sends each changed
- * node one "assign" push, {generation, revokes}, over its live sessions
- * (secretd/listen.h: acknowledged, resumed after a reconnection), in the
- * order the tracker gave (revocations first). The push carries no
- * assignment and no value: the agent answers it with node.assignments and
- * gets the set over its own request.
+ * node one "assign" push over its live sessions (secretd/listen.h:
+ * acknowledged, resumed after a reconnection), in the order the tracker gave
+ * (revocations first): {generation, revokes, assignments} with the
+ * node's new assignment set (wire/assign.h: tasks, specs, grant lists with
+ * versions; never a value) when the node has a live session, is at most
+ * PUSH_SET_BACKLOG pushes behind and the set is at most about PUSH_SET_MAX
+ * bytes; otherwise {generation, revokes} only, and the agent asks with
+ * node.assignments. Values are only ever fetched with node.deliver (the
+ * node authorizer, each delivery audited before its reply).
  *
  * The node's liveness also changes its tasks' shown state (dispatch_mark_node,
  * in a batch of the group commit): a removed node's tasks are marked
@@ -21,6 +25,8 @@
 struct server;
 
 #define PUSH_TOPIC_ASSIGN "assign"
+#define PUSH_SET_MAX (64u * 1024) /* bytes of a set that travels in a push */
+#define PUSH_SET_BACKLOG 8        /* unacknowledged pushes, at most, before one with a set */
 
 /* Set s->on_nodes_changed to the push (needs s->tls_listener; without one
  * nothing is set and agents converge when they ask). Returns 0 or -ENOMEM. */

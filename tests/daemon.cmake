@@ -92,11 +92,12 @@ if(TARGET secretd AND TARGET secret AND TARGET secret-agent)
   # 50 containers on one node with 10 secrets each through secretd and one
   # secret-agent run: all 500 files right in each container's own view, one
   # rotation of each secret reaches all 50; a non-root --userns service's files
-  # carry its container ids (root).
+  # carry its container ids (root); with content trust enforced on the node
+  # (secret-image policy) a --rootfs service is refused before any delivery.
   add_test(NAME delivery_scale
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/delivery_scale.sh
                    $<TARGET_FILE:secretd> $<TARGET_FILE:secret> $<TARGET_FILE:secret-agent>
-                   ${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh)
+                   ${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh $<TARGET_FILE:secret-image>)
   set_tests_properties(delivery_scale PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE
                        LABELS "integration;daemon;agent" ENVIRONMENT "SD_TIME_SLACK=${sd_slack}")
 endif()

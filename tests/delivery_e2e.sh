@@ -182,6 +182,7 @@ ok "secret service ps shows web running on $NODE (task.report)"
 # ---- rotations, seen live ----
 lat=()
 LAST=101 # 100 rotations
+ROT_SINCE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 for v in $(seq 2 $LAST); do
   t0=$(now_ms)
   value "$v" | S rotate db - >/dev/null || fail "rotate $v"
@@ -204,6 +205,12 @@ wait_line "$OUT/nonroot.log" "$LAST $(vlen $LAST)" $((2 * SLACK)) >/dev/null ||
 wait_line "$OUT/far.log" "$LAST $(vlen $LAST)" $((2 * SLACK)) >/dev/null ||
   fail "far (node 2) did not follow the rotations: $(tail -n 3 "$OUT/far.log")"
 ok "100 rotations seen inside the running containers within 1 s each (x$SLACK), never a partial file"
+# the push carries the new set: the agents apply it without asking back (a
+# node.assignments per rotation would be 100 requests and audited commits per node)
+S audit --json --since "$ROT_SINCE" >"$T/audit_rot.json" || fail "audit"
+asked=$(grep -c '"node.assignments"' "$T/audit_rot.json" || true)
+[ "$asked" -lt 10 ] || fail "the agents asked node.assignments $asked times during 100 rotations"
+ok "rotations reach the agents with their set in the push ($asked node.assignments during 100 rotations)"
 
 # ---- the node authorizer: another node's real certificate, an old version ----
 HERE=$(cd "$(dirname "$0")" && pwd)

@@ -15,12 +15,17 @@
 #    (1000:1000; an explicit --uid 5 --gid 1000 shows 5:1000), the host's view
 #    the mapped ids (101000, 100005), on the first delivery and after the rotation;
 #    a grant to an owner outside the maps (--uid 70000) fails its task (nothing runs);
+#  - content trust on the node (issue 13): with `secret-image policy enforce on`
+#    in the agent's policy file, a new --rootfs service is refused before any
+#    value is delivered (failed, no container, no secret.deliver audited); with
+#    enforcement off again it starts, without restarting the agent;
 #  - `secret node rm` stops every container; the values (with a random
 #    marker) are in no file under the agent's state dir, /tmp or /var.
-# Prints the times. Usage: delivery_scale.sh SECRETD SECRET SECRET-AGENT MKROOTFS
+# Prints the times. Usage: delivery_scale.sh SECRETD SECRET SECRET-AGENT MKROOTFS SECRET-IMAGE
 source "$(dirname "$0")/daemon_lib.sh" "$@"
-AGENT=${3:?usage: $0 SECRETD SECRET SECRET-AGENT MKROOTFS}
-MKROOTFS=${4:?usage: $0 SECRETD SECRET SECRET-AGENT MKROOTFS}
+AGENT=${3:?usage: $0 SECRETD SECRET SECRET-AGENT MKROOTFS SECRET-IMAGE}
+MKROOTFS=${4:?usage: $0 SECRETD SECRET SECRET-AGENT MKROOTFS SECRET-IMAGE}
+IMAGE=${5:?usage: $0 SECRETD SECRET SECRET-AGENT MKROOTFS SECRET-IMAGE}
 SLACK=${SD_TIME_SLACK:-1}
 
 if [ "$(id -u)" != 0 ]; then
@@ -159,7 +164,12 @@ S join-token worker --quiet >"$T/tok" 2>"$T/jt.err" || fail "join-token: $(cat "
 "$AGENT" join --token-file "$T/tok" --manager "127.0.0.1:$PORT" --state "$STATE" \
   >"$T/join.out" 2>"$T/join.err" || fail "join: $(cat "$T/join.err")"
 NODE=$(cat "$T/join.out")
-"$AGENT" run --state "$STATE" >>"$T/agent.log" 2>&1 </dev/null &
+# The node's content-trust policy (read by the agent at every start), off for now.
+POL=$T/etc/trust.json
+mkdir -p "$T/etc" && chmod 0755 "$T/etc"
+{ "$IMAGE" policy require prod --policy "$POL" && "$IMAGE" policy enforce off --policy "$POL"; } \
+  >/dev/null 2>"$T/pol.err" || fail "policy: $(cat "$T/pol.err")"
+SECRET_TRUST_POLICY=$POL "$AGENT" run --state "$STATE" >>"$T/agent.log" 2>&1 </dev/null &
 AGENT_PID=$!
 for _ in $(seq 1 $((200 * SLACK))); do
   grep -q "connected to" "$T/agent.log" && break
@@ -276,6 +286,33 @@ done
 [ -z "$(svc_pid unsbad)" ] || fail "the task with an unmapped owner runs"
 ok "under --userns, a grant to an unmapped owner (--uid 70000) fails the task: nothing runs"
 
+# ---- content trust enforced on the node: a --rootfs service is refused ----
+"$IMAGE" policy enforce on --policy "$POL" >/dev/null 2>"$T/pol.err" || fail "enforce on: $(cat "$T/pol.err")"
+S grant s4 --service trusted --target s4 >/dev/null || fail "grant s4 trusted"
+S service create trusted --node "$NODE" --rootfs "$ROOTFS" --stop-timeout 0 -- sleep 1000000 \
+  >/dev/null || fail "service create trusted"
+for _ in $(seq 1 $((100 * SLACK))); do
+  grep -q "(trusted): failed: content trust: --rootfs refused" "$T/agent.log" && break
+  sleep 0.05
+done
+grep -q "(trusted): failed: content trust: --rootfs refused" "$T/agent.log" ||
+  fail "enforced content trust did not refuse the --rootfs service: $(grep trusted "$T/agent.log" | tail -n 3)"
+[ "$(S service ps trusted | awk 'NR == 2 {print $4}')" = failed ] ||
+  fail "service ps trusted: $(S service ps trusted | tail -n 1)"
+[ -z "$(svc_pid trusted)" ] || fail "the refused service runs"
+S audit >"$T/audit.txt" 2>&1 || fail "audit: $(tail -n 2 "$T/audit.txt")"
+grep -q "secret.deliver .*service:svc" "$T/audit.txt" ||
+  fail "the audit names no service in its deliveries: $(grep secret.deliver "$T/audit.txt" | head -n 1)"
+grep -q "secret.deliver .*service:trusted " "$T/audit.txt" && fail "a value was delivered for the refused service"
+ok "content trust enforced on the node: the --rootfs service is refused before any delivery"
+"$IMAGE" policy enforce off --policy "$POL" >/dev/null 2>"$T/pol.err" || fail "enforce off: $(cat "$T/pol.err")"
+for _ in $(seq 1 $((300 * SLACK))); do
+  [ -n "$(svc_pid trusted)" ] && break
+  sleep 0.05
+done
+[ -n "$(svc_pid trusted)" ] || fail "the service did not start once enforcement was off: $(S service ps trusted | tail -n 1)"
+ok "with enforcement off again the service starts (the agent reads the policy at every start)"
+
 # ---- one rotation of each secret reaches all 50 ----
 t0=$(now_ms)
 for ((s = 1; s <= K; s++)); do
@@ -307,7 +344,7 @@ wait "$AGENT_PID" || fail "the agent did not exit cleanly after SIGTERM: $(tail 
 AGENT_PID=
 left=$(grep -c " ${T}/" /proc/self/mountinfo || true)
 [ "$left" = 0 ] || fail "$left mounts under $T left after node rm"
-ok "node rm: the agent stopped all $((N + 1)) containers and wiped their state"
+ok "node rm: the agent stopped all $((N + 2)) containers and wiped their state"
 
 hits=$(find "$STATE" /tmp /var -xdev -type f -newer "$STAMP" -print0 2>/dev/null |
   xargs -0 -r grep -lF -- "$MARKER" 2>/dev/null || true)

@@ -1,5 +1,6 @@
 /* secretd group commit over a real store and a real libuv loop. */
 #include <errno.h>
+#include <time.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,6 +31,9 @@ struct op {
   char name[32];
   int result;
   bool done;
+  struct store *store; /* after_commit reads it */
+  int after_calls, after_saw; /* after_saw: store_secret_inspect's result there */
+  bool after_before_done;
 };
 
 static int create_run(struct store_batch *b, struct cq_item *it) {
@@ -136,7 +140,77 @@ static void test_a_failed_op_does_not_fail_its_batch(void **state) {
   free(o);
 }
 
+static void op_after_commit(struct cq_item *it) {
+  struct op *o = (struct op *)it;
+  struct store_secret_info *info = NULL;
+  o->after_calls++;
+  o->after_before_done = !o->done;
+  o->after_saw = store_secret_inspect(o->store, o->name, &info);
+  store_secret_info_free(info, 1);
+}
+
+static void test_after_commit_sees_the_batch_before_done_and_only_for_ops_that_succeeded(
+    void **state) {
+  struct fx *f = *state;
+  struct op *o = ops_new(3, "ac");
+  strcpy(o[1].name, "ac0"); /* a second create of the same name fails */
+  for (int i = 0; i < 3; i++) {
+    o[i].store = f->store;
+    o[i].item.after_commit = op_after_commit;
+    cq_submit(f->q, &o[i].item);
+  }
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  assert_int_equal(o[1].result, -EEXIST);
+  assert_int_equal(o[1].after_calls, 0);
+  for (int i = 0; i < 3; i += 2) {
+    assert_int_equal(o[i].result, 0);
+    assert_int_equal(o[i].after_calls, 1);
+    assert_true(o[i].after_before_done);
+    assert_int_equal(o[i].after_saw, 0); /* committed: a read of its own sees it */
+  }
+  free(o);
+}
+
 static void on_idle(void *ud) { ((struct fx *)ud)->idle_calls++; }
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void test_lazy_item_rides_the_next_batch_or_commits_after_its_delay(void **state) {
+  struct fx *f = *state;
+  struct op *o = ops_new(4, "lz");
+  struct cq_stats st;
+  /* alone: no batch until the delay is over, then one of its own */
+  uint64_t t0 = now_ms();
+  cq_submit_lazy(f->q, &o[0].item, 150);
+  uv_run(&f->loop, UV_RUN_NOWAIT);
+  cq_get_stats(f->q, &st);
+  assert_int_equal(st.batches, 0);
+  while (!o[0].done)
+    uv_run(&f->loop, UV_RUN_ONCE);
+  assert_int_equal(o[0].result, 0);
+  assert_true(now_ms() - t0 >= 140);
+  /* behind a running batch, with an eager item: both in the next batch, long
+   * before the delay */
+  t0 = now_ms();
+  cq_submit(f->q, &o[1].item);             /* starts a batch */
+  cq_submit_lazy(f->q, &o[2].item, 10000); /* waits */
+  cq_submit(f->q, &o[3].item);             /* waits: the next batch takes both */
+  while (!o[2].done || !o[3].done)
+    uv_run(&f->loop, UV_RUN_ONCE);
+  assert_true(now_ms() - t0 < 5000);
+  for (int i = 1; i < 4; i++)
+    assert_int_equal(o[i].result, 0);
+  cq_get_stats(f->q, &st);
+  assert_int_equal(st.batches, 3);
+  assert_int_equal(st.items, 4);
+  cq_shutdown(f->q, NULL, NULL); /* closes the timer */
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  free(o);
+}
 
 static void test_shutdown_finishes_the_running_batch_and_cancels_pending(void **state) {
   struct fx *f = *state;
@@ -169,6 +243,11 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_writes_arriving_during_a_batch_share_the_next_and_respect_the_cap, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_failed_op_does_not_fail_its_batch, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_lazy_item_rides_the_next_batch_or_commits_after_its_delay, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_after_commit_sees_the_batch_before_done_and_only_for_ops_that_succeeded, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(test_shutdown_finishes_the_running_batch_and_cancels_pending,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_shutdown_when_idle_reports_idle_at_once, setup, teardown),

@@ -952,13 +952,16 @@ static void test_assignment_decoder_refuses_what_breaks_a_bound(void **state) {
 struct seen {
   char nodes[200];
   int calls;
-  uint64_t gen;
+  uint64_t gen, stored; /* pushed generation, and the one stored when it was pushed */
 };
 
 static void on_changed(struct server *s, const struct dispatch_node_change *c, size_t n, void *ud) {
   struct seen *seen = ud;
-  (void)s;
+  struct store_node_gen g = {0};
   seen->calls++;
+  if (n)
+    assert_int_equal(store_node_gen_get(s->store, c[n - 1].node, &g), 0);
+  seen->stored = g.generation;
   seen->nodes[0] = 0;
   for (size_t i = 0; i < n; i++) {
     size_t l = strlen(seen->nodes);
@@ -978,6 +981,11 @@ struct write_item {
 static int write_run(struct store_batch *b, struct cq_item *it) {
   struct write_item *w = (struct write_item *)it;
   return w->op(b, w->rq);
+}
+
+/* As secretd wires it (dispatch_hook_before sets it on the request's own item). */
+static void write_after_commit(struct cq_item *it) {
+  dispatch_hook_after_commit(((struct write_item *)it)->rq);
 }
 
 static void write_done(struct cq_item *it, int r) {
@@ -1000,6 +1008,8 @@ static int op_rm_force(struct store_batch *b, struct admin_req *rq) {
 
 /* One admin write through the queue with the hook around it; returns the
  * nodes the callback got. */
+static bool g_after_commit; /* the diff right after the commit (secretd's path) */
+
 static void hooked_write(struct server *srv, struct seen *seen, const char *action,
                          const char *ref, bool force,
                          int (*op)(struct store_batch *, struct admin_req *)) {
@@ -1012,17 +1022,22 @@ static void hooked_write(struct server *srv, struct seen *seen, const char *acti
   dispatch_hook_before(&rq);
   w.item.run = write_run;
   w.item.done = write_done;
+  if (g_after_commit)
+    w.item.after_commit = write_after_commit;
   int calls = seen->calls;
   cq_submit(srv->cq, &w.item);
   for (int i = 0; i < 1000 && (!w.done || (seen->calls == calls && srv->cq)); i++)
     uv_run(srv->loop, UV_RUN_ONCE);
   assert_true(w.done);
+  if (g_after_commit) /* pushed in the write's done: nothing committed after it yet */
+    assert_int_equal(seen->calls, calls + 1);
+  uv_run(srv->loop, UV_RUN_DEFAULT); /* and the generations' advance (a batch of its own) */
   dispatch_hook_release(&rq);
 }
 
 static void on_idle(void *ud) { *(bool *)ud = true; }
 
-static void test_commit_path_hook_names_the_changed_nodes_after_each_write(void **state) {
+static void commit_path_hook(void **state) {
   struct world *w = *state;
   struct server srv = {0};
   uv_loop_t loop;
@@ -1049,9 +1064,22 @@ static void test_commit_path_hook_names_the_changed_nodes_after_each_write(void 
   assert_int_equal(seen.calls, 1);
   assert_string_equal(seen.nodes, "+n2");
   assert_int_equal(seen.gen, 2);
+  /* secretd's path pushes before the advance commits; the follow-up after it */
+  assert_int_equal(seen.stored, g_after_commit ? 1 : 2);
+  struct store_node_gen g2; /* the generation pushed is the one stored */
+  assert_int_equal(store_node_gen_get(srv.store, "n2", &g2), 0);
+  assert_int_equal(g2.generation, 2);
+  /* again: the push names the next generation, as the store then holds */
+  hooked_write(&srv, &seen, "secret.rotate", "api", false, op_rotate);
+  assert_int_equal(seen.calls, 2);
+  assert_string_equal(seen.nodes, "+n2");
+  assert_int_equal(seen.gen, 3);
+  assert_int_equal(seen.stored, g_after_commit ? 2 : 3);
+  assert_int_equal(store_node_gen_get(srv.store, "n2", &g2), 0);
+  assert_int_equal(g2.generation, 3);
   /* rm --force of db: web on n1 had it; the grants are gone after the write */
   hooked_write(&srv, &seen, "secret.rm", "db", true, op_rm_force);
-  assert_int_equal(seen.calls, 2);
+  assert_int_equal(seen.calls, 3);
   assert_string_equal(seen.nodes, "+n1");
   struct store_node_gen g;
   assert_int_equal(seen.gen, 2);
@@ -1066,6 +1094,17 @@ static void test_commit_path_hook_names_the_changed_nodes_after_each_write(void 
   dispatch_tracker_free(srv.tracker);
   uv_run(&loop, UV_RUN_DEFAULT);
   assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_commit_path_hook_names_the_changed_nodes_after_each_write(void **state) {
+  g_after_commit = false; /* the follow-up item's batch */
+  commit_path_hook(state);
+}
+
+static void test_commit_path_hook_pushes_right_after_the_commit_with_the_next_generation(
+    void **state) {
+  g_after_commit = true;
+  commit_path_hook(state);
 }
 
 int main(void) {
@@ -1103,6 +1142,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_commit_path_hook_names_the_changed_nodes_after_each_write, world_setup,
           world_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_commit_path_hook_pushes_right_after_the_commit_with_the_next_generation,
+          world_setup, world_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

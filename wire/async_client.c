@@ -169,6 +169,10 @@ static void connected(uv_connect_t *req, int status) {
     t = wire_unix_transport(u);
   } else {
     struct wire_tls *tls;
+    /* Requests are small frames written back to back (e.g. one node.deliver per
+     * task after a rotation): without TCP_NODELAY, Nagle holds each behind the
+     * server's delayed ACK (40 ms). secretd's side sets it too. */
+    (void)uv_tcp_nodelay((uv_tcp_t *)st, 1);
     if ((r = wire_tls_new(c->o.tls, st, c->o.server_name, c->ticket,
                           wire_session_transport_cbs(), c->s, &tls)) < 0)
       goto fail;

@@ -107,6 +107,12 @@ struct agentcore_ops {
   void (*fetch)(void *ud, struct agentcore *ac, struct agentcore_fetch *f);
   /* A task's state changed. Called from agentcore_process/_assign/_node_removed. */
   void (*report)(void *ud, const struct agentcore_report *r);
+  /* Optional: may the node launch this spec? Asked before each start (and restart),
+   * before any value is fetched. Returns 0 to go on, or a negative errno with why
+   * filled (one line, no secret): the task is reported failed and tried again with
+   * backoff, whatever its restart policy, so that a change of the node's policy
+   * takes effect. NULL: every valid spec may launch. */
+  int (*admit)(void *ud, const struct launch_spec *ls, char *why, size_t cap);
   void *ud;
 };
 
@@ -138,7 +144,8 @@ int agentcore_assign(struct agentcore *ac, const struct agentcore_task *tasks, s
 
 /* An fd to poll for input (epoll: container exits, completed fetches). */
 int agentcore_fd(const struct agentcore *ac);
-/* Milliseconds until agentcore_process has timed work (backoff, stop timeouts); -1 none. */
+/* Milliseconds until agentcore_process has timed work (backoff, stop timeouts; 0 while task
+ * records are still to be written: a pass writes a few); -1 none. */
 int agentcore_timeout_ms(const struct agentcore *ac);
 /* Handle what is ready (never blocks on the network; a start waits for its container's
  * command to be exec'd, at most two starts per call: call again while agentcore_fd is

@@ -328,6 +328,18 @@ static void wipe_values(struct pending *p) {
 
 /* ---- starting ---- */
 
+/* It never ran (no values, or the node's launch gate refused it): try again with
+ * backoff whatever its policy, so that a fix on the manager or the node takes effect. */
+static void retry_unstarted(struct agentcore *ac, struct task *t, enum agentcore_state st,
+                            const char *msg) {
+  uint64_t delay = 0;
+  ac_restart_due(LAUNCH_RESTART_ALWAYS, true, t->streak, &delay);
+  t->streak++;
+  t->phase = AC_PHASE_WAITING;
+  t->start_at = ac_now_ms() + delay;
+  ac_report(ac, t, st, msg);
+}
+
 static void start_failed(struct agentcore *ac, struct task *t, int exit_code, const char *msg) {
   uint64_t delay = 0;
   t->exit_code = exit_code;
@@ -357,15 +369,9 @@ static void start_with(struct agentcore *ac, struct task *t, struct pending *p) 
     t->start_at = ac_now_ms();
     return;
   }
-  if (p->status < 0) {
-    /* No values, no start: try again with backoff, whatever the policy (it never ran). */
-    uint64_t delay = 0;
-    ac_restart_due(LAUNCH_RESTART_ALWAYS, true, t->streak, &delay);
-    t->streak++;
-    t->phase = AC_PHASE_WAITING;
-    t->start_at = ac_now_ms() + delay;
+  if (p->status < 0) { /* no values, no start */
     snprintf(msg, sizeof msg, "fetching its secrets: %s", sd_strerror(p->status));
-    ac_report(ac, t, AGENTCORE_PENDING, msg);
+    retry_unstarted(ac, t, AGENTCORE_PENDING, msg);
     return;
   }
   for (size_t i = 0; i < p->n_files; i++) {
@@ -476,6 +482,11 @@ static int start(struct agentcore *ac, struct task *t, const struct want *w) {
     t->start_at = UINT64_MAX;
     t->dirty = true;
     ac_report(ac, t, AGENTCORE_FAILED, w->ls_err);
+    return 0;
+  }
+  char why[AGENTCORE_MSG_LEN] = "";
+  if (ac->ops.admit && ac->ops.admit(ac->ops.ud, &w->ls, why, sizeof why) < 0) {
+    retry_unstarted(ac, t, AGENTCORE_FAILED, why); /* refused before any value is fetched */
     return 0;
   }
   if (t->reported && (t->state == AGENTCORE_FAILED || t->state == AGENTCORE_EXITED))
@@ -593,9 +604,27 @@ static void requeue(struct agentcore *ac, struct pending *p) {
 
 static void take_completed(struct agentcore *ac) {
   pthread_mutex_lock(&ac->lock);
-  struct pending *p = ac->completed, *later = NULL;
+  struct pending *p = ac->completed, *later = NULL, *starts = NULL, **st = &starts;
   ac->completed = NULL;
   pthread_mutex_unlock(&ac->lock);
+  /* Live puts (rotations, new grants) first: a start forks and waits for its
+   * container's exec (tens of ms), and the files of running containers must not
+   * wait behind two of them. */
+  for (struct pending **pp = &p; *pp;) {
+    if ((*pp)->task && (*pp)->for_start) {
+      *st = *pp;
+      *pp = (*pp)->next;
+      st = &(*st)->next;
+      *st = NULL;
+    } else {
+      pp = &(*pp)->next;
+    }
+  }
+  for (struct pending **pp = &p; ; pp = &(*pp)->next)
+    if (!*pp) {
+      *pp = starts;
+      break;
+    }
   while (p) {
     struct pending *next = p->next;
     struct task *t = p->task;
@@ -703,6 +732,10 @@ static int plan_and_act(struct agentcore *ac) {
         goto out;
     }
   }
+  /* A start this pass put off (the launch gate refused it) is due at its own time. */
+  for (size_t i = 0; i < ac->n_tasks; i++)
+    if (ac->tasks[i]->phase == AC_PHASE_WAITING && ac->tasks[i]->start_at < wake)
+      wake = ac->tasks[i]->start_at;
   ac->wake_at = wake;
   r = 0;
 out:
@@ -719,6 +752,27 @@ void ac_write_dirty(struct agentcore *ac) {
       task_record(ac, ac->tasks[i]);
 }
 
+/* At most max dirty records, then hand control back: after a rotation every task's
+ * record changes (its files' versions), and writing 50 of them (a rename each: on
+ * ext4 a flush each) would hold the caller's loop, and so the next replies with
+ * values, for tens of milliseconds. A record written late only makes a restarted
+ * agent put a file again or remove one already gone; starts record before they
+ * fork (start_with), whatever this defers. */
+static void write_dirty_some(struct agentcore *ac, size_t max) {
+  for (size_t i = 0; i < ac->n_tasks && max; i++)
+    if (ac->tasks[i]->dirty) {
+      task_record(ac, ac->tasks[i]);
+      max--;
+    }
+}
+
+static bool any_dirty(const struct agentcore *ac) {
+  for (size_t i = 0; i < ac->n_tasks; i++)
+    if (ac->tasks[i]->dirty)
+      return true;
+  return false;
+}
+
 int agentcore_process(struct agentcore *ac) {
   int r = 0;
   if (ac->removed)
@@ -731,14 +785,13 @@ int agentcore_process(struct agentcore *ac) {
     take_completed(ac);
     if (ac->assigned && (r = plan_and_act(ac)) < 0)
       break;
-    ac_write_dirty(ac);
     pthread_mutex_lock(&ac->lock);
     bool more = ac->completed != NULL;
     pthread_mutex_unlock(&ac->lock);
     if (!more || ac->start_budget == 0)
       break;
   }
-  ac_write_dirty(ac);
+  write_dirty_some(ac, RECORDS_PER_PASS);
   return r;
 }
 
@@ -746,6 +799,8 @@ int agentcore_fd(const struct agentcore *ac) { return ac->epfd; }
 
 int agentcore_timeout_ms(const struct agentcore *ac) {
   uint64_t at = ac->wake_at, now = ac_now_ms();
+  if (any_dirty(ac))
+    return 0; /* records still to write (write_dirty_some) */
   for (size_t i = 0; i < ac->n_tasks; i++)
     if (ac->tasks[i]->phase == AC_PHASE_STOPPING && ac->tasks[i]->kill_at < at)
       at = ac->tasks[i]->kill_at;

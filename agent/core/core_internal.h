@@ -20,6 +20,8 @@
  * gets back control between batches, so a revoke or a rotation pushed meanwhile never
  * waits behind a node's worth of starts. */
 #define STARTS_PER_PASS 2
+/* task records written per pass at most (core.c: write_dirty_some) */
+#define RECORDS_PER_PASS 4
 
 /* One assigned task, as agentcore_assign copied it. */
 struct want {

@@ -332,6 +332,8 @@ fail:
 void agentcore_free(struct agentcore *ac) {
   if (!ac)
     return;
+  if (!ac->removed && ac->tasks_fd >= 0)
+    ac_write_dirty(ac); /* what agentcore_process had not written yet */
   for (size_t i = 0; i < ac->n_tasks; i++)
     ac_task_free(ac->tasks[i]);
   free(ac->tasks);
