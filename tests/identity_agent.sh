@@ -21,6 +21,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 SLACK=${SD_TIME_SLACK:-1}
 EXIT_REMOVED=3
 FAKETIME_LIB=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n1 || true)
+if [ "$(id -u)" != 0 ]; then
+  echo "SKIP[root]: the agent's task delivery (stopped and wiped on removal) needs root"
+  exit 77
+fi
 [ -n "$FAKETIME_LIB" ] || fail "libfaketime not installed (scripts/deps.sh installs faketime)"
 
 free_port() {
