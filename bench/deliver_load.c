@@ -38,6 +38,7 @@
 #include <uv.h>
 
 #include "bench/measure.h"
+#include "bench/node_session.h"
 #include "wire/assign.h"
 #include "wire/async_client.h"
 #include "wire/msg.h"
@@ -70,24 +71,6 @@ static struct {
   char first_error[400];
 } L;
 
-/* VmRSS, or with anon its RssAnon part (the heap: not the store's mapped
- * file pages, which grow with the audit chain rather than with agents). */
-static long rss_kib_of(int pid, bool anon) {
-  char path[64], line[256];
-  long kib = -1;
-  snprintf(path, sizeof(path), "/proc/%d/status", pid);
-  FILE *f = fopen(path, "r");
-  if (!f)
-    return -1;
-  while (fgets(line, sizeof(line), f))
-    if (sscanf(line, anon ? "RssAnon: %ld kB" : "VmRSS: %ld kB", &kib) == 1)
-      break;
-  fclose(f);
-  return kib;
-}
-
-static long rss_kib(int pid) { return rss_kib_of(pid, false); }
-
 /* secretd's CPU seconds (all threads); a vanished secretd fails the run. */
 static double cpu_s(int pid) {
   double v = 0;
@@ -102,46 +85,6 @@ static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void *read_file(const char *dir, const char *name, long *len) {
-  char p[512];
-  snprintf(p, sizeof(p), "%s/%s", dir, name);
-  FILE *f = fopen(p, "rb");
-  if (!f)
-    return NULL;
-  void *buf = malloc(16384);
-  *len = buf ? (long)fread(buf, 1, 16384, f) : 0;
-  fclose(f);
-  return buf;
-}
-
-static struct wire_tls_ctx *load_ctx(const char *dir) {
-  long lc, lk, la;
-  unsigned char *c = read_file(dir, "node.crt", &lc), *k = read_file(dir, "node.key", &lk),
-                *a = read_file(dir, "ca.crt", &la);
-  const unsigned char *p;
-  struct wire_tls_ctx *ctx = NULL;
-  if (c && k && a) {
-    p = c;
-    X509 *cert = d2i_X509(NULL, &p, lc);
-    p = a;
-    X509 *ca = d2i_X509(NULL, &p, la);
-    p = k;
-    EVP_PKEY *key = d2i_AutoPrivateKey(NULL, &p, lk);
-    struct wire_tls_config cfg = {.role = WIRE_TLS_CLIENT, .ca_cert = ca, .cert = cert, .key = key};
-    if (!cert || !ca || !key || wire_tls_ctx_new(&cfg, &ctx) < 0)
-      ctx = NULL;
-    X509_free(cert);
-    X509_free(ca);
-    EVP_PKEY_free(key);
-  }
-  if (k)
-    memset(k, 0, 16384); /* a private key: gone as soon as it is parsed */
-  free(c);
-  free(k);
-  free(a);
-  return ctx;
 }
 
 static void fail_once(const char *fmt, const char *what) {
@@ -375,12 +318,12 @@ int main(int argc, char **argv) {
   setrlimit(RLIMIT_NOFILE, &rl);
   L.a = calloc(L.n, sizeof(*L.a));
   for (unsigned i = 0; i < L.n; i++)
-    if (!(L.a[i].ctx = load_ctx(argv[5 + i]))) {
+    if (!(L.a[i].ctx = bench_node_tls_ctx(argv[5 + i]))) {
       fprintf(stderr, "deliver_load: %s: cannot load the node certificate\n", argv[5 + i]);
       return 1;
     }
   uv_loop_init(&L.loop);
-  long before = rss_kib(L.pid), before_anon = rss_kib_of(L.pid, true);
+  long before = bench_rss_kib(L.pid, false), before_anon = bench_rss_kib(L.pid, true);
   if (before < 0) {
     fprintf(stderr, "deliver_load: no process %d\n", L.pid);
     return 1;
@@ -406,13 +349,13 @@ int main(int argc, char **argv) {
   fprintf(stderr, "deliver_load: %u sessions delivering after %.1f s; measuring in 1 s\n", L.n,
           t_up);
   run_for(1000);
-  long with_sessions = rss_kib(L.pid), with_sessions_anon = rss_kib_of(L.pid, true);
+  long with_sessions = bench_rss_kib(L.pid, false), with_sessions_anon = bench_rss_kib(L.pid, true);
   L.measuring = true;
   double c0 = cpu_s(L.pid), s0 = bench_cpu_self(), t0 = now_s();
   run_for((unsigned)(secs * 1000));
   double c1 = cpu_s(L.pid), s1 = bench_cpu_self(), t1 = now_s();
   L.measuring = false;
-  long under_load = rss_kib(L.pid), under_load_anon = rss_kib_of(L.pid, true);
+  long under_load = bench_rss_kib(L.pid, false), under_load_anon = bench_rss_kib(L.pid, true);
   L.stopping = true;
   if (L.failed) {
     fprintf(stderr, "deliver_load: %llu failures: %s\n", (unsigned long long)L.failed,

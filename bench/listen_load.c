@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 #include <uv.h>
 
+#include "bench/node_session.h"
 #include "wire/async_client.h"
 #include "wire/msg.h"
 #include "wire/tls.h"
@@ -39,60 +40,6 @@ static struct {
   char host[64];
   int port;
 } L;
-
-static long rss_kib(int pid) {
-  char path[64], line[256];
-  long kib = -1;
-  snprintf(path, sizeof(path), "/proc/%d/status", pid);
-  FILE *f = fopen(path, "r");
-  if (!f)
-    return -1;
-  while (fgets(line, sizeof(line), f))
-    if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-      break;
-  fclose(f);
-  return kib;
-}
-
-static void *read_file(const char *dir, const char *name, long *len) {
-  char p[512];
-  snprintf(p, sizeof(p), "%s/%s", dir, name);
-  FILE *f = fopen(p, "rb");
-  if (!f)
-    return NULL;
-  void *buf = malloc(16384);
-  *len = buf ? (long)fread(buf, 1, 16384, f) : 0;
-  fclose(f);
-  return buf;
-}
-
-static struct wire_tls_ctx *load_ctx(const char *dir) {
-  long lc, lk, la;
-  unsigned char *c = read_file(dir, "node.crt", &lc), *k = read_file(dir, "node.key", &lk),
-                *a = read_file(dir, "ca.crt", &la);
-  const unsigned char *p;
-  struct wire_tls_ctx *ctx = NULL;
-  if (c && k && a) {
-    p = c;
-    X509 *cert = d2i_X509(NULL, &p, lc);
-    p = a;
-    X509 *ca = d2i_X509(NULL, &p, la);
-    p = k;
-    EVP_PKEY *key = d2i_AutoPrivateKey(NULL, &p, lk);
-    struct wire_tls_config cfg = {.role = WIRE_TLS_CLIENT, .ca_cert = ca, .cert = cert, .key = key};
-    if (!cert || !ca || !key || wire_tls_ctx_new(&cfg, &ctx) < 0)
-      ctx = NULL;
-    X509_free(cert);
-    X509_free(ca);
-    EVP_PKEY_free(key);
-  }
-  if (k)
-    memset(k, 0, 16384); /* a private key: gone as soon as it is parsed */
-  free(c);
-  free(k);
-  free(a);
-  return ctx;
-}
 
 static void pack_hello(msgpack_packer *pk, void *ud) {
   (void)ud;
@@ -164,13 +111,13 @@ int main(int argc, char **argv) {
   struct rlimit rl = {L.n + 256, L.n + 256};
   setrlimit(RLIMIT_NOFILE, &rl);
   for (int i = 4; i < argc && L.nctx < MAX_NODES; i++)
-    if (!(L.ctx[L.nctx++] = load_ctx(argv[i]))) {
+    if (!(L.ctx[L.nctx++] = bench_node_tls_ctx(argv[i]))) {
       fprintf(stderr, "listen_load: %s: cannot load the node certificate\n", argv[i]);
       return 1;
     }
   L.c = calloc(L.n, sizeof(*L.c));
   uv_loop_init(&L.loop);
-  long before = rss_kib(pid);
+  long before = bench_rss_kib(pid, false);
   if (before < 0) {
     fprintf(stderr, "listen_load: no process %d\n", pid);
     return 1;
@@ -198,7 +145,7 @@ int main(int argc, char **argv) {
   uv_timer_stop(&checker);
   uv_timer_start(&deadline, stop_loop, 1500, 0);
   uv_run(&L.loop, UV_RUN_DEFAULT);
-  long after = rss_kib(pid);
+  long after = bench_rss_kib(pid, false);
   printf("sessions: %u with %u node certificates, all up (hello answered) in %.2f s, %u "
          "losses\n",
          L.n, L.nctx, secs, L.down);
