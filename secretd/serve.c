@@ -322,12 +322,19 @@ static int serve_run(const struct serve_opts *o) {
   }
   if (r < 0)
     return log_errno(r, o->dir);
+  /* A new (or empty) audit file is filled with the chain so far: that is its start,
+   * not a loss (`secretd init` writes records before any file is named). */
+  struct stat ast;
+  bool audit_file_new = o->audit_file && (stat(o->audit_file, &ast) < 0 || ast.st_size == 0);
   if ((r = open_store(o, &s.store)) < 0)
     return r;
   if (o->audit_file) {
     uint64_t n = store_audit_file_recovered(s.store);
     int fe = store_audit_file_error(s.store);
-    if (n)
+    if (n && audit_file_new)
+      log_info("the audit file %s starts with the chain's %llu record(s) so far", o->audit_file,
+               (unsigned long long)n);
+    else if (n)
       log_warn("the audit file %s lacked %llu record(s) of the chain; appended them", o->audit_file,
                (unsigned long long)n);
     if (fe == -ESTALE)

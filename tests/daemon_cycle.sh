@@ -75,3 +75,15 @@ grep -qv '"outcome":"ok"' "$T/audit.json" || fail "refused requests were not aud
 grep -q '"action":"secret.create"' "$AUDIT" || fail "audit file lacks creates"
 stop_daemon
 ok "restart keeps data; audit chain and file record every request"
+
+# The first serve filled the new audit file with what init wrote: a start, not a loss.
+grep -q "starts with the chain's 2 record(s) so far" "$T/err.log" ||
+  fail "no start line for the new audit file: $(head -n 3 "$T/err.log")"
+grep -q "lacked" "$T/err.log" && fail "a new audit file was reported as lacking records"
+# A file that lost its last line is a loss: warned, and the line appended again.
+sed -i '$d' "$AUDIT"
+start_daemon
+stop_daemon
+grep -q "lacked 1 record(s) of the chain; appended them" "$T/err.log" ||
+  fail "a truncated audit file was not reported: $(tail -n 3 "$T/err.log")"
+ok "a new audit file starts with the chain (info); one that lost a record is warned and mended"
