@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "agent/core/agentcore.h"
+#include "agent/core/set_order.h"
 #include "agent/launch_gate.h"
 #include "base/error.h"
 #include "base/secbuf.h"
@@ -32,6 +33,8 @@ struct report {
   uint64_t rev; /* bumped on each new state: an older call's ack does not clear it */
 };
 
+_Static_assert(AC_SET_DIGEST_LEN == WIRE_ASSIGN_DIGEST_LEN, "one digest size for sets");
+
 struct agent_delivery {
   uv_loop_t *loop;
   struct agentcore *ac;
@@ -40,10 +43,7 @@ struct agent_delivery {
   uv_timer_t timer;
   int open_handles;
   bool closing, removed;
-  /* the set applied last */
-  bool have_set;
-  uint64_t generation;
-  uint8_t digest[WIRE_ASSIGN_DIGEST_LEN];
+  struct ac_set_held held; /* the set applied last */
   bool syncing, sync_again;
   /* sets applied from pushes: a node.assignments reply asked before the
    * latest of them is not applied over it (it is as old or older) */
@@ -165,14 +165,14 @@ out:
 
 static void pack_assignments_args(msgpack_packer *pk, void *ud) {
   struct agent_delivery *d = ud;
-  if (!d->have_set) {
+  if (!d->held.have) {
     msgpack_pack_map(pk, 0);
     return;
   }
   char hex[2 * WIRE_ASSIGN_DIGEST_LEN + 1];
-  sodium_bin2hex(hex, sizeof(hex), d->digest, sizeof(d->digest));
+  sodium_bin2hex(hex, sizeof(hex), d->held.digest, sizeof(d->held.digest));
   msgpack_pack_map(pk, 2);
-  wire_pack_kv_uint(pk, "generation", d->generation);
+  wire_pack_kv_uint(pk, "generation", d->held.generation);
   wire_pack_kv_str(pk, "digest", hex);
 }
 
@@ -203,9 +203,9 @@ static int take_set(struct agent_delivery *d, const struct wire_assignments *a) 
   int r = apply_set(d, a);
   if (r < 0)
     return r;
-  d->have_set = true;
-  d->generation = a->generation;
-  memcpy(d->digest, a->digest, sizeof(d->digest));
+  d->held.have = true;
+  d->held.generation = a->generation;
+  memcpy(d->held.digest, a->digest, sizeof(d->held.digest));
   logf_("assignments generation %llu applied (%zu task(s))", (unsigned long long)a->generation,
         a->n_tasks);
   report_taken_back(d, a);
@@ -236,11 +236,9 @@ static void on_assignments(struct wire_session *s, int status, const struct wire
       int r = wire_assignments_decode(set, &a, &why);
       if (r < 0)
         logf_("the manager's assignment set does not decode: %s", why ? why : sd_strerror(r));
-      else if (d->pushed_sets != d->pushed_sets_at_sync && d->have_set &&
-               a.generation <= d->generation)
-        ; /* a push brought this generation or a newer one meanwhile */
-      else
-        take_set(d, &a);
+      else if (ac_set_on_reply(&d->held, d->pushed_sets != d->pushed_sets_at_sync,
+                               a.generation) == AC_SET_TAKE)
+        take_set(d, &a); /* else a push brought this generation or a newer one meanwhile */
       wire_assignments_clear(&a);
     }
   }
@@ -499,13 +497,17 @@ static void push_with_set(struct agent_delivery *d, const msgpack_object *set) {
     logf_("the manager's pushed assignment set does not decode: %s (asking for it)",
           why ? why : sd_strerror(r));
     sync_now(d);
-  } else if (!d->have_set || a.generation > d->generation) {
-    if (take_set(d, &a) == 0)
-      d->pushed_sets++;
-    else
-      sync_now(d);
-  } else if (sodium_memcmp(a.digest, d->digest, sizeof(d->digest)) != 0) {
-    sync_now(d);
+  } else {
+    switch (ac_set_on_push(&d->held, a.generation, a.digest)) {
+    case AC_SET_TAKE:
+      if (take_set(d, &a) == 0)
+        d->pushed_sets++;
+      else
+        sync_now(d);
+      break;
+    case AC_SET_ASK: sync_now(d); break;
+    case AC_SET_SKIP: break;
+    }
   }
   wire_assignments_clear(&a);
 }
