@@ -100,6 +100,17 @@ if(TARGET secretd AND TARGET secret AND TARGET secret-agent)
                    ${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh $<TARGET_FILE:secret-image>)
   set_tests_properties(delivery_scale PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE
                        LABELS "integration;daemon;agent" ENVIRONMENT "SD_TIME_SLACK=${sd_slack}")
+
+  # A node's assignment set stays within one frame: services with large seccomp
+  # profiles fill a node to the bound and run; the next service or grant is refused
+  # with the node, the size and the limit; a revoke still reaches the full node; another
+  # node is unaffected (root).
+  add_test(NAME delivery_setbound
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/delivery_setbound.sh
+                   $<TARGET_FILE:secretd> $<TARGET_FILE:secret> $<TARGET_FILE:secret-agent>
+                   ${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh)
+  set_tests_properties(delivery_setbound PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE
+                       LABELS "integration;daemon;agent" ENVIRONMENT "SD_TIME_SLACK=${sd_slack}")
 endif()
 
 # Deliveries under concurrent load (issue 11): joined nodes on loopback, each
