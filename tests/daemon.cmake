@@ -77,6 +77,10 @@ endif()
 if(TARGET secretd_dispatch)
   secretd_unit_test(test_secretd_dispatch LIBS secretd_dispatch)
   target_include_directories(test_secretd_dispatch PRIVATE ${SECRETD_TEST_DIR})
+  # The bound on a node's set: writes that would overflow one frame are rolled back
+  # inside their batch (with their audit record), the ones before them count.
+  secretd_unit_test(test_secretd_setbound LIBS secretd_dispatch)
+  target_include_directories(test_secretd_setbound PRIVATE ${SECRETD_TEST_DIR})
 endif()
 
 # Secret delivery end to end (issue 11): secretd --listen, secret-agent run
