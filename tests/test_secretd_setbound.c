@@ -14,7 +14,9 @@
 #include <lmdb.h>
 #include <string.h>
 
+#include "secretd/admin.h"
 #include "secretd/dispatch.h"
+#include "secretd/serve.h"
 #include "store/dispatch.h"
 #include "test_store_util.h"
 #include "wire/msg.h"
@@ -254,12 +256,51 @@ static void test_the_task_count_bound_is_kept_too(void **state) {
   sfx_free(f);
 }
 
+/* A store written before the bound may hold a node over it: node.assignments
+ * refuses with a message that says what to do, not the session's "too large". */
+static void test_an_oversized_set_from_an_older_store_is_refused_with_a_clear_message(
+    void **state) {
+  (void)state;
+  struct sfx *f = sfx_new(NULL);
+  struct store_batch *b;
+  msgpack_sbuffer sb;
+  spec_bytes(&sb, PAD);
+  assert_int_equal(store_batch_begin(f->s, &b), 0);
+  for (int i = 0; i < 3; i++) { /* unbounded, as before the check */
+    char name[8];
+    snprintf(name, sizeof(name), "o%d", i);
+    assert_int_equal(store_service_create(b, &f->actor, name, "n1", sb.data, sb.size), 0);
+  }
+  assert_int_equal(store_batch_commit(b), 0);
+  msgpack_sbuffer_destroy(&sb);
+  struct server srv = {0};
+  struct admin_req rq = {0};
+  msgpack_object args = {.type = MSGPACK_OBJECT_MAP};
+  srv.store = f->s;
+  rq.server = &srv;
+  snprintf(rq.node_id, sizeof(rq.node_id), "n1");
+  assert_int_equal(node_prep_assignments(&rq, &args), -E2BIG);
+  assert_non_null(strstr(rq.errmsg, "larger than one frame"));
+  node_req_clear(&rq);
+  /* removing one brings it back */
+  assert_int_equal(store_batch_begin(f->s, &b), 0);
+  assert_int_equal(store_service_remove(b, &f->actor, "o0"), 0);
+  assert_int_equal(store_batch_commit(b), 0);
+  struct admin_req rq2 = {0};
+  rq2.server = &srv;
+  snprintf(rq2.node_id, sizeof(rq2.node_id), "n1");
+  assert_int_equal(node_prep_assignments(&rq2, &args), 0);
+  node_req_clear(&rq2);
+  sfx_free(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_writes_of_one_batch_count_and_the_one_over_is_rolled_back),
       cmocka_unit_test(
           test_a_node_filled_to_the_bound_refuses_the_next_grant_and_still_fits_a_frame),
       cmocka_unit_test(test_the_task_count_bound_is_kept_too),
+      cmocka_unit_test(test_an_oversized_set_from_an_older_store_is_refused_with_a_clear_message),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
