@@ -70,11 +70,14 @@ int admin_refuse_unfit(struct store_batch *b, struct admin_req *rq, const struct
              f->node, WIRE_ASSIGN_TASKS_MAX, WIRE_ASSIGN_GRANTS_MAX);
     snprintf(object, sizeof(object), "%s node:%.64s over:counts", what, f->node);
   } else if (r == -E2BIG) {
+    bool create = rq->action && strcmp(rq->action, "service.create") == 0;
     snprintf(rq->errbuf, sizeof(rq->errbuf),
              "refused: node %.64s's assignments (%zu tasks) would reach %zu bytes, over the "
-             "limit of %zu bytes (one frame); place it on another node or remove services or "
-             "grants from this one",
-             f->node, f->tasks, f->bytes, DISPATCH_SET_MAX);
+             "limit of %zu bytes (one frame); %s",
+             f->node, f->tasks, f->bytes, DISPATCH_SET_MAX,
+             create ? "place the service on another node, or remove services or grants from "
+                      "this one"
+                    : "remove services or grants from this node first");
     snprintf(object, sizeof(object), "%s node:%.64s bytes:%zu limit:%zu", what, f->node, f->bytes,
              DISPATCH_SET_MAX);
   } else {

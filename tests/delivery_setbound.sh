@@ -176,8 +176,9 @@ ok "the next service (at $small bytes) and the next grant (at $g bytes) are refu
 S audit >"$T/audit.txt" 2>&1 || fail "audit: $(tail -n 2 "$T/audit.txt")"
 [ "$(grep -c "service.create.*error:too_big" "$T/audit.txt")" = 2 ] ||
   fail "the refused creates are not audited: $(grep service.create "$T/audit.txt" | tail -n 3)"
-grep -q "grant.add.*big5.*error:too_big" "$T/audit.txt" ||
-  fail "the refused grant is not audited: $(grep grant.add "$T/audit.txt" | tail -n 2)"
+line=$(grep "grant.add.*service:big5" "$T/audit.txt" | tail -n 1)
+[[ "$line" == *"node:$NODE_A bytes:$g limit:$LIMIT"* && "$line" == *error:too_big* ]] ||
+  fail "the refused grant is not audited with node, size and limit: $line"
 ok "each refusal is audited (error:too_big, with the node, the size and the limit)"
 
 for s in watch big1 big2 big3 big4 big5; do
