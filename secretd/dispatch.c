@@ -158,58 +158,52 @@ int dispatch_write_bounded(struct store_batch *b, const char *node, const char *
   struct store_savepoint *sp = NULL;
   struct store_node_set *sets = NULL;
   struct wire_assignments a = {0};
-  char where[STORE_NODE_MAX + 1];
+  char where[STORE_NODE_MAX + 1] = "";
   size_t bytes = 0;
+  int rs;
   if (!b || !write || !ret || (!node && !service))
     return -EINVAL;
   memset(ret, 0, sizeof(*ret));
   int r = store_savepoint_begin(b, &sp);
   if (r < 0)
     return r;
-  int rw = write(b, ud);
-  if (rw < 0) { /* the write failed: its failure record stays */
-    r = store_savepoint_release(sp);
-    return r < 0 ? r : rw;
-  }
-  if (node)
+  if ((r = write(b, ud)) < 0)
+    goto keep; /* failed: nothing to measure, its failure record stays */
+  if (node) {
     snprintf(where, sizeof(where), "%s", node);
-  else if ((r = store_batch_service_node(b, service, where)) == -ENOENT) {
-    r = store_savepoint_release(sp); /* a grant to a service not created yet */
-    return r < 0 ? r : rw;
+  } else if ((r = store_batch_service_node(b, service, where)) == -ENOENT) {
+    r = 0; /* a grant to a service not created yet: no node to measure */
+    goto keep;
+  } else if (r < 0) {
+    goto drop;
   }
   const char *nodes[1] = {where};
-  if (r == 0)
-    r = store_batch_nodes_assignments(b, nodes, 1, WIRE_ASSIGN_TASKS_MAX, WIRE_ASSIGN_GRANTS_MAX,
-                                      &sets);
+  r = store_batch_nodes_assignments(b, nodes, 1, WIRE_ASSIGN_TASKS_MAX, WIRE_ASSIGN_GRANTS_MAX,
+                                    &sets);
   if (r == -E2BIG) { /* a count bound */
-    snprintf(ret->node, sizeof(ret->node), "%s", where);
     ret->counts = true;
-    goto refuse;
-  }
-  if (r == 0)
-    r = set_from_store_d(where, &sets[0], &a, NULL, true);
-  if (r == 0)
-    r = dispatch_set_bound(&a, &bytes);
-  if (r < 0)
-    goto refuse_err;
-  if (bytes > DISPATCH_SET_MAX) {
-    snprintf(ret->node, sizeof(ret->node), "%s", where);
+  } else if (r == 0 && (r = set_from_store_d(where, &sets[0], &a, NULL, true)) == 0 &&
+             (r = dispatch_set_bound(&a, &bytes)) == 0 && bytes > DISPATCH_SET_MAX) {
     ret->bytes = bytes;
     ret->tasks = a.n_tasks;
     r = -E2BIG;
-    goto refuse;
   }
-  wire_assignments_clear(&a);
-  store_node_sets_free(sets, 1);
-  r = store_savepoint_release(sp);
-  return r < 0 ? r : rw;
-refuse:
-  r = -E2BIG;
-refuse_err:
-  wire_assignments_clear(&a);
-  store_node_sets_free(sets, 1);
+  if (r == 0)
+    goto keep;
+drop: /* over the bound, or not measured: the write goes, with its record */
+  snprintf(ret->node, sizeof(ret->node), "%s", where);
   store_savepoint_rollback(sp);
   ret->rolled_back = true;
+  goto out;
+keep:
+  if ((rs = store_savepoint_release(sp)) < 0) { /* its work and record are gone */
+    ret->rolled_back = true;
+    if (r == 0)
+      r = rs;
+  }
+out:
+  wire_assignments_clear(&a);
+  store_node_sets_free(sets, 1);
   return r;
 }
 

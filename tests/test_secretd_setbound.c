@@ -219,6 +219,10 @@ static void test_a_node_filled_to_the_bound_refuses_the_next_grant_and_still_fit
   assert_true(fit.bytes > DISPATCH_SET_MAX && fit.bytes < DISPATCH_SET_MAX + 200);
   assert_int_equal(count_records(f, "grant.add", "service:a2", ""), 0);
   assert_int_equal(bound_of(f, "n1", NULL), full);
+  /* a grant that fails on its own (no such secret) keeps its error and record */
+  assert_int_equal(grant1(f, "nosuch", "a2", &fit), -ENOENT);
+  assert_false(fit.rolled_back);
+  assert_int_equal(count_records(f, "grant.add", "secret:nosuch", "error:not_found"), 1);
   /* as is the next service, however small */
   assert_int_equal(create1(f, "tiny", "n1", 0, &fit), -E2BIG);
   /* a grant to a service on another node, or to one not created yet, passes */
