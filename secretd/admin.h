@@ -193,6 +193,14 @@ int admin_arg_str(const msgpack_object *args, const char *key, char *buf, size_t
 
 int admin_prep_service_create(struct admin_req *rq, const msgpack_object *args);
 int admin_run_service_create(struct store_batch *b, struct admin_req *rq);
+/* After dispatch_write_bounded() returned r < 0 with f (worker thread, in
+ * rq's batch): when the write was rolled back, write rq's refusal audit
+ * record and, for a set that would not fit (-E2BIG), set rq's message (the
+ * node, the size it would reach and the limit). Returns r, or the error
+ * writing the record. */
+struct dispatch_fit;
+int admin_refuse_unfit(struct store_batch *b, struct admin_req *rq, const struct dispatch_fit *f,
+                       int r);
 void admin_pack_service_create(msgpack_packer *pk, const struct admin_req *rq);
 int admin_prep_service_ls(struct admin_req *rq, const msgpack_object *args);
 void admin_pack_service_ls(msgpack_packer *pk, const struct admin_req *rq);

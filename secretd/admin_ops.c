@@ -17,6 +17,7 @@
 #include "base/limits.h"
 #include "base/str.h"
 #include "crypto/secbuf.h"
+#include "secretd/dispatch.h"
 #include "secretd/dispatch_hook.h"
 #include "secretd/secretd.h"
 #include "secretd/serve.h"
@@ -219,7 +220,8 @@ static int prep_grant_add(struct admin_req *rq, const msgpack_object *args) {
   return 0;
 }
 
-static int run_grant_add(struct store_batch *b, struct admin_req *rq) {
+static int grant_write(struct store_batch *b, void *ud) {
+  struct admin_req *rq = ud;
   struct store_grant g = {
       .service = rq->service,
       .target = rq->has_target ? rq->target : NULL,
@@ -233,6 +235,14 @@ static int run_grant_add(struct store_batch *b, struct admin_req *rq) {
   int r = store_grant_add(b, &rq->actor, rq->ref, &g);
   take_target(b, rq);
   return r;
+}
+
+/* A grant (or a pin, owner, target change) grows the set of the node the
+ * service's task is placed on: refused when that would not fit. */
+static int run_grant_add(struct store_batch *b, struct admin_req *rq) {
+  struct dispatch_fit fit;
+  int r = dispatch_write_bounded(b, NULL, rq->service, grant_write, rq, &fit);
+  return r < 0 ? admin_refuse_unfit(b, rq, &fit, r) : r;
 }
 
 static int prep_grant_rm(struct admin_req *rq, const msgpack_object *args) {

@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "runtime/launch_spec.h"
 #include "secretd/admin.h"
+#include "secretd/dispatch.h"
 #include "secretd/serve.h"
 #include "wire/msg.h"
 
@@ -56,8 +57,53 @@ int admin_prep_service_create(struct admin_req *rq, const msgpack_object *args) 
   return r;
 }
 
-int admin_run_service_create(struct store_batch *b, struct admin_req *rq) {
+int admin_refuse_unfit(struct store_batch *b, struct admin_req *rq, const struct dispatch_fit *f,
+                       int r) {
+  char object[300], what[200];
+  if (!f->rolled_back)
+    return r; /* the write itself failed: its own record says so */
+  admin_req_object(rq, what, sizeof(what));
+  if (r == -E2BIG && f->counts) {
+    snprintf(rq->errbuf, sizeof(rq->errbuf),
+             "refused: node %.64s would hold more than %d tasks, or a task more than %d grants "
+             "(the protocol's bounds on one node's assignments)",
+             f->node, WIRE_ASSIGN_TASKS_MAX, WIRE_ASSIGN_GRANTS_MAX);
+    snprintf(object, sizeof(object), "%s node:%.64s over:counts", what, f->node);
+  } else if (r == -E2BIG) {
+    bool create = rq->action && strcmp(rq->action, "service.create") == 0;
+    snprintf(rq->errbuf, sizeof(rq->errbuf),
+             "refused: node %.64s's assignments (%zu tasks) would reach %zu bytes, over the "
+             "limit of %zu bytes (one frame); %s",
+             f->node, f->tasks, f->bytes, DISPATCH_SET_MAX,
+             create ? "place the service on another node, or remove services or grants from "
+                      "this one"
+                    : "remove services or grants from this node first");
+    snprintf(object, sizeof(object), "%s node:%.64s bytes:%zu limit:%zu", what, f->node, f->bytes,
+             DISPATCH_SET_MAX);
+  } else {
+    snprintf(object, sizeof(object), "%s (node's assignments not measured)", what);
+  }
+  int ra = store_audit_note(b, &rq->actor, rq->action, object, r);
+  if (ra < 0)
+    return ra;
+  if (r == -E2BIG) {
+    rq->code = r;
+    rq->errmsg = rq->errbuf;
+  }
+  return r;
+}
+
+static int create_write(struct store_batch *b, void *ud) {
+  struct admin_req *rq = ud;
   return store_service_create(b, &rq->actor, rq->name, rq->node, rq->spec, rq->spec_len);
+}
+
+/* The service's task adds its spec and its service's grants (granted before
+ * it was created) to the node's set: refused when that would not fit. */
+int admin_run_service_create(struct store_batch *b, struct admin_req *rq) {
+  struct dispatch_fit fit;
+  int r = dispatch_write_bounded(b, rq->node, NULL, create_write, rq, &fit);
+  return r < 0 ? admin_refuse_unfit(b, rq, &fit, r) : r;
 }
 
 void admin_pack_service_create(msgpack_packer *pk, const struct admin_req *rq) {

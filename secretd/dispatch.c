@@ -30,9 +30,18 @@ static void spec_restart(const uint8_t *spec, size_t len, char out[WIRE_ASSIGN_S
   wire_value_free(v);
 }
 
-/* A node's set from its part of a store snapshot; takes the specs. */
+/* A node's set from its part of a store snapshot; takes the specs. With
+ * ret_stale NULL and no_digest, the digest is left zero (a set only measured). */
+static int set_from_store_d(const char *node, struct store_node_set *ns,
+                            struct wire_assignments *ret, bool *ret_stale, bool no_digest);
+
 static int set_from_store(const char *node, struct store_node_set *ns,
                           struct wire_assignments *ret, bool *ret_stale) {
+  return set_from_store_d(node, ns, ret, ret_stale, false);
+}
+
+static int set_from_store_d(const char *node, struct store_node_set *ns,
+                            struct wire_assignments *ret, bool *ret_stale, bool no_digest) {
   struct store_node_assignment *na = ns->tasks;
   size_t n = ns->n_tasks;
   struct wire_assignments a = {0};
@@ -72,7 +81,7 @@ static int set_from_store(const char *node, struct store_node_set *ns,
     }
     t->n_grants = na[i].n_grants;
   }
-  if ((r = wire_assign_digest(&a, a.digest)) < 0)
+  if (!no_digest && (r = wire_assign_digest(&a, a.digest)) < 0)
     goto out;
   a.generation = ns->gen.generation;
   if (ret_stale)
@@ -111,6 +120,91 @@ int dispatch_build(struct store *s, const char *node, struct wire_assignments *r
   if (!s || !ret)
     return -EINVAL;
   return dispatch_build_many(s, &node, 1, ret, ret_stale);
+}
+
+/* ---- the bound on a node's set ---- */
+
+static int count_bytes(void *data, const char *buf, size_t len) {
+  (void)buf;
+  *(size_t *)data += len;
+  return 0;
+}
+
+int dispatch_set_bound(struct wire_assignments *a, size_t *ret) {
+  msgpack_packer pk;
+  size_t n = 0;
+  if (!a || !ret)
+    return -EINVAL;
+  a->generation = UINT64_MAX;
+  for (size_t i = 0; i < a->n_tasks; i++) {
+    struct wire_assign_task *t = &a->tasks[i];
+    memset(t->state, 'x', WIRE_ASSIGN_STATE_MAX); /* the longest a report can make it */
+    t->state[WIRE_ASSIGN_STATE_MAX] = 0;
+    for (size_t j = 0; j < t->n_grants; j++) {
+      t->grants[j].version = UINT32_MAX; /* any rotation */
+      if (t->grants[j].pinned)
+        t->grants[j].pinned = UINT32_MAX;
+    }
+  }
+  msgpack_packer_init(&pk, &n, count_bytes);
+  int r = wire_assignments_pack(&pk, a);
+  if (r == 0)
+    *ret = n;
+  return r;
+}
+
+int dispatch_write_bounded(struct store_batch *b, const char *node, const char *service,
+                           dispatch_write_fn write, void *ud, struct dispatch_fit *ret) {
+  struct store_savepoint *sp = NULL;
+  struct store_node_set *sets = NULL;
+  struct wire_assignments a = {0};
+  char where[STORE_NODE_MAX + 1] = "";
+  size_t bytes = 0;
+  int rs;
+  if (!b || !write || !ret || (!node && !service))
+    return -EINVAL;
+  memset(ret, 0, sizeof(*ret));
+  int r = store_savepoint_begin(b, &sp);
+  if (r < 0)
+    return r;
+  if ((r = write(b, ud)) < 0)
+    goto keep; /* failed: nothing to measure, its failure record stays */
+  if (node) {
+    snprintf(where, sizeof(where), "%s", node);
+  } else if ((r = store_batch_service_node(b, service, where)) == -ENOENT) {
+    r = 0; /* a grant to a service not created yet: no node to measure */
+    goto keep;
+  } else if (r < 0) {
+    goto drop;
+  }
+  const char *nodes[1] = {where};
+  r = store_batch_nodes_assignments(b, nodes, 1, WIRE_ASSIGN_TASKS_MAX, WIRE_ASSIGN_GRANTS_MAX,
+                                    &sets);
+  if (r == -E2BIG) { /* a count bound */
+    ret->counts = true;
+  } else if (r == 0 && (r = set_from_store_d(where, &sets[0], &a, NULL, true)) == 0 &&
+             (r = dispatch_set_bound(&a, &bytes)) == 0 && bytes > DISPATCH_SET_MAX) {
+    ret->bytes = bytes;
+    ret->tasks = a.n_tasks;
+    r = -E2BIG;
+  }
+  if (r == 0)
+    goto keep;
+drop: /* over the bound, or not measured: the write goes, with its record */
+  snprintf(ret->node, sizeof(ret->node), "%s", where);
+  store_savepoint_rollback(sp);
+  ret->rolled_back = true;
+  goto out;
+keep:
+  if ((rs = store_savepoint_release(sp)) < 0) { /* its work and record are gone */
+    ret->rolled_back = true;
+    if (r == 0)
+      r = rs;
+  }
+out:
+  wire_assignments_clear(&a);
+  store_node_sets_free(sets, 1);
+  return r;
 }
 
 int dispatch_gen_advance(struct store_batch *b, struct wire_assignments *a) {

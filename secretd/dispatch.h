@@ -31,6 +31,7 @@
 #include "store/services.h"
 #include "store/store.h"
 #include "wire/assign.h"
+#include "wire/frame.h"
 
 /* States dispatch writes for tasks whose node is gone (shown by service ps). */
 #define DISPATCH_STATE_NODE_DOWN "node_down"
@@ -55,6 +56,56 @@ int dispatch_build(struct store *s, const char *node, struct wire_assignments *r
  * failure nothing is left in ret. Errors as dispatch_build. */
 int dispatch_build_many(struct store *s, const char *const *nodes, size_t n,
                         struct wire_assignments *ret, bool *ret_stale);
+
+/* ---- the bound on a node's set ----
+ *
+ * A node's whole set travels in one frame (the node.assignments reply), so
+ * secretd refuses, inside the write's own batch, any write that would make a
+ * node's set larger than DISPATCH_SET_MAX bytes, or break the wire/assign.h
+ * counts (1,024 tasks, 256 grants per task): without that the node's agent
+ * could not fetch its set at all, and not even a revoke would reach it.
+ * The size measured is a bound that later writes which never go through
+ * this check cannot raise: every task's reported state counted at its
+ * longest (15 bytes), every version and pin at 5 bytes (any uint32), the
+ * generation at 9 (any uint64). DISPATCH_SET_RESERVE is what the reply adds
+ * around the set (envelope, "current", "generation", "digest": under 200
+ * bytes). docs/delivery-manager.md, "The bound on a node's set". */
+#define DISPATCH_SET_RESERVE 1024u
+#define DISPATCH_SET_MAX ((size_t)WIRE_MAX_FRAME - DISPATCH_SET_RESERVE)
+
+/* The encoded size of a's message at its largest (above) into *ret. a is
+ * changed (states, versions, pins and generation set to their longest
+ * encodings): pass a set built for this. Returns 0 or -EINVAL (a breaks a
+ * count bound). */
+int dispatch_set_bound(struct wire_assignments *a, size_t *ret);
+
+/* Why a write was refused by dispatch_write_bounded(). */
+struct dispatch_fit {
+  char node[STORE_NODE_MAX + 1]; /* the node whose set would not fit */
+  bool counts;  /* over the task or grant counts (bytes is then 0) */
+  size_t bytes; /* the bound its set would reach (> DISPATCH_SET_MAX) */
+  size_t tasks; /* its tasks, with the write */
+  bool rolled_back; /* the write succeeded and was rolled back: no audit record of it left */
+};
+
+/* One write inside a batch (store_service_create, store_grant_add, ...). */
+typedef int (*dispatch_write_fn)(struct store_batch *b, void *ud);
+
+/*
+ * Inside batch b (the commit queue's worker): run write(b, ud) in a
+ * savepoint, then measure the set of node (NULL: of the node that service's
+ * task is placed on, as the write left it; no such task: nothing to measure)
+ * in the batch's own transaction, so that every write queued before it, in
+ * this batch or committed, is counted and none can slip in between. When it
+ * fits (or the write failed) the savepoint is kept and write's result
+ * returned. When it does not, the write and its audit record are rolled back,
+ * *ret says why and -E2BIG is returned. Other errors: the savepoint could
+ * not be opened (nothing written), or the measuring failed (the write rolled
+ * back). Whenever ret->rolled_back, the write's audit record went with it:
+ * the caller writes the refusal's record (store_audit_note).
+ */
+int dispatch_write_bounded(struct store_batch *b, const char *node, const char *service,
+                           dispatch_write_fn write, void *ud, struct dispatch_fit *ret);
 
 /* Inside batch b: advance node's stored generation to a->digest and set
  * a->generation to the result. Returns as store_node_gen_advance. */

@@ -70,6 +70,24 @@ static void copy_str(const msgpack_object *args, const char *key, char *buf, siz
 
 /* ---- node.assignments ---- */
 
+static int count_bytes(void *data, const char *buf, size_t len) {
+  (void)buf;
+  *(size_t *)data += len;
+  return 0;
+}
+
+/* 0, or -E2BIG when set's reply would not fit one frame. Writes keep every set
+ * within DISPATCH_SET_MAX (dispatch_write_bounded); only a store written before
+ * that can hold a larger one: its reply is refused here with a message that says
+ * so, instead of the session's "too large for one frame". */
+static int set_fits_a_reply(const struct wire_assignments *a) {
+  msgpack_packer pk;
+  size_t n = 0;
+  msgpack_packer_init(&pk, &n, count_bytes);
+  int r = wire_assignments_pack(&pk, a);
+  return r < 0 ? r : n > DISPATCH_SET_MAX ? -E2BIG : 0;
+}
+
 int node_prep_assignments(struct admin_req *rq, const msgpack_object *args) {
   int r = node_begin(rq);
   if (r < 0)
@@ -88,6 +106,9 @@ int node_prep_assignments(struct admin_req *rq, const msgpack_object *args) {
   }
   if ((r = dispatch_build(rq->server->store, rq->node_id, &nr->set, &nr->stale)) == -E2BIG)
     rq->errmsg = "this node's assignments exceed the protocol's bounds (tasks or grants)";
+  if (r == 0 && (r = set_fits_a_reply(&nr->set)) < 0)
+    rq->errmsg = "this node's assignments are larger than one frame (a store written before "
+                 "secretd bounded them): remove services or grants from this node";
   return r;
 }
 

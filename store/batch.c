@@ -72,6 +72,67 @@ int store_batch_commit(struct store_batch *b) {
 
 size_t store_batch_size(const struct store_batch *b) { return b ? b->n_recs : 0; }
 
+struct store_savepoint {
+  struct store_batch *b;
+  MDB_txn *parent;
+  struct audit_head head;
+  size_t n_recs;
+  char last_id[33], last_name[65];
+};
+
+int store_savepoint_begin(struct store_batch *b, struct store_savepoint **ret) {
+  MDB_txn *child;
+  if (!b || !b->txn || !ret)
+    return -EINVAL;
+  struct store_savepoint *sp = calloc(1, sizeof(*sp));
+  if (!sp)
+    return -ENOMEM;
+  int r = store_mdb_err(mdb_txn_begin(b->s->env, b->txn, 0, &child));
+  if (r < 0) {
+    free(sp);
+    return r;
+  }
+  *sp = (struct store_savepoint){.b = b, .parent = b->txn, .head = b->head, .n_recs = b->n_recs};
+  memcpy(sp->last_id, b->last_id, sizeof(sp->last_id));
+  memcpy(sp->last_name, b->last_name, sizeof(sp->last_name));
+  b->txn = child;
+  *ret = sp;
+  return 0;
+}
+
+/* Back to the state at begin (the child txn already ended). */
+static void savepoint_restore(struct store_savepoint *sp) {
+  struct store_batch *b = sp->b;
+  b->txn = sp->parent;
+  b->head = sp->head;
+  if (b->n_recs > sp->n_recs)
+    b->n_recs = sp->n_recs;
+  memcpy(b->last_id, sp->last_id, sizeof(b->last_id));
+  memcpy(b->last_name, sp->last_name, sizeof(b->last_name));
+  free(sp);
+}
+
+int store_savepoint_release(struct store_savepoint *sp) {
+  if (!sp)
+    return -EINVAL;
+  struct store_batch *b = sp->b;
+  int r = store_mdb_err(mdb_txn_commit(b->txn)); /* on failure LMDB aborted it */
+  if (r < 0) {
+    savepoint_restore(sp);
+    return r;
+  }
+  b->txn = sp->parent;
+  free(sp);
+  return 0;
+}
+
+void store_savepoint_rollback(struct store_savepoint *sp) {
+  if (!sp)
+    return;
+  mdb_txn_abort(sp->b->txn);
+  savepoint_restore(sp);
+}
+
 static int batch_push_rec(struct store_batch *b, const struct store_audit_rec *rec) {
   if (b->n_recs == b->cap_recs) {
     size_t ncap = b->cap_recs ? b->cap_recs * 2 : 16;

@@ -2,6 +2,7 @@
 #include "store/dispatch.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -353,8 +354,11 @@ static int split_by_node(struct store_node_assignment *arr, size_t n, const size
   return 0;
 }
 
-int store_nodes_assignments(struct store *s, const char *const *nodes, size_t n_nodes,
-                            size_t max_tasks, size_t max_grants, struct store_node_set **ret) {
+/* store_nodes_assignments() in txn (a read snapshot, or a batch's write txn);
+ * txn NULL: a read snapshot of its own. */
+static int nodes_assignments_txn(struct store *s, MDB_txn *own, const char *const *nodes,
+                                 size_t n_nodes, size_t max_tasks, size_t max_grants,
+                                 struct store_node_set **ret) {
   struct store_node_assignment *arr = NULL;
   struct store_node_set *sets = NULL;
   struct node_ref *refs = NULL;
@@ -381,7 +385,9 @@ int store_nodes_assignments(struct store *s, const char *const *nodes, size_t n_
       r = -EINVAL; /* a node twice */
       goto out;
     }
-  if ((r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))) < 0)
+  if (own)
+    txn = own;
+  else if ((r = store_mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))) < 0)
     goto out;
   if ((r = read_node_tasks(s, txn, refs, n_nodes, per_node, max_tasks, &arr, &n)) < 0)
     goto out;
@@ -411,13 +417,45 @@ int store_nodes_assignments(struct store *s, const char *const *nodes, size_t n_
   *ret = sets;
   sets = NULL;
 out:
-  if (txn)
+  if (txn && txn != own)
     mdb_txn_abort(txn);
   store_node_assignments_free(arr, n);
   store_node_sets_free(sets, n_nodes);
   free(refs);
   free(per_node);
   return r;
+}
+
+int store_nodes_assignments(struct store *s, const char *const *nodes, size_t n_nodes,
+                            size_t max_tasks, size_t max_grants, struct store_node_set **ret) {
+  return nodes_assignments_txn(s, NULL, nodes, n_nodes, max_tasks, max_grants, ret);
+}
+
+int store_batch_nodes_assignments(struct store_batch *b, const char *const *nodes,
+                                  size_t n_nodes, size_t max_tasks, size_t max_grants,
+                                  struct store_node_set **ret) {
+  if (!b || !b->txn)
+    return -EINVAL;
+  return nodes_assignments_txn(b->s, b->txn, nodes, n_nodes, max_tasks, max_grants, ret);
+}
+
+int store_batch_service_node(struct store_batch *b, const char *service,
+                             char ret_node[STORE_NODE_MAX + 1]) {
+  if (!b || !b->txn || !ret_node || store_validate_name(service) < 0)
+    return -EINVAL;
+  size_t n = strlen(service);
+  uint8_t kb[SD_NAME_MAX + 5], id[16];
+  memcpy(kb, service, n);
+  kb[n] = 0;
+  store_be32_put(kb + n + 1, TASK_SLOT);
+  MDB_val k = {n + 5, kb};
+  struct store_task_info t;
+  memset(&t, 0, sizeof(t));
+  int r = store_task_read(b->s, b->txn, &k, NULL, &t, id); /* -ENOENT: no such service */
+  if (r < 0)
+    return r;
+  snprintf(ret_node, STORE_NODE_MAX + 1, "%s", t.node);
+  return 0;
 }
 
 int store_node_assignments(struct store *s, const char *node, size_t max_tasks,

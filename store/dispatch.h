@@ -105,6 +105,20 @@ int store_nodes_assignments(struct store *s, const char *const *nodes, size_t n_
                             size_t max_tasks, size_t max_grants, struct store_node_set **ret);
 void store_node_sets_free(struct store_node_set *v, size_t n); /* NULL ok */
 
+/* The same inside batch b (its current transaction, savepoint included): the
+ * sets as they will be if the batch commits now, with the ops of b so far.
+ * For checks that must see a write before it commits (secretd refuses a write
+ * that makes a node's set too large). Worker thread of b. Errors as above. */
+int store_batch_nodes_assignments(struct store_batch *b, const char *const *nodes,
+                                  size_t n_nodes, size_t max_tasks, size_t max_grants,
+                                  struct store_node_set **ret);
+
+/* Inside batch b: the node service's task (slot 0) is placed on, into
+ * ret_node. Returns 0, -ENOENT (no such service or task), -EINVAL, -EBADMSG,
+ * -errno. */
+int store_batch_service_node(struct store_batch *b, const char *service,
+                             char ret_node[STORE_NODE_MAX + 1]);
+
 /* ---- generations ---- */
 
 /* The stored generation of node (a zeroed *ret when none). Returns 0,

@@ -133,6 +133,25 @@ void store_batch_last_target(const struct store_batch *b, char ret_id[33], char 
 /* Number of audit records (= ops + notes) in the batch so far. */
 size_t store_batch_size(const struct store_batch *b);
 
+/*
+ * Savepoints: ops that must be undone when a check after them fails (secretd
+ * refuses a write that would make a node's assignment set too large for one
+ * frame: it writes, measures the set in the batch's own transaction, and rolls
+ * back). store_savepoint_begin() opens a nested txn under the batch's current
+ * one; every op and read on b until the savepoint ends runs inside it (reads
+ * through store_batch_* functions see the ops' effects). release() keeps what
+ * was done (commits it into the batch), rollback() drops it together with the
+ * audit records its ops wrote (and any tamper records flushed meanwhile).
+ * Savepoints nest; end them in reverse order. Same thread as the batch.
+ * begin: 0, -EINVAL, -ENOMEM, -errno (then no savepoint is open).
+ * release: 0 or the LMDB error (then the savepoint's work is rolled back).
+ * Both free *sp; rollback accepts NULL.
+ */
+struct store_savepoint;
+int store_savepoint_begin(struct store_batch *b, struct store_savepoint **ret);
+int store_savepoint_release(struct store_savepoint *sp);
+void store_savepoint_rollback(struct store_savepoint *sp);
+
 struct store_label {
   const char *key;
   const char *value;

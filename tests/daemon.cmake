@@ -77,6 +77,10 @@ endif()
 if(TARGET secretd_dispatch)
   secretd_unit_test(test_secretd_dispatch LIBS secretd_dispatch)
   target_include_directories(test_secretd_dispatch PRIVATE ${SECRETD_TEST_DIR})
+  # The bound on a node's set: writes that would overflow one frame are rolled back
+  # inside their batch (with their audit record), the ones before them count.
+  secretd_unit_test(test_secretd_setbound LIBS secretd_dispatch)
+  target_include_directories(test_secretd_setbound PRIVATE ${SECRETD_TEST_DIR})
 endif()
 
 # Secret delivery end to end (issue 11): secretd --listen, secret-agent run
@@ -99,6 +103,17 @@ if(TARGET secretd AND TARGET secret AND TARGET secret-agent)
                    $<TARGET_FILE:secretd> $<TARGET_FILE:secret> $<TARGET_FILE:secret-agent>
                    ${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh $<TARGET_FILE:secret-image>)
   set_tests_properties(delivery_scale PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE
+                       LABELS "integration;daemon;agent" ENVIRONMENT "SD_TIME_SLACK=${sd_slack}")
+
+  # A node's assignment set stays within one frame: services with large seccomp
+  # profiles fill a node to the bound and run; the next service or grant is refused
+  # with the node, the size and the limit; a revoke still reaches the full node; another
+  # node is unaffected (root).
+  add_test(NAME delivery_setbound
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/delivery_setbound.sh
+                   $<TARGET_FILE:secretd> $<TARGET_FILE:secret> $<TARGET_FILE:secret-agent>
+                   ${CMAKE_SOURCE_DIR}/scripts/mkrootfs.sh)
+  set_tests_properties(delivery_setbound PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE
                        LABELS "integration;daemon;agent" ENVIRONMENT "SD_TIME_SLACK=${sd_slack}")
 endif()
 
