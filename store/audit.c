@@ -474,13 +474,14 @@ int store_audit_file_sync(struct store *s, uint64_t *ret_appended) {
   return r;
 }
 
-void store_audit_file_append(struct store *s, const struct store_audit_rec *recs, size_t n) {
-  if (s->audit_fd < 0 || n == 0)
+void store_audit_file_append(struct store *s, const struct store_audit_rec *recs, size_t n,
+                             bool incomplete) {
+  if (s->audit_fd < 0 || (n == 0 && !incomplete))
     return;
   pthread_mutex_lock(&s->audit_file_mu);
   /* After a failed append the file lacks lines: catch up from the chain
    * (which already holds recs) instead of leaving a gap. */
-  int r = s->audit_file_behind ? file_catch_up(s, NULL) : file_write_recs(s, recs, n);
+  int r = s->audit_file_behind || incomplete ? file_catch_up(s, NULL) : file_write_recs(s, recs, n);
   s->audit_file_behind = r < 0;
   if (r < 0)
     s->audit_file_err = r;

@@ -65,7 +65,7 @@ int store_batch_commit(struct store_batch *b) {
   int r = store_commit_err(s->env, mdb_txn_commit(b->txn));
   b->txn = NULL; /* committed or aborted by LMDB either way */
   if (r == 0)
-    store_audit_file_append(s, b->recs, b->n_recs);
+    store_audit_file_append(s, b->recs, b->n_recs, b->recs_lost);
   batch_free(b);
   return r;
 }
@@ -133,19 +133,23 @@ void store_savepoint_rollback(struct store_savepoint *sp) {
   savepoint_restore(sp);
 }
 
-static int batch_push_rec(struct store_batch *b, const struct store_audit_rec *rec) {
+/* rec is in the batch's chain: advance the head whatever happens (the next
+ * record links to it), and keep a copy for the audit file, which catches up
+ * from the chain when a copy could not be kept. */
+static void batch_push_rec(struct store_batch *b, const struct store_audit_rec *rec) {
+  b->head.seq = rec->seq;
+  memcpy(b->head.hash, rec->hash, 32);
   if (b->n_recs == b->cap_recs) {
     size_t ncap = b->cap_recs ? b->cap_recs * 2 : 16;
     struct store_audit_rec *n = realloc(b->recs, ncap * sizeof(*n));
-    if (!n)
-      return -ENOMEM;
+    if (!n) {
+      b->recs_lost = true;
+      return;
+    }
     b->recs = n;
     b->cap_recs = ncap;
   }
   b->recs[b->n_recs++] = *rec;
-  b->head.seq = rec->seq;
-  memcpy(b->head.hash, rec->hash, 32);
-  return 0;
 }
 
 int store_op_begin(struct store_batch *b, struct store_op *op) {
@@ -187,8 +191,7 @@ static int write_record(struct store_batch *b, MDB_txn *txn, const char *actor,
   }
   if ((r = store_mdb_err(mdb_txn_commit(txn))) < 0)
     return r;
-  /* The record is in the batch now; the file copy is best effort. */
-  (void)batch_push_rec(b, &rec);
+  batch_push_rec(b, &rec); /* in the batch now */
   return 0;
 }
 

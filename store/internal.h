@@ -104,6 +104,7 @@ struct store_batch {
   struct audit_head head;
   struct store_audit_rec *recs; /* records written in this batch (for the audit file) */
   size_t n_recs, cap_recs;
+  bool recs_lost; /* a record could not be copied into recs: the file catches up */
   char last_id[33], last_name[65]; /* what the last op acted on */
 };
 
@@ -157,7 +158,11 @@ int store_audit_decode(const void *data, size_t len, struct store_audit_rec *out
  * last line is not an audit record (or longer than 4 KiB), -errno.
  * Parses bytes from disk: fuzzed (tests/fuzz/fuzz_audit_tail.c). */
 int store_audit_file_last_seq(int fd, uint64_t *ret);
-void store_audit_file_append(struct store *s, const struct store_audit_rec *recs, size_t n);
+/* Copy a committed batch's records to the audit file (best effort: a failure
+ * makes the next append catch up from the chain). incomplete: recs lacks some of
+ * the batch's records (a failed allocation), so catch up from the chain now. */
+void store_audit_file_append(struct store *s, const struct store_audit_rec *recs, size_t n,
+                             bool incomplete);
 
 /* batch.c */
 int store_op_begin(struct store_batch *b, struct store_op *op);

@@ -222,7 +222,7 @@ int store_rotate_master_key(struct store *s, const struct store_actor *a) {
   sd_key_set_lingering(s->master, true);
   __atomic_store_n(&s->master_ok_txnid, 0, __ATOMIC_RELEASE);
   memcpy(s->master_wrapped, wm, sizeof(wm));
-  store_audit_file_append(s, &rec, 1);
+  store_audit_file_append(s, &rec, 1, false);
 out:
   pthread_rwlock_unlock(&s->key_lock);
   return r;

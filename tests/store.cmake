@@ -5,6 +5,9 @@ if(TARGET sdstore)
       secretd_unit_test(test_store_${t} LIBS sdstore PkgConfig::LMDB PkgConfig::MSGPACK)
     endif()
   endforeach()
+  # A batch whose record copy cannot grow: realloc failure injected by --wrap.
+  secretd_unit_test(test_store_batch_oom LIBS sdstore PkgConfig::LMDB PkgConfig::MSGPACK)
+  target_link_options(test_store_batch_oom PRIVATE -Wl,--wrap=realloc)
 endif()
 
 # Helper of daemon_verify.sh: a long audit chain made in-process.
