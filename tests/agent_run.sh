@@ -20,10 +20,6 @@ if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
 fi
 [ -n "$FAKETIME_LIB" ] || fail "libfaketime not installed (scripts/deps.sh installs faketime)"
 
-free_port() {
-  python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
-}
-now_ms() { date +%s%3N; }
 
 # Heartbeats every 500 ms, a node is down after 3 missed ones (1.5 s).
 HB_MS=500

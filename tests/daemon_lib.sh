@@ -121,3 +121,25 @@ PY
 }
 
 random_hex() { head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+# free_port: a TCP port free on 127.0.0.1 now (for secretd --listen)
+free_port() {
+  python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
+}
+now_ms() { date +%s%3N; }
+# service_pid SERVICE DELIVERY_DIR...: PID 1 of SERVICE's running container, from the
+# agents' task records and runtime state under each delivery dir (empty when none)
+service_pid() {
+  python3 - "$@" <<'PY'
+import glob, json, os, sys
+for d in sys.argv[2:]:
+    for f in glob.glob(os.path.join(d, "tasks", "*.json")):
+        try:
+            if json.load(open(f)).get("service") != sys.argv[1]:
+                continue
+            pid = json.load(open(os.path.join(d, "run", os.path.basename(f)[:-5], "state.json")))["pid"]
+            if os.path.exists("/proc/%d" % pid):
+                print(pid)
+        except (OSError, ValueError, KeyError):
+            pass
+PY
+}

@@ -34,10 +34,6 @@ if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! command -v nsenter >/d
   exit 77
 fi
 
-free_port() {
-  python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
-}
-now_ms() { date +%s%3N; }
 STAMP=$T/stamp
 touch "$STAMP"
 ROOTFS=$T/rootfs

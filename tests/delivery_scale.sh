@@ -34,10 +34,6 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 N=50 K=10
-free_port() {
-  python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
-}
-now_ms() { date +%s%3N; }
 STAMP=$T/stamp
 touch "$STAMP"
 ROOTFS=$T/rootfs
@@ -236,21 +232,7 @@ uns_line() { # the line uns.sh logs when it reads version $1 of s1 and s2
   echo "1000 1000 1000 400 5 1000 440 s1:v$1 ${#a}|s2:v$1 ${#b}"
 }
 # svc_pid NAME: PID 1 of service NAME's running container (empty when none)
-svc_pid() {
-  python3 - "$STATE" "$1" <<'PY'
-import glob, json, os, sys
-d = os.path.join(sys.argv[1], "delivery")
-for f in glob.glob(os.path.join(d, "tasks", "*.json")):
-    try:
-        if json.load(open(f)).get("service") != sys.argv[2]:
-            continue
-        pid = json.load(open(os.path.join(d, "run", os.path.basename(f)[:-5], "state.json")))["pid"]
-        if os.path.exists("/proc/%d" % pid):
-            print(pid)
-    except (OSError, ValueError, KeyError):
-        pass
-PY
-}
+svc_pid() { service_pid "$1" "$STATE/delivery"; }
 # uns_host VERSION: the userns task's files as the host sees them (mapped ids)
 uns_host() {
   local p

@@ -29,10 +29,6 @@ fi
 # The bound: WIRE_MAX_FRAME (1 MiB + 64 KiB) less DISPATCH_SET_RESERVE (1 KiB).
 LIMIT=$(((1 << 20) + (64 << 10) - 1024))
 BIG=260000 # bytes of one seccomp profile (at most 256 KiB = 262144)
-free_port() {
-  python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
-}
-now_ms() { date +%s%3N; }
 ROOTFS=$T/rootfs
 "$MKROOTFS" "$ROOTFS" >/dev/null || fail "mkrootfs"
 
@@ -86,21 +82,7 @@ done
 ok "nodes A ($NODE_A) and B ($NODE_B) joined; their agents are connected"
 
 # svc_pid NAME: PID 1 of service NAME's running container (empty when none)
-svc_pid() {
-  python3 - "$T" "$1" <<'PY'
-import glob, json, os, sys
-for d in glob.glob(os.path.join(sys.argv[1], "agent-*", "delivery")):
-    for f in glob.glob(os.path.join(d, "tasks", "*.json")):
-        try:
-            if json.load(open(f)).get("service") != sys.argv[2]:
-                continue
-            pid = json.load(open(os.path.join(d, "run", os.path.basename(f)[:-5], "state.json")))["pid"]
-            if os.path.exists("/proc/%d" % pid):
-                print(pid)
-        except (OSError, ValueError, KeyError):
-            pass
-PY
-}
+svc_pid() { service_pid "$1" "$T"/agent-*/delivery; }
 # wait_for SECONDS CMD...: until CMD succeeds (polling every 20 ms); 1 when it never did
 wait_for() {
   local end=$(($(now_ms) + $1 * 1000))

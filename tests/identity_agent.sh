@@ -27,10 +27,6 @@ if [ "$(id -u)" != 0 ]; then
 fi
 [ -n "$FAKETIME_LIB" ] || fail "libfaketime not installed (scripts/deps.sh installs faketime)"
 
-free_port() {
-  python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
-}
-now_ms() { date +%s%3N; }
 # wait_log FILE PATTERN [COUNT] [SECONDS]
 wait_log() {
   local i c n=${3:-1} s=${4:-10}
