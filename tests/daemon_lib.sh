@@ -126,6 +126,21 @@ free_port() {
   python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
 }
 now_ms() { date +%s%3N; }
+# kill_containers DELIVERY_DIR...: clean-up after a failed run: SIGKILL the PID 1 of
+# every container the agents recorded under the delivery dirs, then lazily unmount
+# whatever is still mounted under $T (deepest first).
+kill_containers() {
+  local d f pid
+  for d in "$@"; do
+    for f in "$d"/run/*/state.json; do
+      [ -f "$f" ] || continue
+      pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("pid",0))' "$f")
+      [ "$pid" -gt 1 ] && kill -KILL "$pid" 2>/dev/null
+    done
+  done
+  grep -o " ${T}[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do
+    umount -l "$m" 2>/dev/null; done
+}
 # service_pid SERVICE DELIVERY_DIR...: PID 1 of SERVICE's running container, from the
 # agents' task records and runtime state under each delivery dir (empty when none)
 service_pid() {

@@ -108,15 +108,7 @@ start_daemon --listen "$MGR:$PORT" --heartbeat-ms 500 --heartbeat-missed 3
 agent_cleanup() {
   [ -n "${AGENT_PID:-}" ] && kill -KILL "$AGENT_PID" 2>/dev/null
   [ -n "${AGENT2_PID:-}" ] && kill -KILL "$AGENT2_PID" 2>/dev/null
-  local f pid
-  for f in "$STATE"/delivery/run/*/state.json "$T"/agent2/delivery/run/*/state.json; do
-    [ -f "$f" ] || continue
-    for pid in $(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s.get("pid",0))' "$f"); do
-      [ "$pid" -gt 1 ] && kill -KILL "$pid" 2>/dev/null
-    done
-  done
-  grep -o " ${T}[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do
-    umount -l "$m" 2>/dev/null; done
+  kill_containers "$STATE/delivery" "$T/agent2/delivery"
 }
 CLEANUP_HOOKS+=(agent_cleanup)
 

@@ -145,14 +145,7 @@ start_daemon --listen "127.0.0.1:$PORT"
 # them (the last step); on a failure before it, by their PIDs from the records.
 agent_cleanup() {
   [ -n "${AGENT_PID:-}" ] && kill -KILL "$AGENT_PID" 2>/dev/null
-  local f pid
-  for f in "$STATE"/delivery/run/*/state.json; do
-    [ -f "$f" ] || continue
-    pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("pid",0))' "$f")
-    [ "$pid" -gt 1 ] && kill -KILL "$pid" 2>/dev/null
-  done
-  grep -o " ${T}[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do
-    umount -l "$m" 2>/dev/null; done
+  kill_containers "$STATE/delivery"
 }
 CLEANUP_HOOKS+=(agent_cleanup)
 

@@ -48,15 +48,9 @@ init_store
 start_daemon --listen "127.0.0.1:$PORT"
 
 agent_cleanup() {
-  local p f pid
+  local p
   for p in ${AGENT_A:-} ${AGENT_B:-}; do kill -KILL "$p" 2>/dev/null; done
-  for f in "$T"/agent-*/delivery/run/*/state.json; do
-    [ -f "$f" ] || continue
-    pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("pid",0))' "$f")
-    [ "$pid" -gt 1 ] && kill -KILL "$pid" 2>/dev/null
-  done
-  grep -o " ${T}[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do
-    umount -l "$m" 2>/dev/null; done
+  kill_containers "$T"/agent-*/delivery
 }
 CLEANUP_HOOKS+=(agent_cleanup)
 
